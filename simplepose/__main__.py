@@ -1,0 +1,6 @@
+"""`python -m simplepose` runs the command line."""
+import sys
+
+from simplepose.cli import main
+
+sys.exit(main())

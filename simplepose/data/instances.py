@@ -1,0 +1,57 @@
+"""The flat, typed person-instance record every reader produces."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class PersonInstance:
+    """One person in one image: the unit of top-down pose estimation.
+
+    Coordinates are pixels; integer coordinates are pixel centres.
+    """
+
+    image_path: str                 # absolute or relative path of the image file
+    image_id: int
+    bbox_xywh: np.ndarray           # (4,) float64, as annotated / detected (not clipped)
+    keypoints: np.ndarray           # (K, 3) float32: x, y, visibility (0 = not annotated)
+    image_size: tuple[int, int] | None = None   # (width, height) if known from the annotation
+    ann_id: int | None = None
+    video_id: str | None = None     # PoseTrack sequence name, e.g. "003418_mpii_test"
+    frame_index: int = 0            # index of the frame within its video
+    track_id: int | None = None
+    head_bbox_xywh: np.ndarray | None = None    # (4,) float64, PoseTrack head box
+    ignore_regions: list[np.ndarray] = field(default_factory=list)  # polygons, each (M, 2) float64
+    is_labeled: bool = True
+    score: float = 1.0              # detection score; 1.0 for ground-truth boxes
+
+    @property
+    def num_keypoints(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def bbox_xyxy_clipped(self) -> np.ndarray:
+        """Box as MMPose's dataset parser clips it to the image: (4,) float32 x1, y1, x2, y2."""
+        x, y, w, h = (float(v) for v in self.bbox_xywh)
+        box = np.array([x, y, x + w, y + h], dtype=np.float32)
+        if self.image_size is not None:
+            width, height = self.image_size
+            box[[0, 2]] = np.clip(box[[0, 2]], 0, width - 1)
+            box[[1, 3]] = np.clip(box[[1, 3]], 0, height - 1)
+        return box
+
+
+@dataclass
+class PosePrediction:
+    """One predicted person: what the model says about one box, in image pixels."""
+
+    image_id: int
+    bbox_xywh: np.ndarray           # (4,) float64 box the prediction was made from
+    keypoints: np.ndarray           # (K, 2) float32 image pixels
+    keypoint_scores: np.ndarray     # (K,) float32 heatmap maxima
+    box_score: float = 1.0          # detector score (1.0 for ground-truth boxes)
+    track_id: int | None = None
+    video_id: str | None = None
+    frame_index: int = 0
+    image_path: str | None = None

@@ -1,0 +1,119 @@
+"""Keypoint schemas: names, flip pairs, skeletons, OKS sigmas and drawing colours."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_BODY = [
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+]
+# COCO's per-keypoint OKS sigmas; MMPose uses the same values for PoseTrack18.
+_SIGMAS = [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
+           0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089]
+_BODY_LINKS = [
+    ("left_ankle", "left_knee"), ("left_knee", "left_hip"), ("right_ankle", "right_knee"),
+    ("right_knee", "right_hip"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
+    ("right_shoulder", "right_hip"), ("left_shoulder", "right_shoulder"),
+    ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+    ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
+]
+
+
+def _flip_indices(names: list[str]) -> list[int]:
+    """Index of each keypoint's mirror image (left <-> right), itself if unpaired."""
+    def mirror(n: str) -> str:
+        if n.startswith("left_"):
+            return "right_" + n[5:]
+        if n.startswith("right_"):
+            return "left_" + n[6:]
+        return n
+    return [names.index(mirror(n)) for n in names]
+
+
+def _colour(name: str) -> tuple[int, int, int]:
+    """BGR drawing colour: left side blue-ish, right side orange, centre green."""
+    if name.startswith("left_"):
+        return (255, 128, 0)
+    if name.startswith("right_"):
+        return (0, 128, 255)
+    return (0, 255, 0)
+
+
+@dataclass(frozen=True)
+class KeypointSchema:
+    """Everything the pipeline needs to know about a keypoint set."""
+
+    name: str
+    keypoint_names: tuple[str, ...]
+    links: tuple[tuple[str, str], ...]
+    sigmas: tuple[float, ...]
+    upper_body_ids: tuple[int, ...]
+    lower_body_ids: tuple[int, ...]
+    flip_indices: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flip_indices", tuple(_flip_indices(list(self.keypoint_names))))
+        if len(self.sigmas) != len(self.keypoint_names):
+            raise ValueError(f"{self.name}: {len(self.sigmas)} sigmas for {self.num_keypoints} keypoints")
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoint_names)
+
+    @property
+    def skeleton(self) -> list[tuple[int, int]]:
+        """Links as pairs of keypoint indices."""
+        idx = {n: i for i, n in enumerate(self.keypoint_names)}
+        return [(idx[a], idx[b]) for a, b in self.links]
+
+    @property
+    def sigmas_array(self) -> np.ndarray:
+        """OKS sigmas as a float64 array (K,)."""
+        return np.asarray(self.sigmas, dtype=np.float64)
+
+    @property
+    def keypoint_colours(self) -> list[tuple[int, int, int]]:
+        return [_colour(n) for n in self.keypoint_names]
+
+    @property
+    def link_colours(self) -> list[tuple[int, int, int]]:
+        """A link is coloured by its side: both ends left (or right) share that side's colour."""
+        out = []
+        for a, b in self.links:
+            ca, cb = _colour(a), _colour(b)
+            out.append(ca if ca == cb else (0, 255, 0))
+        return out
+
+
+POSETRACK18 = KeypointSchema(
+    name="posetrack18",
+    keypoint_names=("nose", "head_bottom", "head_top", "left_ear", "right_ear", *_BODY),
+    links=(*_BODY_LINKS, ("nose", "head_bottom"), ("nose", "head_top"),
+           ("head_bottom", "left_shoulder"), ("head_bottom", "right_shoulder")),
+    sigmas=tuple(_SIGMAS),
+    upper_body_ids=tuple(range(11)),
+    lower_body_ids=tuple(range(11, 17)),
+)
+
+COCO = KeypointSchema(
+    name="coco",
+    keypoint_names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", *_BODY),
+    links=(*_BODY_LINKS, ("left_eye", "right_eye"), ("nose", "left_eye"), ("nose", "right_eye"),
+           ("left_eye", "left_ear"), ("right_eye", "right_ear"), ("left_ear", "left_shoulder"),
+           ("right_ear", "right_shoulder")),
+    sigmas=tuple(_SIGMAS),
+    upper_body_ids=tuple(range(11)),
+    lower_body_ids=tuple(range(11, 17)),
+)
+
+SCHEMAS: dict[str, KeypointSchema] = {s.name: s for s in (POSETRACK18, COCO)}
+
+
+def get_schema(name: str) -> KeypointSchema:
+    """Look a schema up by name ('posetrack18' or 'coco')."""
+    try:
+        return SCHEMAS[name]
+    except KeyError:
+        raise ValueError(f"unknown keypoint schema {name!r}; choose one of {sorted(SCHEMAS)}") from None
