@@ -1,0 +1,47 @@
+"""`simplepose eval GT_DIR PRED_DIR [--json OUT]`: the official PoseTrack18 mAP of prediction files."""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from simplepose.io import write_json
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of the eval command."""
+    parser.add_argument("gt_dir", help="folder of ground-truth per-video PoseTrack18 files (annotations/val)")
+    parser.add_argument("pred_dir", help="folder of prediction files with the same file names")
+    parser.add_argument("--json", metavar="OUT", default=None,
+                        help="write per-joint AP/precision/recall and the summary table to this JSON")
+    parser.add_argument("--all", action="store_true", help="also print precision and recall rows")
+    parser.add_argument("--tracking", action="store_true",
+                        help="also compute the tracking metrics (MOTA, MOTP, precision, recall)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar while reading")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print the table, optionally write JSON."""
+    from simplepose.evaluation.posetrack import evaluate_data, format_table, load_eval_data
+
+    t0 = time.perf_counter()
+    data = load_eval_data(args.gt_dir, args.pred_dir, progress=args.progress)
+    result = evaluate_data(data)
+    log.info("evaluated %d videos, %d frames in %.2f s", len(result.videos), result.n_frames,
+             time.perf_counter() - t0)
+    rows = ("ap", "precision", "recall") if args.all else ("ap",)
+    print(format_table(result, rows=rows))
+    out = result.to_json()
+    if args.tracking:
+        from simplepose.evaluation.tracking import evaluate_tracking, format_tracking_table
+
+        tracking = evaluate_tracking(data)
+        print()
+        print(format_tracking_table(tracking))
+        out["tracking"] = tracking.to_json()
+    if args.json:
+        write_json(args.json, out, indent=1)
+        log.info("wrote %s", args.json)
+    return 0

@@ -1,0 +1,102 @@
+"""COCO keypoint AP (pycocotools' COCOeval, iouType 'keypoints') after the reference's rescoring + OKS-NMS."""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simplepose.data.instances import PosePrediction
+from simplepose.data.keypoints import COCO, KeypointSchema
+from simplepose.errors import DataError
+from simplepose.evaluation.rescore import KEYPOINT_SCORE_THR, NMS_THR, postprocess
+from simplepose.io import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+STAT_NAMES: tuple[str, ...] = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)",
+                               "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
+
+
+def coco_results(predictions: Sequence[PosePrediction], schema: KeypointSchema = COCO,
+                 score_thr: float = KEYPOINT_SCORE_THR, nms_thr: float = NMS_THR,
+                 aspect_ratio: float = 192 / 256, image_sizes: np.ndarray | None = None,
+                 areas: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """COCO results records (image_id, category_id, keypoints [x, y, score]*K, score, bbox) after NMS.
+
+    image_sizes (N, 2) clips the boxes for the OKS areas (the reference does so for GT boxes).
+    """
+    keep, scores = postprocess(predictions, schema.sigmas_array, areas=areas, score_thr=score_thr,
+                               nms_thr=nms_thr, aspect_ratio=aspect_ratio, image_sizes=image_sizes)
+    out = []
+    for i in keep.tolist():
+        p = predictions[i]
+        kp = np.asarray(p.keypoints, np.float32)
+        ks = np.asarray(p.keypoint_scores, np.float32)
+        out.append({"image_id": p.image_id, "category_id": 1,
+                    "keypoints": np.concatenate([kp, ks[:, None]], axis=1).ravel().tolist(),
+                    "score": float(scores[i]),
+                    "bbox": np.asarray(p.bbox_xywh, np.float64).tolist()})
+    return out
+
+
+def _quiet(fn, *args):
+    """Call a pycocotools function, sending its prints to the debug log."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        result = fn(*args)
+    if buf.getvalue().strip():
+        log.debug("%s", buf.getvalue().rstrip())
+    return result
+
+
+def evaluate_coco_keypoints(gt_json: str | os.PathLike, predictions: Sequence[PosePrediction],
+                            out_json: str | os.PathLike | None = None, schema: KeypointSchema = COCO,
+                            clip_boxes: bool = False, **kwargs: Any) -> dict[str, float]:
+    """The 10 COCO keypoint stats (AP, AP .5, ..., AR (L)) of predictions against gt_json.
+
+    Writes the COCO results JSON to out_json (atomically) when given. clip_boxes clips boxes to
+    the image size for the OKS-NMS areas (use for ground-truth boxes, as the reference does).
+    No predictions give all-zero stats.
+    """
+    from pycocotools.coco import COCO as CocoApi
+    from pycocotools.cocoeval import COCOeval
+
+    gt_json = Path(gt_json)
+    doc = read_json(gt_json)
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) or \
+            not isinstance(doc.get("annotations"), list):
+        raise DataError(gt_json, "not a COCO keypoint annotation file ('images' and 'annotations' lists)")
+    sizes_by_id = {im["id"]: (im.get("width"), im.get("height")) for im in doc["images"]}
+    for i, p in enumerate(predictions):
+        if p.image_id not in sizes_by_id:
+            raise DataError(gt_json, f"prediction {i} refers to image id {p.image_id}, not in the file")
+    sizes = None
+    if clip_boxes and predictions:
+        sizes = np.array([sizes_by_id[p.image_id] for p in predictions], dtype=np.float64)
+        if np.isnan(sizes).any():
+            raise DataError(gt_json, "clip_boxes needs 'width' and 'height' of every image")
+    results = coco_results(predictions, schema, image_sizes=sizes, **kwargs)
+    if out_json is not None:
+        write_json(out_json, results)
+    if not results:
+        log.warning("no predictions: COCO keypoint stats are all 0")
+        return {name: 0.0 for name in STAT_NAMES}
+    gt = CocoApi()
+    gt.dataset = doc
+    _quiet(gt.createIndex)
+    dt = _quiet(gt.loadRes, results)
+    ev = COCOeval(gt, dt, "keypoints")
+    ev.params.kpt_oks_sigmas = schema.sigmas_array
+    _quiet(ev.evaluate)
+    _quiet(ev.accumulate)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        ev.summarize()
+    log.info("COCO keypoint evaluation:\n%s", buf.getvalue().rstrip())
+    return {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}

@@ -1,0 +1,285 @@
+"""The official PoseTrack tracking metrics (poseval's per-joint MOTA, MOTP, precision, recall).
+
+Reproduces poseval's `evaluateTracking`, which feeds one py-motmetrics 1.4 accumulator per video
+and joint with the video's evaluated frames in file order except the last one. Objects are the
+GT track ids of persons with the joint, hypotheses the predicted track ids of persons with the
+joint, and a pair may match when its PCKh distance is <= 0.5. Frames without GT persons or
+without predictions feed one dummy object and one dummy hypothesis that cannot match (one miss
+and one false positive per joint). Per frame the accumulator (1) keeps previous object ->
+hypothesis correspondences that are still allowed, (2) solves a minimum-cost assignment for the
+rest (as scipy's linear_sum_assignment on motmetrics' cost matrix with large finite costs for
+forbidden pairs, so the same optimum is chosen on ties), counting a switch when an object changes
+hypothesis, (3) counts unpaired objects as misses and unpaired hypotheses as false positives.
+MOTP uses the sum of the distance column over all accumulator events, as poseval does.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simplepose.evaluation.posetrack import (
+    JOINT_NAMES, NUM_JOINTS, EvalData, _nanmean, _nan_to_none, pairwise_distances,
+    summarize)
+
+TRACKING_SUMMARY_HEADER: tuple[str, ...] = (
+    "MOTA Head", "MOTA Shou", "MOTA Elb", "MOTA Wri", "MOTA Hip", "MOTA Knee", "MOTA Ankl",
+    "MOTA Total", "MOTP Total", "Prec Total", "Rec Total")
+
+
+def linear_sum_assignment(cost: np.ndarray) -> tuple[list[int], list[int]]:
+    """Minimum-cost assignment of a finite (R, C) matrix: (rows, cols), rows ascending.
+
+    The shortest augmenting path method (Crouse 2016) with the same search order and tie rules
+    as scipy.optimize.linear_sum_assignment, so that equal-cost optima are resolved identically.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    transpose = cost.shape[1] < cost.shape[0]
+    if transpose:
+        cost = cost.T
+    nr, nc = cost.shape
+    c = cost.tolist()
+    u = [0.0] * nr
+    v = [0.0] * nc
+    col4row = [-1] * nr
+    row4col = [-1] * nc
+    path = [-1] * nc
+    for cur_row in range(nr):
+        shortest = [math.inf] * nc
+        in_sr = [False] * nr
+        in_sc = [False] * nc
+        remaining = list(range(nc - 1, -1, -1))
+        n_rem = nc
+        min_val = 0.0
+        i = cur_row
+        sink = -1
+        while sink == -1:
+            index, lowest = -1, math.inf
+            in_sr[i] = True
+            ci, ui = c[i], u[i]
+            for it in range(n_rem):
+                j = remaining[it]
+                r = min_val + ci[j] - ui - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] == -1):
+                    lowest = shortest[j]
+                    index = it
+            min_val = lowest
+            if min_val == math.inf:
+                raise ValueError("cost matrix is infeasible")
+            j = remaining[index]
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            in_sc[j] = True
+            n_rem -= 1
+            remaining[index] = remaining[n_rem]
+        u[cur_row] += min_val
+        for i in range(nr):
+            if in_sr[i] and i != cur_row:
+                u[i] += min_val - shortest[col4row[i]]
+        for j in range(nc):
+            if in_sc[j]:
+                v[j] -= min_val - shortest[j]
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == cur_row:
+                break
+    if transpose:
+        pairs = sorted((col4row[i], i) for i in range(nr))
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    return list(range(nr)), col4row
+
+
+def _assign_allowed(dists: list[list[float]]) -> list[tuple[int, int]]:
+    """motmetrics' assignment on a matrix with NaN for forbidden pairs: allowed pairs chosen, row order."""
+    allowed = [(i, j) for i, row in enumerate(dists) for j, d in enumerate(row) if d == d]
+    if not allowed:
+        return []
+    rows = [i for i, _ in allowed]
+    cols = [j for _, j in allowed]
+    if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
+        return allowed               # disjoint allowed pairs: every optimum takes them all
+    flat = [dists[i][j] for i, j in allowed]
+    nr, nc = len(dists), len(dists[0])
+    r = min(nr, nc)
+    big = 2 * r * (max(abs(d) for d in flat) + 1) + 1
+    cost = np.array([[d if d == d else big for d in row] for row in dists])
+    rows, cols = linear_sum_assignment(cost)
+    return [(i, j) for i, j in zip(rows, cols) if dists[i][j] == dists[i][j]]
+
+
+class _Accumulator:
+    """The counting part of a motmetrics 1.4 MOTAccumulator (events are summed, not stored)."""
+
+    def __init__(self) -> None:
+        self.m: dict[Any, Any] = {}          # object -> last matched hypothesis
+        self.res_m: dict[Any, Any] = {}      # hypothesis -> last matched object
+        self.last_match: set = set()         # objects matched at least once
+        self.hyp_history: set = set()        # hypotheses matched at least once
+        self.matches = self.switches = self.misses = self.fps = 0
+        self.d_sum = 0.0                     # distance over all events (RAW included)
+        self.d_match = 0.0                   # distance over MATCH and SWITCH events
+
+    def update(self, oids: list, hids: list, dists: list[list[float]]) -> None:
+        """One frame: objects, hypotheses, distances (len(oids), len(hids)), NaN = forbidden."""
+        allowed = [d for row in dists for d in row if d == d]
+        for d in allowed:
+            self.d_sum += d                  # RAW events of allowed pairs
+        o_used = [False] * len(oids)
+        h_used = [False] * len(hids)
+        if allowed:                          # else nothing can match: all misses and FPs
+            for i, o in enumerate(oids):                       # 1. continue established tracks
+                if o not in self.m:
+                    continue
+                hprev = self.m[o]
+                for j, h in enumerate(hids):
+                    if not h_used[j] and h == hprev:
+                        d = dists[i][j]
+                        if d == d:
+                            o_used[i] = h_used[j] = True
+                            self.m[o] = h
+                            self.matches += 1
+                            self.d_sum += d
+                            self.d_match += d
+                            self.last_match.add(o)
+                            self.hyp_history.add(h)
+                        break
+            rest = [[math.nan if (o_used[i] or h_used[j]) else dists[i][j] for j in range(len(hids))]
+                    for i in range(len(oids))]
+            for i, j in _assign_allowed(rest):                 # 2. minimum-cost assignment
+                o, h, d = oids[i], hids[j], rest[i][j]
+                switch = o in self.m and self.m[o] != h
+                if switch and h not in self.hyp_history:
+                    self.d_sum += d                            # ASCEND event
+                if h in self.res_m and self.res_m[h] != o:     # TRANSFER (+ MIGRATE) events
+                    if o not in self.last_match:
+                        self.d_sum += d
+                    self.d_sum += d
+                self.hyp_history.add(h)
+                self.last_match.add(o)
+                if switch:
+                    self.switches += 1
+                else:
+                    self.matches += 1
+                self.d_sum += d
+                self.d_match += d
+                o_used[i] = h_used[j] = True
+                self.m[o] = h
+                self.res_m[h] = o
+        self.misses += o_used.count(False)                     # 3. misses, 4. false positives
+        self.fps += h_used.count(False)
+
+
+@dataclass
+class TrackingResult:
+    """Per-joint MOTA, MOTP, precision, recall (16,) in percent, summed counts (15,)."""
+
+    mota: np.ndarray
+    motp: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    counts: dict[str, np.ndarray]
+
+    @property
+    def summary(self) -> np.ndarray:
+        """poseval's 11 numbers: MOTA Head..Ankl, MOTA Total, MOTP Total, Prec Total, Rec Total."""
+        return np.concatenate([summarize(self.mota), [self.motp[15], self.precision[15], self.recall[15]]])
+
+    def to_json(self) -> dict[str, Any]:
+        """The golden expected.json 'tracking' layout (percent, NaN as None)."""
+        return {"joint_names": list(JOINT_NAMES), "mota": _nan_to_none(self.mota),
+                "motp": _nan_to_none(self.motp), "precision": _nan_to_none(self.precision),
+                "recall": _nan_to_none(self.recall), "summary_header": list(TRACKING_SUMMARY_HEADER),
+                "summary": _nan_to_none(self.summary),
+                "per_joint_counts": {k: v.tolist() for k, v in self.counts.items()}}
+
+
+def evaluate_tracking(data: EvalData) -> TrackingResult:
+    """poseval's tracking metrics on loaded data (load_eval_data)."""
+    gt, pred = data.gt, data.pred
+    n_frames = data.n_frames
+    pair_pred, pair_gt, dist, match = pairwise_distances(gt, pred, n_frames)
+    g_count = np.bincount(gt.frame, minlength=n_frames)
+    p_count = np.bincount(pred.frame, minlength=n_frames)
+    g_start = np.cumsum(g_count) - g_count
+    p_start = np.cumsum(p_count) - p_count
+    pair_count = g_count * p_count            # pairs of a frame are contiguous (pred-major)
+    pair_start = np.cumsum(pair_count) - pair_count
+    # frames fed to the accumulators: all evaluated frames of a video but its last
+    vof = data.video_of_frame
+    is_last = np.r_[vof[1:] != vof[:-1], True] if n_frames else np.zeros(0, bool)
+    used = ~is_last
+    keys = ("num_objects", "num_misses", "num_switches", "num_false_positives", "num_matches",
+            "num_detections", "sum_D_all_events", "sum_D_matches_and_switches", "frames")
+    counts = {k: np.zeros(NUM_JOINTS) for k in keys}
+    g_has, p_has = gt.has, pred.has
+    g_track, p_track = gt.track.tolist(), pred.track.tolist()
+    for video in np.unique(vof):
+        accs = [_Accumulator() for _ in range(NUM_JOINTS)]
+        frames = np.flatnonzero((vof == video) & used)
+        for f in frames.tolist():
+            ng, npd = int(g_count[f]), int(p_count[f])
+            if ng == 0 or npd == 0:            # poseval's dummy object and hypothesis
+                for acc in accs:
+                    acc.misses += 1
+                    acc.fps += 1
+                continue
+            gs, ps, s = int(g_start[f]), int(p_start[f]), int(pair_start[f])
+            fm = match[s:s + ng * npd].reshape(npd, ng, NUM_JOINTS)
+            fd = dist[s:s + ng * npd].reshape(npd, ng, NUM_JOINTS)
+            dm = np.where(fm, fd, np.nan).transpose(2, 1, 0).tolist()     # [joint][gt][pred]
+            gh = g_has[gs:gs + ng].T.tolist()                              # [joint][gt]
+            ph = p_has[ps:ps + npd].T.tolist()                             # [joint][pred]
+            gt_ids, pr_ids = g_track[gs:gs + ng], p_track[ps:ps + npd]
+            for j in range(NUM_JOINTS):
+                gi = [g for g, h in enumerate(gh[j]) if h]
+                pi = [p for p, h in enumerate(ph[j]) if h]
+                dj = dm[j]
+                accs[j].update([gt_ids[g] for g in gi], [pr_ids[p] for p in pi],
+                               [[dj[g][p] for p in pi] for g in gi])
+        for j, acc in enumerate(accs):
+            counts["num_matches"][j] += acc.matches
+            counts["num_switches"][j] += acc.switches
+            counts["num_misses"][j] += acc.misses
+            counts["num_false_positives"][j] += acc.fps
+            counts["sum_D_all_events"][j] += acc.d_sum
+            counts["sum_D_matches_and_switches"][j] += acc.d_match
+            counts["frames"][j] += len(frames)
+    counts["num_detections"] = counts["num_matches"] + counts["num_switches"]
+    counts["num_objects"] = counts["num_detections"] + counts["num_misses"]
+    return _final_metrics(counts)
+
+
+def _final_metrics(counts: dict[str, np.ndarray]) -> TrackingResult:
+    """MOTA, MOTP, precision, recall per joint and their NaN-skipping means (index 15)."""
+    obj = counts["num_objects"]
+    det = counts["num_detections"]
+    fp = counts["num_false_positives"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        obj_or_nan = np.where(obj > 0, obj, np.nan)
+        mota = 100 * (1.0 - (counts["num_misses"] + counts["num_switches"] + fp) / obj_or_nan)
+        motp = np.where(det == 0, 0.0, 100 * (1.0 - counts["sum_D_all_events"] / np.where(det == 0, 1, det)))
+        total = np.where(fp + det > 0, fp + det, np.nan)
+        pre = 100 * (det / total)
+        rec = 100 * (det / obj_or_nan)
+    out = []
+    for v in (mota, motp, pre, rec):
+        out.append(np.r_[v, _nanmean(v)])
+    counts = {k: (v.astype(np.int64) if not k.startswith("sum_D") else v) for k, v in counts.items()}
+    return TrackingResult(*out, counts=counts)
+
+
+def format_tracking_table(result: TrackingResult) -> str:
+    """poseval's tracking table as markdown: MOTA per group, MOTA/MOTP/Prec/Rec totals, one decimal."""
+    head = "| " + " | ".join(TRACKING_SUMMARY_HEADER) + " |"
+    cells = ["nan" if math.isnan(v) else f"{v:.1f}" for v in result.summary]
+    return "\n".join([head, "|" + "---|" * len(cells), "| " + " | ".join(cells) + " |"])
