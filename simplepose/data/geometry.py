@@ -5,6 +5,9 @@ pixels (not divided by 200); rotations are in degrees, counter-clockwise in the 
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+import cv2
 import numpy as np
 
 
@@ -30,42 +33,66 @@ def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
     return np.where(w > h * ar, np.concatenate([w, w / ar], -1), np.concatenate([h * ar, h], -1))
 
 
-def get_warp_matrix(center: np.ndarray, scale: np.ndarray, rot: float, output_size: tuple[int, int],
-                    shift: tuple[float, float] = (0.0, 0.0), inv: bool = False,
-                    fix_aspect_ratio: bool = True) -> np.ndarray:
-    """(2, 3) float64 affine matrix mapping the rotated box (center, scale) onto output_size.
+def get_warp_matrix(center: np.ndarray, scale: np.ndarray, rot: float | np.floating, output_size: Sequence[int],
+                shift: Sequence[float] = (0.0, 0.0), inv: bool = False,
+                fix_aspect_ratio: bool = True) -> np.ndarray:
+    """(2, 3) float64 map of the rotated box (center, scale) onto output_size, bit-identical to the reference.
 
-    The box's width maps onto the output width; with fix_aspect_ratio the same factor applies to
-    the height, else the box's height maps onto the output height. inv=True gives the inverse map.
+    Built like MMPose from three float32 point pairs (centre, centre + rotated half-width, and a
+    third point perpendicular to them) solved by cv2.getAffineTransform. The rotation keeps its dtype:
+    a float32 angle gives float32 sine/cosine, as in the reference's training pipeline. A float64
+    closed form agrees to ~1e-6 relative but not bit for bit, which changes a few crop pixels.
     """
-    c = np.asarray(center, dtype=np.float64) + np.asarray(scale, np.float64)[:2] * np.asarray(shift, np.float64)
-    src_w, src_h = float(scale[0]), float(scale[1])
-    dst_w, dst_h = float(output_size[0]), float(output_size[1])
-    sx = dst_w / src_w
-    sy = sx if fix_aspect_ratio else dst_h / src_h
-    r = np.deg2rad(rot)
-    cs, sn = np.cos(r), np.sin(r)
-    rot_inv = np.array([[cs, sn], [-sn, cs]])  # rotates the image by -rot: box axes -> output axes
-    a = np.diag([sx, sy]) @ rot_inv
-    d0 = np.array([dst_w * 0.5, dst_h * 0.5])
+    c = np.asarray(center, dtype=np.float32)
+    s = np.asarray(scale, dtype=np.float32)
+    sh = np.asarray(shift, dtype=np.float64)
+    src_w, src_h = s[0], s[1]
+    dst_w, dst_h = output_size[0], output_size[1]
+    angle = np.deg2rad(rot)
+    sn, cs = np.sin(angle), np.cos(angle)
+    rot_m = np.array([[cs, -sn], [sn, cs]])
+
+    def turn(p: np.ndarray) -> np.ndarray:
+        """Rotate a float64 point by the box rotation (dtype promotion as in the reference)."""
+        return rot_m @ p
+
+    def third(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """b plus (a - b) turned by +90 degrees, in the dtype of a and b."""
+        d = a - b
+        return b + np.array([-d[1], d[0]], dtype=d.dtype)
+
+    src = np.zeros((3, 2), dtype=np.float32)
+    dst = np.zeros((3, 2), dtype=np.float32)
+    src[0] = c + s * sh
+    src[1] = c + turn(np.array([src_w * -0.5, 0.0])) + s * sh
+    dst[0] = [dst_w * 0.5, dst_h * 0.5]
+    dst[1] = np.array([dst_w * 0.5, dst_h * 0.5]) + np.array([dst_w * -0.5, 0.0])
+    if fix_aspect_ratio:
+        src[2] = third(src[0], src[1])
+        dst[2] = third(dst[0], dst[1])
+    else:
+        src[2] = c + turn(np.array([0.0, src_h * -0.5])) + s * sh
+        dst[2] = np.array([dst_w * 0.5, dst_h * 0.5]) + np.array([0.0, dst_h * -0.5])
     if inv:
-        a_inv = np.linalg.inv(a)
-        return np.concatenate([a_inv, (c - a_inv @ d0)[:, None]], axis=1)
-    return np.concatenate([a, (d0 - a @ c)[:, None]], axis=1)
+        return cv2.getAffineTransform(dst, src)
+    return cv2.getAffineTransform(src, dst)
 
 
 def affine_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a (2, 3) affine matrix to points (..., 2), float32 like cv2.transform."""
-    p = np.asarray(points, dtype=np.float32)
-    m = np.asarray(matrix, dtype=np.float64)
-    return (p.astype(np.float64) @ m[:, :2].T + m[:, 2]).astype(np.float32)
+    """Points (..., 2) through a (2, 3) affine matrix with cv2.transform, float32 as the reference."""
+    p = np.ascontiguousarray(points, dtype=np.float32)
+    out = cv2.transform(p.reshape(-1, 1, 2), np.asarray(matrix, dtype=np.float64))
+    return out.reshape(p.shape)
 
 
 def input_to_image(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
                    input_size: tuple[int, int]) -> np.ndarray:
-    """Keypoints (N, K, 2) in input-crop pixels -> original image pixels (no rotation), float32."""
-    kp = np.asarray(keypoints, dtype=np.float32)
-    c = np.asarray(center, dtype=np.float32)[:, None, :]
-    s = np.asarray(scale, dtype=np.float32)[:, None, :]
-    size = np.asarray(input_size, dtype=np.float32)
-    return kp / size * s + c - np.float32(0.5) * s
+    """Keypoints (N, K, 2) in input-crop pixels -> original image pixels (no rotation), float32.
+
+    Computed in float64 and rounded once, which reproduces the reference bit for bit.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    c = np.asarray(center, dtype=np.float32).astype(np.float64)[:, None, :]
+    s = np.asarray(scale, dtype=np.float32).astype(np.float64)[:, None, :]
+    size = np.asarray(input_size, dtype=np.float64)
+    return (kp / size * s + c - 0.5 * s).astype(np.float32)

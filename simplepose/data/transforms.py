@@ -1,0 +1,319 @@
+"""Top-down transforms: person crops, input normalisation and the training augmentations.
+
+Semantics follow MMPose 1.3.2's td-hm PoseTrack18 pipeline number for number (see
+shared/golden/mmpose/README.md): GetBBoxCenterScale -> RandomFlip -> RandomHalfBody ->
+RandomBBoxTransform -> TopdownAffine, all in float32 where the reference is.
+
+Speed: the horizontal flip is never applied to the full frame. Box, keypoints and centre are flipped
+exactly as the reference does (x' = w - 1 - x), and the image is sampled through the same fixed-point
+affine map with the mirror folded into its integer sample coordinates, so only the 192x256 crop is
+computed. Crops use OpenCV 4.x's fixed-point bilinear warp (1/32 px positions, 15-bit weights)
+reproduced through cv2.remap, which makes them bit-identical to the reference's cv2.warpAffine output
+whatever OpenCV version is installed (OpenCV 5's warpAffine rounds differently).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from simplepose.data.geometry import affine_points, fix_aspect_ratio, get_warp_matrix
+
+# ImageNet statistics in RGB order, float32 like the reference's data preprocessor
+MEAN_RGB = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+STD_RGB = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+
+_AB_BITS = 10            # OpenCV warpAffine: fixed-point bits of the affine coordinate increments
+_INTER_BITS = 5          # sub-pixel position bits of the bilinear table (1/32 px)
+_INTER_TAB = 1 << _INTER_BITS
+
+
+# --------------------------------------------------------------------------- warp matrices
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine map, with OpenCV warpAffine's own float64 formula."""
+    m = np.asarray(matrix, dtype=np.float64).ravel().copy()
+    det = m[0] * m[4] - m[1] * m[3]
+    det = 1.0 / det if det != 0 else 0.0
+    a11, a22 = m[4] * det, m[0] * det
+    m[0], m[4] = a11, a22
+    m[1] *= -det
+    m[3] *= -det
+    b1 = -m[0] * m[2] - m[1] * m[5]
+    b2 = -m[3] * m[2] - m[4] * m[5]
+    m[2], m[5] = b1, b2
+    return m.reshape(2, 3)
+
+
+def to3x3(matrix: np.ndarray) -> np.ndarray:
+    """(2, 3) affine matrix -> (3, 3) homogeneous form."""
+    return np.vstack([np.asarray(matrix, dtype=np.float64), [0.0, 0.0, 1.0]])
+
+
+# --------------------------------------------------------------------------- image warping
+def _fixed_point_maps(matrix: np.ndarray, size: Sequence[int],
+                      mirror_width: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV 4.x warpAffine's fixed-point sample maps for `matrix` (source -> output): (h, w, 2) int16
+    integer positions and (h, w) uint16 bilinear-table indices. With mirror_width the source frame is
+    the horizontal mirror (x' = mirror_width - 1 - x) of the image actually sampled.
+    """
+    w, h = int(size[0]), int(size[1])
+    mi = invert_affine(matrix)
+    scale = float(1 << _AB_BITS)
+    round_delta = (1 << _AB_BITS) // _INTER_TAB // 2
+    lim = float(2 ** 31 - 1)
+    xs = np.arange(w, dtype=np.float64)
+    ys = np.arange(h, dtype=np.float64)
+    adelta = np.rint(np.clip(mi[0, 0] * xs * scale, -lim, lim)).astype(np.int64)
+    bdelta = np.rint(np.clip(mi[1, 0] * xs * scale, -lim, lim)).astype(np.int64)
+    x0 = np.rint(np.clip((mi[0, 1] * ys + mi[0, 2]) * scale, -lim, lim)).astype(np.int64) + round_delta
+    y0 = np.rint(np.clip((mi[1, 1] * ys + mi[1, 2]) * scale, -lim, lim)).astype(np.int64) + round_delta
+    shift = _AB_BITS - _INTER_BITS
+    lo = int(min(x0.min(), y0.min()) + min(adelta.min(), bdelta.min()))
+    hi = int(max(x0.max(), y0.max()) + max(adelta.max(), bdelta.max()))
+    # int32 is exact unless positions are absurdly far outside (then int64, clipped like OpenCV)
+    dt = np.int32 if max(abs(lo), abs(hi)) < 2 ** 30 else np.int64
+    gx = (x0.astype(dt)[:, None] + adelta.astype(dt)[None, :]) >> shift      # (h, w) positions in 1/32 px
+    gy = (y0.astype(dt)[:, None] + bdelta.astype(dt)[None, :]) >> shift
+    if mirror_width is not None:
+        gx = dt((mirror_width - 1) * _INTER_TAB) - gx       # mirror: exact in 1/32 px units
+    xy = np.empty((h, w, 2), dtype=np.int16)
+    ix, iy = gx >> _INTER_BITS, gy >> _INTER_BITS
+    if (max(abs(lo), abs(hi)) >> _AB_BITS) + (mirror_width or 0) + 2 > 32767:   # saturate like OpenCV
+        ix, iy = np.clip(ix, -32768, 32767), np.clip(iy, -32768, 32767)
+    xy[..., 0] = ix
+    xy[..., 1] = iy
+    alpha = ((gy & (_INTER_TAB - 1)) << _INTER_BITS) | (gx & (_INTER_TAB - 1))
+    alpha = alpha.astype(np.uint16)
+    return xy, alpha
+
+
+def warp_image(image: np.ndarray, matrix: np.ndarray, size: Sequence[int], mirror: bool = False) -> np.ndarray:
+    """Warp image (H, W, C) uint8 by a (2, 3) source->output matrix to size (w, h), bilinear, 0 border.
+
+    Bit-identical to OpenCV 4.x cv2.warpAffine(INTER_LINEAR). With mirror=True the matrix is taken to
+    act on the horizontally mirrored image, which is sampled without ever being flipped.
+    """
+    xy, alpha = _fixed_point_maps(matrix, size, image.shape[1] if mirror else None)
+    return cv2.remap(image, xy, alpha, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def crop_person(image: np.ndarray, center: np.ndarray, scale: np.ndarray, rot: float = 0.0,
+                input_size: Sequence[int] = (192, 256)) -> np.ndarray:
+    """Crop one person box (center (2,), scale (2,) px, rotation in degrees) to (h, w, 3) uint8 BGR.
+
+    The scale is grown to the input aspect ratio first (a no-op on an already fixed scale).
+    """
+    fixed = fix_aspect_ratio(np.asarray(scale, np.float32), input_size[0] / input_size[1])
+    return warp_image(image, get_warp_matrix(center, fixed, rot, input_size), input_size)
+
+
+def crop_persons(image: np.ndarray, centers: np.ndarray, scales: np.ndarray, rots: np.ndarray | None = None,
+                 input_size: Sequence[int] = (192, 256)) -> np.ndarray:
+    """Crops of N boxes of one image: centers, scales (N, 2) -> (N, h, w, 3) uint8 BGR."""
+    centers = np.asarray(centers, np.float32).reshape(-1, 2)
+    scales = np.asarray(scales, np.float32).reshape(-1, 2)
+    rots = np.zeros(len(centers)) if rots is None else np.asarray(rots).reshape(-1)
+    out = np.empty((len(centers), input_size[1], input_size[0], 3), dtype=np.uint8)
+    for i in range(len(centers)):
+        out[i] = crop_person(image, centers[i], scales[i], rots[i], input_size)
+    return out
+
+
+# (256, 3) float32 lookup table: value v of RGB channel c -> (v - mean[c]) / std[c], computed with the
+# same float32 operations as the reference's preprocessor, so the table entries are bit-identical
+_NORM_LUT = ((np.arange(256, dtype=np.float32)[:, None] - MEAN_RGB) / STD_RGB).astype(np.float32)
+
+
+def normalise_crops(crops: np.ndarray) -> torch.Tensor:
+    """Crops (N, H, W, 3) (or (H, W, 3)) uint8 BGR -> (N, 3, H, W) float32 RGB, (x - mean) / std."""
+    c = np.asarray(crops)
+    if c.ndim == 3:
+        c = c[None]
+    if c.ndim != 4 or c.shape[-1] != 3 or c.dtype != np.uint8:
+        raise ValueError(f"crops must be (N, H, W, 3) uint8, got {c.shape} {c.dtype}")
+    out = np.empty((c.shape[0], 3, c.shape[1], c.shape[2]), dtype=np.float32)
+    for ch in range(3):                       # RGB channel ch is BGR channel 2 - ch
+        np.take(_NORM_LUT[:, ch], c[..., 2 - ch], out=out[:, ch])
+    return torch.from_numpy(out)
+
+
+# --------------------------------------------------------------------------- flips
+def flip_keypoints(keypoints: np.ndarray, visible: np.ndarray, flip_indices: Sequence[int],
+                   image_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror keypoints (K, 2) / visibility (K,) horizontally: swap left/right, x' = (w - 1) - x (float32)."""
+    idx = np.asarray(flip_indices)
+    kp = np.asarray(keypoints, dtype=np.float32)[idx].copy()
+    vis = np.asarray(visible, dtype=np.float32)[idx].copy()
+    kp[:, 0] = np.float32(image_width - 1) - kp[:, 0]
+    return kp, vis
+
+
+def flip_center(center: np.ndarray, image_width: int) -> np.ndarray:
+    """Mirror a box centre (..., 2) horizontally: cx' = (w - cx) - 1, float32 like the reference."""
+    c = np.asarray(center, dtype=np.float32).copy()
+    c[..., 0] = (np.float32(image_width) - c[..., 0]) - np.float32(1)
+    return c
+
+
+def flip_bbox_xyxy(bbox: np.ndarray, image_width: int) -> np.ndarray:
+    """Mirror boxes (..., 4) x1, y1, x2, y2 horizontally: x1' = (w - x2) - 1, x2' = (w - x1) - 1."""
+    b = np.asarray(bbox, dtype=np.float32)
+    out = b.copy()
+    out[..., 0] = (np.float32(image_width) - b[..., 2]) - np.float32(1)
+    out[..., 2] = (np.float32(image_width) - b[..., 0]) - np.float32(1)
+    return out
+
+
+# --------------------------------------------------------------------------- augmentations
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training augmentation settings; defaults are the reference config's."""
+
+    flip_prob: float = 0.5
+    halfbody_prob: float = 0.3
+    halfbody_min_total: int = 9
+    halfbody_min_upper: int = 2
+    halfbody_min_lower: int = 3
+    halfbody_padding: float = 1.5
+    halfbody_upper_prob: float = 0.7
+    shift_factor: float = 0.16
+    shift_prob: float = 0.3
+    scale_range: tuple[float, float] = (0.5, 1.5)
+    scale_prob: float = 1.0
+    rotate_factor: float = 80.0
+    rotate_prob: float = 0.6
+    # speed option (not in the reference): decode JPEGs at 1/2, 1/4 or 1/8 scale when the crop is
+    # downsampled at least that much anyway; labels stay exact, pixels differ slightly
+    reduced_decode: bool = False
+    max_reduce: int = 8
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """The random draws of one training sample (the reference's draws, made explicit)."""
+
+    flip: bool = False
+    halfbody_gate: float = 1.0          # half-body applies if <= halfbody_prob
+    halfbody_upper: float = 1.0         # prefer the upper body if < halfbody_upper_prob
+    truncnorm: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # shift x, y, scale, rot
+    gates: np.ndarray = field(default_factory=lambda: np.ones(3))                  # shift, scale, rot gates
+
+    @classmethod
+    def none(cls) -> "AugmentParams":
+        """Draws that leave a sample unaugmented (the scale gate closed too)."""
+        return cls(gates=np.full(3, 2.0))
+
+
+def truncated_normal(rng: np.random.Generator, size: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """`size` standard-normal draws truncated to [low, high] (rejection sampling), float64."""
+    out = np.empty(0)
+    while out.size < size:
+        z = rng.standard_normal(2 * size + 8)
+        out = np.concatenate([out, z[(z >= low) & (z <= high)]])
+    return out[:size]
+
+
+def sample_augment_params(rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> AugmentParams:
+    """Draw one sample's flip, half-body and box-transform randomness from an explicit generator."""
+    u = rng.random(6)
+    tn = truncated_normal(rng, 4).astype(np.float32)
+    return AugmentParams(flip=bool(u[0] < cfg.flip_prob), halfbody_gate=float(u[1]),
+                         halfbody_upper=float(u[2]), truncnorm=tn, gates=u[3:6].copy())
+
+
+def select_half_body(visible: np.ndarray, upper_ids: Sequence[int], lower_ids: Sequence[int],
+                     params: AugmentParams, cfg: AugmentConfig = AugmentConfig()) -> list[int] | None:
+    """Keypoint ids of the half body to zoom on, or None (the reference's rules and thresholds)."""
+    vis = np.asarray(visible, dtype=np.float32)
+    if vis.sum() < cfg.halfbody_min_total or params.halfbody_gate > cfg.halfbody_prob:
+        return None
+    upper = [i for i in upper_ids if vis[i] > 0]
+    lower = [i for i in lower_ids if vis[i] > 0]
+    few_upper = len(upper) < cfg.halfbody_min_upper
+    few_lower = len(lower) < cfg.halfbody_min_lower
+    if few_upper and few_lower:
+        return None
+    if few_lower:
+        return upper
+    if few_upper:
+        return lower
+    return upper if params.halfbody_upper < cfg.halfbody_upper_prob else lower
+
+
+def half_body_box(keypoints: np.ndarray, ids: Sequence[int], padding: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """Box around the chosen keypoints (K, 2): center = their mean, scale = padding * extent (float32)."""
+    sel = np.asarray(keypoints, dtype=np.float32)[list(ids)]
+    center = sel.mean(axis=0)
+    scale = (sel.max(axis=0) - sel.min(axis=0)).astype(center.dtype) * padding
+    return center.astype(np.float32), scale.astype(np.float32)
+
+
+def bbox_transform(center: np.ndarray, scale: np.ndarray, params: AugmentParams,
+                   cfg: AugmentConfig = AugmentConfig()) -> tuple[np.ndarray, np.ndarray, np.float32]:
+    """Random shift / rescale / rotation of a box, given its draws: -> center, scale (2,) f32, rotation f32."""
+    tn = np.asarray(params.truncnorm, dtype=np.float32)
+    g = params.gates
+    c = np.asarray(center, dtype=np.float32)
+    s = np.asarray(scale, dtype=np.float32)
+    offset = tn[:2] * np.float32(cfg.shift_factor) if g[0] < cfg.shift_prob else np.zeros(2, np.float32)
+    lo, hi = cfg.scale_range
+    factor = (tn[2] * np.float32((hi - lo) * 0.5) + np.float32((hi + lo) * 0.5)
+              if g[1] < cfg.scale_prob else np.float32(1.0))
+    rot = tn[3] * np.float32(cfg.rotate_factor) if g[2] < cfg.rotate_prob else np.float32(0.0)
+    return (c + offset * s).astype(np.float32), (s * factor).astype(np.float32), np.float32(rot)
+
+
+@dataclass
+class SampleGeometry:
+    """Where a training/validation sample's crop comes from and where its keypoints land."""
+
+    center: np.ndarray              # (2,) f32 box centre in the (possibly flipped) image
+    scale: np.ndarray               # (2,) f32 aspect-fixed input scale
+    rotation: np.float32            # degrees
+    flip: bool
+    matrix: np.ndarray              # (2, 3) f64 (flipped) image -> input crop
+    keypoints: np.ndarray           # (K, 2) f32 in the (flipped) image
+    visible: np.ndarray             # (K,) f32 in the (flipped) order
+    input_keypoints: np.ndarray     # (K, 2) f32 in the input crop
+
+
+def sample_geometry(keypoints: np.ndarray, visible: np.ndarray, bbox_xyxy: np.ndarray, image_width: int,
+                    params: AugmentParams, flip_indices: Sequence[int], upper_ids: Sequence[int],
+                    lower_ids: Sequence[int], input_size: Sequence[int] = (192, 256),
+                    cfg: AugmentConfig = AugmentConfig(), padding: float = 1.25) -> SampleGeometry:
+    """The reference's train geometry for given draws: box -> flip -> half body -> box transform -> affine."""
+    b = np.asarray(bbox_xyxy, dtype=np.float32)
+    center = (b[:2] + b[2:]) * np.float32(0.5)
+    scale = (b[2:] - b[:2]) * np.float32(padding)
+    kp = np.asarray(keypoints, dtype=np.float32)[:, :2]
+    vis = np.asarray(visible, dtype=np.float32)
+    if params.flip:
+        kp, vis = flip_keypoints(kp, vis, flip_indices, image_width)
+        center = flip_center(center, image_width)
+    ids = select_half_body(vis, upper_ids, lower_ids, params, cfg)
+    if ids is not None:
+        center, scale = half_body_box(kp, ids, cfg.halfbody_padding)
+    center, scale, rot = bbox_transform(center, scale, params, cfg)
+    fixed = fix_aspect_ratio(scale, input_size[0] / input_size[1]).astype(np.float32)
+    m = get_warp_matrix(center, fixed, rot, input_size)
+    return SampleGeometry(center=center, scale=fixed, rotation=np.float32(rot), flip=params.flip, matrix=m,
+                          keypoints=kp, visible=vis, input_keypoints=affine_points(kp, m))
+
+
+def image_sampling_matrix(matrix: np.ndarray, reduce: int, flip: bool, image_width: int,
+                          loaded_width: int) -> np.ndarray:
+    """Map from the pixels of the image as loaded (reduced by `reduce`, mirrored if flip) to the crop.
+
+    `matrix` maps the full-resolution (flipped if flip) frame to the crop. The result is meant for
+    warp_image(loaded, ., size, mirror=flip), which mirrors the loaded image of width loaded_width.
+    """
+    if reduce == 1:
+        return np.asarray(matrix, dtype=np.float64)
+    off = (reduce - 1) * 0.5
+    # mirrored-reduced pixel -> mirrored full pixel; the x offset accounts for ceil(W / r) widths
+    ox = (image_width - 1 - off - reduce * (loaded_width - 1)) if flip else off
+    up = np.array([[reduce, 0.0, ox], [0.0, reduce, off], [0.0, 0.0, 1.0]])
+    return (to3x3(matrix) @ up)[:2]
