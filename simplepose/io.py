@@ -37,7 +37,9 @@ def _json_default(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
     """Write JSON atomically; NaN is written as null by the caller's choice of values."""
-    return atomic_write(path, lambda f: json.dump(obj, f, indent=indent, default=_json_default))
+    # json.dumps then one write: json.dump streams through the slow pure-Python encoder
+    text = json.dumps(obj, indent=indent, default=_json_default)
+    return atomic_write(path, lambda f: f.write(text))
 
 
 def read_json(path: str | os.PathLike) -> Any:

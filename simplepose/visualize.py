@@ -1,0 +1,132 @@
+"""Drawing poses, boxes, track ids and ignore regions on images (OpenCV, BGR uint8)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from simplepose.data.keypoints import KeypointSchema
+from simplepose.io import atomic_write
+
+_SHIFT = 4
+_ONE = 1 << _SHIFT
+_NO_TRACK_COLOUR = (200, 200, 200)
+
+
+def track_colour(track_id: int) -> tuple[int, int, int]:
+    """A distinct, bright BGR colour for a track id (golden-ratio hue steps)."""
+    hue = (int(track_id) * 0.618033988749895) % 1.0
+    px = np.array([[[int(hue * 180), 220, 255]]], dtype=np.uint8)
+    return tuple(int(c) for c in cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def _check_image(image: np.ndarray) -> None:
+    """Raise ValueError unless image is an (H, W, 3) uint8 array."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"image must be an (H, W, 3) uint8 BGR array, got {got}")
+
+
+def _pt(xy: np.ndarray) -> tuple[int, int]:
+    """Sub-pixel point in OpenCV's fixed-point form (shift=_SHIFT)."""
+    return int(round(float(xy[0]) * _ONE)), int(round(float(xy[1]) * _ONE))
+
+
+def draw_poses(
+    image: np.ndarray,
+    keypoints: np.ndarray,
+    schema: KeypointSchema,
+    score_thr: float = 0.3,
+    track_ids: Sequence[int | None] | None = None,
+    boxes_xywh: np.ndarray | None = None,
+    radius: int | None = None,
+    thickness: int | None = None,
+) -> np.ndarray:
+    """Return a copy of image with skeletons (links coloured by body side), boxes and track labels.
+
+    keypoints: (N, K, 3) x, y, score (or (K, 3) for one person); a keypoint is drawn when its score
+    is > score_thr and its coordinates are finite, a link when both ends are. Boxes and labels use
+    the track id's colour (grey without track ids). radius/thickness default to the image size.
+    """
+    _check_image(image)
+    kps = np.asarray(keypoints, dtype=np.float64)
+    if kps.ndim == 2:
+        kps = kps[None]
+    if kps.ndim != 3 or kps.shape[1:] != (schema.num_keypoints, 3):
+        raise ValueError(f"keypoints must be (N, {schema.num_keypoints}, 3) for schema {schema.name}, "
+                         f"got {np.asarray(keypoints).shape}")
+    n = kps.shape[0]
+    if track_ids is not None and len(track_ids) != n:
+        raise ValueError(f"{len(track_ids)} track ids for {n} persons")
+    boxes = None
+    if boxes_xywh is not None:
+        boxes = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) != n:
+            raise ValueError(f"{len(boxes)} boxes for {n} persons")
+    out = image.copy()
+    size = max(image.shape[:2])
+    r = radius if radius is not None else max(2, int(round(size / 160)))
+    th = thickness if thickness is not None else max(1, int(round(size / 240)))
+    ok = np.isfinite(kps).all(-1) & (kps[..., 2] > score_thr)           # (N, K)
+    kcol, lcol = schema.keypoint_colours, schema.link_colours
+    for i in range(n):
+        colour = _NO_TRACK_COLOUR if track_ids is None or track_ids[i] is None else track_colour(track_ids[i])
+        for (a, b), c in zip(schema.skeleton, lcol):
+            if ok[i, a] and ok[i, b]:
+                cv2.line(out, _pt(kps[i, a]), _pt(kps[i, b]), c, th, cv2.LINE_AA, _SHIFT)
+        for k in np.flatnonzero(ok[i]):
+            cv2.circle(out, _pt(kps[i, k]), r * _ONE, kcol[k], -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(out, _pt(kps[i, k]), r * _ONE, (0, 0, 0), 1, cv2.LINE_AA, _SHIFT)
+        anchor = None
+        if boxes is not None and np.isfinite(boxes[i]).all():
+            x, y, w, h = boxes[i]
+            p1 = (int(round(x)), int(round(y)))
+            p2 = (int(round(x + w)), int(round(y + h)))
+            cv2.rectangle(out, p1, p2, colour, th, cv2.LINE_8)      # axis-aligned: crisp, no AA
+            anchor = (x, y)
+        elif ok[i].any():
+            valid = kps[i, ok[i], :2]
+            anchor = (valid[:, 0].min(), valid[:, 1].min() - 2 * r)
+        if track_ids is not None and track_ids[i] is not None and anchor is not None:
+            scale = max(0.35, size / 1400)
+            org = (int(round(anchor[0])), max(10, int(round(anchor[1])) - 3))
+            cv2.putText(out, str(int(track_ids[i])), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+                        th + 2, cv2.LINE_AA)
+            cv2.putText(out, str(int(track_ids[i])), org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, th,
+                        cv2.LINE_AA)
+    return out
+
+
+def draw_polygons(image: np.ndarray, polygons: Sequence[np.ndarray], colour: tuple[int, int, int] = (0, 0, 255),
+                  alpha: float = 0.3) -> np.ndarray:
+    """Return a copy of image with polygons (each (M, 2) x, y) shaded and outlined (ignore regions)."""
+    _check_image(image)
+    out = image.copy()
+    polys = [np.round(np.asarray(p, dtype=np.float64).reshape(-1, 2) * _ONE).astype(np.int32)
+             for p in polygons if len(p) >= 3]
+    if not polys:
+        return out
+    fill = out.copy()
+    cv2.fillPoly(fill, polys, colour, cv2.LINE_AA, _SHIFT)
+    out = cv2.addWeighted(fill, alpha, out, 1 - alpha, 0)
+    cv2.polylines(out, polys, True, colour, 1, cv2.LINE_AA, _SHIFT)
+    return out
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write an image atomically; the format follows the suffix (.png, .jpg)."""
+    _check_image(image)
+    path = Path(path)
+    ok, buf = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise ValueError(f"cannot encode an image as {path.suffix!r} for {path}")
+    return atomic_write(path, lambda f: f.write(buf.tobytes()), mode="wb")
+
+
+def save_overlay(path: str | os.PathLike, image: np.ndarray, keypoints: np.ndarray, schema: KeypointSchema,
+                 ignore_regions: Sequence[np.ndarray] = (), **kwargs) -> Path:
+    """Draw poses (and ignore regions) on image and save the result; kwargs go to draw_poses."""
+    return save_image(path, draw_poses(draw_polygons(image, ignore_regions), keypoints, schema, **kwargs))
