@@ -1,0 +1,290 @@
+"""Inference speed of the res50 256x192 SimpleBaseline on CPU, against MMPose 1.3.2.
+
+Measures, in one run:
+  * the fp32 matmul peak (torch.mm, n=2048) and the model's GFLOP per instance (FlopCounterMode),
+  * end to end: PoseEstimator.predict on the 3 real PoseTrack18 sample frames with their 14 GT boxes,
+    flip test on, JPEG decoding included (one predict call per image, and one predict_batch call),
+  * model only (heatmaps from a ready input batch) at batch 1, 8 and 32, flip test off and on:
+    PyTorch eager as MMPose runs it (plain), BN folded + channels_last, our default inference path
+    (oneDNN fused conv+ReLU / conv+add+ReLU on folded weights, original and flipped copy in one pass,
+    chunked), and ONNX Runtime (same chunking),
+  * each as persons/s and as the fraction of the FLOP bound (GFLOP per person / matmul peak).
+MMPose is measured in the same run when MMPOSE_PYTHON names the peer venv's python; otherwise the
+recorded baseline (shared/peers/mmpose/mmpose_baseline.md) is printed and labelled as such.
+Every timing is the median of --repeats runs after one warm-up; `others` is the share of the
+machine's CPU time used by other processes meanwhile (read from /proc/stat): trust rows with low values.
+"per CPU-s" is persons per second of this process's own CPU time: on a shared machine, at 1 thread
+(--threads 1), it is far less sensitive to other processes than the wall-clock rate.
+
+Usage: python benchmarks/inference.py [--repeats 3] [--sections e2e,model,onnx,mmpose] [--sweep]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from simplepose.inference.estimator import DEFAULT_CHUNK, PoseEstimator  # noqa: E402
+from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps, prepare_for_inference  # noqa: E402
+
+SHARED = Path(os.environ.get("SIMPLEPOSE_SHARED", REPO.parent / "shared"))
+SAMPLES = SHARED / "data" / "mmpose_test_samples" / "posetrack18"
+FLIP_INDICES = [0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+BATCHES = (1, 8, 32)
+# Recorded in shared/peers/mmpose/mmpose_baseline.md (same machine type, idle, torch threads 2).
+MMPOSE_RECORDED = {"e2e_flip": (4.1, None), ("model", 1, False): (9.4, None), ("model", 1, True): (4.7, None),
+                   ("model", 8, False): (10.6, None), ("model", 8, True): (5.2, None),
+                   ("model", 32, False): (7.7, None), ("model", 32, True): (3.8, None)}
+
+_HZ = os.sysconf("SC_CLK_TCK")
+_NCPU = os.cpu_count() or 1
+
+
+def _busy_seconds() -> float:
+    """CPU-busy seconds of the whole machine since boot (all cores)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / _HZ
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median wall time of fn over repeats (after warm-up) and the median CPU share of other processes."""
+    for _ in range(warmup):
+        fn()
+    walls, cpus, others = [], [], []
+    for _ in range(repeats):
+        busy0, own0, t0 = _busy_seconds(), sum(os.times()[:2]), time.perf_counter()
+        fn()
+        wall = time.perf_counter() - t0
+        own = sum(os.times()[:2]) - own0
+        walls.append(wall)
+        cpus.append(own)
+        others.append(max(0.0, (_busy_seconds() - busy0 - own) / (wall * _NCPU)))
+    return {"median_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "others": statistics.median(others)}
+
+
+def matmul_peak(repeats: int = 5, n: int = 2048) -> float:
+    """fp32 torch.mm GFLOP/s at the current thread count (median time)."""
+    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    r = timed(lambda: torch.mm(a, b, out=c), repeats, warmup=2)
+    return 2 * n ** 3 / r["median_s"] / 1e9
+
+
+def model_gflop(model: torch.nn.Module) -> float:
+    """GFLOP of one 3x256x192 instance (2 per multiply-accumulate of conv/deconv/matmul)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 3, 256, 192))
+    return counter.get_total_flops() / 1e9
+
+
+def benchmark_model() -> SimpleBaseline:
+    """res50 SimpleBaseline (17 keypoints) with PyTorch's default init, as MMPose's baseline had."""
+    torch.manual_seed(0)
+    model = SimpleBaseline(50, 17)
+    for m in model.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return model.eval()
+
+
+def gt_boxes() -> list[tuple[Path, np.ndarray]]:
+    """(image path, xywh boxes (N, 4)) of the 3 sample frames, from the annotation file."""
+    ann = json.loads((SAMPLES / "annotations" / "test_posetrack18_val.json").read_text())
+    groups: dict[int, list] = {}
+    for a in ann["annotations"]:
+        groups.setdefault(a["image_id"], []).append(a["bbox"])
+    return [(SAMPLES / im["file_name"], np.array(groups[im["id"]], np.float64))
+            for im in ann["images"] if im["id"] in groups]
+
+
+def row(name: str, persons: int, r: dict[str, float], gflop_per_person: float, peak: float,
+        mmpose: tuple[float, float | None] | None = None, mmpose_src: str = "") -> dict:
+    """Print one result line (wall-clock rate, rate per CPU-second, ratios to MMPose) and return it."""
+    rate, cpu_rate = persons / r["median_s"], persons / max(r["cpu_s"], 1e-9)
+    frac = rate * gflop_per_person / peak
+    extra = ""
+    if mmpose and mmpose[0]:
+        extra = f"  | MMPose {mmpose[0]:5.2f}/s{mmpose_src} x{rate / mmpose[0]:.2f}"
+        if mmpose[1]:
+            extra += f"; per CPU-s {mmpose[1]:5.2f} x{cpu_rate / mmpose[1]:.2f}"
+    print(f"{name:<48} {rate:6.2f}/s {frac:6.1%} of bound  per CPU-s {cpu_rate:6.2f}  others {r['others']:.2f}"
+          f"{extra}", flush=True)
+    return {"name": name, "persons_per_s": rate, "persons_per_cpu_s": cpu_rate, "bound_fraction": frac,
+            "others_cpu": r["others"], "mmpose": mmpose}
+
+
+# Runs inside the MMPose peer venv (MMPOSE_PYTHON): the same measurements through MMPose's own API.
+_MMPOSE_SNIPPET = r"""
+import json, os, statistics, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, torch
+threads, repeats, sections = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+frames = json.loads(sys.argv[4])
+torch.set_num_threads(threads)
+import mmpose
+from mmengine.config import Config
+from mmpose.apis import inference_topdown, init_model
+from mmpose.models.utils.tta import flip_heatmaps
+cfg = Config.fromfile(os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs", "body_2d_keypoint",
+                      "topdown_heatmap", "posetrack18", "td-hm_res50_8xb64-20e_posetrack18-256x192.py"))
+cfg.model.backbone.init_cfg = None
+model = init_model(cfg, checkpoint=None, device="cpu").eval()
+fi = model.dataset_meta["flip_indices"]
+def timed(fn):
+    fn()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time(); fn()
+        walls.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus)
+out = {"threads": torch.get_num_threads()}
+if "e2e" in sections:
+    n = sum(len(b) for _, b in frames)
+    w, c = timed(lambda: [inference_topdown(model, p, np.array(b), bbox_format="xywh") for p, b in frames])
+    out["e2e_flip"] = (n / w, n / c)
+def fwd(x, flip):
+    with torch.no_grad():
+        h = model.head.forward(model.extract_feat(x))
+        if flip:
+            hf = model.head.forward(model.extract_feat(x.flip(-1)))
+            h = (h + flip_heatmaps(hf, flip_indices=fi, flip_mode="heatmap", shift_heatmap=True)) * 0.5
+    return h
+if "model" in sections:
+    for bs in (1, 8, 32):
+        x = torch.randn(bs, 3, 256, 192)
+        for flip in (False, True):
+            w, c = timed(lambda: fwd(x, flip))
+            out[f"model_{bs}_{int(flip)}"] = (bs / w, bs / c)
+print("RESULT " + json.dumps(out))
+"""
+
+
+def run_mmpose(repeats: int, threads: int, sections: set[str], frames: list[tuple[Path, np.ndarray]]) -> dict:
+    """MMPose 1.3.2 measured now in the peer venv (MMPOSE_PYTHON) at the same thread count; {} if unset."""
+    python = os.environ.get("MMPOSE_PYTHON")
+    if not python:
+        return {}
+    wanted = ",".join(sorted(sections & {"e2e", "model"}))
+    arg = json.dumps([(str(p), b.tolist()) for p, b in frames])
+    busy0, t0 = _busy_seconds(), time.perf_counter()
+    proc = subprocess.run([python, "-c", _MMPOSE_SNIPPET, str(threads), str(repeats), wanted, arg],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        print(f"MMPose peer run failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        return {}
+    rec = json.loads(lines[-1][len("RESULT "):])
+    out: dict = {"e2e_flip": tuple(rec["e2e_flip"]) if "e2e_flip" in rec else None}
+    for key, value in rec.items():
+        if key.startswith("model_"):
+            _, bs, flip = key.split("_")
+            out[("model", int(bs), bool(int(flip)))] = tuple(value)
+    # the peer's own CPU time is part of busy time; what is left is other processes' share
+    out["others"] = max(0.0, (_busy_seconds() - busy0 - _children_cpu()) / (wall * _NCPU))
+    return out
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by finished child processes of this process."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def main() -> int:
+    """Run the selected sections and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sections", default="e2e,model,onnx,mmpose")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--sweep", action="store_true", help="also sweep the chunk size (images per pass)")
+    parser.add_argument("--json", help="write all rows to this JSON file")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sections = set(args.sections.split(","))
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads, {_NCPU} CPUs, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; chunk = {DEFAULT_CHUNK} images per pass")
+
+    model = benchmark_model()
+    gflop = model_gflop(model)
+    peak = matmul_peak(args.repeats + 2)
+    print(f"model: {gflop:.3f} GFLOP per 256x192 instance ({2 * gflop:.2f} with flip); fp32 matmul peak "
+          f"{peak:.1f} GFLOP/s -> bound {peak / gflop:.1f} persons/s ({peak / gflop / 2:.1f} with flip)")
+    frames = gt_boxes()
+    mm = run_mmpose(args.repeats, threads, sections, frames) if "mmpose" in sections else {}
+    src = " (measured now)" if mm else " (recorded)"
+    if mm:
+        print(f"MMPose 1.3.2 measured now in the peer venv at {threads} threads "
+              f"(others' CPU share during that run: {mm['others']:.2f})")
+    else:
+        mm = MMPOSE_RECORDED
+        print("MMPOSE_PYTHON not set: MMPose numbers are the recorded baseline of "
+              "shared/peers/mmpose/mmpose_baseline.md (another machine: AMD EPYC Zen 3, AVX2, 2 threads)")
+    rows: list[dict] = []
+
+    if "e2e" in sections:
+        est = PoseEstimator(model)
+        n = sum(len(b) for _, b in frames)
+        r = timed(lambda: [est.predict(p, b) for p, b in frames], args.repeats)
+        rows.append(row(f"e2e predict() per image, flip, {len(frames)} images", n, r, 2 * gflop, peak,
+                        mm.get("e2e_flip"), src))
+        r = timed(lambda: est.predict_batch([p for p, _ in frames], [b for _, b in frames]), args.repeats)
+        rows.append(row("e2e predict_batch() all images, flip", n, r, 2 * gflop, peak, mm.get("e2e_flip"), src))
+        if "onnx" in sections:
+            est = PoseEstimator(model, backend="onnxruntime")
+            r = timed(lambda: [est.predict(p, b) for p, b in frames], args.repeats)
+            rows.append(row("e2e predict() per image, flip, onnxruntime", n, r, 2 * gflop, peak,
+                            mm.get("e2e_flip"), src))
+
+    fast = prepare_for_inference(model)  # what PoseEstimator runs: fused oneDNN kernels when available
+    fast_name = "fused" if type(fast).__name__ == "FusedSimpleBaseline" else "folded+CL"
+    backends: list[tuple[str, torch.nn.Module, int | None]] = []
+    if "model" in sections:
+        backends += [("eager plain (as MMPose), unchunked", model, None),
+                     ("eager BN-folded+channels_last, unchunked", prepare_for_inference(model, fuse=False), None),
+                     (f"eager {fast_name}, unchunked", fast, None),
+                     (f"eager {fast_name}, chunk {DEFAULT_CHUNK} (default)", fast, DEFAULT_CHUNK)]
+    if "onnx" in sections:
+        from simplepose.inference.export import OnnxRuntimeModel
+        ort = OnnxRuntimeModel(model, num_threads=threads)
+        backends += [("onnxruntime, unchunked", ort, None), (f"onnxruntime, chunk {DEFAULT_CHUNK}", ort, DEFAULT_CHUNK)]
+    for name, net, chunk in backends:
+        for bs in BATCHES:
+            x = torch.randn(bs, 3, 256, 192)
+            for flip in (False, True):
+                fi = FLIP_INDICES if flip else None
+                r = timed(lambda: predict_heatmaps(net, x, fi, chunk_size=chunk), args.repeats)
+                rows.append(row(f"model {name}, b{bs}{' flip' if flip else ''}", bs, r,
+                                gflop * (2 if flip else 1), peak, mm.get(("model", bs, flip)), src))
+    if args.sweep:
+        x = torch.randn(32, 3, 256, 192)
+        for flip in (False, True):
+            for chunk in (2, 4, 6, 8, 12, 16, 32):
+                fi = FLIP_INDICES if flip else None
+                r = timed(lambda: predict_heatmaps(fast, x, fi, chunk_size=chunk), max(1, args.repeats - 1))
+                rows.append(row(f"sweep: {fast_name}, 32 persons, {chunk} images/pass{', flip' if flip else ''}",
+                                32, r, gflop * (2 if flip else 1), peak))
+    print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.json:
+        from simplepose.io import write_json
+        write_json(args.json, {"threads": threads, "gflop": gflop, "matmul_peak": peak, "rows": rows}, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

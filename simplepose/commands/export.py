@@ -1,0 +1,41 @@
+"""`simplepose export CHECKPOINT OUT.onnx`: ONNX with a dynamic batch, checked against PyTorch."""
+from __future__ import annotations
+
+import argparse
+
+from simplepose.errors import SimplePoseError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of the export command."""
+    parser.add_argument("checkpoint", help="MMPose 0.x/1.x or simplepose checkpoint (path or URL)")
+    parser.add_argument("output", help="ONNX file to write")
+    parser.add_argument("--input-size", type=int, nargs=2, default=(192, 256), metavar=("W", "H"),
+                        help="network input width and height (default 192 256)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the onnxruntime comparison with PyTorch")
+    parser.add_argument("--tolerance", type=float, default=1e-4,
+                        help="largest accepted |ONNX - PyTorch| heatmap difference (default 1e-4)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export, then compare ONNX Runtime with PyTorch on random inputs at batch 1 and 3."""
+    from simplepose.inference.export import export_onnx, verify_onnx
+    from simplepose.model.checkpoint import load_model
+
+    model, _ = load_model(args.checkpoint)
+    size = (args.input_size[0], args.input_size[1])
+    if size[0] % 32 or size[1] % 32:
+        raise SimplePoseError(f"input size {size[0]}x{size[1]} must be a multiple of 32 in both dimensions")
+    path = export_onnx(model, args.output, size, opset=args.opset)
+    print(f"wrote {path} (ResNet-{model.depth}, {model.num_keypoints} keypoints, input 3x{size[1]}x{size[0]}, "
+          f"dynamic batch, opset {args.opset})")
+    if args.no_verify:
+        return 0
+    diff = verify_onnx(model, path, size)
+    print(f"onnxruntime vs PyTorch: max abs heatmap difference {diff:.3g} (batches 1 and 3)")
+    if diff > args.tolerance:
+        print(f"error: difference above the tolerance {args.tolerance:g}")
+        return 1
+    return 0

@@ -1,0 +1,195 @@
+"""PoseEstimator: boxes on images -> keypoints in image pixels, batched over persons and images.
+
+Per image: one decode, then for every box the reference's top-down steps: xywh -> xyxy (no clipping),
+center/scale with 1.25 padding, aspect ratio fixed to the input's, an affine crop (OpenCV's fixed-point
+bilinear warp, as cv2.warpAffine), mean/std normalisation, the network on the crop and its mirror image in one pass (flip
+test), heatmap decoding (argmax + quarter offset), and the map back to image pixels.
+The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
+fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
+enough for the activations to stay in cache.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from simplepose.data import geometry
+from simplepose.data.codec import MSRAHeatmap
+from simplepose.data.keypoints import KeypointSchema, get_schema
+from simplepose.errors import DataError
+from simplepose.model.checkpoint import load_model
+from simplepose.model.pose_model import predict_heatmaps, prepare_for_inference
+
+# Images (original + flipped copies) per forward pass. benchmarks/inference.py on the 2-core machine
+# (res50 256x192, 2 threads): an unchunked batch of 32 ran 23% slower per person than batch 8 (the
+# activations spill out of cache); passes of 4-8 images are the fastest, and with them batch 32
+# runs as fast per person as batch 8.
+DEFAULT_CHUNK = 8
+_GROUP = 64  # persons normalised and decoded together (bounds the float input memory)
+
+
+class PoseEstimator:
+    """Top-down keypoint estimator around a SimpleBaseline network."""
+
+    def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256), flip_test: bool = True,
+                 schema: KeypointSchema | str | None = None, chunk_size: int = DEFAULT_CHUNK,
+                 fast: bool = True, padding: float = 1.25, backend: str = "torch"):
+        """model: (N, 3, H, W) -> (N, K, H/4, W/4); input_size (w, h); schema gives the flip pairs.
+
+        backend "torch" (BN folded, channels_last when fast=True) or "onnxruntime" (needs the
+        onnxruntime package; the model is exported in memory, typically ~10% faster on CPU).
+        """
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.flip_test = flip_test
+        self.chunk_size = int(chunk_size)
+        self.padding = float(padding)
+        if backend == "torch":
+            self.model = prepare_for_inference(model) if fast else model.eval()
+        elif backend == "onnxruntime":
+            from simplepose.inference.export import OnnxRuntimeModel
+            self.model = OnnxRuntimeModel(model.eval(), self.input_size)
+        else:
+            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        self.backend = backend
+        num_keypoints = getattr(model, "num_keypoints", None)
+        if schema is None:
+            schema = "posetrack18"
+        self.schema = get_schema(schema) if isinstance(schema, str) else schema
+        if num_keypoints is not None and len(self.schema.keypoint_names) != num_keypoints:
+            raise ValueError(f"the model predicts {num_keypoints} keypoints but schema "
+                             f"{getattr(self.schema, 'name', '')!r} has {len(self.schema.keypoint_names)}")
+        self.flip_indices = list(self.schema.flip_indices)
+        stride = 32 // 2 ** getattr(model, "num_deconv", 3)  # input px per heatmap px (4 for SimpleBaseline)
+        heatmap_size = (self.input_size[0] // stride, self.input_size[1] // stride)
+        self.codec = MSRAHeatmap(self.input_size, heatmap_size)
+
+    @classmethod
+    def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
+                        flip_test: bool = True, schema: KeypointSchema | str | None = None,
+                        chunk_size: int = DEFAULT_CHUNK, fast: bool = True, backend: str = "torch") -> "PoseEstimator":
+        """From an MMPose 0.x/1.x or simplepose checkpoint (file or URL); depth and K from the weights."""
+        model, meta = load_model(path_or_url)
+        if schema is None:
+            schema = schema_from_meta(meta, model.num_keypoints, source=str(path_or_url))
+        return cls(model, input_size=input_size, flip_test=flip_test, schema=schema, chunk_size=chunk_size,
+                   fast=fast, backend=backend)
+
+    # ------------------------------------------------------------------------------------------
+    def predict(self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray,
+                bbox_format: str = "xywh") -> np.ndarray:
+        """Keypoints (N, K, 3) f32: x, y in image pixels and score, for boxes (N, 4) on one image."""
+        return self.predict_batch([image], [boxes], bbox_format=bbox_format)[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray | str | os.PathLike], boxes: Sequence[np.ndarray],
+                      bbox_format: str = "xywh") -> list[np.ndarray]:
+        """Per image (N_i, K, 3) keypoints; all persons of all images share the network's batches."""
+        if len(images) != len(boxes):
+            raise ValueError(f"{len(images)} images but {len(boxes)} box arrays")
+        crops, centers, scales, counts = [], [], [], []
+        for image, image_boxes in zip(images, boxes):
+            img = load_image(image)
+            xyxy = _boxes_to_xyxy(image_boxes, bbox_format, source=image)
+            center, scale = self._center_scale(xyxy)
+            crops.append(self._crop(img, center, scale))
+            centers.append(center)
+            scales.append(scale)
+            counts.append(len(xyxy))
+        k = len(self.flip_indices)
+        if sum(counts) == 0:
+            return [np.zeros((0, k, 3), np.float32) for _ in counts]
+        keypoints = self.predict_crops(np.concatenate(crops), np.concatenate(centers), np.concatenate(scales))
+        return np.split(keypoints, np.cumsum(counts)[:-1])
+
+    def predict_crops(self, crops: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""
+        parts = [self.codec.decode(self.heatmaps(normalise_crops(crops[i:i + _GROUP])))
+                 for i in range(0, len(crops), _GROUP)]  # bounded memory for many persons
+        kp_input = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        kp_image = geometry.input_to_image(kp_input, centers, scales, self.input_size)
+        return np.concatenate([kp_image, scores[..., None]], axis=-1).astype(np.float32)
+
+    def heatmaps(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Normalised inputs (N, 3, H, W) -> heatmaps (N, K, h, w), flip-test averaged if enabled."""
+        flip = self.flip_indices if self.flip_test else None
+        return predict_heatmaps(self.model, inputs, flip, chunk_size=self.chunk_size)
+
+    # ------------------------------------------------------------------------------------------
+    def _center_scale(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (N, 4) xyxy -> centers (N, 2), aspect-fixed input scales (N, 2), float32."""
+        center, scale = geometry.bbox_xyxy_to_center_scale(xyxy, self.padding)
+        return center, geometry.fix_aspect_ratio(scale, self.input_size[0] / self.input_size[1])
+
+    def _crop(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Affine crops (N, H, W, 3) uint8 of one image."""
+        return crop_persons(image, centers, scales, None, self.input_size)
+
+
+def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>") -> KeypointSchema:
+    """The keypoint schema a checkpoint was trained for: meta["schema"] (ours), MMPose's
+    meta["dataset_meta"]["dataset_name"], or the dataset named in an MMPose 0.x meta["config"] text;
+    PoseTrack18 for 17 keypoints when nothing says otherwise."""
+    names = [meta.get("schema")]
+    dataset_meta = meta.get("dataset_meta")
+    if isinstance(dataset_meta, dict):
+        names.append(dataset_meta.get("dataset_name"))
+    config = meta.get("config")
+    if isinstance(config, str):
+        lowered = config.lower()
+        names.append("posetrack18" if "posetrack" in lowered else "coco" if "coco" in lowered else None)
+    for name in names:
+        if isinstance(name, str):
+            try:
+                schema = get_schema(name.lower())
+            except (KeyError, ValueError):
+                continue
+            if schema.num_keypoints == num_keypoints:
+                return schema
+    if num_keypoints == 17:
+        return get_schema("posetrack18")
+    raise ValueError(f"{source}: {num_keypoints} keypoints and no known dataset in its metadata; "
+                     "pass schema= explicitly")
+
+
+def _boxes_to_xyxy(boxes: np.ndarray, bbox_format: str, source: object) -> np.ndarray:
+    """Validated (N, 4) boxes in xywh or xyxy -> xyxy float64 (no clipping)."""
+    b = np.asarray(boxes, dtype=np.float64)
+    where = source if isinstance(source, (str, os.PathLike)) else None
+    if b.ndim == 1 and b.size == 0:
+        b = b.reshape(0, 4)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise DataError(where, f"boxes must have shape (N, 4), got {b.shape}")
+    if not np.isfinite(b).all():
+        raise DataError(where, "boxes contain NaN or inf", record=f"box {int(np.where(~np.isfinite(b))[0][0])}")
+    if bbox_format == "xywh":
+        xyxy = geometry.bbox_xywh_to_xyxy(b)
+    elif bbox_format == "xyxy":
+        xyxy = b
+    else:
+        raise ValueError(f"bbox_format must be 'xywh' or 'xyxy', got {bbox_format!r}")
+    empty = np.where((xyxy[:, 2] <= xyxy[:, 0]) | (xyxy[:, 3] <= xyxy[:, 1]))[0]
+    if len(empty):
+        raise DataError(where, f"box has zero or negative width/height: {b[empty[0]].tolist()} ({bbox_format})",
+                        record=f"box {int(empty[0])}")
+    return xyxy
+
+
+def load_image(image: np.ndarray | str | os.PathLike) -> np.ndarray:
+    """An H x W x 3 uint8 BGR image from an array (checked) or a file (decoded once)."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(Path(image))
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise DataError(None, f"image must be an H x W x 3 uint8 BGR array, got {img.dtype} {img.shape}")
+    return img
+
+
+# Crop and normalisation come from the data package (helper C), so training, testing and inference
+# share one implementation.
+from simplepose.data.transforms import crop_persons, normalise_crops  # noqa: E402
+from simplepose.data.image import read_image  # noqa: E402

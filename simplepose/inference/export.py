@@ -1,0 +1,87 @@
+"""ONNX export of a SimpleBaseline (dynamic batch) and its check against PyTorch with onnxruntime."""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from simplepose.io import atomic_write
+from simplepose.model.pose_model import fold_batchnorm
+
+log = logging.getLogger(__name__)
+
+
+def onnx_bytes(model: nn.Module, input_size: tuple[int, int] = (192, 256), opset: int = 17,
+               fold_bn: bool = True) -> bytes:
+    """The ONNX model: input "input" (batch, 3, H, W) f32 -> output "heatmaps" (batch, K, H/4, W/4).
+
+    The batch dimension is dynamic. BN is folded into the convs first (same numbers, fewer nodes).
+    """
+    net = fold_batchnorm(model) if fold_bn else model
+    net = net.eval().float()
+    dummy = torch.zeros(2, 3, input_size[1], input_size[0])
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TorchScript exporter deprecation notices
+        torch.onnx.export(net, (dummy,), buffer, input_names=["input"], output_names=["heatmaps"],
+                          opset_version=opset, dynamic_axes={"input": {0: "batch"}, "heatmaps": {0: "batch"}},
+                          do_constant_folding=True, dynamo=False)
+    return buffer.getvalue()
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
+                opset: int = 17, fold_bn: bool = True) -> Path:
+    """Write the model as ONNX (see onnx_bytes) atomically to path."""
+    data = onnx_bytes(model, input_size, opset, fold_bn)
+    return atomic_write(path, lambda f: f.write(data), mode="wb")
+
+
+def onnx_session(model: str | os.PathLike | bytes, num_threads: int | None = None):
+    """An onnxruntime CPU InferenceSession (from a file or ONNX bytes) with all graph optimisations."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+class OnnxRuntimeModel(nn.Module):
+    """A SimpleBaseline run by onnxruntime behind the nn.Module call interface (torch in, torch out)."""
+
+    def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256), num_threads: int | None = None):
+        super().__init__()
+        self.num_keypoints = getattr(model, "num_keypoints", None)
+        self.session = onnx_session(onnx_bytes(model, input_size), num_threads or torch.get_num_threads())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> heatmaps (N, K, H/4, W/4)."""
+        x = x.detach().float().contiguous().cpu().numpy()
+        return torch.from_numpy(self.session.run(["heatmaps"], {"input": x})[0])
+
+
+def verify_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
+                batch_sizes: tuple[int, ...] = (1, 3), seed: int = 0) -> float:
+    """Max |ONNX - PyTorch| over random inputs of several batch sizes (checks the dynamic batch too)."""
+    import onnx
+    onnx.checker.check_model(str(path))
+    session = onnx_session(path)
+    gen = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    model = model.eval()
+    for n in batch_sizes:
+        x = torch.randn(n, 3, input_size[1], input_size[0], generator=gen)
+        with torch.inference_mode():
+            ref = model(x).numpy()
+        got = session.run(["heatmaps"], {"input": x.numpy()})[0]
+        if got.shape != ref.shape:
+            raise RuntimeError(f"{path}: ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {n}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    return worst

@@ -1,0 +1,203 @@
+"""Frame sources (one image, a folder of images, a video file) and atomic overlay writers."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from simplepose.data.image import read_image
+from simplepose.errors import DataError
+from simplepose.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+# Container -> FourCC that OpenCV's bundled FFmpeg writes without extra codecs.
+_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+@dataclass
+class Frame:
+    """One decoded frame and where it came from."""
+
+    image: np.ndarray           # (H, W, 3) uint8 BGR
+    index: int                  # position in the source (the frame number for a video)
+    name: str                   # image path relative to the input folder, or "000123" for a video frame
+    path: str | None            # image file path; None for video frames
+    sequence: str               # frames of one sequence are tracked together (folder or video name)
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    """Whether the file name has a video extension."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+class ImageFrames:
+    """Images from a file or a folder (searched recursively, sorted by relative path)."""
+
+    kind = "images"
+
+    def __init__(self, path: str | os.PathLike):
+        path = Path(path)
+        if path.is_file():
+            self.root, self.paths = path.parent, [path]
+        else:
+            self.root = path
+            self.paths = sorted((p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+                                key=lambda p: p.relative_to(path).as_posix())
+            if not self.paths:
+                raise DataError(path, f"folder holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        self.fps: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i, p in enumerate(self.paths):
+            rel = p.relative_to(self.root).as_posix()
+            seq = Path(rel).parent.as_posix()
+            yield Frame(read_image(p), i, rel, str(p), seq)
+
+
+class VideoFrames:
+    """Frames of a video file decoded with OpenCV, in order."""
+
+    kind = "video"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(self.path, "video file not found")
+        cap = self._open()
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        if count <= 0:                                    # stream without a frame count: count by grabbing
+            count = 0
+            while cap.grab():
+                count += 1
+        cap.release()
+        self.count = count                                # the container's claim (progress, box matching)
+        self.fps = fps if np.isfinite(fps) and fps > 0 else None
+
+    def _open(self) -> cv2.VideoCapture:
+        """An opened capture, or a DataError if OpenCV cannot read the file."""
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise DataError(self.path, "cannot open video (not a video, or an unsupported codec)")
+        return cap
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Frame]:
+        cap = self._open()
+        try:
+            i = 0
+            while True:
+                ok, image = cap.read()
+                if not ok or image is None:
+                    break
+                yield Frame(image, i, f"{i:06d}", None, self.path.stem)
+                i += 1
+            if i == 0:
+                raise DataError(self.path, "no frame could be decoded from the video")
+        finally:
+            cap.release()
+
+
+def open_frames(path: str | os.PathLike) -> ImageFrames | VideoFrames:
+    """The frame source for an image file, a folder of images or a video file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "input not found (expected an image, a folder of images or a video)")
+    if path.is_dir():
+        return ImageFrames(path)
+    if is_video_path(path):
+        return VideoFrames(path)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageFrames(path)
+    raise DataError(path, f"unknown input type {path.suffix!r}: expected an image "
+                          f"({', '.join(IMAGE_EXTENSIONS)}), a folder or a video ({', '.join(VIDEO_EXTENSIONS)})")
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Encode an image by its file extension and write it atomically."""
+    path = Path(path)
+    ok, buf = cv2.imencode(path.suffix or ".jpg", image)
+    if not ok:
+        raise DataError(path, "cannot encode image for this file extension")
+    return atomic_write(path, lambda f: f.write(buf.tobytes()), mode="wb")
+
+
+class VideoWriter:
+    """Writes frames to a temporary file beside `path`, renamed into place on close()."""
+
+    def __init__(self, path: str | os.PathLike, fps: float = 30.0):
+        self.path = Path(path)
+        ext = self.path.suffix.lower()
+        if ext not in _FOURCC:
+            raise DataError(self.path, f"unsupported video extension {ext!r}; use one of {sorted(_FOURCC)}")
+        self.fourcc = cv2.VideoWriter_fourcc(*_FOURCC[ext])
+        self.fps = float(fps)
+        self.size: tuple[int, int] | None = None          # (w, h) of the first frame
+        self._writer: cv2.VideoWriter | None = None
+        self._tmp: str | None = None
+        self.frames = 0
+        self._warned = False
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one BGR frame; frames of another size are resized to the first frame's size."""
+        h, w = image.shape[:2]
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
+            os.close(fd)
+            self.size = (w, h)
+            self._writer = cv2.VideoWriter(self._tmp, self.fourcc, self.fps, self.size)
+            if not self._writer.isOpened():
+                self.abort()
+                raise DataError(self.path, "OpenCV cannot write this video format here")
+        elif (w, h) != self.size:
+            if not self._warned:
+                log.warning("%s: frame %d is %dx%d, resized to the video's %dx%d",
+                            self.path, self.frames, w, h, *self.size)
+                self._warned = True
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(np.ascontiguousarray(image))
+        self.frames += 1
+
+    def close(self) -> Path | None:
+        """Finish the file and move it into place; None if no frame was written."""
+        if self._writer is None:
+            return None
+        self._writer.release()
+        self._writer = None
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._tmp and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,380 @@
+"""Checkpoints: MMPose 1.x / 0.x / ours / torchvision ImageNet ResNet in, MMPose-loadable files out.
+
+Every state dict is brought to MMPose 1.x names (backbone.*, head.*): a `state_dict` wrapper and a
+leading `module.` are removed, `keypoint_head.` (MMPose 0.x) becomes `head.`, 0.x `final_layer.<i>.*`
+becomes `final_layer.*`, the data preprocessor's mean/std buffers are dropped, and a torchvision
+ResNet (conv1.*, layer1.*, ..., fc.*) is put under `backbone.` with fc.* dropped.
+URLs are downloaded once into a cache folder (torch.hub's by default, shared with MMPose).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import pickle
+import re
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from simplepose.errors import CheckpointError
+from simplepose.io import atomic_write
+from simplepose.model.resnet import depth_from_blocks
+
+log = logging.getLogger(__name__)
+
+_HASH_RE = re.compile(r"-([a-f0-9]{8,64})\.")  # torch.hub's convention: name-<sha256 prefix>.pth
+_DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------------------------
+
+def is_url(path: str | os.PathLike) -> bool:
+    """True for http(s) and ftp URLs."""
+    return str(path).split("://", 1)[0].lower() in ("http", "https", "ftp") and "://" in str(path)
+
+
+def cache_dir() -> Path:
+    """Download folder: $SIMPLEPOSE_CACHE, else torch.hub's ($TORCH_HOME/hub/checkpoints)."""
+    env = os.environ.get("SIMPLEPOSE_CACHE")
+    if env:
+        return Path(env)
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def download(url: str, directory: str | os.PathLike | None = None, timeout: float = 60.0,
+             progress: bool = True) -> Path:
+    """The cached local copy of `url`, downloading it first if absent (atomic, sha256-prefix checked)."""
+    directory = Path(directory) if directory is not None else cache_dir()
+    name = os.path.basename(urllib.parse.urlparse(url).path) or "checkpoint.pth"
+    target = directory / name
+    if target.is_file():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s to %s", url, target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    try:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
+                _copy_with_progress(response, out, name, progress)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            raise CheckpointError(
+                f"{url}: download failed ({reason}). If this machine is offline, fetch the file "
+                f"elsewhere and pass its local path, or place it at {target}") from None
+        match = _HASH_RE.search(name)
+        if match:
+            digest = _sha256(tmp)
+            if not digest.startswith(match.group(1)):
+                raise CheckpointError(f"{url}: sha256 {digest[:len(match.group(1))]} does not match "
+                                      f"the prefix {match.group(1)} in the file name (corrupt download)")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _copy_with_progress(src: Any, dst: Any, name: str, progress: bool) -> None:
+    """Copy a response to a file with a tqdm bar when the size is known."""
+    total = int(src.headers.get("Content-Length", 0) or 0) if hasattr(src, "headers") else 0
+    if not progress:
+        shutil.copyfileobj(src, dst)
+        return
+    from tqdm import tqdm
+    with tqdm(total=total or None, unit="B", unit_scale=True, desc=name) as bar:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+            bar.update(len(chunk))
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Stub:
+    """Stand-in for classes pickled in checkpoint metadata whose modules are absent (e.g. mmengine)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<unreadable {type(self).__qualname__}>"
+
+
+_SAFE_BUILTINS = {"set", "frozenset", "slice", "complex", "bytearray", "dict", "list", "tuple", "int", "float",
+                  "str", "bytes", "bool", "range", "object"}
+_SAFE_NAMES = {("collections", "OrderedDict"), ("collections", "defaultdict"), ("collections", "Counter"),
+               ("collections", "deque"), ("torch.nn.parameter", "Parameter"), ("_codecs", "encode"),
+               ("copyreg", "_reconstructor"), ("torch", "Size"), ("torch", "device"), ("torch", "Tensor")}
+_SAFE_NUMPY = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
+
+
+def _is_safe_global(module: str, name: str) -> bool:
+    """True for the data-only globals a checkpoint may reference (tensors, numpy arrays, containers)."""
+    if (module, name) in _SAFE_NAMES or (module == "builtins" and name in _SAFE_BUILTINS):
+        return True
+    if module in ("torch._utils", "torch._tensor", "torch.serialization") and name.startswith(("_rebuild", "_get_layout")):
+        return True
+    if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)):
+        return True
+    if module.split(".")[0] == "numpy" and (name in _SAFE_NUMPY or name.endswith("DType")):
+        return True
+    return module == "datetime"
+
+
+class _TolerantUnpickler(pickle.Unpickler):
+    """Unpickler that loads tensors and plain data, and replaces any other class with an inert stub."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Resolve data-only globals; stub everything else instead of importing arbitrary code."""
+        if _is_safe_global(module, name):
+            try:
+                return super().find_class(module, name)
+            except (ImportError, AttributeError):
+                pass
+        return type(name, (_Stub,), {"__module__": module})
+
+
+class _TolerantPickleModule:
+    """pickle-module shim for torch.load(pickle_module=...)."""
+
+    Unpickler = _TolerantUnpickler
+    load = staticmethod(lambda f, **kw: _TolerantUnpickler(f, **kw).load())
+    __name__ = "simplepose_tolerant_pickle"
+
+
+def _torch_load(path: Path) -> Any:
+    """torch.load on CPU: weights_only first; metadata with foreign classes falls back to stubs."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" not in str(e) and "Unsupported global" not in str(e):
+            raise
+        log.debug("%s: weights-only load refused (%s); loading metadata with stubs", path, str(e).splitlines()[0])
+    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_TolerantPickleModule)
+
+
+def read_checkpoint_file(path_or_url: str | os.PathLike) -> tuple[Any, Path]:
+    """The raw object saved in a checkpoint file or URL, and the local path it was read from."""
+    path = download(str(path_or_url)) if is_url(path_or_url) else Path(path_or_url)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        return _torch_load(path), path
+    except CheckpointError:
+        raise
+    except Exception as e:  # torch.load raises many types on corrupt input
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {first})") from None
+
+
+def load_checkpoint(path_or_url: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict in MMPose 1.x names, meta) from an MMPose 0.x/1.x, simplepose or torchvision file."""
+    raw, path = read_checkpoint_file(path_or_url)
+    return normalise_state_dict(raw, source=str(path))
+
+
+def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Unwrap and rename a loaded checkpoint object to MMPose 1.x names; returns (state dict, meta)."""
+    if not isinstance(raw, Mapping):
+        raise CheckpointError(f"{source}: expected a dict (state dict or {{'state_dict', 'meta'}}), "
+                              f"got {type(raw).__name__}")
+    meta: dict[str, Any] = {}
+    sd: Any = raw
+    for wrapper in ("state_dict", "model", "model_state_dict"):
+        if wrapper in raw and isinstance(raw[wrapper], Mapping):
+            sd = raw[wrapper]
+            meta = dict(raw.get("meta") or {}) if isinstance(raw.get("meta"), Mapping) else {}
+            break
+    bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{source}: state dict entry {bad[0]!r} is not a named tensor")
+    if not sd:
+        raise CheckpointError(f"{source}: the state dict is empty")
+    out: dict[str, torch.Tensor] = {}
+    for key, value in sd.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        if key in _DROPPED_KEYS:
+            continue
+        if key.startswith("keypoint_head."):
+            key = "head." + key[len("keypoint_head."):]
+        out[key] = value
+    out = _rename_old_final_layer(out, source)
+    if _is_torchvision_resnet(out):
+        meta.setdefault("format", "torchvision_resnet")
+        out = {f"backbone.{k}": v for k, v in out.items() if not k.startswith("fc.")}
+    return out, meta
+
+
+def _rename_old_final_layer(sd: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """MMPose 0.x `head.final_layer.<i>.*` (Sequential) -> `head.final_layer.*` when it holds one conv."""
+    pattern = re.compile(r"^head\.final_layer\.(\d+)\.(.+)$")
+    indices = sorted({int(m.group(1)) for k in sd if (m := pattern.match(k))})
+    if not indices:
+        return sd
+    if len(indices) > 1:
+        raise CheckpointError(f"{source}: the head has {len(indices) - 1} extra conv layer(s) before the final "
+                              f"1x1 conv (head.final_layer.{indices[0]}.*); only SimpleBaseline heads without "
+                              "extra conv layers are supported")
+    return {(f"head.final_layer.{m.group(2)}" if (m := pattern.match(k)) else k): v for k, v in sd.items()}
+
+
+def _is_torchvision_resnet(sd: Mapping[str, torch.Tensor]) -> bool:
+    """True for a bare torchvision ResNet state dict (conv1.weight and layer1.* at the top level)."""
+    return "conv1.weight" in sd and any(k.startswith("layer1.") for k in sd) \
+        and not any(k.startswith(("backbone.", "head.")) for k in sd)
+
+
+# ----------------------------------------------------------------------------------------------
+# architecture inference and checked loading
+# ----------------------------------------------------------------------------------------------
+
+def infer_arch(sd: Mapping[str, torch.Tensor], source: str = "<state dict>") -> dict[str, int]:
+    """SimpleBaseline constructor arguments (depth, num_keypoints, deconv_channels, num_deconv) from weights."""
+    blocks: list[int] = []
+    for stage in range(1, 5):
+        idx = {int(m.group(1)) for k in sd if (m := re.match(rf"^backbone\.layer{stage}\.(\d+)\.", k))}
+        blocks.append(max(idx) + 1 if idx else 0)
+    if blocks[0] == 0:
+        raise CheckpointError(f"{source}: no backbone.layer1.* weights; not a ResNet SimpleBaseline checkpoint "
+                              f"(first keys: {', '.join(list(sd)[:5])})")
+    bottleneck = "backbone.layer1.0.conv3.weight" in sd
+    depth = depth_from_blocks(tuple(blocks), bottleneck)
+    if depth is None:
+        raise CheckpointError(f"{source}: {'bottleneck' if bottleneck else 'basic'} blocks per stage {blocks} "
+                              "match no ResNet depth of 18/34/50/101/152")
+    if "head.final_layer.weight" not in sd:
+        raise CheckpointError(f"{source}: no head.final_layer.weight; cannot tell the number of keypoints")
+    deconvs = sorted({int(m.group(1)) for k in sd if (m := re.match(r"^head\.deconv_layers\.(\d+)\.weight$", k))
+                      and sd[k].dim() == 4})
+    deconv_channels = int(sd[f"head.deconv_layers.{deconvs[0]}.weight"].shape[1]) if deconvs else 256
+    return {"depth": depth, "num_keypoints": int(sd["head.final_layer.weight"].shape[0]),
+            "deconv_channels": deconv_channels, "num_deconv": len(deconvs)}
+
+
+@dataclass
+class LoadReport:
+    """Keys of a load: missing from the checkpoint, and present in it but unused."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if not self.missing and not self.unexpected:
+            return "all keys matched"
+        return "; ".join(f"{len(keys)} {what} key(s): {_abbrev(keys)}"
+                         for what, keys in (("missing", self.missing), ("unexpected", self.unexpected)) if keys)
+
+
+def _abbrev(keys: list[str], limit: int = 8) -> str:
+    """First few keys, then a count of the rest."""
+    head = ", ".join(keys[:limit])
+    return head + (f", ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_state_dict_checked(module: nn.Module, sd: Mapping[str, torch.Tensor], strict: bool = True,
+                            source: str = "<state dict>", prefix: str = "") -> LoadReport:
+    """Copy matching tensors into module; shape mismatches always raise, missing/unexpected only if strict.
+
+    `prefix` selects the checkpoint keys meant for `module` (e.g. "backbone." for a backbone alone).
+    """
+    own = module.state_dict()
+    given = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    for key, value in given.items():
+        if key in own and tuple(own[key].shape) != tuple(value.shape):
+            raise CheckpointError(f"{source}: tensor {prefix}{key} has shape {tuple(value.shape)} in the checkpoint "
+                                  f"but {tuple(own[key].shape)} in the model")
+    # BN's num_batches_tracked is absent from older files (e.g. torchvision's ImageNet ResNets) and
+    # unused in eval and with momentum BN; it keeps the model's value instead of counting as missing.
+    report = LoadReport(missing=[prefix + k for k in own if k not in given and not k.endswith("num_batches_tracked")],
+                        unexpected=[prefix + k for k in given if k not in own])
+    if strict and (report.missing or report.unexpected):
+        raise CheckpointError(f"{source}: checkpoint does not fit the model: {report}")
+    module.load_state_dict({k: v for k, v in given.items() if k in own}, strict=False)
+    if report.missing or report.unexpected:
+        log.warning("%s: %s", source, report)
+    return report
+
+
+def build_model_from_state_dict(sd: Mapping[str, torch.Tensor], source: str = "<state dict>",
+                                strict: bool = True) -> nn.Module:
+    """A SimpleBaseline with the architecture inferred from the weights, loaded with them (eval mode)."""
+    from simplepose.model.pose_model import SimpleBaseline
+    model = SimpleBaseline(**infer_arch(sd, source))
+    load_state_dict_checked(model, sd, strict=strict, source=source)
+    return model.eval()
+
+
+def load_model(path_or_url: str | os.PathLike, strict: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """(SimpleBaseline in eval mode, meta) from any supported checkpoint file or URL."""
+    sd, meta = load_checkpoint(path_or_url)
+    if meta.get("format") == "torchvision_resnet":
+        raise CheckpointError(f"{path_or_url}: holds only ImageNet backbone weights (no head); "
+                              "use load_backbone_weights() to initialise a model for training")
+    return build_model_from_state_dict(sd, source=str(path_or_url), strict=strict), meta
+
+
+def load_backbone_weights(model: nn.Module, path_or_url: str | os.PathLike) -> LoadReport:
+    """Load the backbone.* tensors of a checkpoint (e.g. torchvision ImageNet ResNet) into model.backbone."""
+    sd, _ = load_checkpoint(path_or_url)
+    return load_state_dict_checked(model.backbone, sd, strict=True, source=str(path_or_url), prefix="backbone.")
+
+
+# ----------------------------------------------------------------------------------------------
+# writing
+# ----------------------------------------------------------------------------------------------
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    meta: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
+    """Atomically write {"state_dict" (MMPose 1.x names, CPU), "meta", ["optimizer"], **extra}.
+
+    MMPose/mmengine's load_checkpoint reads it as is (`state_dict` key, no `module.` prefix).
+    """
+    net = model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
+    state = net.state_dict()
+    sd = type(state)((k, v.detach().cpu()) for k, v in state.items())
+    if hasattr(state, "_metadata"):
+        sd._metadata = state._metadata  # type: ignore[attr-defined]
+    full_meta: dict[str, Any] = {"simplepose_version": _version()}
+    if hasattr(net, "arch"):
+        full_meta["arch"] = net.arch()
+    full_meta.update(meta or {})
+    obj: dict[str, Any] = {"state_dict": sd, "meta": full_meta}
+    if optimizer is not None:
+        obj["optimizer"] = optimizer.state_dict()
+    for key, value in (extra or {}).items():
+        if key in obj:
+            raise ValueError(f"extra key {key!r} would overwrite the checkpoint's {key!r}")
+        obj[key] = value
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return atomic_write(path, lambda f: f.write(buffer.getbuffer()), mode="wb")
+
+
+def _version() -> str:
+    """simplepose's version string."""
+    try:
+        from importlib.metadata import version
+        return version("simplepose")
+    except Exception:
+        return "unknown"

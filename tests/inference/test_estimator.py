@@ -1,0 +1,150 @@
+"""PoseEstimator end to end against MMPose's inference_topdown goldens (fill-rule weights)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simplepose import PoseEstimator
+from simplepose.errors import DataError
+from simplepose.model.checkpoint import build_model_from_state_dict
+from simplepose.data.transforms import normalise_crops
+from tests.model.fill_rule import fill_state_dict
+
+
+@pytest.fixture(scope="module")
+def estimator(mmpose_golden_dir: Path) -> PoseEstimator:
+    """Res50 estimator with the goldens' fill-rule weights; flip test on (default)."""
+    return PoseEstimator(build_model_from_state_dict(fill_state_dict(mmpose_golden_dir)))
+
+
+@pytest.fixture(scope="module")
+def e2e(mmpose_golden_dir: Path, samples_dir: Path) -> dict:
+    """e2e_inference_topdown arrays plus per-row image paths and both box forms."""
+    with np.load(mmpose_golden_dir / "e2e_inference_topdown.npz") as z:
+        out = {k: z[k] for k in z.files}
+    rows = json.loads((mmpose_golden_dir / "e2e_inference_topdown.json").read_text())["instances"]
+    out["paths"] = [samples_dir / r["img_path"] for r in rows]
+    out["xyxy"] = np.array([r["bbox_xyxy_dataset"] for r in rows], np.float32)
+    out["xywh"] = np.array([r["bbox_xywh_annotation"] for r in rows], np.float64)
+    out["images"] = list(dict.fromkeys(out["paths"]))  # in first-seen order: rows are grouped by image
+    return out
+
+
+def _per_image(est: PoseEstimator, e2e: dict, boxes: np.ndarray, fmt: str) -> np.ndarray:
+    """predict() once per image (as inference_topdown was called), rows back in dataset order."""
+    out = []
+    for image in e2e["images"]:
+        sel = [i for i, p in enumerate(e2e["paths"]) if p == image]
+        out.append(est.predict(image, boxes[sel], bbox_format=fmt))
+    return np.concatenate(out)
+
+
+@pytest.fixture(scope="module")
+def pred_xyxy(estimator: PoseEstimator, e2e: dict) -> np.ndarray:
+    """Our keypoints for the dataset-clipped xyxy boxes."""
+    return _per_image(estimator, e2e, e2e["xyxy"], "xyxy")
+
+
+def test_keypoints_match_inference_topdown_xyxy(pred_xyxy: np.ndarray, e2e: dict) -> None:
+    """The 14 persons' keypoints (1e-2 px) and scores (1e-5) equal MMPose's on the clipped boxes."""
+    assert pred_xyxy.shape == (14, 17, 3) and pred_xyxy.dtype == np.float32
+    np.testing.assert_allclose(pred_xyxy[..., :2], e2e["keypoints"], rtol=0, atol=1e-2)
+    np.testing.assert_allclose(pred_xyxy[..., 2], e2e["keypoint_scores"], rtol=1e-4, atol=1e-5)
+
+
+def test_keypoints_match_inference_topdown_xywh_api(estimator: PoseEstimator, e2e: dict) -> None:
+    """Raw xywh annotation boxes, used unclipped (rows 10 and 13 leave the image): equal MMPose's API rows."""
+    pred = _per_image(estimator, e2e, e2e["xywh"], "xywh")
+    np.testing.assert_allclose(pred[..., :2], e2e["keypoints_api_xywh"], rtol=0, atol=1e-2)
+    # MMPose's API path keeps float64 box centres where its dataset path (and ours) rounds them to
+    # float32 first; its own two paths differ by up to 1.5e-4 in scores (row 5), so that difference
+    # (not more) is allowed on top of the heatmap tolerance.
+    own = np.abs(e2e["keypoint_scores_api_xywh"] - e2e["keypoint_scores"])
+    own[[10, 13]] = 0.0
+    np.testing.assert_array_less(np.abs(pred[..., 2] - e2e["keypoint_scores_api_xywh"]),
+                                 own + 1e-4 * np.abs(e2e["keypoint_scores_api_xywh"]) + 1e-5)
+    assert np.abs(pred[[10, 13], :, :2] - e2e["keypoints"][[10, 13]]).max() > 100  # unclipped boxes differ
+
+
+def test_heatmaps_and_box_geometry_match(estimator: PoseEstimator, e2e: dict) -> None:
+    """Input centres/scales and flip-test heatmaps of the crops equal MMPose's intermediate arrays."""
+    center, scale = estimator._center_scale(e2e["xyxy"].astype(np.float64))
+    np.testing.assert_allclose(center, e2e["input_center"], rtol=1e-6)
+    np.testing.assert_allclose(scale, e2e["input_scale"], rtol=1e-6)
+    sel = [i for i, p in enumerate(e2e["paths"]) if p == e2e["images"][0]][:4]
+    from simplepose.data.image import read_image
+    crops = estimator._crop(read_image(e2e["images"][0]), center[sel], scale[sel])
+    heat = estimator.heatmaps(normalise_crops(crops))
+    np.testing.assert_allclose(heat.numpy(), e2e["heatmaps_flip_test"][sel], rtol=1e-4, atol=1e-5)
+
+
+def test_batch_over_images_equals_per_image(estimator: PoseEstimator, e2e: dict, pred_xyxy: np.ndarray,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """predict_batch over all 3 images (arrays and paths mixed, persons in groups of 4) = per-image results."""
+    import cv2
+
+    from simplepose.inference import estimator as module
+    monkeypatch.setattr(module, "_GROUP", 4)
+    groups = [[i for i, p in enumerate(e2e["paths"]) if p == image] for image in e2e["images"]]
+    images = [cv2.imread(str(e2e["images"][0])), *e2e["images"][1:]]
+    out = estimator.predict_batch(images, [e2e["xyxy"][g] for g in groups], bbox_format="xyxy")
+    assert [len(o) for o in out] == [len(g) for g in groups]
+    np.testing.assert_allclose(np.concatenate(out), pred_xyxy[np.concatenate(groups)], rtol=0, atol=1e-3)
+
+
+def test_model_forward_golden_through_estimator(estimator: PoseEstimator, mmpose_golden_dir: Path) -> None:
+    """heatmaps() on the golden's input: the plain and flip-test heatmaps of model_forward.npz."""
+    with np.load(mmpose_golden_dir / "model_forward.npz") as z:
+        x, plain, flipped = z["input"], z["heatmaps"], z["heatmaps_flip_test"]
+    np.testing.assert_allclose(estimator.heatmaps(torch.from_numpy(x)).numpy(), flipped, rtol=1e-4, atol=1e-5)
+    estimator.flip_test = False
+    try:
+        np.testing.assert_allclose(estimator.heatmaps(torch.from_numpy(x)).numpy(), plain, rtol=1e-4, atol=1e-5)
+    finally:
+        estimator.flip_test = True
+
+
+def test_from_mmpose_0x_checkpoint(tmp_path: Path, mmpose_golden_dir: Path, e2e: dict) -> None:
+    """An MMPose 0.x-named checkpoint file gives a res50/17 estimator with the golden keypoints."""
+    path = tmp_path / "res50_0x.pth"
+    torch.save({"meta": {"mmpose_version": "0.8.0"}, "state_dict": fill_state_dict(mmpose_golden_dir, "0.x")}, path)
+    est = PoseEstimator.from_checkpoint(path)
+    assert est.model is not None and len(est.flip_indices) == 17
+    image = e2e["images"][1]
+    sel = [i for i, p in enumerate(e2e["paths"]) if p == image]
+    pred = est.predict(image, e2e["xywh"][sel])
+    np.testing.assert_allclose(pred[..., :2], e2e["keypoints_api_xywh"][sel], rtol=0, atol=1e-2)
+
+
+def test_empty_and_bad_input(estimator: PoseEstimator, e2e: dict, tmp_path: Path) -> None:
+    """No boxes -> (0, 17, 3); bad boxes, arrays and files -> DataError naming the problem."""
+    image = np.zeros((64, 48, 3), np.uint8)
+    assert estimator.predict(image, np.zeros((0, 4))).shape == (0, 17, 3)
+    with pytest.raises(DataError, match=r"box 1.*zero or negative width"):
+        estimator.predict(image, np.array([[0, 0, 10, 10], [5, 5, 0, 3]]))
+    with pytest.raises(DataError, match=r"shape \(N, 4\)"):
+        estimator.predict(image, np.zeros((2, 3)))
+    with pytest.raises(DataError, match="NaN"):
+        estimator.predict(image, np.array([[0, 0, np.nan, 10]]))
+    with pytest.raises(DataError, match="uint8 BGR"):
+        estimator.predict(np.zeros((64, 48), np.float32), np.array([[0, 0, 10, 10]]))
+    with pytest.raises(DataError, match="nothere.jpg"):
+        estimator.predict(tmp_path / "nothere.jpg", np.array([[0, 0, 10, 10]]))
+
+
+def test_schema_from_checkpoint_metadata() -> None:
+    """Ours (meta["schema"]), MMPose 1.x dataset_meta and 0.x config text select the flip pairs."""
+    from simplepose.inference.estimator import schema_from_meta
+    assert schema_from_meta({"schema": "coco"}, 17).name == "coco"
+    assert schema_from_meta({"dataset_meta": {"dataset_name": "coco"}}, 17).name == "coco"
+    assert schema_from_meta({"config": "dataset_type = 'TopDownCocoDataset'"}, 17).name == "coco"
+    assert schema_from_meta({"config": "load_from = 'res50_coco.pth'\ndataset_type = 'TopDownPoseTrack18Dataset'"},
+                            17).name == "posetrack18"
+    assert schema_from_meta({}, 17).name == "posetrack18"
+    assert schema_from_meta({"schema": "coco"}, 17).flip_indices != schema_from_meta({}, 17).flip_indices
+    with pytest.raises(ValueError, match="5 keypoints"):
+        schema_from_meta({}, 5)
