@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from tqdm import tqdm
 
 from simplepose.data.coco import (ImageInfo, _document, check_image_files, parse_annotations,
                                   parse_images)
+from simplepose.data.image import probe_image_size
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
 from simplepose.io import read_json
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 @dataclass(frozen=True)
@@ -65,37 +64,8 @@ class PoseTrackVideo:
 def read_image_size(path: PathLike) -> tuple[int, int] | None:
     """(width, height) from a JPEG or PNG header without decoding; None if absent or unknown."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(24)
-            if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-                w, h = struct.unpack(">II", head[16:24])
-                return int(w), int(h)
-            if head[:2] != b"\xff\xd8":
-                return None
-            f.seek(2)
-            while True:
-                byte = f.read(1)
-                while byte and byte != b"\xff":
-                    byte = f.read(1)
-                while byte == b"\xff":
-                    byte = f.read(1)
-                if not byte:
-                    return None
-                marker = byte[0]
-                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-                    continue
-                seg = f.read(2)
-                if len(seg) < 2:
-                    return None
-                length = struct.unpack(">H", seg)[0]
-                if marker in _JPEG_SOF:
-                    data = f.read(5)
-                    if len(data) < 5:
-                        return None
-                    h, w = struct.unpack(">HH", data[1:5])
-                    return int(w), int(h)
-                f.seek(length - 2, os.SEEK_CUR)
-    except OSError:
+        return probe_image_size(path)
+    except DataError:
         return None
 
 
