@@ -1,0 +1,52 @@
+"""`simplepose test CONFIG CHECKPOINT`: predict the configured val split, write predictions, print the table."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `simplepose test`."""
+    parser.add_argument("config", help="YAML experiment config (its data section is used)")
+    parser.add_argument("checkpoint", help="checkpoint path or URL (simplepose or MMPose 0.x/1.x)")
+    parser.add_argument("--bbox-file", help="person detections (COCO results json) instead of GT boxes")
+    parser.add_argument("--out-dir", help="where prediction files go (default <work_dir>/test)")
+    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override config values, e.g. --set data.data_root=/data/posetrack18")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: runtime.device)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint; prints the seed-style table (PoseTrack) or the COCO stats."""
+    from simplepose.engine import distributed as du
+    from simplepose.engine.config import load_config
+    from simplepose.engine.evaluate import evaluate_predictions, predict_instances
+    from simplepose.engine.train import load_instances, resolve_device
+    from simplepose.model.checkpoint import load_model
+
+    cfg = load_config(args.config, args.overrides)
+    device = resolve_device(args.device or cfg.runtime.device)
+    info = du.init_distributed(device.type)
+    if device.type == "cuda":
+        import torch
+        device = torch.device("cuda", info.local_rank)
+    try:
+        model, _ = load_model(args.checkpoint)
+        model = model.to(device).eval()
+        instances = load_instances(cfg, "val", bbox_file=args.bbox_file)
+        predictions = predict_instances(cfg, model, instances, device)
+        if not info.is_main:
+            return 0
+        out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "test")
+        metrics, result = evaluate_predictions(cfg, predictions, out_dir)
+    finally:
+        du.cleanup()
+    if cfg.data.dataset == "posetrack18":
+        from simplepose.evaluation.posetrack import format_table
+        print(format_table(result))
+        print(f"predictions: {out_dir / 'predictions'}")
+    else:
+        for k, v in metrics.items():
+            print(f"{k:>10s}: {v:.4f}")
+        print(f"predictions: {out_dir / 'keypoints_results.json'}")
+    return 0

@@ -1,0 +1,113 @@
+"""The test loop: model over a validation set -> PosePrediction list -> PoseTrack or COCO evaluator."""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from simplepose.data.geometry import input_to_image
+from simplepose.data.instances import PersonInstance, PosePrediction
+from simplepose.engine import distributed as du
+from simplepose.engine.config import Config
+
+log = logging.getLogger("simplepose.evaluate")
+
+
+def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
+                      device: torch.device | str = "cpu", progress: bool = True) -> list[PosePrediction]:
+    """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order."""
+    from simplepose.data.codec import MSRAHeatmap
+    from simplepose.data.keypoints import get_schema
+    from simplepose.engine.train import EpochSampler, SeededDataset, build_dataset, make_loader
+    from simplepose.model.pose_model import predict_heatmaps
+
+    device = torch.device(device)
+    info = du.get_info()
+    d = cfg.data
+    dataset = SeededDataset(build_dataset(cfg, list(instances), train=False))
+    sampler = EpochSampler(len(dataset), 0, shuffle=False, rank=info.rank, world_size=info.world_size,
+                           round_up=False)
+    loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
+    codec = MSRAHeatmap(input_size=tuple(d.input_size), heatmap_size=tuple(d.heatmap_size), sigma=d.sigma)
+    flip_indices = list(get_schema(d.dataset).flip_indices) if d.flip_test else None
+    was_training = model.training
+    model.eval()
+    out: list[tuple[int, PosePrediction]] = []
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+        bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=False, dynamic_ncols=True)
+    try:
+        for batch in loader:
+            x = batch["inputs"].to(device, non_blocking=True)
+            heatmaps = predict_heatmaps(model, x, flip_indices)           # (N, K, h, w)
+            kp_input, scores = codec.decode(heatmaps.float().cpu())       # (N, K, 2), (N, K)
+            kp = input_to_image(kp_input, batch["center"].numpy(), batch["scale"].numpy(), tuple(d.input_size))
+            for j, idx in enumerate(batch["index"].tolist()):
+                inst = instances[idx]
+                out.append((idx, PosePrediction(
+                    image_id=inst.image_id, bbox_xywh=np.asarray(inst.bbox_xywh, np.float64),
+                    keypoints=kp[j].astype(np.float32), keypoint_scores=scores[j].astype(np.float32),
+                    box_score=float(inst.score), track_id=inst.track_id, video_id=inst.video_id,
+                    frame_index=inst.frame_index, image_path=inst.image_path)))
+            if bar is not None:
+                bar.update(len(x))
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train(was_training)
+    gathered = [p for part in du.all_gather_objects(out) for p in part]
+    gathered.sort(key=lambda t: t[0])
+    return [p for _, p in gathered]
+
+
+def posetrack_metrics(result: Any) -> dict[str, float]:
+    """{'Head AP', ..., 'Ankl AP', 'Total AP', 'AP'} (percent; 'AP' = Total, MMPose's name)."""
+    from simplepose.evaluation.posetrack import SUMMARY_HEADER
+
+    values = [float(v) for v in result.summary_ap]
+    metrics = {f"{name} AP": v for name, v in zip(SUMMARY_HEADER, values)}
+    metrics["AP"] = metrics["Total AP"]
+    return metrics
+
+
+def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir: Path,
+                         gt: str | None = None) -> tuple[dict[str, float], Any]:
+    """Write prediction files under out_dir and score them: (metrics, raw result)."""
+    out_dir = Path(out_dir)
+    d = cfg.data
+    gt = gt or cfg.resolve(d.val_gt)
+    if d.dataset == "posetrack18":
+        from simplepose.data.posetrack import load_posetrack_videos
+        from simplepose.evaluation.posetrack import evaluate_posetrack
+        from simplepose.evaluation.writer import write_posetrack_predictions
+
+        pred_dir = out_dir / "predictions"
+        if pred_dir.exists():
+            shutil.rmtree(pred_dir)
+        write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir)
+        result = evaluate_posetrack(gt, pred_dir)
+        return posetrack_metrics(result), result
+    if d.dataset == "coco":
+        from simplepose.evaluation.coco import evaluate_coco_keypoints
+
+        stats = evaluate_coco_keypoints(gt, predictions, out_dir / "keypoints_results.json")
+        return {k: float(v) for k, v in stats.items()}, stats
+    raise ValueError(f"unknown dataset {d.dataset}")
+
+
+def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance], device: torch.device,
+             out_dir: Path) -> dict[str, float]:
+    """Predict on every rank, evaluate on rank 0; metrics dict on rank 0 ({} elsewhere)."""
+    net = model.module if hasattr(model, "module") else model
+    predictions = predict_instances(cfg, net, instances, device)
+    metrics: dict[str, float] = {}
+    if du.get_info().is_main:
+        metrics, _ = evaluate_predictions(cfg, predictions, out_dir)
+    du.barrier()
+    return metrics

@@ -1,0 +1,66 @@
+"""Training logs: one JSON object per line, plus TensorBoard scalars when tensorboard is installed."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("simplepose.train")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars: tensors/numpy to Python, NaN/inf to None."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class MetricLogger:
+    """Appends records to `<work_dir>/log.jsonl`; mirrors numeric fields to TensorBoard."""
+
+    def __init__(self, work_dir: str | os.PathLike, enabled: bool = True, tensorboard: bool = True):
+        self.enabled = enabled
+        self.path = Path(work_dir) / "log.jsonl"
+        self._tb = None
+        if not enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+            except Exception:  # noqa: BLE001 - tensorboard is optional
+                log.debug("tensorboard not installed: JSON-lines log only")
+            else:
+                self._tb = SummaryWriter(log_dir=str(Path(work_dir) / "tensorboard"))
+
+    def write(self, mode: str, step: int, **fields: Any) -> None:
+        """One record: {"mode", "step", "time", **fields}; flushed at once."""
+        if not self.enabled:
+            return
+        record = {"mode": mode, "step": int(step), "time": round(time.time(), 3)}
+        record.update({k: _clean(v) for k, v in fields.items()})
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for k, v in record.items():
+                if k not in ("mode", "step", "time") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self._tb.add_scalar(f"{mode}/{k}", v, int(step))
+            self._tb.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer."""
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All records of a JSON-lines log."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,79 @@
+"""Config loading, typed --set overrides, clear errors, and the shipped configs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simplepose.engine.config import Config, apply_overrides, config_from_dict, load_config, parse_override
+from simplepose.errors import DataError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_overrides_are_typed():
+    cfg = apply_overrides(Config(), ["optim.lr=1e-3", "data.batch_size=16", "runtime.amp=false",
+                                     "optim.milestones=[3, 5]", "data.input_size=[96,128]",
+                                     "model.load_from=null", "runtime.work_dir=out/x", "data.aug.rot_factor=30"])
+    assert cfg.optim.lr == 1e-3 and isinstance(cfg.optim.lr, float)
+    assert cfg.data.batch_size == 16 and cfg.runtime.amp is False
+    assert cfg.optim.milestones == [3, 5] and cfg.data.input_size == [96, 128]
+    assert cfg.model.load_from is None and cfg.runtime.work_dir == "out/x"
+    assert cfg.data.aug == {"rot_factor": 30}
+    assert parse_override("optim.lr=5") == (["optim", "lr"], 5)
+    # an int given for a float field becomes a float
+    assert apply_overrides(Config(), ["optim.lr=1"]).optim.lr == 1.0
+
+
+@pytest.mark.parametrize("override, words", [
+    ("optim.lrr=1", "optim.lrr"),
+    ("optm.lr=1", "optm"),
+    ("data.batch_size=1.5", "data.batch_size"),
+    ("runtime.amp=maybe", "runtime.amp"),
+    ("optim.milestones=3", "optim.milestones"),
+    ("data.batch_size=null", "data.batch_size"),
+    ("novalue", "key=value"),
+])
+def test_bad_overrides_name_the_key(override, words):
+    with pytest.raises(DataError, match=words.replace(".", r"\.")):
+        apply_overrides(Config(), [override])
+
+
+def test_unknown_yaml_key(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("optim:\n  lr: 0.1\n  wармup: 3\n")
+    with pytest.raises(DataError, match="unknown config key 'optim.wармup'") as e:
+        load_config(p)
+    assert str(p) in str(e.value)
+    with pytest.raises(DataError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(DataError, match="mapping"):
+        config_from_dict([1, 2])
+
+
+def test_seed_recipe_config():
+    cfg = load_config(CONFIGS / "posetrack18_res50_256x192.yaml")
+    o = cfg.optim
+    assert (o.optimizer, o.lr, o.epochs, o.warmup_iters, o.warmup_ratio, o.milestones, o.gamma) == \
+        ("adam", 5e-4, 20, 500, 0.001, [10, 15], 0.1)
+    assert (cfg.data.batch_size, o.base_batch_size, o.auto_scale_lr) == (64, 512, True)
+    assert cfg.model.load_from.endswith("res50_coco_256x192-ec54d7f3_20200709.pth")
+    assert cfg.data.input_size == [192, 256] and cfg.data.heatmap_size == [48, 64]
+    assert cfg.runtime.save_best == "Total AP" and cfg.runtime.val_interval == 1
+    coco = load_config(CONFIGS / "coco_res50_256x192.yaml")
+    assert (coco.optim.epochs, coco.optim.milestones) == (210, [170, 200])
+    assert coco.model.load_from is None and "resnet50" in coco.model.backbone_init
+
+
+def test_every_shipped_config_loads():
+    files = sorted(CONFIGS.glob("*.yaml"))
+    assert len(files) >= 4
+    for f in files:
+        load_config(f)
+
+
+def test_demo_config_file_matches_the_demo():
+    from simplepose.commands.demo import demo_config
+    shipped = load_config(CONFIGS / "synthetic_demo.yaml")
+    built = demo_config(data_root=shipped.data.data_root, work_dir=shipped.runtime.work_dir)
+    assert shipped == built

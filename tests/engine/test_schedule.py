@@ -1,0 +1,55 @@
+"""LR schedule against hand-computed values, and the deterministic epoch sampler."""
+from __future__ import annotations
+
+import pytest
+
+from simplepose.engine.config import OptimConfig
+from simplepose.engine.train import EpochSampler, iters_per_epoch, lr_factor, scaled_base_lr
+
+
+def test_seed_schedule_hand_values():
+    o = OptimConfig()  # warm-up 500 iterations from 0.001, x0.1 at epochs 10 and 15
+    # MMEngine LinearLR: factor(i) = 0.001 + 0.999 * min(i, 499) / 499
+    assert lr_factor(0, 0, o) == pytest.approx(0.001, rel=1e-12)
+    assert lr_factor(1, 0, o) == pytest.approx(0.001 + 0.999 / 499, rel=1e-12)
+    assert lr_factor(250, 0, o) == pytest.approx(0.001 + 0.999 * 250 / 499, rel=1e-12)
+    assert lr_factor(499, 0, o) == 1.0
+    assert lr_factor(500, 1, o) == 1.0
+    assert lr_factor(10_000, 9, o) == 1.0
+    assert lr_factor(10_000, 10, o) == pytest.approx(0.1)
+    assert lr_factor(10_000, 14, o) == pytest.approx(0.1)
+    assert lr_factor(10_000, 15, o) == pytest.approx(0.01)
+    assert lr_factor(10_000, 19, o) == pytest.approx(0.01)
+    # both at once (a short epoch: milestone reached during warm-up): factors multiply
+    assert lr_factor(100, 10, o) == pytest.approx((0.001 + 0.999 * 100 / 499) * 0.1)
+
+
+def test_lr_scaling():
+    o = OptimConfig()
+    assert scaled_base_lr(o, 512) == pytest.approx(5e-4)
+    assert scaled_base_lr(o, 64) == pytest.approx(5e-4 / 8)
+    o.auto_scale_lr = False
+    assert scaled_base_lr(o, 64) == 5e-4
+
+
+def test_no_warmup():
+    o = OptimConfig(warmup_iters=0, milestones=[2])
+    assert [lr_factor(i, e, o) for i, e in ((0, 0), (5, 1), (9, 2))] == [1.0, 1.0, pytest.approx(0.1)]
+
+
+def test_sampler_shards_and_resumes():
+    n, world = 10, 2
+    full = [i for _, i in EpochSampler(n, epoch=3, seed=7)]
+    assert sorted(full) == list(range(n))
+    assert full != [i for _, i in EpochSampler(n, epoch=4, seed=7)]
+    shards = [[i for _, i in EpochSampler(n, 3, 7, rank=r, world_size=world)] for r in range(world)]
+    assert shards[0] == full[0::2] and shards[1] == full[1::2]
+    # batch b of a 2-process run (batch 2 each) = batch b of one process (batch 4)
+    for b in range(2):
+        assert sorted(shards[0][2 * b:2 * b + 2] + shards[1][2 * b:2 * b + 2]) == sorted(full[4 * b:4 * b + 4])
+    # resume: start skips samples of this rank's share
+    assert [i for _, i in EpochSampler(n, 3, 7, start=4)] == full[4:]
+    # round-up padding (MMEngine DefaultSampler): 7 samples on 2 ranks -> 4 each, first repeated
+    padded = [[i for _, i in EpochSampler(7, 0, 0, shuffle=False, rank=r, world_size=2)] for r in range(2)]
+    assert padded == [[0, 2, 4, 6], [1, 3, 5, 0]]
+    assert iters_per_epoch(7, 2, 2) == 2 and iters_per_epoch(100, 8, 1) == 13 and iters_per_epoch(100, 8, 1, 5) == 5
