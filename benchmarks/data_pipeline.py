@@ -8,6 +8,9 @@ python, else the recorded baseline from shared/peers/mmpose/mmpose_baseline.md (
 
     python benchmarks/data_pipeline.py [--passes 10] [--repeats 3] [--core 0]
 
+Rows: full-frame decode vs JPEG region decode (only the MCU-aligned part the crop samples, via the
+optional system libturbojpeg; bit-identical crops), and reduced DCT-scale decode (approximate pixels).
+
 This is a script, not a test. The machine is shared: the "others" column is the share of all CPU
 time used by other processes during the measurement (from /proc/stat); trust runs where it is small.
 """
@@ -31,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from simplepose.data.dataset import TopDownDataset  # noqa: E402
+from simplepose.data.image import region_decode_available  # noqa: E402
 from simplepose.data.keypoints import POSETRACK18  # noqa: E402
 from simplepose.data.posetrack import load_posetrack  # noqa: E402
 from simplepose.data.transforms import AugmentConfig, normalise_crops  # noqa: E402
@@ -169,16 +173,38 @@ def main() -> int:
     real = load_posetrack(SAMPLES / "annotations" / "test_posetrack18_val.json", SAMPLES)
     print(f"\nreal PoseTrack18 frames (1920x1080 JPEG), {len(real)} persons, "
           f"{args.passes} passes x {args.repeats} repeats")
+    peer_runs: list[float] = []
     if peer_python:
+        if args.core != 0:
+            print("  note: the peer benchmark pins itself to core 0; use --core 0 for a like-for-like ratio")
         peer = measure_peer(peer_python)
         if peer is not None:
+            peer_runs.append(peer["samples_per_s"])
             ref = peer["samples_per_s"]
             ref_src = f"measured now with {peer_python} (others {peer['others_cpu_median']})"
     print(f"MMPose 1.3.2 train pipeline: {ref:.1f} samples/s, {ref_src}\n")
-    report("train (reference-exact pixels)", TopDownDataset(real, POSETRACK18, train=True), args, ref)
-    report("train + reduced JPEG decode", TopDownDataset(real, POSETRACK18, train=True,
-                                                         aug=AugmentConfig(reduced_decode=True)), args, ref)
+    region = region_decode_available()
+    print(f"JPEG region decoding (optional system libturbojpeg): {'available' if region else 'NOT available'}")
+    ours = {"full": report("train, full-frame decode",
+                           TopDownDataset(real, POSETRACK18, train=True, region_decode=False), args, ref)}
+    if region:
+        ours["region"] = report("train, region decode (exact pixels)", TopDownDataset(real, POSETRACK18, train=True),
+                                args, ref)
+    ours["reduced"] = report("train + reduced DCT-scale decode" + (" + region" if region else ""),
+                             TopDownDataset(real, POSETRACK18, train=True, aug=AugmentConfig(reduced_decode=True)),
+                             args, ref)
     report("val (no augmentation)", TopDownDataset(real, POSETRACK18, train=False), args, ref)
+    if peer_runs:                         # the machine is shared: bracket our rows with a second peer run
+        peer = measure_peer(peer_python)
+        if peer is not None:
+            peer_runs.append(peer["samples_per_s"])
+            lo, hi = min(peer_runs), max(peer_runs)
+            print(f"MMPose again after our rows: {peer['samples_per_s']:.1f} samples/s (others "
+                  f"{peer['others_cpu_median']}); ratios against MMPose's slower/faster run:")
+            for k, v in ours.items():
+                print(f"  {k:<8} x{v / hi:4.2f} .. x{v / lo:4.2f}")
+    if "region" in ours:
+        print(f"region decode vs full-frame decode (same run): x{ours['region'] / ours['full']:.2f}")
 
     if not args.no_synthetic:
         with tempfile.TemporaryDirectory(prefix="simplepose_bench_") as tmp:

@@ -16,11 +16,12 @@ import torch
 from torch.utils.data import Dataset
 
 from simplepose.data.codec import MSRAHeatmap
-from simplepose.data.image import choose_reduction, probe_image_size, read_image
+from simplepose.data.image import choose_reduction, probe_image_size, read_image, read_jpeg_region
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import KeypointSchema
 from simplepose.data.transforms import (AugmentConfig, AugmentParams, image_sampling_matrix, normalise_crops,
-                                        sample_augment_params, sample_geometry, warp_image)
+                                        remap_region, sample_augment_params, sample_geometry, sampled_bounds,
+                                        sampling_maps, warp_image)
 from simplepose.errors import DataError
 
 _JPEG_EXTS = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -55,6 +56,10 @@ def _record(inst: PersonInstance) -> str:
 class TopDownDataset(Dataset):
     """Person instances -> dict of tensors for the top-down heatmap model.
 
+    With region_decode (default) JPEGs are decoded only where the crop samples them, when the optional
+    TurboJPEG library is present (simplepose.data.image.read_jpeg_region); the crop is bit-identical to
+    the one from a full decode, and everything falls back to a full OpenCV decode otherwise.
+
     Item keys: "inputs" (3, H, W) f32 normalised RGB, "heatmaps" (K, h, w) f32, "weights" (K,) f32,
     "center" (2,) f32, "scale" (2,) f32 (aspect-fixed input scale), "rotation" () f32 degrees,
     "index" () int64. Validation (train=False) applies no augmentation, as the reference.
@@ -63,7 +68,7 @@ class TopDownDataset(Dataset):
     def __init__(self, instances: Sequence[PersonInstance], schema: KeypointSchema,
                  input_size: Sequence[int] = (192, 256), heatmap_size: Sequence[int] = (48, 64),
                  train: bool = False, sigma: float = 2.0, aug: AugmentConfig = AugmentConfig(), seed: int = 0,
-                 unbiased: bool = False, padding: float = 1.25) -> None:
+                 unbiased: bool = False, padding: float = 1.25, region_decode: bool = True) -> None:
         self.instances = list(instances)
         self.schema = schema
         self.input_size = (int(input_size[0]), int(input_size[1]))
@@ -72,6 +77,7 @@ class TopDownDataset(Dataset):
         self.aug = aug
         self.seed = int(seed)
         self.padding = float(padding)
+        self.region_decode = bool(region_decode)      # decode only the JPEG part the crop samples
         self.codec = MSRAHeatmap(self.input_size, self.heatmap_size, sigma=sigma, unbiased=unbiased)
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
@@ -163,16 +169,50 @@ class TopDownDataset(Dataset):
             if (img is None and self.train and self.aug.reduced_decode
                     and path.lower().endswith(_JPEG_EXTS)):
                 reduce = choose_reduction(float(geo.scale[0]) / self.input_size[0], self.aug.max_reduce)
+        if img is None and self.region_decode and path.lower().endswith(_JPEG_EXTS):
+            crop = self._region_crop(inst, path, size, geo, reduce, timings)
+            if crop is not None:
+                return self._finish(geo, crop, reduce, timings)
         if img is None:
             with _stage(timings, "decode"):
                 img = read_image(path, reduce)
-        expect = (-(-size[0] // reduce), -(-size[1] // reduce))
-        if (img.shape[1], img.shape[0]) != expect:
-            raise DataError(path, f"image is {img.shape[1]}x{img.shape[0]} (decoded at 1/{reduce}) but the "
-                            f"annotation says {size[0]}x{size[1]}", record=_record(inst))
+        self._check_size(inst, path, (img.shape[1], img.shape[0]), size, reduce)
         with _stage(timings, "warp"):
             m = image_sampling_matrix(geo.matrix, reduce, geo.flip, size[0], img.shape[1])
             crop = warp_image(img, m, self.input_size, mirror=geo.flip)
+        return self._finish(geo, crop, reduce, timings)
+
+    @staticmethod
+    def _check_size(inst: PersonInstance, path: str, loaded_wh: tuple[int, int], size: tuple[int, int],
+                    reduce: int) -> None:
+        """DataError unless the decoded image (at 1/reduce) has the annotated size."""
+        expect = (-(-size[0] // reduce), -(-size[1] // reduce))
+        if tuple(loaded_wh) != expect:
+            raise DataError(path, f"image is {loaded_wh[0]}x{loaded_wh[1]} (decoded at 1/{reduce}) but the "
+                            f"annotation says {size[0]}x{size[1]}", record=_record(inst))
+
+    def _region_crop(self, inst: PersonInstance, path: str, size: tuple[int, int], geo, reduce: int,
+                     timings: dict[str, float] | None) -> np.ndarray | None:
+        """The crop from a decode of only the sampled JPEG region; None when region decoding is unusable."""
+        with _stage(timings, "warp"):
+            loaded_w, loaded_h = -(-size[0] // reduce), -(-size[1] // reduce)
+            m = image_sampling_matrix(geo.matrix, reduce, geo.flip, size[0], loaded_w)
+            xy, alpha = sampling_maps(m, self.input_size, loaded_w if geo.flip else None)
+            bounds = sampled_bounds(xy, loaded_w, loaded_h)
+        if bounds is None:                              # the crop lies wholly outside the image
+            return None
+        with _stage(timings, "decode"):
+            box = (bounds[0] * reduce, bounds[1] * reduce, bounds[2] * reduce, bounds[3] * reduce)
+            got = read_jpeg_region(path, box, reduce)
+        if got is None:
+            return None
+        region, origin, full_wh = got
+        self._check_size(inst, path, full_wh, size, 1)
+        with _stage(timings, "warp"):
+            return remap_region(region, xy, alpha, origin)
+
+    def _finish(self, geo, crop: np.ndarray, reduce: int, timings: dict[str, float] | None) -> dict[str, np.ndarray]:
+        """The sample dict of a finished crop: adds the heatmap target."""
         with _stage(timings, "target"):
             heatmaps, weights = self.codec.encode(geo.input_keypoints, geo.visible)
         return {"crop": crop, "heatmaps": heatmaps, "weights": weights, "center": geo.center,

@@ -1,5 +1,7 @@
-"""Image loading: OpenCV decoding with clear errors, header-only size probing, and reduced-scale JPEG
-decoding (libjpeg's DCT scaling) for training crops that are downsampled anyway.
+"""Image loading: OpenCV decoding with clear errors, header-only size probing, reduced-scale JPEG
+decoding (libjpeg's DCT scaling) for training crops that are downsampled anyway, and JPEG region
+decoding (only the MCU-aligned part a crop samples) through the optional system TurboJPEG library
+(apt: libturbojpeg0; no Python package needed; set SIMPLEPOSE_NO_TURBOJPEG=1 to disable).
 
 A reduced decode by factor r returns an image whose pixel (i, j) covers original pixels
 r*i .. r*i + r-1, i.e. its centre sits at original coordinate r*i + (r-1)/2 (pixel centres are integer
@@ -7,8 +9,12 @@ coordinates throughout simplepose). `reduction_matrix(r)` is that map as a (3, 3
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import struct
+import threading
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -99,3 +105,139 @@ def reduction_matrix(reduce: int) -> np.ndarray:
     """(3, 3) affine map from reduced-image pixel coordinates to full-resolution ones."""
     off = (reduce - 1) * 0.5
     return np.array([[reduce, 0.0, off], [0.0, reduce, off], [0.0, 0.0, 1.0]])
+
+
+# --------------------------------------------------------------------------- region (crop) decoding
+# Optional fast path: the system TurboJPEG library (Debian/Ubuntu package libturbojpeg0, any 2.x/3.x)
+# through its stable C API, bound with ctypes. The crop is cut losslessly in the DCT domain
+# (tjTransform with TJXOPT_CROP, MCU-aligned) and only that is decoded (IDCT, chroma upsampling, colour
+# conversion). Inside the cut, pixels equal a full decode except within one chroma sample of a cut edge
+# that is not an image edge (the fancy upsampler sees that edge as the image border), so callers ask for
+# the needed region and get it grown by one MCU on every side (cut to the image).
+_TJXOPT_CROP = 4
+_TJPF_BGR = 1
+_MCU_SIZE = {0: (8, 8), 1: (16, 8), 2: (16, 16), 3: (8, 8), 4: (8, 16), 5: (32, 8)}   # TJSAMP_* -> (w, h)
+
+
+class _TJRegion(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_int), ("w", ctypes.c_int), ("h", ctypes.c_int)]
+
+
+class _TJTransform(ctypes.Structure):
+    _fields_ = [("r", _TJRegion), ("op", ctypes.c_int), ("options", ctypes.c_int),
+                ("data", ctypes.c_void_p), ("customFilter", ctypes.c_void_p)]
+
+
+class _Turbo:
+    """ctypes binding of the few TurboJPEG 2 API calls used here, with per-process handles."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        vp, ul, i = ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int
+        lib.tjInitDecompress.restype = vp
+        lib.tjInitTransform.restype = vp
+        lib.tjDecompressHeader3.argtypes = [vp, ctypes.c_char_p, ul] + [ctypes.POINTER(i)] * 4
+        lib.tjTransform.argtypes = [vp, ctypes.c_char_p, ul, i, ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte)),
+                                    ctypes.POINTER(ul), ctypes.POINTER(_TJTransform), i]
+        lib.tjDecompress2.argtypes = [vp, vp, ul, vp, i, i, i, i, i]
+        lib.tjFree.argtypes = [vp]
+        self._local = threading.local()
+
+    def handles(self) -> tuple[int, int] | None:
+        """(decompress, transform) handles of the calling thread (created on first use); None on failure."""
+        h = getattr(self._local, "handles", None)
+        if h is None:
+            h = self._local.handles = (self.lib.tjInitDecompress(), self.lib.tjInitTransform())
+        return h if h[0] and h[1] else None
+
+
+_TURBO: _Turbo | None | bool = False          # False: not probed yet; None: unavailable
+
+
+def _turbo() -> _Turbo | None:
+    """The TurboJPEG binding, or None when the library is absent or SIMPLEPOSE_NO_TURBOJPEG is set."""
+    global _TURBO
+    if _TURBO is False:
+        _TURBO = None
+        if not os.environ.get("SIMPLEPOSE_NO_TURBOJPEG"):
+            for name in (ctypes.util.find_library("turbojpeg"), "libturbojpeg.so.0", "libturbojpeg.so"):
+                if not name:
+                    continue
+                try:
+                    _TURBO = _Turbo(ctypes.CDLL(name))
+                    break
+                except (OSError, AttributeError):
+                    continue
+    return _TURBO
+
+
+def region_decode_available() -> bool:
+    """True when the optional TurboJPEG library for region decoding could be loaded."""
+    return _turbo() is not None
+
+
+def read_jpeg_region(path: str | os.PathLike, box: Sequence[int], reduce: int = 1,
+                     data: bytes | None = None
+                     ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]] | None:
+    """Decode the part of a JPEG covering box = (x0, y0, x1, y1) (full-resolution px, half-open).
+
+    Returns (image (h, w, 3) uint8 BGR, (ox, oy), (width, height) of the full-resolution JPEG) where the
+    image holds the pixels of the full decode (at 1/reduce: cv2's IMREAD_REDUCED_COLOR_r) starting at
+    (ox, oy) of that full (reduced) image and
+    covers the box grown by one MCU, cut to the image. None when region decoding is unavailable or does
+    not apply (not a JPEG TurboJPEG can crop, CMYK, EXIF orientation present, any decoder error or
+    warning such as truncated data); the caller then decodes the full image with read_image.
+    """
+    tj = _turbo()
+    if tj is None or reduce not in _REDUCED_FLAGS:
+        return None
+    p = os.fspath(path)
+    if data is None:
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise DataError(p, "image file not found") from None
+        except OSError as e:
+            raise DataError(p, f"cannot read image: {e}") from None
+    if data[:2] != b"\xff\xd8" or b"Exif" in data[:65536]:
+        return None                                   # cv2 would apply an EXIF orientation: stay exact
+    handles = tj.handles()
+    if handles is None:
+        return None
+    dec, tra = handles
+    w, h, sub, cs = ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    if tj.lib.tjDecompressHeader3(dec, data, len(data), ctypes.byref(w), ctypes.byref(h), ctypes.byref(sub),
+                                  ctypes.byref(cs)) != 0 or sub.value not in _MCU_SIZE or cs.value > 2:
+        return None                                   # unreadable, CMYK/YCCK or odd sampling: let cv2 decide
+    width, height = w.value, h.value
+    mw, mh = _MCU_SIZE[sub.value]
+    x0 = max(0, (int(box[0]) // mw - 1) * mw)
+    y0 = max(0, (int(box[1]) // mh - 1) * mh)
+    x1 = min(width, (-(-int(box[2]) // mw) + 1) * mw)
+    y1 = min(height, (-(-int(box[3]) // mh) + 1) * mh)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    if x0 == 0 and y0 == 0 and x1 == width and y1 == height:
+        src, size = data, len(data)
+        out_ptr = None
+    else:
+        xf = _TJTransform(_TJRegion(x0, y0, x1 - x0, y1 - y0), 0, _TJXOPT_CROP, None, None)
+        out_ptr = ctypes.POINTER(ctypes.c_ubyte)()
+        out_size = ctypes.c_ulong(0)
+        if tj.lib.tjTransform(tra, data, len(data), 1, ctypes.byref(out_ptr), ctypes.byref(out_size),
+                              ctypes.byref(xf), 0) != 0:
+            if out_ptr:
+                tj.lib.tjFree(out_ptr)
+            return None
+        src, size = ctypes.cast(out_ptr, ctypes.c_void_p), out_size.value
+    try:
+        rw, rh = -(-(x1 - x0) // reduce), -(-(y1 - y0) // reduce)
+        img = np.empty((rh, rw, 3), dtype=np.uint8)
+        src_arg = ctypes.cast(ctypes.c_char_p(src), ctypes.c_void_p) if isinstance(src, bytes) else src
+        if tj.lib.tjDecompress2(dec, src_arg, size, img.ctypes.data, rw, 0, rh, _TJPF_BGR, 0) != 0:
+            return None             # errors, and warnings (e.g. truncated data): let OpenCV decide
+    finally:
+        if out_ptr:
+            tj.lib.tjFree(out_ptr)
+    return img, (x0 // reduce, y0 // reduce), (width, height)

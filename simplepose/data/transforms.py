@@ -90,6 +90,33 @@ def _fixed_point_maps(matrix: np.ndarray, size: Sequence[int],
     return xy, alpha
 
 
+def sampling_maps(matrix: np.ndarray, size: Sequence[int],
+                  mirror_width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """warp_image's OpenCV fixed-point maps: (h, w, 2) int16 source pixel positions, (h, w) uint16
+    bilinear-table indices (for cv2.remap); mirror_width: the matrix acts on the mirrored image."""
+    return _fixed_point_maps(matrix, size, mirror_width)
+
+
+def sampled_bounds(xy: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Half-open box (x0, y0, x1, y1) of the pixels of a width x height image that remap with the
+    bilinear maps xy (h, w, 2) reads (a position and its right/lower neighbours); None if none."""
+    ix, iy = xy[..., 0], xy[..., 1]
+    inside = (ix >= -1) & (ix < width) & (iy >= -1) & (iy < height)
+    if not inside.any():
+        return None
+    xs, ys = ix[inside], iy[inside]
+    return (max(0, int(xs.min())), max(0, int(ys.min())), min(width, int(xs.max()) + 2),
+            min(height, int(ys.max()) + 2))
+
+
+def remap_region(region: np.ndarray, xy: np.ndarray, alpha: np.ndarray, origin: Sequence[int]) -> np.ndarray:
+    """cv2.remap (bilinear, 0 border) of maps made for a whole image, applied to its part `region`
+    whose top-left pixel is at origin (ox, oy) of that image: an exact integer shift of the maps."""
+    shifted = xy.astype(np.int32) - np.array(origin, dtype=np.int32)
+    xy_r = np.clip(shifted, -32768, 32767).astype(np.int16)
+    return cv2.remap(region, xy_r, alpha, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def warp_image(image: np.ndarray, matrix: np.ndarray, size: Sequence[int], mirror: bool = False) -> np.ndarray:
     """Warp image (H, W, C) uint8 by a (2, 3) source->output matrix to size (w, h), bilinear, 0 border.
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+import simplepose.data.dataset as dataset_mod
 from simplepose.data.dataset import TopDownDataset, worker_init
-from simplepose.data.image import probe_image_size, read_image, reduction_matrix
+from simplepose.data.image import probe_image_size, read_image, reduction_matrix, region_decode_available
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import POSETRACK18
 from simplepose.data.transforms import AugmentConfig, AugmentParams, image_sampling_matrix, warp_image
@@ -35,9 +36,12 @@ def golden_instances(mmpose_golden_dir, samples_dir):
     return out
 
 
-def test_val_items_match_reference(golden_instances, mmpose_golden_dir):
+@pytest.mark.parametrize("region_decode", [True, False])
+def test_val_items_match_reference(golden_instances, mmpose_golden_dir, region_decode, monkeypatch):
     v = np.load(mmpose_golden_dir / "val_pipeline.npz")
-    ds = TopDownDataset(golden_instances, S, train=False)
+    ds = TopDownDataset(golden_instances, S, train=False, region_decode=region_decode)
+    if region_decode and region_decode_available():       # prove the region path is the one taken
+        monkeypatch.setattr(dataset_mod, "read_image", _no_full_decode)
     assert len(ds) == 14
     for i in range(len(ds)):
         s = ds.load_sample(i)
@@ -52,10 +56,28 @@ def test_val_items_match_reference(golden_instances, mmpose_golden_dir):
     assert item["rotation"].item() == 0 and item["index"].dtype == torch.int64
 
 
-def test_train_items_with_scripted_draws_match_reference(golden_instances, mmpose_golden_dir):
+def test_missing_turbojpeg_falls_back_to_full_decode(golden_instances, mmpose_golden_dir, monkeypatch):
+    import simplepose.data.image as image_mod
+    monkeypatch.setattr(image_mod, "_TURBO", None)          # as on a machine without libturbojpeg
+    v = np.load(mmpose_golden_dir / "val_pipeline.npz")
+    ds = TopDownDataset(golden_instances, S, train=False)
+    for i in (0, 7, 13):
+        np.testing.assert_array_equal(ds.load_sample(i)["crop"], v["img"][i])
+
+
+def _no_full_decode(*args, **kwargs):
+    """Stand-in for read_image that fails: the sample must come from the region decoder."""
+    raise AssertionError("full-frame decode used although region decoding is available")
+
+
+@pytest.mark.parametrize("region_decode", [True, False])
+def test_train_items_with_scripted_draws_match_reference(golden_instances, mmpose_golden_dir, region_decode,
+                                                         monkeypatch):
     t = np.load(mmpose_golden_dir / "train_pipeline_scripted.npz")
     meta = json.loads((mmpose_golden_dir / "train_pipeline_scripted.json").read_text())["instances"]
-    ds = TopDownDataset(golden_instances, S, train=True)
+    ds = TopDownDataset(golden_instances, S, train=True, region_decode=region_decode)
+    if region_decode and region_decode_available():
+        monkeypatch.setattr(dataset_mod, "read_image", _no_full_decode)
     for j, m in enumerate(meta):
         s = ds.load_sample(m["instance"], scripted_params(m))
         assert np.abs(s["crop"].astype(int) - t["img"][j]).max() <= 1
@@ -64,6 +86,21 @@ def test_train_items_with_scripted_draws_match_reference(golden_instances, mmpos
         assert s["rotation"] == t["bbox_rotation"][j]
         np.testing.assert_allclose(s["heatmaps"], t["heatmaps"][j], rtol=0, atol=1e-6)
         np.testing.assert_array_equal(s["weights"], t["keypoint_weights"][j])
+
+
+@pytest.mark.skipif(not region_decode_available(), reason="libturbojpeg (optional) not installed")
+@pytest.mark.parametrize("reduced", [False, True])
+def test_region_decode_is_bit_identical_to_full_decode(golden_instances, reduced):
+    aug = AugmentConfig(reduced_decode=reduced)
+    region = TopDownDataset(golden_instances, S, train=True, aug=aug, seed=3)
+    full = TopDownDataset(golden_instances, S, train=True, aug=aug, seed=3, region_decode=False)
+    for epoch in range(3):                                 # random flips, half-body, shifts, scales, rotations
+        region.set_epoch(epoch)
+        full.set_epoch(epoch)
+        for i in range(len(region)):
+            a, b = region.load_sample(i), full.load_sample(i)
+            assert a["reduce"] == b["reduce"]
+            np.testing.assert_array_equal(a["crop"], b["crop"])
 
 
 def test_reduced_decode_keeps_labels_and_aligns_pixels(golden_instances):
