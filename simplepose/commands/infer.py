@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", default="posetrack18", choices=sorted(SCHEMAS),
                         help="keypoint set for drawing and tracking OKS (default posetrack18)")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
-    parser.add_argument("--device", default="cpu", choices=["cpu"], help="torch device (only cpu for now)")
+    parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
 
 
 # ------------------------------------------------------------------------------------- boxes
@@ -322,7 +322,8 @@ def run(args: argparse.Namespace) -> int:
     provider = BoxProvider(source, args.boxes, args.images_json, args.det_thr)
     schema = get_schema(args.schema)
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip, schema=schema)
+    estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip, schema=schema,
+                                              device=args.device)
     tracker = PoseTracker(schema.sigmas_array, max_age=args.max_age) if args.track else None
     out_dir = Path(args.out_dir)
     writer = VideoWriter(args.video_out, fps=args.fps or source.fps or 30.0) if args.video_out else None

@@ -38,8 +38,12 @@ class PoseEstimator:
 
     def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256), flip_test: bool = True,
                  schema: KeypointSchema | str | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 fast: bool = True, padding: float = 1.25, backend: str = "torch"):
+                 fast: bool = True, padding: float = 1.25, backend: str = "torch",
+                 device: str | torch.device = "cpu"):
         """model: (N, 3, H, W) -> (N, K, H/4, W/4); input_size (w, h); schema gives the flip pairs.
+
+        device: where the network runs ("cpu", "cuda", "cuda:1", ...); crops and decoding stay on
+        the CPU. The oneDNN-fused kernels are CPU-only; other devices get the BN-folded model.
 
         backend "torch" (BN folded, channels_last when fast=True) or "onnxruntime" (needs the
         onnxruntime package; the model is exported in memory, typically ~10% faster on CPU).
@@ -48,9 +52,14 @@ class PoseEstimator:
         self.flip_test = flip_test
         self.chunk_size = int(chunk_size)
         self.padding = float(padding)
+        self.device = torch.device(device)
         if backend == "torch":
+            model = model.to(self.device)
             self.model = prepare_for_inference(model) if fast else model.eval()
         elif backend == "onnxruntime":
+            if self.device.type != "cpu":
+                raise ValueError("the onnxruntime backend runs on the CPU here; use backend='torch' for "
+                                 f"device {self.device}")
             from simplepose.inference.export import OnnxRuntimeModel
             self.model = OnnxRuntimeModel(model.eval(), self.input_size)
         else:
@@ -71,13 +80,14 @@ class PoseEstimator:
     @classmethod
     def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
                         flip_test: bool = True, schema: KeypointSchema | str | None = None,
-                        chunk_size: int = DEFAULT_CHUNK, fast: bool = True, backend: str = "torch") -> "PoseEstimator":
+                        chunk_size: int = DEFAULT_CHUNK, fast: bool = True, backend: str = "torch",
+                        device: str | torch.device = "cpu") -> "PoseEstimator":
         """From an MMPose 0.x/1.x or simplepose checkpoint (file or URL); depth and K from the weights."""
-        model, meta = load_model(path_or_url)
+        model, meta = load_model(path_or_url)  # on the CPU; __init__ moves it to `device`
         if schema is None:
             schema = schema_from_meta(meta, model.num_keypoints, source=str(path_or_url))
         return cls(model, input_size=input_size, flip_test=flip_test, schema=schema, chunk_size=chunk_size,
-                   fast=fast, backend=backend)
+                   fast=fast, backend=backend, device=device)
 
     # ------------------------------------------------------------------------------------------
     def predict(self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray,
@@ -107,7 +117,7 @@ class PoseEstimator:
 
     def predict_crops(self, crops: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""
-        parts = [self.codec.decode(self.heatmaps(normalise_crops(crops[i:i + _GROUP])))
+        parts = [self.codec.decode(self.heatmaps(normalise_crops(crops[i:i + _GROUP])).float().cpu())
                  for i in range(0, len(crops), _GROUP)]  # bounded memory for many persons
         kp_input = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
@@ -117,6 +127,8 @@ class PoseEstimator:
     def heatmaps(self, inputs: torch.Tensor) -> torch.Tensor:
         """Normalised inputs (N, 3, H, W) -> heatmaps (N, K, h, w), flip-test averaged if enabled."""
         flip = self.flip_indices if self.flip_test else None
+        if self.backend == "torch":
+            inputs = inputs.to(self.device, non_blocking=True)
         return predict_heatmaps(self.model, inputs, flip, chunk_size=self.chunk_size)
 
     # ------------------------------------------------------------------------------------------

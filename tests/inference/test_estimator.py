@@ -148,3 +148,16 @@ def test_schema_from_checkpoint_metadata() -> None:
     assert schema_from_meta({"schema": "coco"}, 17).flip_indices != schema_from_meta({}, 17).flip_indices
     with pytest.raises(ValueError, match="5 keypoints"):
         schema_from_meta({}, 5)
+
+
+def test_device_option() -> None:
+    from simplepose.model.pose_model import SimpleBaseline
+    model = SimpleBaseline(depth=18)
+    est = PoseEstimator(model, device="cpu", fast=False)
+    assert est.device == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in est.model.parameters())
+    crops = np.zeros((2, 256, 192, 3), np.uint8)
+    out = est.predict_crops(crops, np.full((2, 2), 100, np.float32), np.full((2, 2), 50, np.float32))
+    assert out.shape == (2, 17, 3) and out.dtype == np.float32
+    with pytest.raises(ValueError, match="onnxruntime backend runs on the CPU"):
+        PoseEstimator(model, backend="onnxruntime", device="cuda")
