@@ -465,6 +465,9 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
     finally:
         _restore_signal_handlers(old_handlers)
         logger.close()
+    if info.is_main and logger.path.is_file():
+        from simplepose.plots import plot_training_curves
+        plot_training_curves(logger.path, work_dir / "curves.png", metric=rt.save_best or "Total AP")
     return state
 
 
