@@ -10,7 +10,7 @@ from simplepose.errors import SimplePoseError
 
 # sub-command -> (module, one-line help); modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("simplepose.commands.demo", "synthesise data, train a small model, evaluate, draw (CPU, ~10 min)"),
+    "demo": ("simplepose.commands.demo", "synthesise data, train a small model, evaluate, draw (CPU, ~6 min on 2 cores)"),
     "synth": ("simplepose.commands.synth", "write a synthetic PoseTrack18-layout dataset"),
     "train": ("simplepose.commands.train", "train from a YAML config (one process or torchrun)"),
     "test": ("simplepose.commands.test", "evaluate a checkpoint on a config's validation split"),
@@ -22,7 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """Parser with every sub-command's arguments."""
-    parser = argparse.ArgumentParser(prog="simplepose", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="simplepose",
+        description="SimpleBaseline top-down pose estimation and tracking for PoseTrack18, in plain PyTorch.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
@@ -34,7 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = sys.argv[1:] if argv is None else argv
-    # Import only the chosen command's module when possible (fast --help of one command).
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
