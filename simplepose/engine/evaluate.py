@@ -35,6 +35,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
     codec = MSRAHeatmap(input_size=tuple(d.input_size), heatmap_size=tuple(d.heatmap_size), sigma=d.sigma)
     flip_indices = list(get_schema(d.dataset).flip_indices) if d.flip_test else None
+    chunk = 8 if device.type == "cpu" else None  # CPU: small passes keep activations in cache
     was_training = model.training
     model.eval()
     out: list[tuple[int, PosePrediction]] = []
@@ -45,7 +46,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     try:
         for batch in loader:
             x = batch["inputs"].to(device, non_blocking=True)
-            heatmaps = predict_heatmaps(model, x, flip_indices)           # (N, K, h, w)
+            heatmaps = predict_heatmaps(model, x, flip_indices, chunk_size=chunk)  # (N, K, h, w)
             kp_input, scores = codec.decode(heatmaps.float().cpu())       # (N, K, 2), (N, K)
             kp = input_to_image(kp_input, batch["center"].numpy(), batch["scale"].numpy(), tuple(d.input_size))
             for j, idx in enumerate(batch["index"].tolist()):
@@ -76,12 +77,34 @@ def posetrack_metrics(result: Any) -> dict[str, float]:
     return metrics
 
 
+def instance_box_areas(instances: Sequence[PersonInstance], aspect_ratio: float) -> np.ndarray:
+    """OKS-NMS areas (N,) as the reference computes them: ground-truth boxes (whose image size the
+    reader knows) clipped to their image first, detection boxes as given."""
+    from simplepose.evaluation.rescore import box_areas
+
+    boxes = np.stack([np.asarray(i.bbox_xywh, np.float64) for i in instances])
+    areas = box_areas(boxes, aspect_ratio)
+    sized = [k for k, inst in enumerate(instances) if inst.image_size is not None]
+    if sized:
+        sizes = np.array([instances[k].image_size for k in sized], np.float64)
+        areas[sized] = box_areas(boxes[sized], aspect_ratio, image_sizes=sizes)
+    return areas
+
+
 def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir: Path,
-                         gt: str | None = None) -> tuple[dict[str, float], Any]:
-    """Write prediction files under out_dir and score them: (metrics, raw result)."""
+                         gt: str | None = None,
+                         instances: Sequence[PersonInstance] | None = None) -> tuple[dict[str, float], Any]:
+    """Write prediction files under out_dir and score them: (metrics, raw result).
+
+    instances: the ones the predictions were made from (same order); their boxes give the OKS-NMS
+    areas exactly as the reference computes them (ground-truth boxes clipped to the image).
+    """
     out_dir = Path(out_dir)
     d = cfg.data
     gt = gt or cfg.resolve(d.val_gt)
+    areas = None
+    if instances is not None and len(instances) == len(predictions) and len(instances) > 0:
+        areas = instance_box_areas(instances, d.input_size[0] / d.input_size[1])
     if d.dataset == "posetrack18":
         from simplepose.data.posetrack import load_posetrack_videos
         from simplepose.evaluation.posetrack import evaluate_posetrack
@@ -90,13 +113,15 @@ def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir
         pred_dir = out_dir / "predictions"
         if pred_dir.exists():
             shutil.rmtree(pred_dir)
-        write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir)
+        write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir, areas=areas,
+                                    aspect_ratio=d.input_size[0] / d.input_size[1])
         result = evaluate_posetrack(gt, pred_dir)
         return posetrack_metrics(result), result
     if d.dataset == "coco":
         from simplepose.evaluation.coco import evaluate_coco_keypoints
 
-        stats = evaluate_coco_keypoints(gt, predictions, out_dir / "keypoints_results.json")
+        stats = evaluate_coco_keypoints(gt, predictions, out_dir / "keypoints_results.json", areas=areas,
+                                        aspect_ratio=d.input_size[0] / d.input_size[1])
         return {k: float(v) for k, v in stats.items()}, stats
     raise ValueError(f"unknown dataset {d.dataset}")
 
@@ -108,6 +133,6 @@ def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
     predictions = predict_instances(cfg, net, instances, device)
     metrics: dict[str, float] = {}
     if du.get_info().is_main:
-        metrics, _ = evaluate_predictions(cfg, predictions, out_dir)
+        metrics, _ = evaluate_predictions(cfg, predictions, out_dir, instances=instances)
     du.barrier()
     return metrics
