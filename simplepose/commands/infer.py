@@ -61,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
     parser.add_argument("--track", action="store_true", help="assign track ids across frames (per sequence)")
     parser.add_argument("--max-age", type=int, default=3, help="frames a track may be unseen (default 3)")
-    parser.add_argument("--schema", default="posetrack18", choices=sorted(SCHEMAS),
-                        help="keypoint set for drawing and tracking OKS (default posetrack18)")
+    parser.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
+                        help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
+                             "checkpoint records, else posetrack18")
     parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
 
@@ -320,10 +321,11 @@ def run(args: argparse.Namespace) -> int:
     source = open_frames(args.input)
     is_video = isinstance(source, VideoFrames)
     provider = BoxProvider(source, args.boxes, args.images_json, args.det_thr)
-    schema = get_schema(args.schema)
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip, schema=schema,
+    estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
+                                              schema=get_schema(args.schema) if args.schema else None,
                                               device=args.device)
+    schema = estimator.schema
     tracker = PoseTracker(schema.sigmas_array, max_age=args.max_age) if args.track else None
     out_dir = Path(args.out_dir)
     writer = VideoWriter(args.video_out, fps=args.fps or source.fps or 30.0) if args.video_out else None

@@ -6,6 +6,8 @@ reaches persistent workers too (call it before iterating the loader for that epo
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import time
 from contextlib import contextmanager
@@ -127,18 +129,18 @@ class TopDownDataset(Dataset):
         return kp[:, :2], np.minimum(np.float32(1), kp[:, 2])
 
     def _box(self, inst: PersonInstance, image_wh: tuple[int, int]) -> np.ndarray:
-        """The instance box clipped to the image as the reference's parser does: (4,) f32 xyxy."""
+        """The instance box as the reference uses it: (4,) f32 xyxy. Ground-truth boxes are clipped
+        to the image like the reference's parser; detection boxes (no annotation id, no image size
+        from the annotation) are used as given."""
         b = np.asarray(inst.bbox_xywh, dtype=np.float64)
         if b.shape != (4,) or not np.isfinite(b).all():
             raise DataError(inst.image_path, f"bad bbox_xywh {inst.bbox_xywh!r}", record=_record(inst))
-        x, y, w, h = (float(v) for v in b)
-        width, height = inst.image_size if inst.image_size is not None else image_wh
-        box = np.array([x, y, x + w, y + h], dtype=np.float32)
-        box[[0, 2]] = np.clip(box[[0, 2]], 0, width - 1)
-        box[[1, 3]] = np.clip(box[[1, 3]], 0, height - 1)
+        is_detection = inst.ann_id is None and inst.image_size is None
+        size = None if is_detection else (inst.image_size or image_wh)
+        box = dataclasses.replace(inst, bbox_xywh=b, image_size=size).bbox_xyxy_clipped()
         if not (box[2] > box[0] and box[3] > box[1]):
-            raise DataError(inst.image_path, f"empty box after clipping to the image: xywh {b.tolist()}",
-                            record=_record(inst))
+            where = "" if is_detection else " after clipping to the image"
+            raise DataError(inst.image_path, f"empty box{where}: xywh {b.tolist()}", record=_record(inst))
         return box
 
     def load_sample(self, index: int, params: AugmentParams | None = None,

@@ -220,3 +220,16 @@ def test_clear_errors(synthetic, tmp_path):
                             image_size=(320, 240), ann_id=9)]
     with pytest.raises(DataError, match="empty box"):
         TopDownDataset(empty, S)[0]
+
+
+def test_detection_boxes_are_not_clipped(synthetic):
+    """Ground-truth boxes are clipped to the image like the reference's parser; detections are not."""
+    kp = synthetic[0].keypoints
+    path = synthetic[0].image_path
+    gt = PersonInstance(path, 0, np.array([-20.0, 10, 100, 300]), kp, image_size=(320, 240), ann_id=1)
+    det = PersonInstance(path, 0, np.array([-20.0, 10, 100, 300]), kp, score=0.9)
+    ds = TopDownDataset([gt, det], S)
+    np.testing.assert_array_equal(ds[0]["center"].numpy(), [(0 + 80) / 2, (10 + 239) / 2])
+    np.testing.assert_array_equal(ds[1]["center"].numpy(), [(-20 + 80) / 2, (10 + 310) / 2])
+    outside = PersonInstance(path, 0, np.array([400.0, 300, 50, 80]), kp, score=0.5)  # wholly off-image
+    assert TopDownDataset([outside], S)[0]["inputs"].abs().sum() > 0  # crop of the zero border, no error

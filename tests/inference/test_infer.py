@@ -312,3 +312,21 @@ def test_frame_sources(posetrack_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really")
     with pytest.raises(DataError, match="cannot decode"):
         list(open_frames(tmp_path / "bad.jpg"))
+
+
+def test_schema_comes_from_the_checkpoint(tiny_checkpoint: Path, samples_dir: Path, tmp_path: Path) -> None:
+    """A COCO checkpoint is flip-tested with COCO's pairs (eyes swap) unless --schema says otherwise."""
+    from simplepose.model.checkpoint import load_checkpoint, save_checkpoint
+    from simplepose.model.pose_model import SimpleBaseline
+    state, _ = load_checkpoint(tiny_checkpoint)
+    model = SimpleBaseline(depth=18, deconv_channels=32)
+    model.load_state_dict(state)
+    coco_ckpt = save_checkpoint(tmp_path / "coco.pth", model, meta={"schema": "coco"})
+    image = samples_dir / "coco" / "000000000785.jpg"
+    runs = {}
+    for name, extra in (("meta", []), ("coco", ["--schema", "coco"]), ("pt", ["--schema", "posetrack18"])):
+        assert _infer(coco_ckpt, image, "--out-dir", tmp_path / name, *extra) == 0
+        runs[name] = np.asarray(_results(tmp_path / name)[0]["keypoints"]).reshape(17, 3)
+    np.testing.assert_array_equal(runs["meta"], runs["coco"])
+    # PoseTrack's pairs keep keypoints 1 and 2 in place under the flip: the eyes differ
+    assert not np.array_equal(runs["meta"][1:3], runs["pt"][1:3])
