@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except SimplePoseError as e:
         print(f"simplepose {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:
+        print(f"simplepose {args.command}: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     diff = verify_onnx(model, path, size)
     print(f"onnxruntime vs PyTorch: max abs heatmap difference {diff:.3g} (batches 1 and 3)")
     if diff > args.tolerance:
-        print(f"error: difference above the tolerance {args.tolerance:g}")
+        path.unlink()  # never leave an unverified model where a verified one is expected
+        print(f"error: difference above the tolerance {args.tolerance:g}; {path} removed "
+              "(--no-verify keeps it)")
         return 1
     return 0

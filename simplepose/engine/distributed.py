@@ -68,6 +68,15 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def any_process(flags: list[bool], device: torch.device) -> list[bool]:
+    """Element-wise OR of boolean flags over processes, so that every rank takes the same branch."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return list(flags)
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
 def all_gather_objects(obj: Any) -> list[Any]:
     """Every process's `obj`, in rank order ([obj] for one process)."""
     if dist.is_available() and dist.is_initialized():

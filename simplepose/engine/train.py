@@ -416,8 +416,11 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
                 state.iter_in_epoch += 1
                 state.global_iter += 1
                 loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(f"loss is {loss_value} at iteration {state.global_iter}")
+                # decided together: a rank that stops or raises alone would hang the others' all-reduce
+                stop_now, bad_loss = du.any_process([bool(stop_signal), not math.isfinite(loss_value)], loss.device)
+                if bad_loss:
+                    raise FloatingPointError(f"loss is not finite at iteration {state.global_iter} "
+                                             f"(this process: {loss_value})")
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss_value:.3g}", lr=f"{lr:.2g}")
@@ -426,12 +429,12 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
                                  lr=lr, loss=float(du.all_reduce_mean(loss.detach())),
                                  data_time=data_time, iter_time=time.perf_counter() - t_data)
                 mid_epoch = state.iter_in_epoch < n_iter
-                if mid_epoch and (stop_signal or (save_every_iters and state.global_iter % save_every_iters == 0)):
+                if mid_epoch and (stop_now or (save_every_iters and state.global_iter % save_every_iters == 0)):
                     if info.is_main:
                         save_training_checkpoint(latest, model, optimizer, scaler, state, cfg)
-                    if stop_signal:
+                    if stop_now:
                         du.barrier()
-                        raise KeyboardInterrupt(f"stopped by signal {stop_signal[0]}; resume with --resume")
+                        raise KeyboardInterrupt("stopped by a signal; resume with --resume")
                 for hook in hooks or []:
                     hook(state, {"loss": loss_value, "lr": lr, "model": model})
                 t_data = time.perf_counter()
@@ -460,8 +463,8 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
                 save_training_checkpoint(latest, model, optimizer, scaler, state, cfg)
                 _prune_epochs(work_dir, state.epoch, rt.keep_checkpoints)
             du.barrier()
-            if stop_signal and state.epoch < cfg.optim.epochs:
-                raise KeyboardInterrupt(f"stopped by signal {stop_signal[0]}; resume with --resume")
+            if du.any_process([bool(stop_signal)], device)[0] and state.epoch < cfg.optim.epochs:
+                raise KeyboardInterrupt("stopped by a signal; resume with --resume")
     finally:
         _restore_signal_handlers(old_handlers)
         logger.close()

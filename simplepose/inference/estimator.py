@@ -49,6 +49,9 @@ class PoseEstimator:
         onnxruntime package; the model is exported in memory, typically ~10% faster on CPU).
         """
         self.input_size = (int(input_size[0]), int(input_size[1]))
+        if self.input_size[0] % 32 or self.input_size[1] % 32 or min(self.input_size) <= 0:
+            # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
+            raise ValueError(f"input_size (w, h) must be positive multiples of 32, got {self.input_size}")
         self.flip_test = flip_test
         self.chunk_size = int(chunk_size)
         self.padding = float(padding)
@@ -117,6 +120,8 @@ class PoseEstimator:
 
     def predict_crops(self, crops: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.flip_indices), 3), np.float32)
         parts = [self.codec.decode(self.heatmaps(normalise_crops(crops[i:i + _GROUP])).float().cpu())
                  for i in range(0, len(crops), _GROUP)]  # bounded memory for many persons
         kp_input = np.concatenate([p[0] for p in parts])

@@ -161,3 +161,13 @@ def test_device_option() -> None:
     assert out.shape == (2, 17, 3) and out.dtype == np.float32
     with pytest.raises(ValueError, match="onnxruntime backend runs on the CPU"):
         PoseEstimator(model, backend="onnxruntime", device="cuda")
+
+
+def test_input_size_and_empty_crops() -> None:
+    from simplepose.model.pose_model import SimpleBaseline
+    model = SimpleBaseline(depth=18)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        PoseEstimator(model, input_size=(200, 256))
+    est = PoseEstimator(model, fast=False)
+    out = est.predict_crops(np.zeros((0, 256, 192, 3), np.uint8), np.zeros((0, 2)), np.zeros((0, 2)))
+    assert out.shape == (0, 17, 3)
