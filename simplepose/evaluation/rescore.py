@@ -14,6 +14,7 @@ import numpy as np
 
 from simplepose.data.geometry import bbox_xyxy_to_center_scale, fix_aspect_ratio
 from simplepose.data.instances import PosePrediction
+from simplepose.errors import DataError
 
 KEYPOINT_SCORE_THR = 0.2
 NMS_THR = 0.9
@@ -112,6 +113,18 @@ def oks_nms(keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, groups
     return order[keep]
 
 
+def _check_predictions(predictions: Sequence[PosePrediction], num_keypoints: int) -> None:
+    """DataError for a prediction of the wrong shape or with NaN/inf (it would poison the files)."""
+    for i, p in enumerate(predictions):
+        kp, sc = np.asarray(p.keypoints), np.asarray(p.keypoint_scores)
+        if kp.shape != (num_keypoints, 2) or sc.shape != (num_keypoints,):
+            raise DataError(None, f"prediction {i} (image id {p.image_id}): expected keypoints "
+                            f"({num_keypoints}, 2) and keypoint_scores ({num_keypoints},), "
+                            f"got {kp.shape} and {sc.shape}")
+        if not (np.isfinite(kp).all() and np.isfinite(sc).all() and np.isfinite(p.box_score)):
+            raise DataError(None, f"prediction {i} (image id {p.image_id}): NaN or infinite keypoints or scores")
+
+
 def postprocess(predictions: Sequence[PosePrediction], sigmas: np.ndarray,
                 areas: np.ndarray | None = None, score_thr: float = KEYPOINT_SCORE_THR,
                 nms_thr: float = NMS_THR, aspect_ratio: float = 192 / 256,
@@ -124,6 +137,7 @@ def postprocess(predictions: Sequence[PosePrediction], sigmas: np.ndarray,
     n = len(predictions)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0)
+    _check_predictions(predictions, len(sigmas))
     kp_scores = np.stack([np.asarray(p.keypoint_scores, np.float32) for p in predictions])
     box = np.array([p.box_score for p in predictions], dtype=np.float32)
     scores = rescore(kp_scores, box, score_thr)

@@ -64,11 +64,6 @@ def build_prediction_files(predictions: Sequence[PosePrediction], gt_videos: Seq
         if p.image_id not in index:
             raise DataError(None, f"prediction {i} refers to image id {p.image_id}, "
                             "which is in none of the ground-truth videos")
-        if np.shape(p.keypoints) != (schema.num_keypoints, 2) or \
-                np.shape(p.keypoint_scores) != (schema.num_keypoints,):
-            raise DataError(None, f"prediction {i} (image id {p.image_id}): expected keypoints "
-                            f"({schema.num_keypoints}, 2) and keypoint_scores ({schema.num_keypoints},), "
-                            f"got {np.shape(p.keypoints)} and {np.shape(p.keypoint_scores)}")
     sizes = None
     if clip_boxes and predictions:
         try:

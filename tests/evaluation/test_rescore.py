@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from simplepose.data.keypoints import POSETRACK18
 from simplepose.evaluation.rescore import box_areas, oks_nms, rescore
@@ -92,3 +93,21 @@ def test_box_areas() -> None:
     # clipped to a 50 x 30 image: x2 = 49, y2 = 29 -> 49 x 29 box -> 61.25 x 36.25 -> 61.25 x 81.666..
     got = box_areas(np.array([[0, 0, 60, 40]]), image_sizes=np.array([[50, 30]]))[0]
     assert abs(got - 61.25 * 61.25 / 0.75) < 1e-2
+
+
+def test_postprocess_rejects_bad_predictions() -> None:
+    from simplepose.data.instances import PosePrediction
+    from simplepose.data.keypoints import POSETRACK18
+    from simplepose.errors import DataError
+    from simplepose.evaluation.rescore import postprocess
+
+    def pred(kp, sc):
+        return PosePrediction(image_id=1, bbox_xywh=np.array([0.0, 0, 10, 20]), keypoints=kp, keypoint_scores=sc)
+
+    good_kp, good_sc = np.zeros((17, 2), np.float32), np.full(17, 0.5, np.float32)
+    with pytest.raises(DataError, match="prediction 1 .*expected keypoints"):
+        postprocess([pred(good_kp, good_sc), pred(np.zeros((15, 2)), np.zeros(15))], POSETRACK18.sigmas_array)
+    nan_kp = good_kp.copy()
+    nan_kp[3, 0] = np.nan
+    with pytest.raises(DataError, match="prediction 0 .*NaN"):
+        postprocess([pred(nan_kp, good_sc)], POSETRACK18.sigmas_array)
