@@ -189,7 +189,26 @@ def config_from_dict(values: dict[str, Any], source: str = "<config>") -> Config
     """A Config from a nested dict; unknown keys and wrong types raise DataError."""
     if not isinstance(values, dict):
         raise DataError(source, "a config must be a YAML mapping")
-    return _build(Config, values, source)
+    cfg = _build(Config, values, source)
+    _validate(cfg, source)
+    return cfg
+
+
+def _validate(cfg: Config, source: str) -> None:
+    """Range checks that types alone do not catch."""
+    problems = []
+    if cfg.data.batch_size < 1 or cfg.data.val_batch_size < 1:
+        problems.append("data.batch_size and data.val_batch_size must be >= 1")
+    for key in ("input_size", "heatmap_size"):
+        v = getattr(cfg.data, key)
+        if len(v) != 2 or min(v) <= 0:
+            problems.append(f"data.{key} must be two positive numbers (w, h), got {v}")
+    if cfg.runtime.log_interval < 1:
+        problems.append("runtime.log_interval must be >= 1")
+    if cfg.optim.epochs < 1:
+        problems.append("optim.epochs must be >= 1")
+    if problems:
+        raise DataError(source, "; ".join(problems))
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from simplepose.io import atomic_write
+
 log = logging.getLogger("simplepose.train")
 
 
@@ -52,6 +54,14 @@ class MetricLogger:
                 if k not in ("mode", "step", "time") and isinstance(v, (int, float)) and not isinstance(v, bool):
                     self._tb.add_scalar(f"{mode}/{k}", v, int(step))
             self._tb.flush()
+
+    def drop_after(self, step: int) -> None:
+        """Forget records past `step` (logged after the checkpoint a resumed run restarts from)."""
+        if not self.enabled or not self.path.is_file():
+            return
+        kept = [line for line in self.path.read_text().splitlines(keepends=True)
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        atomic_write(self.path, lambda f: f.writelines(kept))
 
     def close(self) -> None:
         """Close the TensorBoard writer."""

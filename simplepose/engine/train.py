@@ -274,7 +274,8 @@ def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
     """Model (MMPose-loadable) + optimiser + scaler + train state + RNG states, atomically."""
     from simplepose.model.checkpoint import save_checkpoint
 
-    extra = {"train_state": asdict(state), "rng": rng_state(), "config": cfg.to_dict()}
+    extra = {"train_state": asdict(state), "rng": rng_state(), "config": cfg.to_dict(),
+             "job": {"world_size": du.get_info().world_size, "batch_size": cfg.data.batch_size}}
     if scaler is not None:
         extra["scaler"] = scaler.state_dict()
     save_checkpoint(path, model, optimizer=optimizer,
@@ -283,7 +284,7 @@ def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
 
 
 def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                             scaler: Any) -> TrainState:
+                             scaler: Any, batch_size: int) -> TrainState:
     """Restore what save_training_checkpoint wrote; returns the train state."""
     from simplepose.model.checkpoint import load_state_dict_checked, normalise_state_dict, read_checkpoint_file
 
@@ -296,6 +297,12 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
     optimizer.load_state_dict(raw["optimizer"])
     if scaler is not None and "scaler" in raw:
         scaler.load_state_dict(raw["scaler"])
+    job = raw.get("job")
+    here = {"world_size": du.get_info().world_size, "batch_size": batch_size}
+    if isinstance(job, dict) and job != here:
+        # the sampler's position and the scaled LR depend on both: a different job resumes wrongly
+        raise CheckpointError(f"{path}: written by a job with {job}, resumed with {here}; resume with the "
+                              "same number of processes and data.batch_size")
     set_rng_state(raw["rng"])
     return TrainState(**raw["train_state"])
 
@@ -343,6 +350,10 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
     train_instances = load_instances(cfg, "train")
     train_set = SeededDataset(build_dataset(cfg, train_instances, train=True))
     val_instances = load_instances(cfg, "val") if rt.val_interval > 0 else []
+    val_gt = cfg.resolve(cfg.data.val_gt)
+    if val_instances and not (val_gt and Path(val_gt).exists()):
+        # fail now, not after the first epoch
+        raise DataError(val_gt, "validation ground truth (data.val_gt) not found")
 
     model = build_model(cfg).to(device)
     channels_last = device.type == "cpu"
@@ -363,8 +374,9 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
     if resume:
         if not latest.is_file():
             raise CheckpointError(f"{latest}: nothing to resume from")
-        state = load_training_checkpoint(latest, model, optimizer, scaler)
+        state = load_training_checkpoint(latest, model, optimizer, scaler, cfg.data.batch_size)
         log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
+        logger.drop_after(state.global_iter)
     ddp_model: nn.Module = model
     if info.distributed:
         ddp_model = nn.parallel.DistributedDataParallel(

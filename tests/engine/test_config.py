@@ -77,3 +77,12 @@ def test_demo_config_file_matches_the_demo():
     shipped = load_config(CONFIGS / "synthetic_demo.yaml")
     built = demo_config(data_root=shipped.data.data_root, work_dir=shipped.runtime.work_dir)
     assert shipped == built
+
+
+@pytest.mark.parametrize("override, words", [("runtime.log_interval=0", "log_interval"),
+                                             ("data.batch_size=0", "batch_size"),
+                                             ("data.input_size=[192]", "input_size"),
+                                             ("optim.epochs=0", "epochs")])
+def test_out_of_range_values_name_the_key(override, words):
+    with pytest.raises(DataError, match=words):
+        apply_overrides(Config(), [override])
