@@ -19,11 +19,8 @@ from typing import Any
 import numpy as np
 
 from simplepose.errors import DataError
+from simplepose.io import read_json
 
-try:  # orjson parses the ~40 MB of a full validation set several times faster than json
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - optional speed-up
-    _orjson = None
 
 # poseval's joint order (index 0..14), then the mean ("total") at index 15.
 JOINT_NAMES: tuple[str, ...] = (
@@ -97,21 +94,6 @@ class _Video:
     persons: _Persons
     gt_count: np.ndarray                     # (n_frames,) annotations per frame
     polygons: dict[int, list[np.ndarray]]    # frame -> ignore polygons (M, 2) (GT only)
-
-
-def load_json_fast(path: str | os.PathLike) -> Any:
-    """Read a JSON file (orjson when installed), with errors naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    data = path.read_bytes()
-    try:
-        if _orjson is not None:
-            return _orjson.loads(data)
-        import json
-        return json.loads(data)
-    except ValueError as e:   # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
-        raise DataError(path, f"malformed JSON: {e}") from None
 
 
 def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
@@ -191,7 +173,7 @@ def _read_polygons(path: Path, image: dict, frame: int) -> list[np.ndarray] | No
 def read_video_file(path: str | os.PathLike, is_gt: bool) -> _Video:
     """Parse one PoseTrack18 per-video file (GT or predictions) the way poseval reads it."""
     path = Path(path)
-    data = load_json_fast(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataError(path, "expected a JSON object with 'images', 'annotations', 'categories'")
     for key in ("images", "annotations"):
