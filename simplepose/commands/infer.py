@@ -33,7 +33,7 @@ from simplepose.data.instances import PersonInstance, PosePrediction
 from simplepose.data.keypoints import SCHEMAS, get_schema
 from simplepose.errors import DataError
 from simplepose.evaluation.rescore import rescore
-from simplepose.inference.video import Frame, ImageFrames, VideoFrames, VideoWriter, open_frames, write_image
+from simplepose.inference.video import Frame, ImageFrames, VideoFrames, VideoWriter, open_frames
 from simplepose.io import write_json
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.tracking.tracker import PoseTracker
-    from simplepose.visualize import draw_poses
+    from simplepose.visualize import draw_poses, save_image
 
     if args.batch_size < 1:
         raise DataError(None, f"--batch-size must be >= 1, got {args.batch_size}")
@@ -363,29 +363,30 @@ def run(args: argparse.Namespace) -> int:
                                         track_ids=None if ids is None else ids.tolist(), boxes_xywh=boxes)
                     if args.draw:
                         name = f"{frame.name}.jpg" if is_video else str(Path(frame.name).with_suffix(".jpg"))
-                        write_image(out_dir / "overlays" / name, canvas)
+                        save_image(out_dir / "overlays" / name, canvas)
                     if writer is not None:
                         writer.write(canvas)
                 bar.update(1)
                 bar.set_postfix(persons=n_persons, refresh=False)
+        bar.close()
+        results_path = write_json(out_dir / "results.json", results)
+        log.info("%d frames, %d persons -> %s", n_frames, n_persons, results_path)
+        if gt_videos is not None:
+            from simplepose.evaluation.writer import write_posetrack_predictions
+            files = write_posetrack_predictions(predictions, gt_videos, args.posetrack_out, schema=schema,
+                                                clip_boxes=False, use_track_ids=args.track)
+            log.info("PoseTrack18 predictions of %d videos -> %s", len(files), args.posetrack_out)
+        if writer is not None:
+            video = writer.close()
+            log.info("overlay video (%d frames) -> %s", writer.frames, video)
     except BaseException:
         if writer is not None:
-            writer.abort()
+            writer.abort()  # no half-written video is left behind
         raise
     finally:
         bar.close()
-    results_path = write_json(out_dir / "results.json", results)
-    log.info("%d frames, %d persons -> %s", n_frames, n_persons, results_path)
-    if gt_videos is not None:
-        from simplepose.evaluation.writer import write_posetrack_predictions
-        files = write_posetrack_predictions(predictions, gt_videos, args.posetrack_out, schema=schema,
-                                            clip_boxes=False, use_track_ids=args.track)
-        log.info("PoseTrack18 predictions of %d videos -> %s", len(files), args.posetrack_out)
     if n_unmatched:
         log.warning("%d frames had no record in %s and were skipped", n_unmatched, args.boxes)
-    if writer is not None:
-        video = writer.close()
-        log.info("overlay video (%d frames) -> %s", writer.frames, video)
     if args.draw:
         log.info("overlay images -> %s", out_dir / "overlays")
     return 0

@@ -13,7 +13,6 @@ import numpy as np
 
 from simplepose.data.image import read_image
 from simplepose.errors import DataError
-from simplepose.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +125,6 @@ def open_frames(path: str | os.PathLike) -> ImageFrames | VideoFrames:
         return ImageFrames(path)
     raise DataError(path, f"unknown input type {path.suffix!r}: expected an image "
                           f"({', '.join(IMAGE_EXTENSIONS)}), a folder or a video ({', '.join(VIDEO_EXTENSIONS)})")
-
-
-def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Encode an image by its file extension and write it atomically."""
-    path = Path(path)
-    ok, buf = cv2.imencode(path.suffix or ".jpg", image)
-    if not ok:
-        raise DataError(path, "cannot encode image for this file extension")
-    return atomic_write(path, lambda f: f.write(buf.tobytes()), mode="wb")
 
 
 class VideoWriter:

@@ -12,7 +12,8 @@ import torch
 from simplepose.cli import main
 from simplepose.commands.infer import match_file_names
 from simplepose.errors import DataError
-from simplepose.inference.video import VideoWriter, open_frames, write_image
+from simplepose.inference.video import VideoWriter, open_frames
+from simplepose.visualize import save_image
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +305,7 @@ def test_frame_sources(posetrack_dir: Path, tmp_path: Path) -> None:
     single = open_frames(folder / "000003.jpg")
     (frame,) = list(single)
     assert frame.name == "000003.jpg" and frame.image.shape == (720, 1280, 3)
-    write_image(tmp_path / "a" / "x.png", frame.image)
+    save_image(tmp_path / "a" / "x.png", frame.image)
     assert np.array_equal(cv2.imread(str(tmp_path / "a" / "x.png")), frame.image)   # PNG: lossless
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(DataError, match="unknown input type"):
