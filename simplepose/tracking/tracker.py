@@ -129,6 +129,12 @@ class PoseTracker:
             raise ValueError(f"keypoints must be (N, {self.sigmas.shape[0]}, 3), got {kpts.shape}")
         if boxes.shape[0] != kpts.shape[0]:
             raise ValueError(f"{kpts.shape[0]} poses but {boxes.shape[0]} boxes")
+        if not np.isfinite(boxes).all():
+            raise ValueError("boxes contain NaN or infinity")
+        bad = ~np.isfinite(kpts).all(axis=2)
+        if bad.any():  # a keypoint without a finite position or score takes no part in OKS
+            kpts = kpts.copy()
+            kpts[bad] = 0.0
         frame = self.frame + 1 if frame_index is None else int(frame_index)
         if frame <= self.frame:
             raise ValueError(f"frame_index {frame} does not follow the previous frame {self.frame}")

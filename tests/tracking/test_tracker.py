@@ -151,3 +151,15 @@ def test_bad_input_is_refused() -> None:
         tracker.update(np.zeros((0, 17, 3)), np.zeros((0, 4)), frame_index=5)
     with pytest.raises(ValueError, match="max_age"):
         PoseTracker(SIGMAS, max_age=-1)
+
+
+def test_non_finite_input() -> None:
+    tracker = PoseTracker(SIGMAS)
+    with pytest.raises(ValueError, match="NaN"):
+        tracker.update(np.zeros((1, 17, 3)), np.array([[0.0, np.nan, 10, 10]]))
+    t = _template(0)
+    first = tracker.update(*_frame(_person(t, 100, 100)))
+    kp, box = _frame(_person(t, 102, 101))
+    kp[0, 3, 0] = np.nan  # one keypoint without a position: the person is still matched by the rest
+    box[0, 0] += 500      # and by OKS alone: the box no longer overlaps
+    np.testing.assert_array_equal(tracker.update(kp, box), first)
