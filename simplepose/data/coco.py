@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from simplepose.data.geometry import clip_xyxy
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
 from simplepose.io import read_json
@@ -239,10 +240,7 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
     xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)                # (N, 4) f64
     sizes = np.array([im.image_size if im.image_size else (np.inf, np.inf) for _, im in order],
                      dtype=np.float64)                                                          # (N, 2)
-    lo = np.zeros(2)
-    xyxy[:, :2] = np.clip(xyxy[:, :2], lo, sizes - 1)
-    xyxy[:, 2:] = np.clip(xyxy[:, 2:], lo, sizes - 1)
-    xyxy32 = xyxy.astype(np.float32)
+    xyxy32 = clip_xyxy(xyxy, sizes)
     zero_box = ((xyxy32[:, 2:] - xyxy32[:, :2]) <= 0).any(axis=1)
 
     n_kp = np.array([_int_field(a, "num_keypoints", path, rec) if "num_keypoints" in a else -1

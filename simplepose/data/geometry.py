@@ -25,6 +25,17 @@ def bbox_xywh_to_xyxy(bbox_xywh: np.ndarray) -> np.ndarray:
     return np.concatenate([b[..., :2], b[..., :2] + b[..., 2:]], axis=-1)
 
 
+def clip_xyxy(bbox_xyxy: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
+    """Boxes (..., 4) clipped to images (..., 2) (w, h) as the reference's parser does: float32.
+
+    Coordinates go to [0, size - 1]; an infinite size leaves that axis unclipped.
+    """
+    b = np.asarray(bbox_xyxy, dtype=np.float64)
+    top = np.asarray(image_wh, dtype=np.float64) - 1
+    out = np.concatenate([np.clip(b[..., :2], 0, top), np.clip(b[..., 2:], 0, top)], axis=-1)
+    return out.astype(np.float32)
+
+
 def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
     """Grow (..., 2) box sizes (w, h) to the given w/h ratio, float32 like the reference."""
     s = np.asarray(scale, dtype=np.float32)

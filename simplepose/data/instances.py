@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simplepose.data.geometry import clip_xyxy
+
 
 @dataclass
 class PersonInstance:
@@ -34,12 +36,10 @@ class PersonInstance:
     def bbox_xyxy_clipped(self) -> np.ndarray:
         """Box as MMPose's dataset parser clips it to the image: (4,) float32 x1, y1, x2, y2."""
         x, y, w, h = (float(v) for v in self.bbox_xywh)
-        box = np.array([x, y, x + w, y + h], dtype=np.float32)
-        if self.image_size is not None:
-            width, height = self.image_size
-            box[[0, 2]] = np.clip(box[[0, 2]], 0, width - 1)
-            box[[1, 3]] = np.clip(box[[1, 3]], 0, height - 1)
-        return box
+        box = np.array([x, y, x + w, y + h], dtype=np.float64)
+        if self.image_size is None:
+            return box.astype(np.float32)
+        return clip_xyxy(box, np.asarray(self.image_size, np.float64))
 
 
 @dataclass

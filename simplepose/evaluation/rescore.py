@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simplepose.data.geometry import bbox_xyxy_to_center_scale, fix_aspect_ratio
+from simplepose.data.geometry import bbox_xyxy_to_center_scale, clip_xyxy, fix_aspect_ratio
 from simplepose.data.instances import PosePrediction
 from simplepose.errors import DataError
 
@@ -51,10 +51,7 @@ def box_areas(bbox_xywh: np.ndarray, aspect_ratio: float = 192 / 256, padding: f
         xyxy = np.concatenate([b32[:, :2], b32[:, :2] + b32[:, 2:]], axis=1)
     else:
         size = np.asarray(image_sizes, dtype=np.float64).reshape(-1, 2)
-        x2y2 = b[:, :2] + b[:, 2:]
-        lo = np.clip(b[:, :2], 0, size - 1)
-        hi = np.clip(x2y2, 0, size - 1)
-        xyxy = np.concatenate([lo, hi], axis=1).astype(np.float32)
+        xyxy = clip_xyxy(np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1), size)
     _, scale = bbox_xyxy_to_center_scale(xyxy, padding)
     scale = fix_aspect_ratio(scale, aspect_ratio)
     return np.prod(scale, axis=1, dtype=np.float32)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simplepose.data.geometry import (affine_points, bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, fix_aspect_ratio,
+from simplepose.data.geometry import (affine_points, bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, clip_xyxy,
+                                      fix_aspect_ratio,
                                       get_warp_matrix, input_to_image)
 from simplepose.data.instances import PersonInstance
 
@@ -75,3 +76,10 @@ def test_input_to_image_matches_e2e(mmpose_golden_dir):
     # the reference evaluates this in float64 (kp / int input_size promotes) and rounds once; a float32
     # evaluation differs by up to 1 ulp at x ~ 1000-2000 (1.2e-4 px)
     np.testing.assert_allclose(out, e2e["keypoints"], rtol=0, atol=0)  # bit-exact
+
+
+def test_clip_xyxy_by_hand():
+    boxes = np.array([[-5.5, 10.0, 700.25, 300.0], [1.0, -2.0, 50.0, 500.0]])
+    sizes = np.array([[640.0, 480.0], [np.inf, 100.0]])     # inf: that axis is not clipped
+    np.testing.assert_array_equal(clip_xyxy(boxes, sizes),
+                                  np.array([[0, 10, 639, 300], [1, 0, 50, 99]], np.float32))
