@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     model = prepare_for_inference(model)  # BatchNorm folded, channels_last: same outputs, faster
     instances = load_instances(cfg, "val")
     predictions = predict_instances(cfg, model, instances, "cpu")
-    metrics, result = evaluate_predictions(cfg, predictions, out / "eval", instances=instances)
+    metrics, result = evaluate_predictions(cfg, predictions, out / "eval")
     print(format_table(result))
     print(f"[4/4] drawing {args.overlays} overlay images")
     written = draw_overlays(predictions, cfg, out / "overlays", args.overlays)

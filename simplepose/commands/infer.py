@@ -153,7 +153,9 @@ class BoxProvider:
     # -- box files
     def _detections(self, path: Path, images_json: str | None, det_thr: float) -> tuple[list[PersonInstance], dict]:
         """Detections and the image records their ids refer to."""
-        from simplepose.data.coco import ImageInfo, load_detections, load_image_records
+        from simplepose.data.annotations import load_image_records
+        from simplepose.data.cocostyle import ImageInfo
+        from simplepose.data.detections import load_detections
         if images_json is not None:
             records = load_image_records(images_json, ".")
         elif isinstance(self.source, VideoFrames):
@@ -185,14 +187,8 @@ class BoxProvider:
 
     def _annotations(self, path: Path) -> tuple[list[PersonInstance], dict]:
         """Ground-truth persons of a COCO or PoseTrack annotation file/folder and its image records."""
-        from simplepose.data.coco import load_coco_keypoints, load_image_records
-        from simplepose.data.posetrack import load_posetrack
-        records = load_image_records(path, ".")
-        if any(r.video_id is not None for r in records.values()):          # PoseTrack frames
-            instances = load_posetrack(path, ".", probe_sizes=False)
-        else:
-            instances = load_coco_keypoints(path, ".")
-        return instances, records
+        from simplepose.data.annotations import load_annotated_persons, load_image_records
+        return load_annotated_persons(path, ".", probe_sizes=False), load_image_records(path, ".")
 
     def _match(self, path: Path, records: dict) -> None:
         """Map every frame to an image id, or raise when no frame matches the box file."""
@@ -240,7 +236,7 @@ class BoxProvider:
             return None
         insts = self.by_image.get(image_id, [])
         if self.clip:
-            xyxy = [dataclasses.replace(i, image_size=i.image_size or (w, h)).bbox_xyxy_clipped() for i in insts]
+            xyxy = [i.reference_box((w, h)) for i in insts]
             boxes = np.array([[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in xyxy], dtype=np.float64)
         else:
             boxes = np.array([i.bbox_xywh for i in insts], dtype=np.float64)
@@ -273,10 +269,12 @@ def result_records(frame: Frame, fb: FrameBoxes, poses: np.ndarray, track_ids: n
     return out
 
 
-def _predictions(fb: FrameBoxes, poses: np.ndarray, track_ids: np.ndarray | None) -> list[PosePrediction]:
-    """PosePrediction records of a frame's poses (N, K, 3)."""
+def _predictions(fb: FrameBoxes, poses: np.ndarray, areas: np.ndarray,
+                 track_ids: np.ndarray | None) -> list[PosePrediction]:
+    """PosePrediction records of a frame's poses (N, K, 3) with their OKS areas (N,)."""
     return [PosePrediction(image_id=int(fb.image_id), bbox_xywh=fb.boxes_xywh[i].copy(),
                            keypoints=poses[i, :, :2].copy(), keypoint_scores=poses[i, :, 2].copy(),
+                           area=float(areas[i]),
                            box_score=float(fb.scores[i]),
                            track_id=None if track_ids is None else int(track_ids[i]))
             for i in range(poses.shape[0])]
@@ -355,7 +353,7 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     results.extend(result_records(frame, fb, pose, ids, is_video))
                     if gt_videos is not None:
-                        predictions.extend(_predictions(fb, pose, ids))
+                        predictions.extend(_predictions(fb, pose, estimator.oks_areas(boxes), ids))
                 n_frames += 1
                 n_persons += len(pose)
                 if args.draw or writer is not None:
@@ -374,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
         if gt_videos is not None:
             from simplepose.evaluation.writer import write_posetrack_predictions
             files = write_posetrack_predictions(predictions, gt_videos, args.posetrack_out, schema=schema,
-                                                clip_boxes=False, use_track_ids=args.track)
+                                                use_track_ids=args.track)
             log.info("PoseTrack18 predictions of %d videos -> %s", len(files), args.posetrack_out)
         if writer is not None:
             video = writer.close()

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if not info.is_main:
             return 0
         out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "test")
-        metrics, result = evaluate_predictions(cfg, predictions, out_dir, instances=instances)
+        metrics, result = evaluate_predictions(cfg, predictions, out_dir)
     finally:
         du.cleanup()
     if cfg.data.dataset == "posetrack18":

@@ -6,7 +6,6 @@ reaches persistent workers too (call it before iterating the loader for that epo
 """
 from __future__ import annotations
 
-import dataclasses
 
 import os
 import time
@@ -129,17 +128,13 @@ class TopDownDataset(Dataset):
         return kp[:, :2], np.minimum(np.float32(1), kp[:, 2])
 
     def _box(self, inst: PersonInstance, image_wh: tuple[int, int]) -> np.ndarray:
-        """The instance box as the reference uses it: (4,) f32 xyxy. Ground-truth boxes are clipped
-        to the image like the reference's parser; detection boxes (no annotation id, no image size
-        from the annotation) are used as given."""
+        """The instance's reference box (4,) f32 xyxy, checked to be finite and non-empty."""
         b = np.asarray(inst.bbox_xywh, dtype=np.float64)
         if b.shape != (4,) or not np.isfinite(b).all():
             raise DataError(inst.image_path, f"bad bbox_xywh {inst.bbox_xywh!r}", record=_record(inst))
-        is_detection = inst.ann_id is None and inst.image_size is None
-        size = None if is_detection else (inst.image_size or image_wh)
-        box = dataclasses.replace(inst, bbox_xywh=b, image_size=size).bbox_xyxy_clipped()
+        box = inst.reference_box(image_wh)
         if not (box[2] > box[0] and box[3] > box[1]):
-            where = "" if is_detection else " after clipping to the image"
+            where = "" if inst.is_detection else " after clipping to the image"
             raise DataError(inst.image_path, f"empty box{where}: xywh {b.tolist()}", record=_record(inst))
         return box
 

@@ -19,6 +19,18 @@ def bbox_xyxy_to_center_scale(bbox_xyxy: np.ndarray, padding: float = 1.25) -> t
     return center, scale
 
 
+def input_center_scale(bbox_xyxy: np.ndarray, aspect_ratio: float,
+                       padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (..., 4) xyxy -> the network input's center (..., 2) and aspect-fixed padded scale (..., 2)."""
+    center, scale = bbox_xyxy_to_center_scale(bbox_xyxy, padding)
+    return center, fix_aspect_ratio(scale, aspect_ratio)
+
+
+def scale_area(scale: np.ndarray) -> np.ndarray:
+    """OKS areas (...,) float32 of input scales (..., 2): the reference's prod(bbox_scales)."""
+    return np.prod(np.asarray(scale, np.float32), axis=-1, dtype=np.float32)
+
+
 def bbox_xywh_to_xyxy(bbox_xywh: np.ndarray) -> np.ndarray:
     """Boxes (..., 4) x, y, w, h -> x1, y1, x2, y2 (no clipping)."""
     b = np.asarray(bbox_xywh)

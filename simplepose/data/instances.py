@@ -28,18 +28,25 @@ class PersonInstance:
     ignore_regions: list[np.ndarray] = field(default_factory=list)  # polygons, each (M, 2) float64
     is_labeled: bool = True
     score: float = 1.0              # detection score; 1.0 for ground-truth boxes
+    is_detection: bool = False      # a detector's box (never clipped) rather than an annotated one
 
     @property
     def num_keypoints(self) -> int:
         return int(self.keypoints.shape[0])
 
-    def bbox_xyxy_clipped(self) -> np.ndarray:
-        """Box as MMPose's dataset parser clips it to the image: (4,) float32 x1, y1, x2, y2."""
+    def reference_box(self, image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """The box the reference crops this person from: (4,) float32 x1, y1, x2, y2.
+
+        Annotated boxes are clipped to the image as MMPose's dataset parser clips them (with the
+        record's size, else `image_size` (width, height), e.g. read from the image file); detection
+        boxes are used as detected, never clipped.
+        """
         x, y, w, h = (float(v) for v in self.bbox_xywh)
         box = np.array([x, y, x + w, y + h], dtype=np.float64)
-        if self.image_size is None:
+        size = None if self.is_detection else (self.image_size or image_size)
+        if size is None:
             return box.astype(np.float32)
-        return clip_xyxy(box, np.asarray(self.image_size, np.float64))
+        return clip_xyxy(box, np.asarray(size, np.float64))
 
 
 @dataclass
@@ -50,6 +57,7 @@ class PosePrediction:
     bbox_xywh: np.ndarray           # (4,) float64 box the prediction was made from
     keypoints: np.ndarray           # (K, 2) float32 image pixels
     keypoint_scores: np.ndarray     # (K,) float32 heatmap maxima
+    area: float                     # OKS area: width x height of the aspect-fixed, padded crop box
     box_score: float = 1.0          # detector score (1.0 for ground-truth boxes)
     track_id: int | None = None
     video_id: str | None = None

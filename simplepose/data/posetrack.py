@@ -9,7 +9,7 @@ Two on-disk forms hold the same annotations:
 
 Both give the same PersonInstances (per frame: same values, same annotation order; only the order
 of the sequences may differ, as each file orders them). Instance semantics (dropping, clipping,
-visibility) are MMPose's, see ``simplepose.data.coco``.
+visibility) are MMPose's, see ``simplepose.data.cocostyle``.
 
 Image sizes: MMPose clips ground-truth boxes with the ``width``/``height`` of the image record. The
 merged files have them; the official per-video files do not. When a record lacks them and
@@ -23,26 +23,18 @@ ground truth frame by frame, which is how poseval pairs them.
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from simplepose.data.coco import (ImageInfo, _document, check_image_files, parse_annotations,
-                                  parse_images)
+from simplepose.data.cocostyle import (ImageInfo, PathLike, check_image_files, document_lists,
+                                       parse_annotations, parse_images)
 from simplepose.data.image import probe_image_size
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
 from simplepose.io import read_json
-
-logger = logging.getLogger(__name__)
-
-PathLike = str | os.PathLike
-
-
 
 @dataclass(frozen=True)
 class PoseTrackVideo:
@@ -109,7 +101,7 @@ def load_posetrack(path: PathLike, data_root: PathLike, drop_invalid: bool = Tru
     """
     out: list[PersonInstance] = []
     for file, name in _progress(_sources(path), "reading PoseTrack18"):
-        images_raw, annotations = _document(read_json(file), file)
+        images_raw, annotations = document_lists(read_json(file), file)
         images = parse_images(images_raw, file, data_root, video_name=name, videos=True)
         if probe_sizes:
             images = _probe_sizes(images, annotations)
@@ -129,7 +121,7 @@ def load_posetrack_videos(path: PathLike) -> list[PoseTrackVideo]:
     videos: list[PoseTrackVideo] = []
     for file, name in _progress(_sources(path), "reading PoseTrack18 videos"):
         doc = read_json(file)
-        images_raw, _ = _document(doc, file, need_annotations=False)
+        images_raw, _ = document_lists(doc, file, need_annotations=False)
         infos = parse_images(images_raw, file, ".", video_name=name, videos=True)
         categories = doc.get("categories", [])
         if not isinstance(categories, list):

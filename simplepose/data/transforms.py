@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from simplepose.data.geometry import affine_points, fix_aspect_ratio, get_warp_matrix
+from simplepose.data.geometry import affine_points, bbox_xyxy_to_center_scale, fix_aspect_ratio, get_warp_matrix
 
 # ImageNet statistics in RGB order, float32 like the reference's data preprocessor
 MEAN_RGB = np.array([123.675, 116.28, 103.53], dtype=np.float32)
@@ -129,17 +129,14 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, size: Sequence[int], mirro
 
 def crop_person(image: np.ndarray, center: np.ndarray, scale: np.ndarray, rot: float = 0.0,
                 input_size: Sequence[int] = (192, 256)) -> np.ndarray:
-    """Crop one person box (center (2,), scale (2,) px, rotation in degrees) to (h, w, 3) uint8 BGR.
-
-    The scale is grown to the input aspect ratio first (a no-op on an already fixed scale).
-    """
-    fixed = fix_aspect_ratio(np.asarray(scale, np.float32), input_size[0] / input_size[1])
-    return warp_image(image, get_warp_matrix(center, fixed, rot, input_size), input_size)
+    """Crop one person (center (2,), aspect-fixed input scale (2,) px, rotation in degrees) to (h, w, 3)
+    uint8 BGR."""
+    return warp_image(image, get_warp_matrix(center, scale, rot, input_size), input_size)
 
 
 def crop_persons(image: np.ndarray, centers: np.ndarray, scales: np.ndarray, rots: np.ndarray | None = None,
                  input_size: Sequence[int] = (192, 256)) -> np.ndarray:
-    """Crops of N boxes of one image: centers, scales (N, 2) -> (N, h, w, 3) uint8 BGR."""
+    """Crops of N persons of one image: centers, aspect-fixed input scales (N, 2) -> (N, h, w, 3) uint8 BGR."""
     centers = np.asarray(centers, np.float32).reshape(-1, 2)
     scales = np.asarray(scales, np.float32).reshape(-1, 2)
     rots = np.zeros(len(centers)) if rots is None else np.asarray(rots).reshape(-1)
@@ -312,9 +309,7 @@ def sample_geometry(keypoints: np.ndarray, visible: np.ndarray, bbox_xyxy: np.nd
                     lower_ids: Sequence[int], input_size: Sequence[int] = (192, 256),
                     cfg: AugmentConfig = AugmentConfig(), padding: float = 1.25) -> SampleGeometry:
     """The reference's train geometry for given draws: box -> flip -> half body -> box transform -> affine."""
-    b = np.asarray(bbox_xyxy, dtype=np.float32)
-    center = (b[:2] + b[2:]) * np.float32(0.5)
-    scale = (b[2:] - b[:2]) * np.float32(padding)
+    center, scale = bbox_xyxy_to_center_scale(bbox_xyxy, padding)
     kp = np.asarray(keypoints, dtype=np.float32)[:, :2]
     vis = np.asarray(visible, dtype=np.float32)
     if params.flip:

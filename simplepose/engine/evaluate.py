@@ -1,4 +1,9 @@
-"""The test loop: model over a validation set -> PosePrediction list -> PoseTrack or COCO evaluator."""
+"""The test loop: model over a validation set -> PosePrediction list -> PoseTrack or COCO evaluator.
+
+Crops come from the validation dataset (no augmentation, as MMPose's test pipeline), keypoints from
+the shared top-down prediction step; each prediction carries the OKS area of the crop it was made
+from, which is what the reference's OKS-NMS uses.
+"""
 from __future__ import annotations
 
 import logging
@@ -10,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from simplepose.data.geometry import input_to_image
+from simplepose.data.geometry import scale_area
 from simplepose.data.instances import PersonInstance, PosePrediction
+from simplepose.inference.topdown import TopDownPredictor
 from simplepose.engine import distributed as du
 from simplepose.engine.config import Config
 
@@ -21,10 +27,8 @@ log = logging.getLogger("simplepose.evaluate")
 def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
                       device: torch.device | str = "cpu", progress: bool = True) -> list[PosePrediction]:
     """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order."""
-    from simplepose.data.codec import MSRAHeatmap
     from simplepose.data.keypoints import get_schema
     from simplepose.engine.train import EpochSampler, SeededDataset, build_dataset, make_loader
-    from simplepose.model.pose_model import predict_heatmaps
 
     device = torch.device(device)
     info = du.get_info()
@@ -33,9 +37,9 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     sampler = EpochSampler(len(dataset), 0, shuffle=False, rank=info.rank, world_size=info.world_size,
                            round_up=False)
     loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
-    codec = MSRAHeatmap(input_size=tuple(d.input_size), heatmap_size=tuple(d.heatmap_size), sigma=d.sigma)
     flip_indices = list(get_schema(d.dataset).flip_indices) if d.flip_test else None
     chunk = 8 if device.type == "cpu" else None  # CPU: small passes keep activations in cache
+    predictor = TopDownPredictor(model, d.input_size, flip_indices, chunk, device)
     was_training = model.training
     model.eval()
     out: list[tuple[int, PosePrediction]] = []
@@ -45,19 +49,18 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
         bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=False, dynamic_ncols=True)
     try:
         for batch in loader:
-            x = batch["inputs"].to(device, non_blocking=True)
-            heatmaps = predict_heatmaps(model, x, flip_indices, chunk_size=chunk)  # (N, K, h, w)
-            kp_input, scores = codec.decode(heatmaps.float().cpu())       # (N, K, 2), (N, K)
-            kp = input_to_image(kp_input, batch["center"].numpy(), batch["scale"].numpy(), tuple(d.input_size))
+            centers, scales = batch["center"].numpy(), batch["scale"].numpy()   # (N, 2) each
+            kp = predictor.keypoints(batch["inputs"], centers, scales)          # (N, K, 3)
+            areas = scale_area(scales)                                          # (N,)
             for j, idx in enumerate(batch["index"].tolist()):
                 inst = instances[idx]
                 out.append((idx, PosePrediction(
                     image_id=inst.image_id, bbox_xywh=np.asarray(inst.bbox_xywh, np.float64),
-                    keypoints=kp[j].astype(np.float32), keypoint_scores=scores[j].astype(np.float32),
+                    keypoints=kp[j, :, :2], keypoint_scores=kp[j, :, 2], area=float(areas[j]),
                     box_score=float(inst.score), track_id=inst.track_id, video_id=inst.video_id,
                     frame_index=inst.frame_index, image_path=inst.image_path)))
             if bar is not None:
-                bar.update(len(x))
+                bar.update(len(kp))
     finally:
         if bar is not None:
             bar.close()
@@ -77,34 +80,12 @@ def posetrack_metrics(result: Any) -> dict[str, float]:
     return metrics
 
 
-def instance_box_areas(instances: Sequence[PersonInstance], aspect_ratio: float) -> np.ndarray:
-    """OKS-NMS areas (N,) as the reference computes them: ground-truth boxes (whose image size the
-    reader knows) clipped to their image first, detection boxes as given."""
-    from simplepose.evaluation.rescore import box_areas
-
-    boxes = np.stack([np.asarray(i.bbox_xywh, np.float64) for i in instances])
-    areas = box_areas(boxes, aspect_ratio)
-    sized = [k for k, inst in enumerate(instances) if inst.image_size is not None]
-    if sized:
-        sizes = np.array([instances[k].image_size for k in sized], np.float64)
-        areas[sized] = box_areas(boxes[sized], aspect_ratio, image_sizes=sizes)
-    return areas
-
-
 def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir: Path,
-                         gt: str | None = None,
-                         instances: Sequence[PersonInstance] | None = None) -> tuple[dict[str, float], Any]:
-    """Write prediction files under out_dir and score them: (metrics, raw result).
-
-    instances: the ones the predictions were made from (same order); their boxes give the OKS-NMS
-    areas exactly as the reference computes them (ground-truth boxes clipped to the image).
-    """
+                         gt: str | None = None) -> tuple[dict[str, float], Any]:
+    """Write prediction files under out_dir and score them: (metrics, raw result)."""
     out_dir = Path(out_dir)
     d = cfg.data
     gt = gt or cfg.resolve(d.val_gt)
-    areas = None
-    if instances is not None and len(instances) == len(predictions) and len(instances) > 0:
-        areas = instance_box_areas(instances, d.input_size[0] / d.input_size[1])
     if d.dataset == "posetrack18":
         from simplepose.data.posetrack import load_posetrack_videos
         from simplepose.evaluation.posetrack import evaluate_posetrack
@@ -113,15 +94,13 @@ def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir
         pred_dir = out_dir / "predictions"
         if pred_dir.exists():
             shutil.rmtree(pred_dir)
-        write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir, areas=areas,
-                                    aspect_ratio=d.input_size[0] / d.input_size[1])
+        write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir)
         result = evaluate_posetrack(gt, pred_dir)
         return posetrack_metrics(result), result
     if d.dataset == "coco":
         from simplepose.evaluation.coco import evaluate_coco_keypoints
 
-        stats = evaluate_coco_keypoints(gt, predictions, out_dir / "keypoints_results.json", areas=areas,
-                                        aspect_ratio=d.input_size[0] / d.input_size[1])
+        stats = evaluate_coco_keypoints(gt, predictions, out_dir / "keypoints_results.json")
         return {k: float(v) for k, v in stats.items()}, stats
     raise ValueError(f"unknown dataset {d.dataset}")
 
@@ -133,6 +112,6 @@ def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
     predictions = predict_instances(cfg, net, instances, device)
     metrics: dict[str, float] = {}
     if du.get_info().is_main:
-        metrics, _ = evaluate_predictions(cfg, predictions, out_dir, instances=instances)
+        metrics, _ = evaluate_predictions(cfg, predictions, out_dir)
     du.barrier()
     return metrics

@@ -228,8 +228,9 @@ def load_instances(cfg: Config, split: str, bbox_file: str | None = None) -> lis
     if split != "train":
         bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)
         if bbox_file:
-            from simplepose.data.coco import load_detections
-            instances = load_detections(bbox_file, ann, image_root=image_root, score_thr=d.bbox_score_thr)
+            from simplepose.data.annotations import load_image_records
+            from simplepose.data.detections import load_detections
+            instances = load_detections(bbox_file, load_image_records(ann, image_root), score_thr=d.bbox_score_thr)
     if not instances:
         raise DataError(ann, f"no person instances in the {split} split")
     return instances

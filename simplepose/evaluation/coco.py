@@ -24,15 +24,9 @@ STAT_NAMES: tuple[str, ...] = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)",
 
 
 def coco_results(predictions: Sequence[PosePrediction], schema: KeypointSchema = COCO,
-                 score_thr: float = KEYPOINT_SCORE_THR, nms_thr: float = NMS_THR,
-                 aspect_ratio: float = 192 / 256, image_sizes: np.ndarray | None = None,
-                 areas: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """COCO results records (image_id, category_id, keypoints [x, y, score]*K, score, bbox) after NMS.
-
-    image_sizes (N, 2) clips the boxes for the OKS areas (the reference does so for GT boxes).
-    """
-    keep, scores = postprocess(predictions, schema.sigmas_array, areas=areas, score_thr=score_thr,
-                               nms_thr=nms_thr, aspect_ratio=aspect_ratio, image_sizes=image_sizes)
+                 score_thr: float = KEYPOINT_SCORE_THR, nms_thr: float = NMS_THR) -> list[dict[str, Any]]:
+    """COCO results records (image_id, category_id, keypoints [x, y, score]*K, score, bbox) after NMS."""
+    keep, scores = postprocess(predictions, schema.sigmas_array, score_thr=score_thr, nms_thr=nms_thr)
     out = []
     for i in keep.tolist():
         p = predictions[i]
@@ -57,12 +51,11 @@ def _quiet(fn, *args):
 
 def evaluate_coco_keypoints(gt_json: str | os.PathLike, predictions: Sequence[PosePrediction],
                             out_json: str | os.PathLike | None = None, schema: KeypointSchema = COCO,
-                            clip_boxes: bool = False, **kwargs: Any) -> dict[str, float]:
+                            **kwargs: Any) -> dict[str, float]:
     """The 10 COCO keypoint stats (AP, AP .5, ..., AR (L)) of predictions against gt_json.
 
-    Writes the COCO results JSON to out_json (atomically) when given. clip_boxes clips boxes to
-    the image size for the OKS-NMS areas (use for ground-truth boxes, as the reference does).
-    No predictions give all-zero stats.
+    Writes the COCO results JSON to out_json (atomically) when given; keyword arguments go to
+    coco_results. No predictions give all-zero stats.
     """
     from pycocotools.coco import COCO as CocoApi
     from pycocotools.cocoeval import COCOeval
@@ -72,16 +65,11 @@ def evaluate_coco_keypoints(gt_json: str | os.PathLike, predictions: Sequence[Po
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) or \
             not isinstance(doc.get("annotations"), list):
         raise DataError(gt_json, "not a COCO keypoint annotation file ('images' and 'annotations' lists)")
-    sizes_by_id = {im["id"]: (im.get("width"), im.get("height")) for im in doc["images"]}
+    image_ids = {im.get("id") for im in doc["images"] if isinstance(im, dict)}
     for i, p in enumerate(predictions):
-        if p.image_id not in sizes_by_id:
+        if p.image_id not in image_ids:
             raise DataError(gt_json, f"prediction {i} refers to image id {p.image_id}, not in the file")
-    sizes = None
-    if clip_boxes and predictions:
-        sizes = np.array([sizes_by_id[p.image_id] for p in predictions], dtype=np.float64)
-        if np.isnan(sizes).any():
-            raise DataError(gt_json, "clip_boxes needs 'width' and 'height' of every image")
-    results = coco_results(predictions, schema, image_sizes=sizes, **kwargs)
+    results = coco_results(predictions, schema, **kwargs)
     if out_json is not None:
         write_json(out_json, results)
     if not results:

@@ -4,7 +4,8 @@ Person score = box score x mean of the keypoint scores above 0.2 (0 when none is
 sequentially in float64 like the reference's loop. OKS-NMS keeps, per image and in descending
 score order, every person whose OKS with all kept persons is <= 0.9; OKS uses all keypoints,
 the COCO sigmas and the mean of the two persons' areas, where a person's area is the product of
-its aspect-fixed, 1.25-padded box size (the reference's `bbox_scales`).
+its aspect-fixed, 1.25-padded crop box (the reference's `bbox_scales`), which every
+prediction carries as `area`.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simplepose.data.geometry import bbox_xyxy_to_center_scale, clip_xyxy, fix_aspect_ratio
 from simplepose.data.instances import PosePrediction
 from simplepose.errors import DataError
 
@@ -36,25 +36,6 @@ def rescore(keypoint_scores: np.ndarray, box_scores: np.ndarray, thr: float = KE
     count = above.sum(axis=1)
     mean = np.where(count > 0, total / np.maximum(count, 1), 0.0)
     return np.asarray(box_scores, dtype=np.float32).astype(np.float64) * mean
-
-
-def box_areas(bbox_xywh: np.ndarray, aspect_ratio: float = 192 / 256, padding: float = 1.25,
-              image_sizes: np.ndarray | None = None) -> np.ndarray:
-    """Areas (N,) float32 of the aspect-fixed, padded boxes (the reference's prod(bbox_scale)).
-
-    bbox_xywh (N, 4). With image_sizes (N, 2) (w, h), boxes are first clipped to the image the
-    way the reference's dataset clips ground-truth boxes; detection boxes are not clipped.
-    """
-    b = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
-    if image_sizes is None:
-        b32 = b.astype(np.float32)
-        xyxy = np.concatenate([b32[:, :2], b32[:, :2] + b32[:, 2:]], axis=1)
-    else:
-        size = np.asarray(image_sizes, dtype=np.float64).reshape(-1, 2)
-        xyxy = clip_xyxy(np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1), size)
-    _, scale = bbox_xyxy_to_center_scale(xyxy, padding)
-    scale = fix_aspect_ratio(scale, aspect_ratio)
-    return np.prod(scale, axis=1, dtype=np.float32)
 
 
 def oks_nms(keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, groups: np.ndarray,
@@ -118,18 +99,17 @@ def _check_predictions(predictions: Sequence[PosePrediction], num_keypoints: int
             raise DataError(None, f"prediction {i} (image id {p.image_id}): expected keypoints "
                             f"({num_keypoints}, 2) and keypoint_scores ({num_keypoints},), "
                             f"got {kp.shape} and {sc.shape}")
-        if not (np.isfinite(kp).all() and np.isfinite(sc).all() and np.isfinite(p.box_score)):
+        if not (np.isfinite(kp).all() and np.isfinite(sc).all() and np.isfinite(p.box_score)
+                and np.isfinite(p.area)):
             raise DataError(None, f"prediction {i} (image id {p.image_id}): NaN or infinite keypoints or scores")
 
 
-def postprocess(predictions: Sequence[PosePrediction], sigmas: np.ndarray,
-                areas: np.ndarray | None = None, score_thr: float = KEYPOINT_SCORE_THR,
-                nms_thr: float = NMS_THR, aspect_ratio: float = 192 / 256,
-                image_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def postprocess(predictions: Sequence[PosePrediction], sigmas: np.ndarray, score_thr: float = KEYPOINT_SCORE_THR,
+                nms_thr: float = NMS_THR) -> tuple[np.ndarray, np.ndarray]:
     """Rescore and OKS-NMS predictions: (kept indices into predictions, person scores (N,) float64).
 
-    Kept indices are grouped by image (first appearance) and sorted by descending score.
-    areas (N,) overrides the box areas; image_sizes (N, 2) clips boxes first (ground-truth boxes).
+    Kept indices are grouped by image (first appearance) and sorted by descending score; OKS uses
+    each prediction's own area.
     """
     n = len(predictions)
     if n == 0:
@@ -138,9 +118,7 @@ def postprocess(predictions: Sequence[PosePrediction], sigmas: np.ndarray,
     kp_scores = np.stack([np.asarray(p.keypoint_scores, np.float32) for p in predictions])
     box = np.array([p.box_score for p in predictions], dtype=np.float32)
     scores = rescore(kp_scores, box, score_thr)
-    if areas is None:
-        areas = box_areas(np.stack([np.asarray(p.bbox_xywh, np.float64) for p in predictions]),
-                          aspect_ratio, image_sizes=image_sizes)
+    areas = np.array([p.area for p in predictions], dtype=np.float32)
     keypoints = np.stack([np.asarray(p.keypoints, np.float32) for p in predictions])
     groups = np.array([p.image_id for p in predictions])
     keep = oks_nms(keypoints, scores, areas, groups, sigmas, nms_thr)

@@ -51,28 +51,14 @@ def _image_index(gt_videos: Sequence[Any]) -> dict[Any, tuple[int, dict]]:
 
 def build_prediction_files(predictions: Sequence[PosePrediction], gt_videos: Sequence[Any],
                            schema: KeypointSchema = POSETRACK18, score_thr: float = KEYPOINT_SCORE_THR,
-                           nms_thr: float = NMS_THR, aspect_ratio: float = 192 / 256,
-                           clip_boxes: bool = False, use_track_ids: bool = False,
-                           areas: np.ndarray | None = None) -> dict[str, dict]:
-    """Video name -> prediction file content (see the module docstring).
-
-    clip_boxes: clip boxes to the GT image size before computing OKS areas (the reference does
-    this for ground-truth boxes, not for detections). areas (N,) overrides the box areas.
-    """
+                           nms_thr: float = NMS_THR, use_track_ids: bool = False) -> dict[str, dict]:
+    """Video name -> prediction file content (see the module docstring)."""
     index = _image_index(gt_videos)
     for i, p in enumerate(predictions):
         if p.image_id not in index:
             raise DataError(None, f"prediction {i} refers to image id {p.image_id}, "
                             "which is in none of the ground-truth videos")
-    sizes = None
-    if clip_boxes and predictions:
-        try:
-            sizes = np.array([[index[p.image_id][1]["width"], index[p.image_id][1]["height"]]
-                              for p in predictions], dtype=np.float64)
-        except KeyError:
-            raise DataError(None, "clip_boxes needs 'width' and 'height' in the GT image records") from None
-    keep, scores = postprocess(predictions, schema.sigmas_array, areas=areas, score_thr=score_thr,
-                               nms_thr=nms_thr, aspect_ratio=aspect_ratio, image_sizes=sizes)
+    keep, scores = postprocess(predictions, schema.sigmas_array, score_thr=score_thr, nms_thr=nms_thr)
     per_image: dict[Any, list[int]] = {}
     for i in keep.tolist():
         per_image.setdefault(predictions[i].image_id, []).append(i)

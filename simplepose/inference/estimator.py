@@ -1,9 +1,9 @@
 """PoseEstimator: boxes on images -> keypoints in image pixels, batched over persons and images.
 
-Per image: one decode, then for every box the reference's top-down steps: xywh -> xyxy (no clipping),
-center/scale with 1.25 padding, aspect ratio fixed to the input's, an affine crop (OpenCV's fixed-point
-bilinear warp, as cv2.warpAffine), mean/std normalisation, the network on the crop and its mirror image in one pass (flip
-test), heatmap decoding (argmax + quarter offset), and the map back to image pixels.
+Per image: one decode, then for every box the reference's top-down steps (MMPose's
+``inference_topdown``): xywh -> xyxy (no clipping), center/scale with 1.25 padding, aspect ratio
+fixed to the input's, an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine),
+mean/std normalisation, then the shared prediction step (``simplepose.inference.topdown``).
 The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
 fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
 enough for the activations to stay in cache.
@@ -19,11 +19,14 @@ import torch
 from torch import nn
 
 from simplepose.data import geometry
-from simplepose.data.codec import MSRAHeatmap
+from simplepose.data.image import read_image
 from simplepose.data.keypoints import KeypointSchema, get_schema
+from simplepose.data.transforms import crop_persons, normalise_crops
 from simplepose.errors import DataError
+from simplepose.inference.export import OnnxRuntimeModel
+from simplepose.inference.topdown import TopDownPredictor
 from simplepose.model.checkpoint import load_model
-from simplepose.model.pose_model import predict_heatmaps, prepare_for_inference
+from simplepose.model.pose_model import prepare_for_inference
 
 # Images (original + flipped copies) per forward pass. benchmarks/inference.py on the 2-core machine
 # (res50 256x192, 2 threads): an unchunked batch of 32 ran 23% slower per person than batch 8 (the
@@ -52,7 +55,6 @@ class PoseEstimator:
         if self.input_size[0] % 32 or self.input_size[1] % 32 or min(self.input_size) <= 0:
             # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
             raise ValueError(f"input_size (w, h) must be positive multiples of 32, got {self.input_size}")
-        self.flip_test = flip_test
         self.chunk_size = int(chunk_size)
         self.padding = float(padding)
         self.device = torch.device(device)
@@ -63,7 +65,6 @@ class PoseEstimator:
             if self.device.type != "cpu":
                 raise ValueError("the onnxruntime backend runs on the CPU here; use backend='torch' for "
                                  f"device {self.device}")
-            from simplepose.inference.export import OnnxRuntimeModel
             self.model = OnnxRuntimeModel(model.eval(), self.input_size)
         else:
             raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
@@ -76,9 +77,8 @@ class PoseEstimator:
             raise ValueError(f"the model predicts {num_keypoints} keypoints but schema "
                              f"{getattr(self.schema, 'name', '')!r} has {len(self.schema.keypoint_names)}")
         self.flip_indices = list(self.schema.flip_indices)
-        stride = 32 // 2 ** getattr(model, "num_deconv", 3)  # input px per heatmap px (4 for SimpleBaseline)
-        heatmap_size = (self.input_size[0] // stride, self.input_size[1] // stride)
-        self.codec = MSRAHeatmap(self.input_size, heatmap_size)
+        self.predictor = TopDownPredictor(self.model, self.input_size, self.flip_indices if flip_test else None,
+                                          self.chunk_size, self.device if backend == "torch" else None)
 
     @classmethod
     def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
@@ -107,8 +107,8 @@ class PoseEstimator:
         for image, image_boxes in zip(images, boxes):
             img = load_image(image)
             xyxy = _boxes_to_xyxy(image_boxes, bbox_format, source=image)
-            center, scale = self._center_scale(xyxy)
-            crops.append(self._crop(img, center, scale))
+            center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding)
+            crops.append(crop_persons(img, center, scale, None, self.input_size))
             centers.append(center)
             scales.append(scale)
             counts.append(len(xyxy))
@@ -122,29 +122,33 @@ class PoseEstimator:
         """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.flip_indices), 3), np.float32)
-        parts = [self.codec.decode(self.heatmaps(normalise_crops(crops[i:i + _GROUP])).float().cpu())
+        parts = [self.predictor.keypoints(normalise_crops(crops[i:i + _GROUP]), centers[i:i + _GROUP],
+                                          scales[i:i + _GROUP])
                  for i in range(0, len(crops), _GROUP)]  # bounded memory for many persons
-        kp_input = np.concatenate([p[0] for p in parts])
-        scores = np.concatenate([p[1] for p in parts])
-        kp_image = geometry.input_to_image(kp_input, centers, scales, self.input_size)
-        return np.concatenate([kp_image, scores[..., None]], axis=-1).astype(np.float32)
+        return np.concatenate(parts)
 
     def heatmaps(self, inputs: torch.Tensor) -> torch.Tensor:
         """Normalised inputs (N, 3, H, W) -> heatmaps (N, K, h, w), flip-test averaged if enabled."""
-        flip = self.flip_indices if self.flip_test else None
-        if self.backend == "torch":
-            inputs = inputs.to(self.device, non_blocking=True)
-        return predict_heatmaps(self.model, inputs, flip, chunk_size=self.chunk_size)
+        return self.predictor.heatmaps(inputs)
 
-    # ------------------------------------------------------------------------------------------
-    def _center_scale(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (N, 4) xyxy -> centers (N, 2), aspect-fixed input scales (N, 2), float32."""
-        center, scale = geometry.bbox_xyxy_to_center_scale(xyxy, self.padding)
-        return center, geometry.fix_aspect_ratio(scale, self.input_size[0] / self.input_size[1])
+    @property
+    def flip_test(self) -> bool:
+        """Whether the network also runs on the mirrored crops (the reference's flip test)."""
+        return self.predictor.flip_indices is not None
 
-    def _crop(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """Affine crops (N, H, W, 3) uint8 of one image."""
-        return crop_persons(image, centers, scales, None, self.input_size)
+    @flip_test.setter
+    def flip_test(self, enabled: bool) -> None:
+        self.predictor.flip_indices = self.flip_indices if enabled else None
+
+    @property
+    def aspect_ratio(self) -> float:
+        """Input width / height: boxes are grown to it before cropping."""
+        return self.input_size[0] / self.input_size[1]
+
+    def oks_areas(self, boxes: np.ndarray, bbox_format: str = "xywh") -> np.ndarray:
+        """OKS-NMS areas (N,) float32 of boxes (N, 4): the size of the crops predict() takes from them."""
+        xyxy = _boxes_to_xyxy(boxes, bbox_format, source=None)
+        return geometry.scale_area(geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding)[1])
 
 
 def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>") -> KeypointSchema:
@@ -204,9 +208,3 @@ def load_image(image: np.ndarray | str | os.PathLike) -> np.ndarray:
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise DataError(None, f"image must be an H x W x 3 uint8 BGR array, got {img.dtype} {img.shape}")
     return img
-
-
-# Crop and normalisation come from the data package (helper C), so training, testing and inference
-# share one implementation.
-from simplepose.data.transforms import crop_persons, normalise_crops  # noqa: E402
-from simplepose.data.image import read_image  # noqa: E402

@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simplepose.data.coco import ImageInfo, load_coco_keypoints, load_detections, load_image_records
+from simplepose.data.annotations import load_image_records
+from simplepose.data.coco import load_coco_keypoints
+from simplepose.data.cocostyle import ImageInfo
+from simplepose.data.detections import load_detections
 from simplepose.errors import DataError
 
 # test_coco.json, read by eye: 14 persons in 4 images, none crowd; 1202706 (image 40083) and
@@ -34,10 +37,10 @@ def persons(coco_json: Path, coco_dir: Path):
 
 def test_zero_keypoint_persons_are_dropped(persons, coco_json: Path, coco_dir: Path, caplog):
     assert [p.ann_id for p in persons] == KEPT_IDS
-    with caplog.at_level(logging.DEBUG, logger="simplepose.data.coco"):
+    with caplog.at_level(logging.DEBUG, logger="simplepose.data.cocostyle"):
         everyone = load_coco_keypoints(coco_json, coco_dir, drop_invalid=False)
     assert len(everyone) == 14 and "num_keypoints == 0" not in caplog.text
-    with caplog.at_level(logging.DEBUG, logger="simplepose.data.coco"):
+    with caplog.at_level(logging.DEBUG, logger="simplepose.data.cocostyle"):
         load_coco_keypoints(coco_json, coco_dir)
     assert "dropped 2 annotation(s) with num_keypoints == 0" in caplog.text
 
@@ -56,7 +59,7 @@ def test_fields(persons, coco_dir: Path):
 
 
 def test_boxes_clip_at_the_right_edge(persons):
-    boxes = {p.ann_id: p.bbox_xyxy_clipped() for p in persons}
+    boxes = {p.ann_id: p.reference_box() for p in persons}
     # image 197388 is 640 wide: 372.58 + 266.63 = 639.21 and 540.04 + 99.96 = 640.0 both clip to 639
     assert boxes[533949][2] == np.float32(639) and boxes[531914][2] == np.float32(639)
     np.testing.assert_array_equal(boxes[488308], np.float32([555.57, 99.84, 555.57 + 48.32, 99.84 + 113.05]))
@@ -74,14 +77,14 @@ def test_image_records(coco_json: Path, coco_dir: Path):
 def test_detections(coco_dir: Path, coco_json: Path):
     det_json = coco_dir / "test_coco_det_AP_H_56.json"
     raw = json.loads(det_json.read_text())
-    dets = load_detections(det_json, coco_json, image_root=coco_dir)
+    dets = load_detections(det_json, load_image_records(coco_json, coco_dir))
     assert len(dets) == 118 == len(raw)
     names = {785: "000000000785.jpg", 40083: "000000040083.jpg", 196141: "000000196141.jpg",
              197388: "000000197388.jpg"}
     assert all(d.image_path == str(coco_dir / names[d.image_id]) for d in dets)
     np.testing.assert_array_equal([d.score for d in dets], np.float32([r["score"] for r in raw]))
     assert all(d.video_id is None and d.image_size is None for d in dets)
-    half = load_detections(det_json, coco_json, image_root=coco_dir, score_thr=0.5)
+    half = load_detections(det_json, load_image_records(coco_json, coco_dir), score_thr=0.5)
     assert len(half) == sum(r["score"] >= 0.5 for r in raw) and 0 < len(half) < 118
 
 

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 import simplepose.data.dataset as dataset_mod
 from simplepose.data.dataset import TopDownDataset, worker_init
+from simplepose.data.geometry import scale_area
 from simplepose.data.image import probe_image_size, read_image, reduction_matrix, region_decode_available
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import POSETRACK18
@@ -227,9 +228,13 @@ def test_detection_boxes_are_not_clipped(synthetic):
     kp = synthetic[0].keypoints
     path = synthetic[0].image_path
     gt = PersonInstance(path, 0, np.array([-20.0, 10, 100, 300]), kp, image_size=(320, 240), ann_id=1)
-    det = PersonInstance(path, 0, np.array([-20.0, 10, 100, 300]), kp, score=0.9)
+    det = PersonInstance(path, 0, np.array([-20.0, 10, 100, 300]), kp, score=0.9, is_detection=True)
     ds = TopDownDataset([gt, det], S)
     np.testing.assert_array_equal(ds[0]["center"].numpy(), [(0 + 80) / 2, (10 + 239) / 2])
     np.testing.assert_array_equal(ds[1]["center"].numpy(), [(-20 + 80) / 2, (10 + 310) / 2])
-    outside = PersonInstance(path, 0, np.array([400.0, 300, 50, 80]), kp, score=0.5)  # wholly off-image
+    # the crop's scale is the OKS area the test loop gives each prediction: clipped 79 x 229 -> 98.75 x
+    # 286.25 -> aspect 0.75: 214.6875 x 286.25; detection 100 x 300 -> 125 x 375 -> 281.25 x 375
+    assert scale_area(ds[0]["scale"].numpy()) == np.float32(214.6875 * 286.25)
+    assert scale_area(ds[1]["scale"].numpy()) == np.float32(281.25 * 375)
+    outside = PersonInstance(path, 0, np.array([400.0, 300, 50, 80]), kp, score=0.5, is_detection=True)  # wholly off-image
     assert TopDownDataset([outside], S)[0]["inputs"].abs().sum() > 0  # crop of the zero border, no error

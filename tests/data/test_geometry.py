@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from simplepose.data.geometry import (affine_points, bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, clip_xyxy,
-                                      fix_aspect_ratio,
-                                      get_warp_matrix, input_to_image)
+                                      fix_aspect_ratio, get_warp_matrix, input_center_scale, input_to_image,
+                                      scale_area)
 from simplepose.data.instances import PersonInstance
 
 
@@ -24,7 +24,32 @@ def test_dataset_clipping_matches_reference(geo):
     for i in range(len(geo["bbox_xywh_raw"])):
         inst = PersonInstance("x.jpg", 0, geo["bbox_xywh_raw"][i], np.zeros((17, 3), np.float32),
                               image_size=tuple(int(v) for v in geo["bbox_image_wh"][i]))
-        np.testing.assert_array_equal(inst.bbox_xyxy_clipped(), geo["bbox_xyxy_dataset"][i], err_msg=f"row {i}")
+        np.testing.assert_array_equal(inst.reference_box(), geo["bbox_xyxy_dataset"][i], err_msg=f"row {i}")
+
+
+def test_oks_areas_by_hand() -> None:
+    # 30 x 40 box padded 1.25 -> 37.5 x 50, aspect 0.75 fits exactly -> 1875
+    assert scale_area(input_center_scale(np.array([[10, 20, 40, 60]]), 0.75)[1])[0] == np.float32(1875.0)
+    # 60 x 40 -> 75 x 50 -> width wins: 75 x 100 = 7500
+    assert scale_area(input_center_scale(np.array([[0, 0, 60, 40]]), 0.75)[1])[0] == np.float32(7500.0)
+
+
+def test_reference_box_clips_annotations_not_detections() -> None:
+    kp = np.zeros((17, 3), np.float32)
+    gt = PersonInstance("x.jpg", 1, np.array([-10.0, 20, 50, 40]), kp, image_size=(100, 100))
+    det = PersonInstance("x.jpg", 1, np.array([-10.0, 20, 50, 40]), kp, is_detection=True)
+    unsized = PersonInstance("x.jpg", 1, np.array([0.0, 0, 60, 40]), kp)
+    np.testing.assert_array_equal(gt.reference_box(), np.float32([0, 20, 40, 60]))      # clipped to x 0..40
+    np.testing.assert_array_equal(det.reference_box((100, 100)), np.float32([-10, 20, 40, 60]))
+    # an annotated box without a size in its record is clipped to the size read from the image
+    np.testing.assert_array_equal(unsized.reference_box((50, 30)), np.float32([0, 0, 49, 29]))
+    # OKS areas of those boxes: 40 x 40 -> 50 x 50 -> 50 x 66.67; 50 x 40 -> 62.5 x 50 -> 62.5 x 83.33;
+    # 49 x 29 -> 61.25 x 36.25 -> 61.25 x 81.67
+    areas = [scale_area(input_center_scale(b, 0.75)[1])
+             for b in (gt.reference_box(), det.reference_box(), unsized.reference_box((50, 30)))]
+    assert areas[0] == pytest.approx(50 * 50 / 0.75, rel=1e-6)
+    assert areas[1] == pytest.approx(62.5 * 62.5 / 0.75, rel=1e-6)
+    assert areas[2] == pytest.approx(61.25 * 61.25 / 0.75, rel=1e-6)
 
 
 def test_center_scale_and_aspect_fix_exact(geo):

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from simplepose.data.coco import load_detections
+from simplepose.data.annotations import load_image_records
+from simplepose.data.detections import load_detections
 from simplepose.data.posetrack import (PoseTrackVideo, load_posetrack, load_posetrack_image_records,
-                                       load_posetrack_videos, read_image_size)
+                                       load_posetrack_videos, read_image_size, video_image_records)
 from simplepose.errors import DataError
 
 VIDEOS = ["003418_mpii_test", "009473_mpii_test", "012834_mpii_test"]
@@ -76,7 +77,7 @@ def test_clipped_boxes_and_keypoints_equal_mmpose_goldens(merged, mmpose_golden_
     val = np.load(mmpose_golden_dir / "val_pipeline.npz")
     raw = np.stack([i.bbox_xywh for i in merged])
     np.testing.assert_array_equal(raw, geo["bbox_xywh_raw"][:14])
-    clipped = np.stack([i.bbox_xyxy_clipped() for i in merged])
+    clipped = np.stack([i.reference_box() for i in merged])
     np.testing.assert_array_equal(clipped, geo["bbox_xyxy_dataset"][:14])
     np.testing.assert_array_equal(clipped, val["bbox"])
     kps = np.stack([i.keypoints for i in merged])                                    # (14, 17, 3)
@@ -132,7 +133,7 @@ def test_per_video_without_sizes_probes_image_headers(merged, per_video_dir: Pat
     unsized = load_posetrack(tmp_path / "val", pt_dir, probe_sizes=False)
     assert all(i.image_size is None for i in unsized)
     i = next(i for i in unsized if i.ann_id == 1003418000000)    # leaves the image: not clipped
-    np.testing.assert_array_equal(i.bbox_xyxy_clipped(), np.float32([214.25, 15.0, 1572.75, 1107.0]))
+    np.testing.assert_array_equal(i.reference_box(), np.float32([214.25, 15.0, 1572.75, 1107.0]))
 
 
 def test_read_image_size_matches_decoder(pt_dir: Path, tmp_path: Path):
@@ -185,7 +186,7 @@ def test_drop_rules(merged_json: Path, pt_dir: Path, tmp_path: Path, caplog):
     anns[6]["keypoints"][2] = 2                           # visibility 2 -> 1
     anns[7]["bbox"] = [100.0, 100.0, 0.0, 50.0]           # zero-area as annotated
     path = _write(tmp_path / "drops.json", doc)
-    with caplog.at_level(logging.WARNING, logger="simplepose.data.coco"):
+    with caplog.at_level(logging.WARNING, logger="simplepose.data.cocostyle"):
         kept = load_posetrack(path, pt_dir)
     dropped = {anns[k]["id"] for k in (0, 1, 2, 3, 5, 7)}
     assert [i.ann_id for i in kept] == [a["id"] for a in anns if a["id"] not in dropped]
@@ -306,7 +307,7 @@ def det_json(pt_dir: Path) -> Path:
 
 def test_detections_all_and_thresholded(det_json: Path, per_video_dir: Path, pt_dir: Path):
     raw = json.loads(det_json.read_text())
-    dets = load_detections(det_json, per_video_dir, image_root=pt_dir)
+    dets = load_detections(det_json, load_image_records(per_video_dir, pt_dir))
     assert len(dets) == 278 == len(raw)
     assert [d.image_id for d in dets] == [r["image_id"] for r in raw]
     np.testing.assert_array_equal(np.stack([d.bbox_xywh for d in dets]),
@@ -315,24 +316,24 @@ def test_detections_all_and_thresholded(det_json: Path, per_video_dir: Path, pt_
         assert d.image_size is None and d.ann_id is None and d.score < 1.0
         assert d.image_path == str(pt_dir / "images" / "val" / d.video_id / "000000.jpg")
         assert d.frame_index == 0 and d.keypoints.shape == (17, 3) and (d.keypoints[:, 2] == 1).all()
-    kept = load_detections(det_json, per_video_dir, image_root=pt_dir, score_thr=0.4)   # MMPose's PoseTrack18 setting
+    kept = load_detections(det_json, load_image_records(per_video_dir, pt_dir), score_thr=0.4)   # MMPose's PoseTrack18 setting
     assert len(kept) == 88 == sum(np.float32(r["score"]) >= np.float32(0.4) for r in raw)
     assert min(d.score for d in kept) >= 0.4
 
 
 def test_detection_boxes_are_not_clipped(det_json: Path, merged_json: Path, pt_dir: Path):
-    dets = load_detections(det_json, merged_json, image_root=pt_dir)
+    dets = load_detections(det_json, load_image_records(merged_json, pt_dir))
     low = [d for d in dets if d.bbox_xywh[1] + d.bbox_xywh[3] > 1079]
     assert len(low) == 2                                   # two boxes leave the 1080-high frames
     for d in low:
         x, y, w, h = d.bbox_xywh.astype(np.float32)
-        np.testing.assert_array_equal(d.bbox_xyxy_clipped(), np.float32([x, y, x + w, y + h]))
-        assert d.bbox_xyxy_clipped()[3] > 1079
+        np.testing.assert_array_equal(d.reference_box(), np.float32([x, y, x + w, y + h]))
+        assert d.reference_box()[3] > 1079
 
 
 def test_detection_image_sources_agree(det_json: Path, merged_json: Path, per_video_dir: Path, pt_dir: Path):
-    a = load_detections(det_json, merged_json, image_root=pt_dir)
-    b = load_detections(det_json, load_posetrack_videos(per_video_dir), image_root=pt_dir)
+    a = load_detections(det_json, load_image_records(merged_json, pt_dir))
+    b = load_detections(det_json, video_image_records(load_posetrack_videos(per_video_dir), pt_dir))
     c = load_detections(det_json, load_posetrack_image_records(per_video_dir, pt_dir))
     assert list(map(_key, a)) == list(map(_key, b)) == list(map(_key, c))
     assert a[0].ignore_regions and a[0].video_id == "012834_mpii_test"
@@ -354,7 +355,7 @@ def _dets(tmp_path: Path, det_json: Path, edit) -> Path:
 def test_bad_detections(tmp_path: Path, det_json: Path, merged_json: Path, pt_dir: Path, edit, needles):
     path = _dets(tmp_path, det_json, edit)
     with pytest.raises(DataError) as err:
-        load_detections(path, merged_json, image_root=pt_dir)
+        load_detections(path, load_image_records(merged_json, pt_dir))
     for n in [path.name, *needles]:
         assert n in str(err.value)
 
@@ -364,10 +365,10 @@ def test_detection_skips(tmp_path: Path, det_json: Path, merged_json: Path, pt_d
         raw[0]["category_id"] = 2
         raw[1]["bbox"][2] = 0.0
     path = _dets(tmp_path, det_json, edit)
-    with caplog.at_level(logging.WARNING, logger="simplepose.data.coco"):
-        dets = load_detections(path, merged_json, image_root=pt_dir)
+    with caplog.at_level(logging.WARNING, logger="simplepose.data.detections"):
+        dets = load_detections(path, load_image_records(merged_json, pt_dir))
     assert len(dets) == 276 and "zero-area" in caplog.text and "detection [1]" in caplog.text
-    assert len(load_detections(path, merged_json, image_root=pt_dir, category_id=None, drop_invalid=False)) == 278
+    assert len(load_detections(path, load_image_records(merged_json, pt_dir), category_id=None, drop_invalid=False)) == 278
     path.write_text('{"image_id": 1}')
     with pytest.raises(DataError, match="JSON list"):
-        load_detections(path, merged_json, image_root=pt_dir)
+        load_detections(path, load_image_records(merged_json, pt_dir))

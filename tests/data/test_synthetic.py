@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from simplepose.data import synthetic as syn
+from simplepose.data.annotations import load_image_records
+from simplepose.data.detections import load_detections
 from simplepose.data.posetrack import load_posetrack, load_posetrack_videos
 
 SIZE = (256, 192)
@@ -384,11 +386,9 @@ def test_round_trip_of_frame_records(dataset):
 
 
 def test_detections_load_against_the_ground_truth(dataset):
-    from simplepose.data.coco import load_detections
-
     root, summary = dataset
     dets = load_detections(root / "annotations" / "posetrack18_val_human_detections.json",
-                           root / "annotations" / "posetrack18_val.json", image_root=root)
+                           load_image_records(root / "annotations" / "posetrack18_val.json", root))
     assert len(dets) == summary["splits"]["val"]["detections"]
     assert all(d.video_id in summary["splits"]["val"]["sequences"] for d in dets)
 

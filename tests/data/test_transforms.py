@@ -62,7 +62,7 @@ def test_warp_matrix_bit_identical_to_reference(geo):
 
 def test_val_crops_bit_exact(val, samples_dir):
     arrays, meta = val
-    centers, scales = arrays["bbox_center"], arrays["bbox_scale"]
+    centers, scales = arrays["bbox_center"], arrays["input_scale"]
     for i, m in enumerate(meta):
         img = read(samples_dir, m["img_path"])
         crop = crop_person(img, centers[i], scales[i], 0.0, (192, 256))

@@ -20,7 +20,7 @@ def _gt_predictions(gt_json: Path, shift: float = 0.0) -> list[PosePrediction]:
         k = np.array(a["keypoints"], np.float64).reshape(17, 3)
         preds.append(PosePrediction(image_id=a["image_id"], bbox_xywh=np.array(a["bbox"], float),
                                     keypoints=(k[:, :2] + shift).astype(np.float32),
-                                    keypoint_scores=(k[:, 2] > 0).astype(np.float32)))
+                                    keypoint_scores=(k[:, 2] > 0).astype(np.float32), area=float(a["area"])))
     return preds
 
 
@@ -46,6 +46,6 @@ def test_no_predictions_and_unknown_image(samples_dir: Path) -> None:
     gt_json = samples_dir / "coco" / "test_coco.json"
     assert set(evaluate_coco_keypoints(gt_json, []).values()) == {0.0}
     p = PosePrediction(image_id=123456789, bbox_xywh=np.zeros(4), keypoints=np.zeros((17, 2), np.float32),
-                       keypoint_scores=np.zeros(17, np.float32))
+                       keypoint_scores=np.zeros(17, np.float32), area=1.0)
     with pytest.raises(DataError, match="123456789"):
         evaluate_coco_keypoints(gt_json, [p])

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from simplepose.data.keypoints import POSETRACK18
-from simplepose.evaluation.rescore import box_areas, oks_nms, rescore
+from simplepose.data.instances import PosePrediction
+from simplepose.errors import DataError
+from simplepose.evaluation.rescore import oks_nms, postprocess, rescore
 
 SIGMAS = POSETRACK18.sigmas_array
 
@@ -85,24 +87,10 @@ def test_oks_nms_duplicates_and_far_people() -> None:
     assert keep.tolist() == [1, 2]
 
 
-def test_box_areas() -> None:
-    # 30 x 40 box padded 1.25 -> 37.5 x 50, aspect 0.75 fits exactly -> 1875
-    assert box_areas(np.array([[10, 20, 30, 40]]))[0] == np.float32(1875.0)
-    # 60 x 40 -> 75 x 50 -> width wins: 75 x 100 = 7500
-    assert box_areas(np.array([[0, 0, 60, 40]]))[0] == np.float32(7500.0)
-    # clipped to a 50 x 30 image: x2 = 49, y2 = 29 -> 49 x 29 box -> 61.25 x 36.25 -> 61.25 x 81.666..
-    got = box_areas(np.array([[0, 0, 60, 40]]), image_sizes=np.array([[50, 30]]))[0]
-    assert abs(got - 61.25 * 61.25 / 0.75) < 1e-2
-
-
 def test_postprocess_rejects_bad_predictions() -> None:
-    from simplepose.data.instances import PosePrediction
-    from simplepose.data.keypoints import POSETRACK18
-    from simplepose.errors import DataError
-    from simplepose.evaluation.rescore import postprocess
-
     def pred(kp, sc):
-        return PosePrediction(image_id=1, bbox_xywh=np.array([0.0, 0, 10, 20]), keypoints=kp, keypoint_scores=sc)
+        return PosePrediction(image_id=1, bbox_xywh=np.array([0.0, 0, 10, 20]), keypoints=kp, keypoint_scores=sc,
+                              area=312.5)
 
     good_kp, good_sc = np.zeros((17, 2), np.float32), np.full(17, 0.5, np.float32)
     with pytest.raises(DataError, match="prediction 1 .*expected keypoints"):

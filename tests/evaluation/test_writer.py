@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from simplepose.data.instances import PosePrediction
+from simplepose.data.posetrack import PoseTrackVideo, load_posetrack_videos
 from simplepose.errors import DataError
 from simplepose.evaluation.posetrack import evaluate_posetrack
 from simplepose.evaluation.writer import write_posetrack_predictions
@@ -24,12 +25,12 @@ def _gt_predictions(gt_dir: Path) -> list[PosePrediction]:
                 continue
             preds.append(PosePrediction(image_id=a["image_id"], bbox_xywh=np.array(a["bbox"], float),
                                         keypoints=k[:, :2].astype(np.float32),
-                                        keypoint_scores=present.astype(np.float32), box_score=1.0))
+                                        keypoint_scores=present.astype(np.float32),
+                                        area=float(np.prod(a["bbox"][2:])), box_score=1.0))
     return preds
 
 
-def _videos(gt_dir: Path):
-    from simplepose.data.posetrack import load_posetrack_videos
+def _videos(gt_dir: Path) -> list[PoseTrackVideo]:
     return load_posetrack_videos(gt_dir)
 
 
@@ -39,7 +40,7 @@ def test_ground_truth_as_predictions_scores_100(samples_dir: Path, tmp_path: Pat
     # a near-duplicate with a lower box score must be removed by OKS-NMS
     dup = preds[0]
     preds.append(PosePrediction(image_id=dup.image_id, bbox_xywh=dup.bbox_xywh, keypoints=dup.keypoints + 1,
-                                keypoint_scores=dup.keypoint_scores, box_score=0.5))
+                                keypoint_scores=dup.keypoint_scores, area=dup.area, box_score=0.5))
     paths = write_posetrack_predictions(preds, _videos(gt_dir), tmp_path / "pred")
     assert sorted(p.name for p in paths) == sorted(p.name for p in gt_dir.glob("*.json"))
     r = evaluate_posetrack(gt_dir, tmp_path / "pred")
@@ -70,7 +71,7 @@ def test_person_score_is_rescored(samples_dir: Path, tmp_path: Path) -> None:
     s = np.full(17, 0.1, np.float32)
     s[:4] = [0.3, 0.5, 0.7, 0.15]
     p = PosePrediction(image_id=im["id"], bbox_xywh=np.array([450, 450, 200, 200.0]), keypoints=kp,
-                       keypoint_scores=s, box_score=0.8)
+                       keypoint_scores=s, area=40000.0, box_score=0.8)
     write_posetrack_predictions([p], videos, tmp_path)
     ann = json.loads((tmp_path / f"{videos[0].name}.json").read_text())["annotations"][0]
     assert ann["score"] == pytest.approx(0.8 * 0.5, rel=1e-6)
@@ -80,18 +81,18 @@ def test_person_score_is_rescored(samples_dir: Path, tmp_path: Path) -> None:
 def test_unknown_image_id(samples_dir: Path, tmp_path: Path) -> None:
     gt_dir = samples_dir / "posetrack18" / "annotations" / "val"
     p = PosePrediction(image_id=-5, bbox_xywh=np.zeros(4), keypoints=np.zeros((17, 2), np.float32),
-                       keypoint_scores=np.zeros(17, np.float32))
+                       keypoint_scores=np.zeros(17, np.float32), area=1.0)
     with pytest.raises(DataError, match="image id -5"):
         write_posetrack_predictions([p], _videos(gt_dir), tmp_path)
 
 
-def test_own_track_ids_and_clipped_boxes(samples_dir: Path, tmp_path: Path) -> None:
-    """use_track_ids writes the predictions' ids (must be unique per frame); clip_boxes still scores 100."""
+def test_own_track_ids(samples_dir: Path, tmp_path: Path) -> None:
+    """use_track_ids writes the predictions' ids (must be unique per frame)."""
     gt_dir = samples_dir / "posetrack18" / "annotations" / "val"
     preds = _gt_predictions(gt_dir)
     for i, p in enumerate(preds):
         p.track_id = 100 + i
-    write_posetrack_predictions(preds, _videos(gt_dir), tmp_path / "a", use_track_ids=True, clip_boxes=True)
+    write_posetrack_predictions(preds, _videos(gt_dir), tmp_path / "a", use_track_ids=True)
     ids = sorted(a["track_id"] for f in (tmp_path / "a").glob("*.json")
                  for a in json.loads(f.read_text())["annotations"])
     assert ids == [100 + i for i in range(len(preds))]

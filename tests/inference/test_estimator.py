@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from simplepose import PoseEstimator
+from simplepose.data.geometry import input_center_scale
+from simplepose.data.image import read_image
+from simplepose.data.transforms import crop_persons, normalise_crops
 from simplepose.errors import DataError
 from simplepose.model.checkpoint import build_model_from_state_dict
-from simplepose.data.transforms import normalise_crops
 from tests.model.fill_rule import fill_state_dict
 
 
@@ -72,12 +74,11 @@ def test_keypoints_match_inference_topdown_xywh_api(estimator: PoseEstimator, e2
 
 def test_heatmaps_and_box_geometry_match(estimator: PoseEstimator, e2e: dict) -> None:
     """Input centres/scales and flip-test heatmaps of the crops equal MMPose's intermediate arrays."""
-    center, scale = estimator._center_scale(e2e["xyxy"].astype(np.float64))
+    center, scale = input_center_scale(e2e["xyxy"].astype(np.float64), estimator.aspect_ratio)
     np.testing.assert_allclose(center, e2e["input_center"], rtol=1e-6)
     np.testing.assert_allclose(scale, e2e["input_scale"], rtol=1e-6)
     sel = [i for i, p in enumerate(e2e["paths"]) if p == e2e["images"][0]][:4]
-    from simplepose.data.image import read_image
-    crops = estimator._crop(read_image(e2e["images"][0]), center[sel], scale[sel])
+    crops = crop_persons(read_image(e2e["images"][0]), center[sel], scale[sel], None, estimator.input_size)
     heat = estimator.heatmaps(normalise_crops(crops))
     np.testing.assert_allclose(heat.numpy(), e2e["heatmaps_flip_test"][sel], rtol=1e-4, atol=1e-5)
 

@@ -1,0 +1,81 @@
+"""Person detections in COCO results format (a JSON list of image_id, bbox xywh, score, category_id).
+
+Semantics follow MMPose 1.3.2's ``BaseCocoStyleDataset._load_detection_results``: detections of
+another category are skipped, boxes are read as float32 and never clipped, and every detection
+becomes a ``PersonInstance`` with ``is_detection=True``.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+
+from simplepose.data.cocostyle import ImageInfo, PathLike, first_bad, int_field, stack_rows
+from simplepose.data.instances import PersonInstance
+from simplepose.errors import DataError
+from simplepose.io import read_json
+
+logger = logging.getLogger(__name__)
+
+
+def load_detections(json_path: PathLike, images: Mapping[int, ImageInfo], *, score_thr: float = 0.0,
+                    category_id: int | None = 1, num_keypoints: int = 17,
+                    drop_invalid: bool = True) -> list[PersonInstance]:
+    """Detections in COCO results format -> PersonInstances for top-down testing.
+
+    `images` maps the image ids the detections name to their records
+    (``simplepose.data.annotations.load_image_records``). A detection is kept when
+    float32(score) >= score_thr (MMPose's PoseTrack18 detection configs use 0.4; its COCO config
+    none); keypoints are zeros with visibility 1. Zero-area boxes are skipped with a logged warning
+    (`drop_invalid`); MMPose would keep them and produce NaN poses.
+    """
+    dets = read_json(json_path)
+    if not isinstance(dets, list):
+        raise DataError(json_path, f"expected a JSON list of detections, got {type(dets).__name__}")
+    rows, keep_recs = [], []
+    for j, det in enumerate(dets):
+        where = f"detection [{j}]"
+        if not isinstance(det, dict):
+            raise DataError(json_path, f"detection must be an object, got {type(det).__name__}", record=where)
+        for key in ("image_id", "bbox", "score"):
+            if key not in det:
+                raise DataError(json_path, f"missing field '{key}'", record=where)
+        if category_id is not None and det.get("category_id", category_id) != category_id:
+            continue
+        image_id = int_field(det, "image_id", json_path, where)
+        if image_id not in images:
+            raise DataError(json_path, f"image_id {image_id} is not among the ground-truth images", record=where)
+        rows.append(det)
+        keep_recs.append(where + f" (image id {image_id})")
+    if not rows:
+        return []
+    boxes = stack_rows([d["bbox"][:4] if isinstance(d["bbox"], list) else d["bbox"] for d in rows],
+                        4, json_path, keep_recs, "bbox")                                      # (N, 4)
+    scores = stack_rows([[d["score"]] for d in rows], 1, json_path, keep_recs, "score")[:, 0]  # (N,)
+    bad = first_bad(~np.isfinite(boxes).all(axis=1) | ~np.isfinite(scores))
+    if bad is not None:
+        raise DataError(json_path, "'bbox' or 'score' holds NaN, null or infinity", record=keep_recs[bad])
+    bad = first_bad((boxes[:, 2:] < 0).any(axis=1))
+    if bad is not None:
+        raise DataError(json_path, f"negative box width or height: bbox {rows[bad]['bbox']}", record=keep_recs[bad])
+    boxes32 = boxes.astype(np.float32)
+    scores32 = scores.astype(np.float32)
+    keep = ~(scores32 < np.float32(score_thr))
+    if drop_invalid:
+        zero = keep & ((boxes32[:, 2:] <= 0).any(axis=1))
+        if zero.any():
+            logger.warning("%s: skipped %d detection(s) with a zero-area box, first: %s",
+                           json_path, int(zero.sum()), keep_recs[int(np.flatnonzero(zero)[0])])
+            keep &= ~zero
+    kps = np.zeros((num_keypoints, 3), dtype=np.float32)
+    kps[:, 2] = 1.0
+    out = []
+    for i in np.flatnonzero(keep):
+        im = images[int(rows[i]["image_id"])]
+        out.append(PersonInstance(
+            image_path=im.image_path, image_id=im.image_id, bbox_xywh=boxes32[i].astype(np.float64),
+            keypoints=kps.copy(), image_size=None, ann_id=None, is_detection=True, video_id=im.video_id,
+            frame_index=im.frame_index, ignore_regions=im.ignore_regions, is_labeled=im.is_labeled,
+            score=float(scores32[i])))
+    return out
