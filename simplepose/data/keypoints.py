@@ -117,3 +117,23 @@ def get_schema(name: str) -> KeypointSchema:
         return SCHEMAS[name]
     except KeyError:
         raise ValueError(f"unknown keypoint schema {name!r}; choose one of {sorted(SCHEMAS)}") from None
+
+
+# The `categories` entry of the released PoseTrack18 annotation files: COCO's 19 links, 1-based.
+_POSETRACK18_FILE_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
+                              [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
+                              [4, 6], [5, 7]]
+
+
+def annotation_category() -> dict:
+    """The single 'person' category of the released PoseTrack18 ground-truth files."""
+    return {"supercategory": "person", "id": 1, "name": "person",
+            "keypoints": list(POSETRACK18.keypoint_names), "skeleton": [list(link) for link in _POSETRACK18_FILE_SKELETON]}
+
+
+def prediction_category(schema: KeypointSchema = POSETRACK18) -> dict:
+    """The 'person' category the reference writes into prediction files: the schema's names and its
+    drawing links, 1-based."""
+    return {"supercategory": "person", "id": 1, "name": "person",
+            "keypoints": list(schema.keypoint_names),
+            "skeleton": [[a + 1, b + 1] for a, b in schema.skeleton]}

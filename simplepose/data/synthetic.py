@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from simplepose.data.keypoints import POSETRACK18
+from simplepose.data.keypoints import POSETRACK18, annotation_category
 from simplepose.io import write_json
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,6 @@ DEFAULT_IMAGE_SIZE = (384, 288)
 UNANNOTATED = (3, 4)  # left_ear, right_ear: never annotated in PoseTrack18
 MIN_ANNOTATED = 3     # a person with fewer annotated joints in a frame is not annotated there
 MARKER = "synthetic_dataset.json"  # written last into out_dir: the generation summary
-
-# Official PoseTrack18 category (1-based skeleton over the 17 names).
-CATEGORY: dict[str, Any] = {
-    "supercategory": "person",
-    "id": 1,
-    "name": "person",
-    "keypoints": list(POSETRACK18.keypoint_names),
-    "skeleton": [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
-                 [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
-                 [4, 6], [5, 7]],
-}
 
 # Segment lengths as fractions of body height H.
 _PROPORTIONS = {
@@ -533,7 +522,7 @@ def video_json(video: Video, number: int, seq_type: str, split: str, labeled: np
                 "num_keypoints": int((kp[:, 2] > 0).sum()),
             })
             k += 1
-    return {"categories": [CATEGORY], "images": images, "annotations": anns}
+    return {"categories": [annotation_category()], "images": images, "annotations": anns}
 
 
 def detections(rng: np.random.Generator, video: Video, number: int, seq_type: str,
@@ -650,7 +639,7 @@ def generate_posetrack_dataset(
         nums = sorted(int(v) for v in numbers[offset:offset + counts[split]])
         offset += counts[split]
         labeled = labeled_frames(frames, split)
-        merged: dict[str, Any] = {"categories": [CATEGORY], "images": [], "annotations": []}
+        merged: dict[str, Any] = {"categories": [annotation_category()], "images": [], "annotations": []}
         dets: list[dict[str, Any]] = []
         seqs, overlays = [], []
         bar = tqdm(nums, desc=f"synth {split}", unit="video", disable=not progress, leave=False)

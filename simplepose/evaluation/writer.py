@@ -21,17 +21,10 @@ from typing import Any
 import numpy as np
 
 from simplepose.data.instances import PosePrediction
-from simplepose.data.keypoints import POSETRACK18, KeypointSchema
+from simplepose.data.keypoints import POSETRACK18, KeypointSchema, prediction_category
 from simplepose.errors import DataError
 from simplepose.evaluation.rescore import KEYPOINT_SCORE_THR, NMS_THR, postprocess
 from simplepose.io import write_json
-
-
-def posetrack_category(schema: KeypointSchema = POSETRACK18) -> dict[str, Any]:
-    """The single 'person' category: keypoint names and the 1-based skeleton."""
-    return {"supercategory": "person", "id": 1, "name": "person",
-            "keypoints": list(schema.keypoint_names),
-            "skeleton": [[a + 1, b + 1] for a, b in schema.skeleton]}
 
 
 def _image_index(gt_videos: Sequence[Any]) -> dict[Any, tuple[int, dict]]:
@@ -62,7 +55,7 @@ def build_prediction_files(predictions: Sequence[PosePrediction], gt_videos: Seq
     per_image: dict[Any, list[int]] = {}
     for i in keep.tolist():
         per_image.setdefault(predictions[i].image_id, []).append(i)
-    category = posetrack_category(schema)
+    category = prediction_category(schema)
     files: dict[str, dict] = {}
     for video in gt_videos:
         images, anns = [], []

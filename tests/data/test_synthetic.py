@@ -14,6 +14,7 @@ from simplepose.data import synthetic as syn
 from simplepose.data.annotations import load_image_records
 from simplepose.data.detections import load_detections
 from simplepose.data.posetrack import load_posetrack, load_posetrack_videos
+from simplepose.data.keypoints import annotation_category
 
 SIZE = (256, 192)
 FRAMES = 12
@@ -73,7 +74,7 @@ def test_ids_and_names_follow_posetrack18(samples_dir):
 
 def test_category_equals_the_real_files(samples_dir):
     for f in sorted((samples_dir / "posetrack18/annotations/val").glob("*.json")):
-        assert _load(f)["categories"] == [syn.CATEGORY]
+        assert _load(f)["categories"] == [annotation_category()]
 
 
 def test_labeled_frames_schedule():
