@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from simplepose.data.image import read_image
+from simplepose.data.instances import PosePrediction
 from simplepose.data.keypoints import KeypointSchema
 from simplepose.io import atomic_write
 
@@ -130,3 +132,22 @@ def save_overlay(path: str | os.PathLike, image: np.ndarray, keypoints: np.ndarr
                  ignore_regions: Sequence[np.ndarray] = (), **kwargs) -> Path:
     """Draw poses (and ignore regions) on image and save the result; kwargs go to draw_poses."""
     return save_image(path, draw_poses(draw_polygons(image, ignore_regions), keypoints, schema, **kwargs))
+
+
+def save_prediction_overlays(predictions: Sequence[PosePrediction], schema: KeypointSchema, out_dir: str | os.PathLike,
+                             count: int, score_thr: float = 0.3) -> int:
+    """Draw the predictions of `count` images spread over the sorted image paths into out_dir as
+    <video>_<frame>.jpg (keypoints with score >= score_thr); returns the number of images written."""
+    by_image: dict[str, list[PosePrediction]] = {}
+    for p in predictions:
+        if p.image_path is not None:
+            by_image.setdefault(p.image_path, []).append(p)
+    written = 0
+    for path in sorted(by_image)[:: max(1, len(by_image) // max(count, 1))][:count]:
+        preds = by_image[path]
+        kps = np.stack([np.concatenate([p.keypoints, p.keypoint_scores[:, None]], 1) for p in preds])  # (N, K, 3)
+        boxes = np.stack([p.bbox_xywh for p in preds])                                                 # (N, 4)
+        drawn = draw_poses(read_image(path), kps, schema, score_thr=score_thr, boxes_xywh=boxes)
+        save_image(Path(out_dir) / f"{preds[0].video_id}_{preds[0].frame_index:06d}.jpg", drawn)
+        written += 1
+    return written

@@ -43,14 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Synthesise, train, evaluate, draw; prints the PoseTrack18 table and the time taken."""
+    # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
     import torch
 
+    from simplepose.data.keypoints import get_schema
     from simplepose.data.synthetic import generate_posetrack_dataset
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.train import load_instances, train
     from simplepose.evaluation.posetrack import format_table
     from simplepose.model.checkpoint import load_model
     from simplepose.model.pose_model import prepare_for_inference
+    from simplepose.visualize import save_prediction_overlays
 
     start = time.perf_counter()
     out = Path(args.out_dir)
@@ -73,37 +76,10 @@ def run(args: argparse.Namespace) -> int:
     metrics, result = evaluate_predictions(cfg, predictions, out / "eval")
     print(format_table(result))
     print(f"[4/4] drawing {args.overlays} overlay images")
-    written = draw_overlays(predictions, cfg, out / "overlays", args.overlays)
+    written = save_prediction_overlays(predictions, get_schema(cfg.data.dataset), out / "overlays", args.overlays)
     total = time.perf_counter() - start
     print(f"\nDemo done in {total / 60:.1f} min (training {train_time / 60:.1f} min): "
           f"Total AP {metrics['Total AP']:.1f} on synthetic val; checkpoint {cfg.runtime.work_dir}/latest.pth; "
           f"overlays in {out / 'overlays'} ({written} images)")
     return 0
 
-
-def draw_overlays(predictions: list, cfg: Config, out_dir: Path, count: int) -> int:
-    """Draw the predictions of the first `count` val frames (keypoint score >= 0.3); returns images written."""
-    import cv2
-    import numpy as np
-
-    from simplepose.data.keypoints import get_schema
-    from simplepose.visualize import draw_poses
-
-    by_image: dict[str, list] = {}
-    for p in predictions:
-        by_image.setdefault(p.image_path, []).append(p)
-    schema = get_schema(cfg.data.dataset)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for path in sorted(by_image)[:: max(1, len(by_image) // max(count, 1))][:count]:
-        image = cv2.imread(path)
-        if image is None:
-            continue
-        preds = by_image[path]
-        kps = np.stack([np.concatenate([p.keypoints, p.keypoint_scores[:, None]], 1) for p in preds])
-        boxes = np.stack([p.bbox_xywh for p in preds])
-        drawn = draw_poses(image, kps, schema, score_thr=0.3, boxes_xywh=boxes)
-        name = f"{preds[0].video_id}_{preds[0].frame_index:06d}.jpg"
-        cv2.imwrite(str(out_dir / name), drawn)
-        written += 1
-    return written

@@ -296,3 +296,15 @@ def check_image_files(instances: Sequence[PersonInstance], images: Sequence[Imag
         if im.image_id in used and not os.path.isfile(im.image_path):
             raise DataError(path, f"image file not found: {im.image_path}",
                             record=f"images[{im.index}] (id {im.image_id})")
+
+
+# ------------------------------------------------------------------------------ results
+
+def result_record(image_id: int, keypoints: np.ndarray, keypoint_scores: np.ndarray, score: float,
+                  bbox_xywh: np.ndarray) -> dict[str, Any]:
+    """One COCO results record: image_id, category_id 1, keypoints [x, y, score] * K, score, bbox."""
+    kp = np.asarray(keypoints, np.float32)                       # (K, 2)
+    ks = np.asarray(keypoint_scores, np.float32)                 # (K,)
+    return {"image_id": int(image_id), "category_id": 1,
+            "keypoints": np.concatenate([kp, ks[:, None]], axis=1).ravel().tolist(),
+            "score": float(score), "bbox": np.asarray(bbox_xywh, np.float64).tolist()}

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
+from simplepose.data.cocostyle import result_record
 from simplepose.data.instances import PosePrediction
 from simplepose.data.keypoints import COCO, KeypointSchema
 from simplepose.errors import DataError
@@ -27,16 +27,8 @@ def coco_results(predictions: Sequence[PosePrediction], schema: KeypointSchema =
                  score_thr: float = KEYPOINT_SCORE_THR, nms_thr: float = NMS_THR) -> list[dict[str, Any]]:
     """COCO results records (image_id, category_id, keypoints [x, y, score]*K, score, bbox) after NMS."""
     keep, scores = postprocess(predictions, schema.sigmas_array, score_thr=score_thr, nms_thr=nms_thr)
-    out = []
-    for i in keep.tolist():
-        p = predictions[i]
-        kp = np.asarray(p.keypoints, np.float32)
-        ks = np.asarray(p.keypoint_scores, np.float32)
-        out.append({"image_id": p.image_id, "category_id": 1,
-                    "keypoints": np.concatenate([kp, ks[:, None]], axis=1).ravel().tolist(),
-                    "score": float(scores[i]),
-                    "bbox": np.asarray(p.bbox_xywh, np.float64).tolist()})
-    return out
+    return [result_record(predictions[i].image_id, predictions[i].keypoints, predictions[i].keypoint_scores,
+                          scores[i], predictions[i].bbox_xywh) for i in keep.tolist()]
 
 
 def _quiet(fn, *args):

@@ -41,8 +41,6 @@ def is_video_path(path: str | os.PathLike) -> bool:
 class ImageFrames:
     """Images from a file or a folder (searched recursively, sorted by relative path)."""
 
-    kind = "images"
-
     def __init__(self, path: str | os.PathLike):
         path = Path(path)
         if path.is_file():
@@ -67,8 +65,6 @@ class ImageFrames:
 
 class VideoFrames:
     """Frames of a video file decoded with OpenCV, in order."""
-
-    kind = "video"
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)

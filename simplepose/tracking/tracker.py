@@ -82,7 +82,6 @@ class Track:
     keypoints: np.ndarray       # (K, 3) last pose: x, y, score
     bbox_xywh: np.ndarray       # (4,) last box
     last_frame: int             # frame index where it was last matched
-    hits: int = 1               # number of frames it was matched in
 
 
 class PoseTracker:
@@ -159,7 +158,6 @@ class PoseTracker:
             if ids[i] >= 0:
                 t = by_id[int(ids[i])]
                 t.keypoints, t.bbox_xywh, t.last_frame = kpts[i].copy(), boxes[i].copy(), frame
-                t.hits += 1
             else:
                 ids[i] = self.next_id
                 self.tracks.append(Track(self.next_id, kpts[i].copy(), boxes[i].copy(), frame))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from simplepose.cli import main
-from simplepose.commands.infer import match_file_names
+from simplepose.inference.boxes import match_file_names
 from simplepose.errors import DataError
 from simplepose.inference.video import VideoWriter, open_frames
 from simplepose.visualize import save_image
