@@ -14,6 +14,7 @@ __all__ = ["PoseEstimator", "__version__"]
 def __getattr__(name: str) -> Any:
     """Lazy access to PoseEstimator (pulls in torch and OpenCV only when used)."""
     if name == "PoseEstimator":
+        # torch and OpenCV load on first use, so that `import simplepose` and the CLI stay light
         from simplepose.inference.estimator import PoseEstimator
         return PoseEstimator
     raise AttributeError(f"module 'simplepose' has no attribute {name!r}")

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally write JSON."""
+    # the evaluator loads here, not at import: the CLI imports every command module for its parser
     from simplepose.evaluation.posetrack import evaluate_data, format_table, load_eval_data
 
     t0 = time.perf_counter()

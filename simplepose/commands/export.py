@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, then compare ONNX Runtime with PyTorch on random inputs at batch 1 and 3."""
+    # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.inference.export import export_onnx, verify_onnx
     from simplepose.model.checkpoint import load_model
 

@@ -44,7 +44,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int
 
 def onnx_session(model: str | os.PathLike | bytes, num_threads: int | None = None):
     """An onnxruntime CPU InferenceSession (from a file or ONNX bytes) with all graph optimisations."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional (the `export` extra): needed only when ONNX Runtime runs
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if num_threads:
@@ -70,7 +70,7 @@ class OnnxRuntimeModel(nn.Module):
 def verify_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
                 batch_sizes: tuple[int, ...] = (1, 3), seed: int = 0) -> float:
     """Max |ONNX - PyTorch| over random inputs of several batch sizes (checks the dynamic batch too)."""
-    import onnx
+    import onnx  # optional (the `export` extra): needed only to check an exported file
     onnx.checker.check_model(str(path))
     session = onnx_session(path)
     gen = torch.Generator().manual_seed(seed)
