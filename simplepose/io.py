@@ -9,10 +9,7 @@ from typing import Any, Callable
 
 from simplepose.errors import DataError
 
-try:
-    import orjson as _orjson
-except ImportError:  # optional speed-up
-    _orjson = None
+import orjson
 
 
 def _umask() -> int:
@@ -56,17 +53,16 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = None) -> 
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file (orjson when installed, several times faster on large annotation files),
-    turning I/O and syntax errors into a DataError naming the file."""
+    """Read a JSON file (orjson: several times faster on large annotation files), turning I/O and
+    syntax errors into a DataError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
     data = path.read_bytes()
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except ValueError:
-            pass  # json accepts what orjson refuses (NaN literals) and reports line and column
+    try:
+        return orjson.loads(data)
+    except ValueError:
+        pass  # json accepts what orjson refuses (NaN literals) and reports line and column
     try:
         return json.loads(data)
     except json.JSONDecodeError as e:

@@ -1,8 +1,10 @@
 """Top-down transforms: person crops, input normalisation and the training augmentations.
 
-Semantics follow MMPose 1.3.2's td-hm PoseTrack18 pipeline number for number (see
-shared/golden/mmpose/README.md): GetBBoxCenterScale -> RandomFlip -> RandomHalfBody ->
-RandomBBoxTransform -> TopdownAffine, all in float32 where the reference is.
+Semantics follow MMPose 1.3.2's td-hm PoseTrack18 pipeline number for number (the test suite
+checks crops, centres, scales, heatmaps and weights against MMPose's outputs): GetBBoxCenterScale ->
+RandomFlip (keypoints x' = w - 1 - x, left/right swapped) -> RandomHalfBody -> RandomBBoxTransform
+-> TopdownAffine, with the reference config's probabilities and ranges (``AugmentConfig``'s
+defaults), all in float32 where the reference is.
 
 Speed: the horizontal flip is never applied to the full frame. Box, keypoints and centre are flipped
 exactly as the reference does (x' = w - 1 - x), and the image is sampled through the same fixed-point
