@@ -14,6 +14,7 @@ import os
 import pickle
 import re
 from dataclasses import dataclass, field
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,6 +24,7 @@ from torch import nn
 from simplepose.download import local_path
 from simplepose.errors import CheckpointError
 from simplepose.io import atomic_write
+from simplepose.model.pose_model import SimpleBaseline
 from simplepose.model.resnet import depth_from_blocks
 
 log = logging.getLogger(__name__)
@@ -37,13 +39,16 @@ _DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
 class _Stub:
     """Stand-in for classes pickled in checkpoint metadata whose modules are absent (e.g. mmengine)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the positional constructor arguments; nothing is executed."""
         self.args = args
 
     def __setstate__(self, state: Any) -> None:
+        """Keep the pickled state as data."""
         self.state = state
 
     def __repr__(self) -> str:
+        """Names the stubbed class."""
         return f"<unreadable {type(self).__qualname__}>"
 
 
@@ -206,6 +211,7 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        """'all keys matched', or the counts and first few names of missing and unexpected keys."""
         if not self.missing and not self.unexpected:
             return "all keys matched"
         return "; ".join(f"{len(keys)} {what} key(s): {_abbrev(keys)}"
@@ -245,7 +251,6 @@ def load_state_dict_checked(module: nn.Module, sd: Mapping[str, torch.Tensor], s
 def build_model_from_state_dict(sd: Mapping[str, torch.Tensor], source: str = "<state dict>",
                                 strict: bool = True) -> nn.Module:
     """A SimpleBaseline with the architecture inferred from the weights, loaded with them (eval mode)."""
-    from simplepose.model.pose_model import SimpleBaseline
     model = SimpleBaseline(**infer_arch(sd, source))
     load_state_dict_checked(model, sd, strict=strict, source=source)
     return model.eval()
@@ -300,7 +305,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
 def _version() -> str:
     """simplepose's version string."""
     try:
-        from importlib.metadata import version
-        return version("simplepose")
+        return _package_version("simplepose")
     except Exception:
         return "unknown"

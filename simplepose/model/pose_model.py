@@ -21,7 +21,9 @@ from simplepose.model.resnet import ResNet
 class SimpleBaseline(nn.Module):
     """Top-down heatmap model: (N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps."""
 
-    def __init__(self, depth: int = 50, num_keypoints: int = 17, deconv_channels: int = 256, num_deconv: int = 3):
+    def __init__(self, depth: int = 50, num_keypoints: int = 17, deconv_channels: int = 256,
+                 num_deconv: int = 3) -> None:
+        """ResNet-`depth` backbone and a head of `num_deconv` deconvs of `deconv_channels` to K heatmaps."""
         super().__init__()
         self.depth = depth
         self.num_keypoints = num_keypoints
