@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from simplepose.inference.estimator import DEFAULT_CHUNK, PoseEstimator  # noqa: E402
-from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps, prepare_for_inference  # noqa: E402
+from simplepose.model.fusion import prepare_for_inference  # noqa: E402
+from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps  # noqa: E402
 
 SHARED = Path(os.environ.get("SIMPLEPOSE_SHARED", REPO.parent / "shared"))
 SAMPLES = SHARED / "data" / "mmpose_test_samples" / "posetrack18"

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.train import load_instances, train
     from simplepose.evaluation.posetrack import format_table
     from simplepose.model.checkpoint import load_model
-    from simplepose.model.pose_model import prepare_for_inference
+    from simplepose.model.fusion import prepare_for_inference
     from simplepose.visualize import save_prediction_overlays
 
     start = time.perf_counter()

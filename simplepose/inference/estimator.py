@@ -26,7 +26,7 @@ from simplepose.errors import DataError
 from simplepose.inference.export import OnnxRuntimeModel
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.model.checkpoint import load_model
-from simplepose.model.pose_model import prepare_for_inference
+from simplepose.model.fusion import prepare_for_inference
 
 # Images (original + flipped copies) per forward pass. benchmarks/inference.py on the 2-core machine
 # (res50 256x192, 2 threads): an unchunked batch of 32 ran 23% slower per person than batch 8 (the

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from simplepose.io import atomic_write
-from simplepose.model.pose_model import fold_batchnorm
+from simplepose.model.fusion import fold_batchnorm
 
 log = logging.getLogger(__name__)
 

@@ -4,35 +4,31 @@ Every state dict is brought to MMPose 1.x names (backbone.*, head.*): a `state_d
 leading `module.` are removed, `keypoint_head.` (MMPose 0.x) becomes `head.`, 0.x `final_layer.<i>.*`
 becomes `final_layer.*`, the data preprocessor's mean/std buffers are dropped, and a torchvision
 ResNet (conv1.*, layer1.*, ..., fc.*) is put under `backbone.` with fc.* dropped.
-URLs are downloaded once into a cache folder (torch.hub's by default, shared with MMPose).
+A URL is read from its cached local copy (simplepose.download).
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
 import pickle
 import re
-import shutil
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
+from simplepose.download import local_path
 from simplepose.errors import CheckpointError
 from simplepose.io import atomic_write
+from simplepose.model.pose_model import SimpleBaseline
 from simplepose.model.resnet import depth_from_blocks
 
 log = logging.getLogger(__name__)
 
-_HASH_RE = re.compile(r"-([a-f0-9]{8,64})\.")  # torch.hub's convention: name-<sha256 prefix>.pth
 _DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
 
 
@@ -40,84 +36,19 @@ _DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
 # reading
 # ----------------------------------------------------------------------------------------------
 
-def is_url(path: str | os.PathLike) -> bool:
-    """True for http(s) and ftp URLs."""
-    return str(path).split("://", 1)[0].lower() in ("http", "https", "ftp") and "://" in str(path)
-
-
-def cache_dir() -> Path:
-    """Download folder: $SIMPLEPOSE_CACHE, else torch.hub's ($TORCH_HOME/hub/checkpoints)."""
-    env = os.environ.get("SIMPLEPOSE_CACHE")
-    if env:
-        return Path(env)
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def download(url: str, directory: str | os.PathLike | None = None, timeout: float = 60.0,
-             progress: bool = True) -> Path:
-    """The cached local copy of `url`, downloading it first if absent (atomic, sha256-prefix checked)."""
-    directory = Path(directory) if directory is not None else cache_dir()
-    name = os.path.basename(urllib.parse.urlparse(url).path) or "checkpoint.pth"
-    target = directory / name
-    if target.is_file():
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s to %s", url, target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-    try:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
-                _copy_with_progress(response, out, name, progress)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", e)
-            raise CheckpointError(
-                f"{url}: download failed ({reason}). If this machine is offline, fetch the file "
-                f"elsewhere and pass its local path, or place it at {target}") from None
-        match = _HASH_RE.search(name)
-        if match:
-            digest = _sha256(tmp)
-            if not digest.startswith(match.group(1)):
-                raise CheckpointError(f"{url}: sha256 {digest[:len(match.group(1))]} does not match "
-                                      f"the prefix {match.group(1)} in the file name (corrupt download)")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
-
-
-def _copy_with_progress(src: Any, dst: Any, name: str, progress: bool) -> None:
-    """Copy a response to a file with a tqdm bar when the size is known."""
-    total = int(src.headers.get("Content-Length", 0) or 0) if hasattr(src, "headers") else 0
-    if not progress:
-        shutil.copyfileobj(src, dst)
-        return
-    from tqdm import tqdm
-    with tqdm(total=total or None, unit="B", unit_scale=True, desc=name) as bar:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
-            bar.update(len(chunk))
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class _Stub:
     """Stand-in for classes pickled in checkpoint metadata whose modules are absent (e.g. mmengine)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the positional constructor arguments; nothing is executed."""
         self.args = args
 
     def __setstate__(self, state: Any) -> None:
+        """Keep the pickled state as data."""
         self.state = state
 
     def __repr__(self) -> str:
+        """Names the stubbed class."""
         return f"<unreadable {type(self).__qualname__}>"
 
 
@@ -176,7 +107,7 @@ def _torch_load(path: Path) -> Any:
 
 def read_checkpoint_file(path_or_url: str | os.PathLike) -> tuple[Any, Path]:
     """The raw object saved in a checkpoint file or URL, and the local path it was read from."""
-    path = download(str(path_or_url)) if is_url(path_or_url) else Path(path_or_url)
+    path = local_path(path_or_url)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
@@ -280,6 +211,7 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        """'all keys matched', or the counts and first few names of missing and unexpected keys."""
         if not self.missing and not self.unexpected:
             return "all keys matched"
         return "; ".join(f"{len(keys)} {what} key(s): {_abbrev(keys)}"
@@ -319,7 +251,6 @@ def load_state_dict_checked(module: nn.Module, sd: Mapping[str, torch.Tensor], s
 def build_model_from_state_dict(sd: Mapping[str, torch.Tensor], source: str = "<state dict>",
                                 strict: bool = True) -> nn.Module:
     """A SimpleBaseline with the architecture inferred from the weights, loaded with them (eval mode)."""
-    from simplepose.model.pose_model import SimpleBaseline
     model = SimpleBaseline(**infer_arch(sd, source))
     load_state_dict_checked(model, sd, strict=strict, source=source)
     return model.eval()
@@ -374,7 +305,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
 def _version() -> str:
     """simplepose's version string."""
     try:
-        from importlib.metadata import version
-        return version("simplepose")
+        return _package_version("simplepose")
     except Exception:
         return "unknown"

@@ -13,7 +13,8 @@ class HeatmapHead(nn.Module):
     """(N, C_in, h, w) -> (N, K, h * 2**num_deconv, w * 2**num_deconv) heatmaps."""
 
     def __init__(self, in_channels: int = 2048, num_keypoints: int = 17, deconv_channels: int = 256,
-                 num_deconv: int = 3):
+                 num_deconv: int = 3) -> None:
+        """`num_deconv` deconv/BN/ReLU stages of `deconv_channels`, then a 1x1 conv to K heatmaps."""
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_channels

@@ -1,4 +1,9 @@
-"""Heatmap MSE loss with per-keypoint target weights (MMPose's KeypointMSELoss)."""
+"""Heatmap MSE loss with per-keypoint target weights (MMPose's KeypointMSELoss).
+
+As the reference: the squared error of every heatmap pixel (times its keypoint's target weight
+when use_target_weight), averaged over all N*K*h*w elements, so zero-weight keypoints still count
+in the mean, then scaled by loss_weight.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,7 +13,8 @@ from torch import nn
 class KeypointMSELoss(nn.Module):
     """mean((pred - target)^2 * weight) over N, K, h, w; weight (N, K) broadcast over pixels."""
 
-    def __init__(self, use_target_weight: bool = True, loss_weight: float = 1.0):
+    def __init__(self, use_target_weight: bool = True, loss_weight: float = 1.0) -> None:
+        """Weight each keypoint's error by its target weight when use_target_weight; scale by loss_weight."""
         super().__init__()
         self.use_target_weight = use_target_weight
         self.loss_weight = loss_weight

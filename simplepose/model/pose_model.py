@@ -1,16 +1,19 @@
-"""SimpleBaseline = ResNet backbone + heatmap head; flip-test prediction; BN folding for inference.
+"""SimpleBaseline (ResNet backbone + heatmap head) and running it: flip-test heatmap prediction.
 
 state_dict keys are MMPose 1.x's (backbone.*, head.*), so MMPose checkpoints load one to one.
+The flip test follows MMPose's `flip_test` with `shift_heatmap=True`: the width-flipped copy of each
+input runs in the same forward pass, its heatmaps are mirrored back, left/right channels swapped and
+shifted one column right (data.codec.flip_heatmaps), and the two heatmaps are averaged.
+Inference-only rewrites of the model (BatchNorm folding, fused CPU kernels) are in model.fusion.
 """
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from simplepose.data.codec import flip_heatmaps
 from simplepose.model.head import HeatmapHead
 from simplepose.model.resnet import ResNet
 
@@ -18,7 +21,9 @@ from simplepose.model.resnet import ResNet
 class SimpleBaseline(nn.Module):
     """Top-down heatmap model: (N, 3, H, W) normalised RGB -> (N, K, H/4, W/4) heatmaps."""
 
-    def __init__(self, depth: int = 50, num_keypoints: int = 17, deconv_channels: int = 256, num_deconv: int = 3):
+    def __init__(self, depth: int = 50, num_keypoints: int = 17, deconv_channels: int = 256,
+                 num_deconv: int = 3) -> None:
+        """ResNet-`depth` backbone and a head of `num_deconv` deconvs of `deconv_channels` to K heatmaps."""
         super().__init__()
         self.depth = depth
         self.num_keypoints = num_keypoints
@@ -43,7 +48,6 @@ class SimpleBaseline(nn.Module):
 
 def flip_back(heatmaps_flipped: torch.Tensor, flip_indices: Sequence[int], shift: bool = True) -> torch.Tensor:
     """Heatmaps (N, K, h, w) of width-flipped inputs -> the original frame (via the codec's flip_heatmaps)."""
-    from simplepose.data.codec import flip_heatmaps  # helper C's module; imported late to keep model/ light
     return flip_heatmaps(heatmaps_flipped, flip_indices, shift=shift)
 
 
@@ -81,208 +85,3 @@ def _match_memory_format(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
             and not w.is_contiguous():
         return x.contiguous(memory_format=torch.channels_last)
     return x
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """An eval-mode copy with every BatchNorm folded into the (de)conv before it (BN -> Identity).
-
-    The folded weights are computed in float64 and rounded once, so outputs stay within float32
-    noise (~1e-6) of the unfolded model. The copy is for inference only.
-    """
-    folded = copy.deepcopy(model).eval()
-    for module in folded.modules():
-        _fold_children(module)
-    return folded
-
-
-def _fold_children(module: nn.Module) -> None:
-    """Fold (conv, BN) pairs among a module's direct children: convX/bnX attributes or Sequential neighbours."""
-    children = dict(module.named_children())
-    pairs: list[tuple[str, str]] = []
-    if isinstance(module, nn.Sequential):
-        names = list(children)
-        pairs = [(a, b) for a, b in zip(names, names[1:])]
-    else:
-        for name in children:
-            if name.startswith("conv"):
-                pairs.append((name, "bn" + name[4:]))
-    for conv_name, bn_name in pairs:
-        conv, bn = children.get(conv_name), children.get(bn_name)
-        if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(bn, nn.BatchNorm2d):
-            _fold_pair(conv, bn)
-            setattr(module, bn_name, nn.Identity())
-            children[bn_name] = module.get_submodule(bn_name)
-
-
-def _fold_pair(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> None:
-    """Scale the conv's weight and set its bias so that conv' = bn(conv) in eval mode."""
-    if conv.groups != 1:
-        raise ValueError("folding BN into grouped convolutions is not supported")
-    w = conv.weight.detach().double()
-    gamma = bn.weight.detach().double() if bn.affine else torch.ones_like(bn.running_var, dtype=torch.float64)
-    beta = bn.bias.detach().double() if bn.affine else torch.zeros_like(bn.running_var, dtype=torch.float64)
-    factor = gamma / torch.sqrt(bn.running_var.double() + bn.eps)  # (C_out,)
-    bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(factor)
-    if isinstance(conv, nn.ConvTranspose2d):
-        w = w * factor[None, :, None, None]  # weight (C_in, C_out, kh, kw)
-    else:
-        w = w * factor[:, None, None, None]  # weight (C_out, C_in, kh, kw)
-    new_bias = beta + (bias - bn.running_mean.double()) * factor
-    conv.weight = nn.Parameter(w.to(conv.weight.dtype), requires_grad=False)
-    conv.bias = nn.Parameter(new_bias.to(conv.weight.dtype), requires_grad=False)
-
-
-def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool = True,
-                          fuse: bool = True) -> nn.Module:
-    """Eval-mode copy for fast CPU inference: BN folded, weights channels_last, no grads; with fuse,
-    a SimpleBaseline runs on oneDNN's fused conv+ReLU / conv+add+ReLU kernels when they are available
-    and agree with the plain model (else the folded channels_last model is used)."""
-    if fuse and fold_bn and channels_last and isinstance(model, SimpleBaseline) and model.weight_device() == "cpu":
-        fused = fuse_for_cpu(model)
-        if fused is not None:
-            return fused
-    fast = fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
-    for p in fast.parameters():
-        p.requires_grad_(False)
-    if channels_last:
-        fast = fast.to(memory_format=torch.channels_last)
-    return fast
-
-
-# ------------------------------------------------------------------------------------------------
-# oneDNN-fused CPU inference: conv + bias + ReLU and conv + bias + residual add + ReLU in one kernel
-# (the same fused operators PyTorch's own CPU compiler emits), on BN-folded weights.
-# ------------------------------------------------------------------------------------------------
-
-class _FusedConv(nn.Module):
-    """Conv2d + bias with an optional fused ReLU, or fused `relu(conv(x) + residual)`."""
-
-    def __init__(self, conv: nn.Conv2d, relu: bool):
-        super().__init__()
-        self.weight = nn.Parameter(conv.weight.detach().contiguous(memory_format=torch.channels_last),
-                                   requires_grad=False)
-        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
-        self.bias = nn.Parameter(bias.clone(), requires_grad=False)
-        self.args = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-        self.attr = "relu" if relu else "none"
-
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        """Fused convolution (x channels_last)."""
-        padding, stride, dilation, groups = self.args
-        if residual is None:
-            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, padding, stride, dilation,
-                                                           groups, self.attr, [], "")
-        return torch.ops.mkldnn._convolution_pointwise.binary(x, residual, self.weight, self.bias, padding, stride,
-                                                              dilation, groups, "add", None, "relu", [], "")
-
-
-class _FusedDeconvReLU(nn.Module):
-    """ConvTranspose2d + bias + ReLU in one kernel."""
-
-    def __init__(self, deconv: nn.ConvTranspose2d):
-        super().__init__()
-        self.weight = nn.Parameter(deconv.weight.detach().clone(), requires_grad=False)
-        bias = deconv.bias.detach() if deconv.bias is not None else torch.zeros(deconv.out_channels)
-        self.bias = nn.Parameter(bias.clone(), requires_grad=False)
-        self.args = (list(deconv.padding), list(deconv.output_padding), list(deconv.stride),
-                     list(deconv.dilation), deconv.groups)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Fused transposed convolution + ReLU."""
-        padding, output_padding, stride, dilation, groups = self.args
-        return torch.ops.mkldnn._convolution_transpose_pointwise(x, self.weight, self.bias, padding, output_padding,
-                                                                 stride, dilation, groups, "relu", [], "")
-
-
-class _GemmDeconvReLU(nn.Module):
-    """ConvTranspose2d + bias + ReLU as one matrix product and a col2im (F.fold).
-
-    For SimpleBaseline's first deconv (2048 channels on 8x6 pixels) this is ~2x faster on CPU than
-    the direct kernel; for wide, thin layers (256 channels) the direct kernel wins.
-    """
-
-    def __init__(self, deconv: nn.ConvTranspose2d):
-        super().__init__()
-        cin, cout, kh, kw = deconv.weight.shape
-        self.weight = nn.Parameter(deconv.weight.detach().reshape(cin, cout * kh * kw).clone(), requires_grad=False)
-        bias = deconv.bias.detach() if deconv.bias is not None else torch.zeros(cout)
-        self.bias = nn.Parameter(bias.clone().view(1, cout, 1, 1), requires_grad=False)
-        self.kernel, self.stride, self.padding = (kh, kw), tuple(deconv.stride), tuple(deconv.padding)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C_in, h, w) -> relu(deconv(x) + bias) (N, C_out, H, W), channels_last."""
-        n, c, h, w = x.shape
-        cols = torch.mm(x.permute(0, 2, 3, 1).reshape(n * h * w, c), self.weight)  # (N*h*w, C_out*kh*kw)
-        cols = cols.view(n, h * w, -1).transpose(1, 2)                               # (N, C_out*kh*kw, h*w)
-        size = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip((h, w), self.stride, self.padding, self.kernel))
-        y = F.fold(cols, size, self.kernel, padding=self.padding, stride=self.stride)
-        y += self.bias
-        return y.relu_().contiguous(memory_format=torch.channels_last)
-
-
-def _deconv_relu(deconv: nn.ConvTranspose2d) -> nn.Module:
-    """The faster fused form of deconv + ReLU for this layer's shape."""
-    plain = deconv.groups == 1 and tuple(deconv.dilation) == (1, 1) and tuple(deconv.output_padding) == (0, 0)
-    if plain and deconv.in_channels >= 4 * deconv.out_channels:
-        return _GemmDeconvReLU(deconv)
-    return _FusedDeconvReLU(deconv)
-
-
-class _FusedBlock(nn.Module):
-    """A residual block (basic or bottleneck) as fused convs; the last one adds the identity and applies ReLU."""
-
-    def __init__(self, block: nn.Module):
-        super().__init__()
-        convs = [getattr(block, f"conv{i}") for i in (1, 2, 3) if hasattr(block, f"conv{i}")]
-        self.convs = nn.ModuleList([_FusedConv(c, relu=True) for c in convs[:-1]])
-        self.last = _FusedConv(convs[-1], relu=False)
-        self.downsample = _FusedConv(block.downsample[0], relu=False) if block.downsample is not None else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """relu(convs(x) + identity)."""
-        identity = x if self.downsample is None else self.downsample(x)
-        out = x
-        for conv in self.convs:
-            out = conv(out)
-        return self.last(out, identity)
-
-
-class FusedSimpleBaseline(nn.Module):
-    """Inference-only SimpleBaseline on oneDNN fused kernels; built from a BN-folded model."""
-
-    def __init__(self, folded: SimpleBaseline):
-        super().__init__()
-        bad = [n for n, m in folded.named_modules() if isinstance(m, nn.BatchNorm2d)]
-        if bad:
-            raise ValueError(f"fold the BatchNorm layers first (found {bad[0]})")
-        self.num_keypoints, self.num_deconv = folded.num_keypoints, folded.num_deconv
-        bb = folded.backbone
-        self.stem = _FusedConv(bb.conv1, relu=True)
-        self.maxpool = bb.maxpool
-        self.blocks = nn.Sequential(*[_FusedBlock(b) for layer in (bb.layer1, bb.layer2, bb.layer3, bb.layer4)
-                                      for b in layer])
-        deconvs = [m for m in folded.head.deconv_layers if isinstance(m, nn.ConvTranspose2d)]
-        self.deconvs = nn.Sequential(*[_deconv_relu(d) for d in deconvs])
-        self.final = _FusedConv(folded.head.final_layer, relu=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> heatmaps (N, K, h, w) (channels_last memory)."""
-        x = x.contiguous(memory_format=torch.channels_last)
-        return self.final(self.deconvs(self.blocks(self.maxpool(self.stem(x)))))
-
-
-def fuse_for_cpu(model: SimpleBaseline, check: bool = True) -> nn.Module | None:
-    """A FusedSimpleBaseline of the model (BN folded on the way), or None where oneDNN's fused
-    operators are unavailable or disagree with the plain model on a small random input."""
-    try:
-        folded = fold_batchnorm(model)
-        fused = FusedSimpleBaseline(folded).eval()
-        if check:
-            x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-            with torch.inference_mode():
-                ref, got = folded(x), fused(x)
-            if got.shape != ref.shape or not torch.allclose(got, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()) + 1e-12):
-                return None
-        return fused
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return None

@@ -15,7 +15,9 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+    def __init__(self, in_channels: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        """Convs of `planes` channels, the first strided; `downsample` maps the identity when shapes differ."""
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -38,7 +40,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+    def __init__(self, in_channels: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        """1x1 to `planes`, strided 3x3, 1x1 to 4x`planes`; `downsample` maps the identity when shapes differ."""
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, planes, 1, 1, 0, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -80,7 +84,8 @@ def depth_from_blocks(blocks: tuple[int, ...], bottleneck: bool) -> int | None:
 class ResNet(nn.Module):
     """ResNet backbone returning the layer4 feature map (N, 512*expansion, H/32, W/32)."""
 
-    def __init__(self, depth: int = 50):
+    def __init__(self, depth: int = 50) -> None:
+        """Stem and four stages of the ResNet of this depth (18/34/50/101/152), initialised from scratch."""
         super().__init__()
         if depth not in ARCH:
             raise ValueError(f"unsupported ResNet depth {depth}; choose one of {sorted(ARCH)}")

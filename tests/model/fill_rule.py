@@ -1,4 +1,5 @@
-"""The goldens' deterministic weights, rebuilt from the manifest (shared by model/inference tests)."""
+"""The goldens' deterministic weights and input, rebuilt from their formulas, and their flip indices
+(shared by model/inference tests)."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+# COCO-17 left/right swap used by the flip-test goldens
+FLIP_INDICES = [0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 
 def fill_tensor(index: int, name: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -1,13 +1,9 @@
-"""Checkpoint reading (MMPose 1.x/0.x, wrapped/bare, module., torchvision, URLs) and writing."""
+"""Checkpoint reading (MMPose 1.x/0.x, wrapped/bare, module., torchvision) and writing."""
 from __future__ import annotations
 
-import hashlib
 import os
-import http.server
 import sys
-import threading
 import types
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -190,37 +186,3 @@ def test_save_checkpoint_is_mmpose_layout_and_round_trips(tmp_path: Path) -> Non
     loaded, _ = ckpt.load_model(path)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v, rtol=0, atol=0)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        """No request logging."""
-
-
-def test_url_download_cache_and_offline_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """URLs download once into the cache (sha256 prefix checked); offline gives a clear error."""
-    served = tmp_path / "served"
-    served.mkdir()
-    ckpt.save_checkpoint(served / "tmp.pth", _small_model())
-    digest = hashlib.sha256((served / "tmp.pth").read_bytes()).hexdigest()
-    name = f"small-{digest[:8]}.pth"
-    (served / "tmp.pth").rename(served / name)
-    (served / "bad-00000000.pth").write_bytes((served / name).read_bytes())
-    monkeypatch.setenv("SIMPLEPOSE_CACHE", str(tmp_path / "cache"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/{name}"
-        sd, _ = ckpt.load_checkpoint(url)
-        assert (tmp_path / "cache" / name).is_file()
-        with pytest.raises(CheckpointError, match="does not match"):
-            ckpt.load_checkpoint(url.replace(name, "bad-00000000.pth"))
-        assert not (tmp_path / "cache" / "bad-00000000.pth").exists()
-    finally:
-        server.shutdown()
-        server.server_close()
-    # now "offline": the cached copy is still used, an uncached URL fails clearly
-    assert ckpt.load_checkpoint(url)[0].keys() == sd.keys()
-    with pytest.raises(CheckpointError, match="offline.*local path"):
-        ckpt.load_checkpoint(url.replace(name, "other.pth"))
