@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from simplepose.data.keypoints import POSETRACK18, annotation_category
 from simplepose.io import write_json
+from simplepose.visualize import SHIFT, fixed_length, fixed_point, fixed_points, hsv_colour, save_overlay
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +191,6 @@ class Figure:
     style: dict[str, Any]
 
 
-def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
-    """One OpenCV HSV colour (h in 0..180) as a BGR int tuple."""
-    px = np.array([[[h % 180, s, v]]], dtype=np.uint8)
-    return tuple(int(c) for c in cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0])
-
-
 def _style(rng: np.random.Generator, crowd: bool, fixed_sides: bool = False) -> dict[str, Any]:
     """Colours and thicknesses of one figure (crowd figures: greys, no markers).
 
@@ -213,20 +208,20 @@ def _style(rng: np.random.Generator, crowd: bool, fixed_sides: bool = False) -> 
                 "l_mark": None, "r_mark": None, "nose": None, "limb_w": rng.uniform(0.05, 0.07)}
     sat = lambda: rng.uniform(150, 255)  # noqa: E731
     val = lambda: rng.uniform(130, 240)  # noqa: E731
-    cool = {"arm": _hsv(rng.uniform(95, 125), sat(), val()),      # blue
-            "leg": _hsv(rng.uniform(55, 90), sat(), val()),       # green / cyan
+    cool = {"arm": hsv_colour(rng.uniform(95, 125), sat(), val()),      # blue
+            "leg": hsv_colour(rng.uniform(55, 90), sat(), val()),       # green / cyan
             "mark": (235, 245, 245)}                               # light markers
-    warm = {"arm": _hsv(rng.uniform(-8, 12), sat(), val()),       # red / orange
-            "leg": _hsv(rng.uniform(148, 172), sat(), val()),     # magenta / pink
+    warm = {"arm": hsv_colour(rng.uniform(-8, 12), sat(), val()),       # red / orange
+            "leg": hsv_colour(rng.uniform(148, 172), sat(), val()),     # magenta / pink
             "mark": (25, 20, 20)}                                  # dark markers
     left, right = (cool, warm) if fixed_sides or rng.random() < 0.5 else (warm, cool)
     return {
-        "shirt": _hsv(rng.uniform(0, 180), rng.uniform(0, 120), rng.uniform(60, 220)),
+        "shirt": hsv_colour(rng.uniform(0, 180), rng.uniform(0, 120), rng.uniform(60, 220)),
         "l_arm": left["arm"], "l_leg": left["leg"], "l_mark": left["mark"],
         "r_arm": right["arm"], "r_leg": right["leg"], "r_mark": right["mark"],
-        "skin": _hsv(rng.uniform(5, 20), rng.uniform(60, 150), rng.uniform(110, 235)),
-        "hair": _hsv(rng.uniform(0, 30), rng.uniform(50, 200), rng.uniform(20, 90)),
-        "shoe": _hsv(rng.uniform(0, 180), rng.uniform(0, 60), rng.uniform(100, 170)),  # mid grey: both markers show
+        "skin": hsv_colour(rng.uniform(5, 20), rng.uniform(60, 150), rng.uniform(110, 235)),
+        "hair": hsv_colour(rng.uniform(0, 30), rng.uniform(50, 200), rng.uniform(20, 90)),
+        "shoe": hsv_colour(rng.uniform(0, 180), rng.uniform(0, 60), rng.uniform(100, 170)),  # mid grey: both markers show
         "nose": (40, 40, 170),
         "limb_w": rng.uniform(0.055, 0.07),
     }
@@ -276,15 +271,6 @@ def make_figure(rng: np.random.Generator, num_frames: int, size: tuple[int, int]
 # drawing
 # --------------------------------------------------------------------------------------------
 
-_SHIFT = 4
-_ONE = 1 << _SHIFT
-
-
-def _fx(p: np.ndarray) -> tuple[int, int]:
-    """Sub-pixel point for OpenCV's shift argument."""
-    return int(round(p[0] * _ONE)), int(round(p[1] * _ONE))
-
-
 def draw_figure(image: np.ndarray, idmap: np.ndarray | None, fig: Figure, t: int, label: int) -> None:
     """Draw figure `fig` at frame t into image (and `label` into idmap), far parts first."""
     p, d, hpx, st = fig.points[t], fig.depth[t], float(fig.height[t]), fig.style
@@ -309,40 +295,40 @@ def draw_figure(image: np.ndarray, idmap: np.ndarray | None, fig: Figure, t: int
         if kind == "chain":
             segments, hand, marks, mcol = args
             for a, b, colour, width in segments:
-                cv2.line(image, _fx(p[a]), _fx(p[b]), colour, width, ln, _SHIFT)
+                cv2.line(image, fixed_point(p[a]), fixed_point(p[b]), colour, width, ln, SHIFT)
                 if idmap is not None:
-                    cv2.line(idmap, _fx(p[a]), _fx(p[b]), label, width, cv2.LINE_8, _SHIFT)
+                    cv2.line(idmap, fixed_point(p[a]), fixed_point(p[b]), label, width, cv2.LINE_8, SHIFT)
             if hand is not None:
                 k, r, colour = hand
-                cv2.circle(image, _fx(p[k]), int(r * _ONE), colour, -1, ln, _SHIFT)
+                cv2.circle(image, fixed_point(p[k]), fixed_length(r), colour, -1, ln, SHIFT)
                 if idmap is not None:
-                    cv2.circle(idmap, _fx(p[k]), int(r * _ONE), label, -1, cv2.LINE_8, _SHIFT)
+                    cv2.circle(idmap, fixed_point(p[k]), fixed_length(r), label, -1, cv2.LINE_8, SHIFT)
             if mcol is not None:
                 for k in marks:
-                    cv2.circle(image, _fx(p[k]), int(mark_r * _ONE), mcol, -1, ln, _SHIFT)
+                    cv2.circle(image, fixed_point(p[k]), fixed_length(mark_r), mcol, -1, ln, SHIFT)
         elif kind == "torso":
             quad = p[[5, 6, 12, 11]]
             spine_top, spine_bot = 0.5 * (p[5] + p[6]), p[PELVIS]
-            hull = cv2.convexHull((quad * _ONE).round().astype(np.int32))
-            cv2.fillConvexPoly(image, hull, st["shirt"], ln, _SHIFT)
-            cv2.line(image, _fx(spine_top), _fx(spine_bot), st["shirt"], max(3, int(0.14 * hpx)), ln, _SHIFT)
+            hull = cv2.convexHull(fixed_points(quad))
+            cv2.fillConvexPoly(image, hull, st["shirt"], ln, SHIFT)
+            cv2.line(image, fixed_point(spine_top), fixed_point(spine_bot), st["shirt"], max(3, int(0.14 * hpx)), ln, SHIFT)
             if idmap is not None:
-                cv2.fillConvexPoly(idmap, hull, label, cv2.LINE_8, _SHIFT)
-                cv2.line(idmap, _fx(spine_top), _fx(spine_bot), label, max(3, int(0.14 * hpx)), cv2.LINE_8, _SHIFT)
+                cv2.fillConvexPoly(idmap, hull, label, cv2.LINE_8, SHIFT)
+                cv2.line(idmap, fixed_point(spine_top), fixed_point(spine_bot), label, max(3, int(0.14 * hpx)), cv2.LINE_8, SHIFT)
             if st["l_mark"] is not None:
                 for k, mcol in ((5, st["l_mark"]), (6, st["r_mark"]), (11, st["l_mark"]), (12, st["r_mark"])):
-                    cv2.circle(image, _fx(p[k]), int(mark_r * _ONE), mcol, -1, ln, _SHIFT)
+                    cv2.circle(image, fixed_point(p[k]), fixed_length(mark_r), mcol, -1, ln, SHIFT)
         else:  # head: skin disc, hair cap on the head_top side, nose dot when facing the camera
             centre = 0.5 * (p[1] + p[2])
-            cv2.circle(image, _fx(centre), int(head_r * _ONE), st["skin"], -1, ln, _SHIFT)
+            cv2.circle(image, fixed_point(centre), fixed_length(head_r), st["skin"], -1, ln, SHIFT)
             if idmap is not None:
-                cv2.circle(idmap, _fx(centre), int(head_r * _ONE), label, -1, cv2.LINE_8, _SHIFT)
+                cv2.circle(idmap, fixed_point(centre), fixed_length(head_r), label, -1, cv2.LINE_8, SHIFT)
             up = p[2] - p[1]
             angle = float(np.degrees(np.arctan2(up[1], up[0])))
-            axes = (int(head_r * _ONE), int(head_r * 0.55 * _ONE))
-            cv2.ellipse(image, _fx(centre + 0.45 * up / 2), axes, angle + 90, 180, 360, st["hair"], -1, ln, _SHIFT)
+            axes = (fixed_length(head_r), fixed_length(head_r * 0.55))
+            cv2.ellipse(image, fixed_point(centre + 0.45 * up / 2), axes, angle + 90, 180, 360, st["hair"], -1, ln, SHIFT)
             if st["nose"] is not None and d[0] > d[[1, 2]].mean():
-                cv2.circle(image, _fx(p[0]), int(max(1.2, 0.13 * head_r) * _ONE), st["nose"], -1, ln, _SHIFT)
+                cv2.circle(image, fixed_point(p[0]), fixed_length(max(1.2, 0.13 * head_r)), st["nose"], -1, ln, SHIFT)
 
 
 def make_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -709,17 +695,12 @@ def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
 def _draw_overlay(out: Path, split: str, name: str, vj: dict[str, Any], video: Video,
                   labeled: np.ndarray) -> Path:
     """Ground-truth overlay PNG of the video's first labeled frame (skeletons, boxes, ignore regions)."""
-    from simplepose import visualize  # local: drawing is optional
-
     t = int(np.flatnonzero(labeled)[0])
     iid = vj["images"][t]["id"]
     anns = [a for a in vj["annotations"] if a["image_id"] == iid]
     kps = np.array([a["keypoints"] for a in anns], np.float32).reshape(-1, NUM_KPTS, 3)
     boxes = np.array([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
-    img = video.frames[t]
     polys = [np.stack([x, y], 1) for x, y in zip(vj["images"][t].get("ignore_regions_x", []),
                                                    vj["images"][t].get("ignore_regions_y", []))]
-    img = visualize.draw_polygons(img, polys)
-    img = visualize.draw_poses(img, kps, POSETRACK18, track_ids=[a["track_id"] for a in anns],
-                               boxes_xywh=boxes)
-    return visualize.save_image(out / "overlays" / split / f"{name}_{t:06d}.png", img)
+    return save_overlay(out / "overlays" / split / f"{name}_{t:06d}.png", video.frames[t], kps, POSETRACK18,
+                        ignore_regions=polys, track_ids=[a["track_id"] for a in anns], boxes_xywh=boxes)
