@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Synthesise, train, evaluate, draw; prints the PoseTrack18 table and the time taken."""
     import torch
 
-    from simplepose.data.synthetic import generate_posetrack_dataset
+    from simplepose.synthetic.writer import generate_posetrack_dataset
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.train import load_instances, train
     from simplepose.evaluation.posetrack import format_table

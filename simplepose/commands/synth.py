@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from simplepose.data.synthetic import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
+from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
 
 
 def _videos(text: str) -> int | dict[str, int]:
