@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from simplepose.data.keypoints import POSETRACK18, annotation_category
+from simplepose.errors import DataError
 from simplepose.io import write_json
 from simplepose.synthetic.annotations import detections, labeled_frames, sequence_name, video_json
 from simplepose.synthetic.body import NUM_KPTS
@@ -40,20 +41,20 @@ MARKER = "synthetic_dataset.json"  # written last into out_dir: the generation s
 _GENERATOR = "simplepose.data.synthetic"
 
 
-def _videos_per_split(videos: int | Mapping[str, int] | None, splits: Sequence[str]) -> dict[str, int]:
+def _videos_per_split(out: Path, videos: int | Mapping[str, int] | None, splits: Sequence[str]) -> dict[str, int]:
     """Number of videos for each split from an int (all splits), a mapping, or None (defaults)."""
     if videos is None:
         return {s: DEFAULT_VIDEOS.get(s, DEFAULT_VIDEOS["val"]) for s in splits}
     if isinstance(videos, Mapping):
         missing = [s for s in splits if s not in videos]
         if missing:
-            raise ValueError(f"no video count for split(s) {missing}")
+            raise DataError(out, f"no video count for split(s) {missing}")
         counts = {s: int(videos[s]) for s in splits}
     else:
         counts = {s: int(videos) for s in splits}
     bad = {s: n for s, n in counts.items() if n < 1}
     if bad:
-        raise ValueError(f"video counts must be >= 1, got {bad}")
+        raise DataError(out, f"video counts must be >= 1, got {bad}")
     return counts
 
 
@@ -83,19 +84,20 @@ def generate_posetrack_dataset(
     videos: per-split count (int for every split, a {split: n} mapping, or None for
     DEFAULT_VIDEOS); image_size: (width, height); draw: number of ground-truth overlay PNGs per
     split written to out_dir/overlays/<split>/ for a human to look at; fixed_sides: cool colours
-    always on the left (see _style; by default the colour->side assignment is drawn per figure).
+    always on the left (see body._style; by default the colour->side assignment is drawn per figure).
+    Bad arguments, and an out_dir that is neither empty nor a synthetic dataset, raise DataError.
     """
     out = Path(out_dir)
     w, h = (int(v) for v in image_size)
     if w < 32 or h < 32:
-        raise ValueError(f"image_size {image_size} too small (need at least 32x32)")
+        raise DataError(out, f"image_size {image_size} too small (need at least 32x32)")
     if not 1 <= frames < 10**4:
-        raise ValueError(f"frames must be in 1..9999, got {frames}")
+        raise DataError(out, f"frames must be in 1..9999, got {frames}")
     if len(set(splits)) != len(splits) or not splits:
-        raise ValueError(f"splits must be distinct and non-empty, got {splits}")
+        raise DataError(out, f"splits must be distinct and non-empty, got {splits}")
     if not 1 <= persons[0] <= persons[1] < 100:
-        raise ValueError(f"persons range {persons} must satisfy 1 <= min <= max < 100")
-    counts = _videos_per_split(videos, splits)
+        raise DataError(out, f"persons range {persons} must satisfy 1 <= min <= max < 100")
+    counts = _videos_per_split(out, videos, splits)
     _prepare_out_dir(out, splits)
     start = time.perf_counter()
     _write_marker(out, {"seed": seed, "image_size": [w, h], "frames_per_video": frames, "splits": {}},
@@ -164,10 +166,10 @@ def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
     if not out.exists():
         return
     if not out.is_dir():
-        raise ValueError(f"{out} exists and is not a folder")
+        raise DataError(out, "exists and is not a folder")
     if any(out.iterdir()) and not (out / MARKER).is_file():
-        raise ValueError(f"{out} is not empty and holds no {MARKER}: refusing to write a synthetic dataset "
-                         "into it (choose an empty or new folder)")
+        raise DataError(out, f"is not empty and holds no {MARKER}: refusing to write a synthetic dataset into it "
+                             "(choose an empty or new folder)")
     for split in splits:
         for d in (out / "images" / split, out / "annotations" / split, out / "overlays" / split):
             if d.is_dir():

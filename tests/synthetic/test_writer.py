@@ -9,9 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
+from simplepose.cli import main
+from simplepose.commands import synth
 from simplepose.data.annotations import load_image_records
 from simplepose.data.detections import load_detections
 from simplepose.data.posetrack import load_posetrack, load_posetrack_videos
+from simplepose.errors import DataError
 from simplepose.synthetic.writer import MARKER, generate_posetrack_dataset
 from tests.synthetic.conftest import FRAMES, SIZE, VIDEOS, generate_small, load_json
 
@@ -124,19 +127,17 @@ def test_detections_load_against_the_ground_truth(dataset):
 # ------------------------------------------------------------------------------ API and CLI
 
 def test_bad_arguments_raise_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(DataError, match="image_size"):
         generate_posetrack_dataset(tmp_path, videos=1, frames=2, image_size=(8, 8), progress=False)
-    with pytest.raises(ValueError, match="frames"):
+    with pytest.raises(DataError, match="frames"):
         generate_posetrack_dataset(tmp_path, videos=1, frames=0, progress=False)
-    with pytest.raises(ValueError, match="split"):
+    with pytest.raises(DataError, match="split"):
         generate_posetrack_dataset(tmp_path, videos={"train": 1}, frames=2, progress=False)
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(DataError, match=">= 1"):
         generate_posetrack_dataset(tmp_path, videos=0, frames=2, progress=False)
 
 
 def test_synth_command_writes_dataset_and_overlays(tmp_path, capsys):
-    from simplepose.commands import synth
-
     parser = argparse.ArgumentParser()
     synth.add_arguments(parser)
     out = tmp_path / "d"
@@ -152,8 +153,11 @@ def test_synth_command_writes_dataset_and_overlays(tmp_path, capsys):
     assert img.shape == (128, 160, 3)
     raw = cv2.imread(str(sorted((out / "images" / "val").rglob("000000.jpg"))[0]))
     assert np.abs(img.astype(int) - raw.astype(int)).max() > 100      # something was drawn
-    bad = parser.parse_args([str(out), "--width", "8"])
-    assert synth.run(bad) == 2
+    with pytest.raises(DataError, match="image_size"):
+        synth.run(parser.parse_args([str(out), "--width", "8"]))
+    # the CLI reports it as every command's errors: one line, exit status 2
+    assert main(["synth", str(out), "--width", "8", "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("simplepose synth: error: ")
 
 
 def test_rewrites_its_own_output_but_refuses_foreign_folders(tmp_path):
@@ -170,6 +174,6 @@ def test_rewrites_its_own_output_but_refuses_foreign_folders(tmp_path):
     foreign = tmp_path / "real"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="not empty"):
+    with pytest.raises(DataError, match="not empty"):
         generate_posetrack_dataset(foreign, videos=1, frames=2, progress=False)
     assert (foreign / "notes.txt").read_text() == "mine"
