@@ -7,8 +7,8 @@ Writes, for each split (``train``, ``val``), under ``out_dir``:
 - ``annotations/posetrack18_<split>.json``: all videos merged (the file MMPose trains and tests on),
 - ``annotations/posetrack18_<split>_human_detections.json``: noisy person detections (COCO results),
 
-and last the marker ``synthetic_dataset.json`` (what was generated). Everything is deterministic for
-a seed.
+and the marker ``synthetic_dataset.json`` (what was generated; ``"complete": true`` once the rest is
+written). Everything is deterministic for a seed.
 """
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 DEFAULT_VIDEOS = {"train": 16, "val": 6}
 DEFAULT_IMAGE_SIZE = (384, 288)
 MARKER = "synthetic_dataset.json"  # written last into out_dir: the generation summary
-# The marker's "generator" value: a fixed name, not __name__, so the files written do not depend on
-# which module holds the code.
+# The marker's "generator" value: a fixed name, not __name__, so that the dataset's bytes depend on
+# the seed and options only, not on which module holds the code.
 _GENERATOR = "simplepose.data.synthetic"
 
 
