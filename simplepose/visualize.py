@@ -13,16 +13,37 @@ from simplepose.data.instances import PosePrediction
 from simplepose.data.keypoints import KeypointSchema
 from simplepose.io import atomic_write
 
-_SHIFT = 4
-_ONE = 1 << _SHIFT
+# OpenCV draws at sub-pixel precision when coordinates carry SHIFT fractional bits (its `shift` argument).
+SHIFT = 4
+_ONE = 1 << SHIFT
 _NO_TRACK_COLOUR = (200, 200, 200)
+
+
+def fixed_point(xy: Sequence[float] | np.ndarray) -> tuple[int, int]:
+    """A sub-pixel point (x, y) in OpenCV's fixed-point form (draw with shift=SHIFT)."""
+    return int(round(float(xy[0]) * _ONE)), int(round(float(xy[1]) * _ONE))
+
+
+def fixed_points(points: np.ndarray) -> np.ndarray:
+    """Sub-pixel points (M, 2) x, y as int32 fixed-point (polygons; draw with shift=SHIFT)."""
+    return np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2) * _ONE).astype(np.int32)
+
+
+def fixed_length(length: float) -> int:
+    """A sub-pixel radius or axis length in fixed-point form, truncated (draw with shift=SHIFT)."""
+    return int(length * _ONE)
+
+
+def hsv_colour(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
+    """One OpenCV HSV colour (hue in degrees / 2, wrapped to 0..180; 0..255 otherwise) as BGR ints."""
+    px = np.array([[[hue % 180, saturation, value]]], dtype=np.uint8)
+    return tuple(int(c) for c in cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0])
 
 
 def track_colour(track_id: int) -> tuple[int, int, int]:
     """A distinct, bright BGR colour for a track id (golden-ratio hue steps)."""
     hue = (int(track_id) * 0.618033988749895) % 1.0
-    px = np.array([[[int(hue * 180), 220, 255]]], dtype=np.uint8)
-    return tuple(int(c) for c in cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0])
+    return hsv_colour(int(hue * 180), 220, 255)
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -30,11 +51,6 @@ def _check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise ValueError(f"image must be an (H, W, 3) uint8 BGR array, got {got}")
-
-
-def _pt(xy: np.ndarray) -> tuple[int, int]:
-    """Sub-pixel point in OpenCV's fixed-point form (shift=_SHIFT)."""
-    return int(round(float(xy[0]) * _ONE)), int(round(float(xy[1]) * _ONE))
 
 
 def draw_poses(
@@ -78,10 +94,10 @@ def draw_poses(
         colour = _NO_TRACK_COLOUR if track_ids is None or track_ids[i] is None else track_colour(track_ids[i])
         for (a, b), c in zip(schema.skeleton, lcol):
             if ok[i, a] and ok[i, b]:
-                cv2.line(out, _pt(kps[i, a]), _pt(kps[i, b]), c, th, cv2.LINE_AA, _SHIFT)
+                cv2.line(out, fixed_point(kps[i, a]), fixed_point(kps[i, b]), c, th, cv2.LINE_AA, SHIFT)
         for k in np.flatnonzero(ok[i]):
-            cv2.circle(out, _pt(kps[i, k]), r * _ONE, kcol[k], -1, cv2.LINE_AA, _SHIFT)
-            cv2.circle(out, _pt(kps[i, k]), r * _ONE, (0, 0, 0), 1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(out, fixed_point(kps[i, k]), fixed_length(r), kcol[k], -1, cv2.LINE_AA, SHIFT)
+            cv2.circle(out, fixed_point(kps[i, k]), fixed_length(r), (0, 0, 0), 1, cv2.LINE_AA, SHIFT)
         anchor = None
         if boxes is not None and np.isfinite(boxes[i]).all():
             x, y, w, h = boxes[i]
@@ -107,14 +123,13 @@ def draw_polygons(image: np.ndarray, polygons: Sequence[np.ndarray], colour: tup
     """Return a copy of image with polygons (each (M, 2) x, y) shaded and outlined (ignore regions)."""
     _check_image(image)
     out = image.copy()
-    polys = [np.round(np.asarray(p, dtype=np.float64).reshape(-1, 2) * _ONE).astype(np.int32)
-             for p in polygons if len(p) >= 3]
+    polys = [fixed_points(p) for p in polygons if len(p) >= 3]
     if not polys:
         return out
     fill = out.copy()
-    cv2.fillPoly(fill, polys, colour, cv2.LINE_AA, _SHIFT)
+    cv2.fillPoly(fill, polys, colour, cv2.LINE_AA, SHIFT)
     out = cv2.addWeighted(fill, alpha, out, 1 - alpha, 0)
-    cv2.polylines(out, polys, True, colour, 1, cv2.LINE_AA, _SHIFT)
+    cv2.polylines(out, polys, True, colour, 1, cv2.LINE_AA, SHIFT)
     return out
 
 

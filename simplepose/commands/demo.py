@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from simplepose.data.keypoints import get_schema
-    from simplepose.data.synthetic import generate_posetrack_dataset
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.train import load_instances, train
     from simplepose.evaluation.posetrack import format_table
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference
+    from simplepose.synthetic.writer import generate_posetrack_dataset
     from simplepose.visualize import save_prediction_overlays
 
     start = time.perf_counter()

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from simplepose.data.synthetic import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
+from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
 
 
 def _videos(text: str) -> int | dict[str, int]:
@@ -55,14 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print a summary."""
-    try:
-        summary = generate_posetrack_dataset(
-            args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
-            image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),
-            draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides)
-    except ValueError as e:
-        print(f"simplepose synth: error: {e}", file=sys.stderr)
-        return 2
+    summary = generate_posetrack_dataset(
+        args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
+        image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),
+        draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides)
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames ({s['labeled_frames']} labeled), "
               f"{s['persons']} annotated persons, {s['ignore_polygons']} ignore polygons, "

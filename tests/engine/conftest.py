@@ -13,7 +13,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
     """4 train videos and 2 val videos of 8 frames, 192x144 images."""
-    from simplepose.data.synthetic import generate_posetrack_dataset
+    from simplepose.synthetic.writer import generate_posetrack_dataset
 
     root = tmp_path_factory.mktemp("synth")
     generate_posetrack_dataset(root, videos={"train": 4, "val": 2}, frames=8, seed=3,
