@@ -36,9 +36,9 @@ log = logging.getLogger(__name__)
 DEFAULT_VIDEOS = {"train": 16, "val": 6}
 DEFAULT_IMAGE_SIZE = (384, 288)
 MARKER = "synthetic_dataset.json"  # written last into out_dir: the generation summary
-# The marker's "generator" value: a fixed name, not __name__, so that the dataset's bytes depend on
+# The marker's "generator" value: the package, not __name__, so that the dataset's bytes depend on
 # the seed and options only, not on which module holds the code.
-_GENERATOR = "simplepose.data.synthetic"
+_GENERATOR = "simplepose.synthetic"
 
 
 def _videos_per_split(out: Path, videos: int | Mapping[str, int] | None, splits: Sequence[str]) -> dict[str, int]:
