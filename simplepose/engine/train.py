@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from simplepose.engine import distributed as du
 from simplepose.engine.config import Config, OptimConfig, save_config
-from simplepose.engine.logging import MetricLogger
+from simplepose.engine.curves import plot_training_curves
+from simplepose.engine.metrics_log import MetricLogger
 from simplepose.errors import CheckpointError, DataError
 
 log = logging.getLogger("simplepose.train")
@@ -482,7 +483,6 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
         _restore_signal_handlers(old_handlers)
         logger.close()
     if info.is_main and logger.path.is_file():
-        from simplepose.plots import plot_training_curves
         plot_training_curves(logger.path, work_dir / "curves.png", metric=rt.save_best or "Total AP")
     return state
 

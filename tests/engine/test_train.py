@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simplepose.engine.logging import read_log
+from simplepose.engine.metrics_log import read_log
 from simplepose.engine.train import StopTraining, TrainState, train
 from simplepose.errors import CheckpointError
 from tests.engine.conftest import tiny_config
