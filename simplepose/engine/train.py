@@ -22,51 +22,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from simplepose.engine import distributed as du
-from simplepose.engine.config import Config, OptimConfig, save_config
+from simplepose.engine.config import Config, save_config
 from simplepose.engine.curves import plot_training_curves
 from simplepose.engine.metrics_log import MetricLogger
+from simplepose.engine.schedule import build_optimizer, lr_factor, scaled_base_lr, set_lr
 from simplepose.errors import CheckpointError, DataError
 
 log = logging.getLogger("simplepose.train")
-
-
-# ----------------------------------------------------------------------------------------------
-# learning-rate schedule
-
-
-def lr_factor(iteration: int, epoch: int, optim: OptimConfig) -> float:
-    """Multiplier of the base LR at a global iteration (0-based) within an epoch (0-based).
-
-    MMEngine semantics: LinearLR(start_factor=warmup_ratio, begin=0, end=warmup_iters, by_epoch=False)
-    rises linearly from warmup_ratio at iteration 0 to 1 at iteration warmup_iters - 1; MultiStepLR
-    (by epoch) multiplies by gamma from each milestone epoch on; the two factors multiply.
-    """
-    warm = 1.0
-    if optim.warmup_iters > 1:
-        span = optim.warmup_iters - 1
-        warm = optim.warmup_ratio + (1.0 - optim.warmup_ratio) * min(iteration, span) / span
-    decays = sum(1 for m in optim.milestones if epoch >= m)
-    return warm * optim.gamma ** decays
-
-
-def scaled_base_lr(optim: OptimConfig, total_batch: int) -> float:
-    """Base LR, scaled linearly by total batch / base_batch_size when auto_scale_lr is on."""
-    if optim.auto_scale_lr and optim.base_batch_size > 0:
-        return optim.lr * total_batch / optim.base_batch_size
-    return optim.lr
-
-
-def build_optimizer(model: nn.Module, optim: OptimConfig, lr: float) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD over the trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    name = optim.optimizer.lower()
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=optim.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=optim.weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
-    raise DataError(None, f"unknown optimizer '{optim.optimizer}' (adam, adamw, sgd)", record="optim.optimizer")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -407,8 +369,7 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
                 if state.iter_in_epoch >= n_iter:
                     break
                 lr = base_lr * lr_factor(state.global_iter, epoch, cfg.optim)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                set_lr(optimizer, lr)
                 x, target, weights = _collate_inputs(data, device, channels_last)
                 data_time = time.perf_counter() - t_data
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from simplepose.engine.config import OptimConfig
-from simplepose.engine.train import EpochSampler, iters_per_epoch, lr_factor, scaled_base_lr
+from simplepose.engine.schedule import lr_factor, scaled_base_lr
+from simplepose.engine.train import EpochSampler, iters_per_epoch
 
 
 def test_seed_schedule_hand_values():
