@@ -20,8 +20,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint; prints the seed-style table (PoseTrack) or the COCO stats."""
     from simplepose.engine import distributed as du
     from simplepose.engine.config import load_config
+    from simplepose.engine.data import load_instances
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
-    from simplepose.engine.train import load_instances, resolve_device
+    from simplepose.engine.train import resolve_device
     from simplepose.model.checkpoint import load_model
 
     cfg = load_config(args.config, args.overrides)

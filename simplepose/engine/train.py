@@ -24,71 +24,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from simplepose.engine import distributed as du
 from simplepose.engine.config import Config, save_config
 from simplepose.engine.curves import plot_training_curves
+from simplepose.engine.data import (EpochSampler, SeededDataset, build_dataset, iters_per_epoch, load_instances,
+                                    make_loader)
 from simplepose.engine.metrics_log import MetricLogger
 from simplepose.engine.schedule import build_optimizer, lr_factor, scaled_base_lr, set_lr
 from simplepose.errors import CheckpointError, DataError
 
 log = logging.getLogger("simplepose.train")
-
-
-# ----------------------------------------------------------------------------------------------
-# deterministic sampling and per-sample seeding
-
-
-class EpochSampler(Sampler):
-    """This rank's (epoch, index) pairs of one epoch, like MMEngine's DefaultSampler (round_up=True).
-
-    The permutation comes from (seed, epoch); the padded list is split rank::world; `start` skips
-    the first samples of this rank's share (resume mid-epoch).
-    """
-
-    def __init__(self, num_samples: int, epoch: int, seed: int = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1, start: int = 0, round_up: bool = True):
-        self.num_samples, self.epoch, self.seed, self.shuffle = num_samples, epoch, seed, shuffle
-        self.rank, self.world_size, self.start, self.round_up = rank, world_size, start, round_up
-
-    def indices(self) -> list[int]:
-        """This rank's full share of the epoch, before skipping `start`."""
-        n = self.num_samples
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=g).tolist()
-        else:
-            order = list(range(n))
-        if self.round_up and n:
-            total = math.ceil(n / self.world_size) * self.world_size
-            order = (order * (total // n + 1))[:total]
-        return order[self.rank::self.world_size]
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        for i in self.indices()[self.start:]:
-            yield (self.epoch, i)
-
-    def __len__(self) -> int:
-        return max(0, len(self.indices()) - self.start)
-
-
-class SeededDataset(Dataset):
-    """Wraps a dataset whose draws are a function of (seed, epoch, index) so that items are keyed
-    by (epoch, index) pairs from EpochSampler (the epoch travels with the index into every worker)."""
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, key: tuple[int, int] | int) -> Any:
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        if getattr(self.dataset, "epoch", epoch) != epoch:
-            self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
-        return self.dataset[index]
-
-
-def iters_per_epoch(num_samples: int, batch_size: int, world_size: int, cap: int | None = None) -> int:
-    """Batches per rank per epoch (last batch kept, as MMEngine's default), optionally capped."""
-    iters = math.ceil(math.ceil(num_samples / world_size) / batch_size)
-    return min(iters, cap) if cap else iters
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,48 +115,6 @@ def freeze_batchnorm(model: nn.Module) -> None:
     for mod in model.modules():
         if isinstance(mod, nn.modules.batchnorm._BatchNorm):
             mod.eval()
-
-
-def load_instances(cfg: Config, split: str, bbox_file: str | None = None) -> list:
-    """Person instances of the train or val split (val: GT boxes, or detections from a bbox file)."""
-    d = cfg.data
-    ann = cfg.resolve(d.train_ann if split == "train" else d.val_ann)
-    image_root = os.path.join(d.data_root, d.train_images if split == "train" else d.val_images)
-    if d.dataset == "posetrack18":
-        from simplepose.data.posetrack import load_posetrack
-        instances = load_posetrack(ann, image_root)
-    elif d.dataset == "coco":
-        from simplepose.data.coco import load_coco_keypoints
-        instances = load_coco_keypoints(ann, image_root)
-    else:
-        raise DataError(None, f"unknown dataset '{d.dataset}' (posetrack18, coco)", record="data.dataset")
-    if split != "train":
-        bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)
-        if bbox_file:
-            from simplepose.data.annotations import load_image_records
-            from simplepose.data.detections import load_detections
-            instances = load_detections(bbox_file, load_image_records(ann, image_root), score_thr=d.bbox_score_thr)
-    if not instances:
-        raise DataError(ann, f"no person instances in the {split} split")
-    return instances
-
-
-def build_dataset(cfg: Config, instances: list, train: bool) -> Dataset:
-    """TopDownDataset with the config's codec and augmentation."""
-    from simplepose.data.dataset import TopDownDataset
-    from simplepose.data.keypoints import get_schema
-    from simplepose.data.transforms import AugmentConfig
-
-    d = cfg.data
-    kwargs: dict[str, Any] = dict(input_size=tuple(d.input_size), heatmap_size=tuple(d.heatmap_size),
-                                  train=train, sigma=d.sigma, seed=cfg.runtime.seed)
-    if d.aug:
-        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in d.aug.items()}
-        try:
-            kwargs["aug"] = AugmentConfig(**aug)
-        except TypeError as e:
-            raise DataError(None, f"bad data.aug option: {e}", record="data.aug") from None
-    return TopDownDataset(instances, get_schema(d.dataset), **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -446,22 +346,6 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
     if info.is_main and logger.path.is_file():
         plot_training_curves(logger.path, work_dir / "curves.png", metric=rt.save_best or "Total AP")
     return state
-
-
-def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler, workers: int,
-                device: torch.device, persistent: bool = True) -> DataLoader:
-    """A DataLoader whose workers (if any) come from a forkserver: no fork of a process whose
-    OpenCV/OpenMP thread pools are running (a fork can deadlock the child), persistent across epochs."""
-    from simplepose.data.dataset import worker_init
-
-    kwargs: dict[str, Any] = {}
-    if workers > 0:
-        import multiprocessing as mp
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["torch", "cv2", "numpy", "simplepose.data.dataset"])
-        kwargs = dict(multiprocessing_context=ctx, persistent_workers=persistent, worker_init_fn=worker_init)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", drop_last=False, **kwargs)
 
 
 def _progress(enabled: bool, total: int, initial: int, desc: str):
