@@ -83,15 +83,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 # model, data
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda if available else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DataError(None, "runtime.device is cuda but no CUDA device is available", record="runtime.device")
-    return torch.device(name)
-
-
 def build_model(cfg: Config) -> nn.Module:
     """SimpleBaseline from the config, initialised from load_from (whole model) or backbone_init."""
     from simplepose.model.checkpoint import load_backbone_weights, load_checkpoint, load_state_dict_checked
@@ -198,10 +189,7 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
 
     rt = cfg.runtime
     save_every_iters = save_every_iters if save_every_iters is not None else rt.save_every_iters
-    device = resolve_device(rt.device)
-    info = du.init_distributed(device.type)
-    if device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
+    device, info = du.setup_device(rt.device)
     if rt.threads:
         torch.set_num_threads(rt.threads)
     seed_everything(rt.seed, rt.deterministic)
