@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from simplepose.engine import distributed as du
+from simplepose.engine.build import build_model, channels_last, freeze_batchnorm, place_model
 from simplepose.engine.config import Config, save_config
 from simplepose.engine.curves import plot_training_curves
 from simplepose.engine.data import (EpochSampler, SeededDataset, build_dataset, iters_per_epoch, load_instances,
@@ -32,35 +33,6 @@ from simplepose.engine.state import TrainState, load_training_checkpoint, save_t
 from simplepose.errors import CheckpointError, DataError
 
 log = logging.getLogger("simplepose.train")
-
-
-# ----------------------------------------------------------------------------------------------
-# model, data
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """SimpleBaseline from the config, initialised from load_from (whole model) or backbone_init."""
-    from simplepose.model.checkpoint import load_backbone_weights, load_checkpoint, load_state_dict_checked
-    from simplepose.model.pose_model import SimpleBaseline
-
-    m = cfg.model
-    model = SimpleBaseline(depth=m.depth, num_keypoints=m.num_keypoints,
-                           deconv_channels=m.deconv_channels, num_deconv=m.num_deconv)
-    if m.load_from:
-        sd, _ = load_checkpoint(m.load_from)
-        load_state_dict_checked(model, sd, strict=True, source=m.load_from)
-        log.info("initialised the whole model from %s", m.load_from)
-    elif m.backbone_init:
-        load_backbone_weights(model, m.backbone_init)
-        log.info("initialised the backbone from %s", m.backbone_init)
-    return model
-
-
-def freeze_batchnorm(model: nn.Module) -> None:
-    """Put every BatchNorm in eval mode (running statistics used and frozen; affine still trained)."""
-    for mod in model.modules():
-        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            mod.eval()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -108,15 +80,7 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
         # fail now, not after the first epoch
         raise DataError(val_gt, "validation ground truth (data.val_gt) not found")
 
-    model = build_model(cfg).to(device)
-    channels_last = device.type == "cpu"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if info.distributed and cfg.model.sync_bn:
-        if device.type != "cuda":
-            raise DataError(None, "SyncBatchNorm needs CUDA; on CPU use model.freeze_bn=true or plain BN",
-                            record="model.sync_bn")
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = place_model(build_model(cfg), device, sync_bn=info.distributed and cfg.model.sync_bn)
     use_amp = rt.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     batch = cfg.data.batch_size
@@ -159,7 +123,7 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
                     break
                 lr = base_lr * lr_factor(state.global_iter, epoch, cfg.optim)
                 set_lr(optimizer, lr)
-                x, target, weights = _collate_inputs(data, device, channels_last)
+                x, target, weights = _collate_inputs(data, device, channels_last(device))
                 data_time = time.perf_counter() - t_data
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     pred = ddp_model(x)

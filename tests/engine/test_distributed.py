@@ -53,7 +53,7 @@ def test_two_process_ddp_equals_one_process(synth_root, tmp_path):
         assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), k
     # the weights did move: compare with the initial model (same seed as the trainer)
     from simplepose.engine.state import seed_everything
-    from simplepose.engine.train import build_model
+    from simplepose.engine.build import build_model
     seed_everything(cfg.runtime.seed)
     init = build_model(cfg).state_dict()
     moved = [k for k in b if b[k].is_floating_point() and not torch.equal(init[k], b[k])]

@@ -99,7 +99,7 @@ def test_tiny_model_learns(synth_root, tmp_path):
     """Loss falls and the synthetic val AP rises far above an untrained model's."""
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.data import load_instances
-    from simplepose.engine.train import build_model
+    from simplepose.engine.build import build_model
 
     # 20 epochs x 5 iterations of 16 crops (about 45 CPU-seconds)
     cfg = tiny_config(synth_root, tmp_path / "learn", "optim.epochs=20", "optim.lr=3e-3",
