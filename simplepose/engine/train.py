@@ -1,65 +1,57 @@
 """The trainer: one process or torchrun/DDP, AMP on CUDA, exact resume, validation, checkpoints.
 
-Determinism: the sample order of epoch e is a permutation drawn from (seed, e); each sample's
-augmentation is drawn from (seed, e, index), so a run resumed mid-epoch from `latest.pth` sees the
-same batches, whatever the number of loader workers.
+Laid out as torchvision's reference training scripts: `train` sets the run up (device and process
+group, seeds, data, model, optimiser, resume) and then, epoch after epoch, `train_one_epoch` runs
+the iterations and `end_epoch` validates, keeps best.pth and writes the epoch's checkpoints.
+One iteration (`train_step`) is what MMEngine's (Amp)OptimWrapper does: forward under float16
+autocast on CUDA, the loss in float32, backward through the GradScaler, optional clipping of the
+gradient norm, optimiser step; the LR is set before it from the schedule (engine/schedule.py).
+
+Determinism: sampling and augmentation are functions of (seed, epoch, index) (engine/data.py), and
+the RNG states travel in the checkpoints (engine/state.py), so a run resumed mid-epoch from
+latest.pth repeats the uninterrupted run exactly.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import os
-import random
-import signal
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
+from simplepose.data.instances import PersonInstance
 from simplepose.engine import distributed as du
 from simplepose.engine.build import build_model, channels_last, freeze_batchnorm, place_model
-from simplepose.engine.config import Config, save_config
+from simplepose.engine.config import Config, OptimConfig, save_config
 from simplepose.engine.curves import plot_training_curves
 from simplepose.engine.data import (EpochSampler, SeededDataset, build_dataset, iters_per_epoch, load_instances,
                                     make_loader)
+from simplepose.engine.evaluate import validate
 from simplepose.engine.metrics_log import MetricLogger
 from simplepose.engine.schedule import build_optimizer, lr_factor, scaled_base_lr, set_lr
 from simplepose.engine.state import TrainState, load_training_checkpoint, save_training_checkpoint, seed_everything
+from simplepose.engine.stopping import STOPPED_BY_SIGNAL, StopSignals
 from simplepose.errors import CheckpointError, DataError
+from simplepose.model.loss import KeypointMSELoss
 
 log = logging.getLogger("simplepose.train")
 
-
-# ----------------------------------------------------------------------------------------------
-# the loop
-
-
-class StopTraining(Exception):
-    """Raised by a hook to end training early (the state is not saved: like a killed process)."""
-
-
+# called after every iteration with the state and {"loss", "lr", "model"}; may raise
+# stopping.StopTraining to end training (nothing saved)
 Hook = Callable[[TrainState, dict[str, Any]], None]
-
-
-def _collate_inputs(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool):
-    """Move a batch to the device."""
-    x = batch["inputs"].to(device, non_blocking=True)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, batch["heatmaps"].to(device, non_blocking=True), batch["weights"].to(device, non_blocking=True)
+# writes the training checkpoint of the run's current state to a path
+SaveCheckpoint = Callable[[Path], None]
 
 
 def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
           save_every_iters: int | None = None) -> TrainState:
     """Train as configured; returns the final state. `hooks` run after every iteration."""
-    from simplepose.engine.evaluate import validate
-    from simplepose.model.loss import KeypointMSELoss
-
     rt = cfg.runtime
     save_every_iters = save_every_iters if save_every_iters is not None else rt.save_every_iters
     device, info = du.setup_device(rt.device)
@@ -71,141 +63,207 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
         work_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, work_dir / "config.yaml")
     logger = MetricLogger(work_dir, enabled=info.is_main, tensorboard=rt.tensorboard)
-
-    train_instances = load_instances(cfg, "train")
-    train_set = SeededDataset(build_dataset(cfg, train_instances, train=True))
-    val_instances = load_instances(cfg, "val") if rt.val_interval > 0 else []
-    val_gt = cfg.resolve(cfg.data.val_gt)
-    if val_instances and not (val_gt and Path(val_gt).exists()):
-        # fail now, not after the first epoch
-        raise DataError(val_gt, "validation ground truth (data.val_gt) not found")
+    train_set, val_instances = _load_data(cfg)
 
     model = place_model(build_model(cfg), device, sync_bn=info.distributed and cfg.model.sync_bn)
-    use_amp = rt.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    scaler = torch.amp.GradScaler("cuda") if rt.amp and device.type == "cuda" else None
     batch = cfg.data.batch_size
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)
-    state = TrainState()
     latest = work_dir / "latest.pth"
-    if resume:
-        if not latest.is_file():
-            raise CheckpointError(f"{latest}: nothing to resume from")
-        state = load_training_checkpoint(latest, model, optimizer, scaler, cfg.data.batch_size)
-        log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
-        logger.drop_after(state.global_iter)
-    ddp_model: nn.Module = model
-    if info.distributed:
-        ddp_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[info.local_rank] if device.type == "cuda" else None)
+    state = _resume(latest, model, optimizer, scaler, batch, logger) if resume else TrainState()
+    save: SaveCheckpoint = functools.partial(save_training_checkpoint, model=model, optimizer=optimizer,
+                                             scaler=scaler, state=state, cfg=cfg)
+    ddp_model = _data_parallel(model, device, info)
     criterion = KeypointMSELoss(use_target_weight=True)
     n_iter = iters_per_epoch(len(train_set), batch, info.world_size, rt.max_iters_per_epoch)
     if info.is_main:
         log.info("%d training instances, %d per process per iteration, %d iterations per epoch, lr %.3g",
                  len(train_set), batch, n_iter, base_lr)
 
-    stop_signal: list[int] = []
-    old_handlers = _install_signal_handlers(stop_signal)
-    try:
-        # one loader for the run (persistent workers); the sampler's epoch/start are set per epoch
-        sampler = EpochSampler(len(train_set), state.epoch, rt.seed, True, info.rank, info.world_size)
-        loader = make_loader(train_set, batch, sampler, cfg.data.workers, device)
-        while state.epoch < cfg.optim.epochs:
-            epoch = state.epoch
-            sampler.epoch, sampler.start = epoch, state.iter_in_epoch * batch
-            ddp_model.train()
-            if cfg.model.freeze_bn:
-                freeze_batchnorm(ddp_model)
-            bar = _progress(info.is_main, n_iter, state.iter_in_epoch, f"epoch {epoch + 1}/{cfg.optim.epochs}")
-            t_data = time.perf_counter()
-            for data in loader:
-                if state.iter_in_epoch >= n_iter:
-                    break
-                lr = base_lr * lr_factor(state.global_iter, epoch, cfg.optim)
-                set_lr(optimizer, lr)
-                x, target, weights = _collate_inputs(data, device, channels_last(device))
-                data_time = time.perf_counter() - t_data
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    pred = ddp_model(x)
-                loss = criterion(pred.float(), target, weights)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    if cfg.optim.grad_clip:
-                        scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    if cfg.optim.grad_clip:
-                        nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                    optimizer.step()
-                state.iter_in_epoch += 1
-                state.global_iter += 1
-                loss_value = float(loss.detach())
-                # decided together: a rank that stops or raises alone would hang the others' all-reduce
-                stop_now, bad_loss = du.any_process([bool(stop_signal), not math.isfinite(loss_value)], loss.device)
-                if bad_loss:
-                    raise FloatingPointError(f"loss is not finite at iteration {state.global_iter} "
-                                             f"(this process: {loss_value})")
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss_value:.3g}", lr=f"{lr:.2g}")
-                if state.global_iter % rt.log_interval == 0 or state.iter_in_epoch == n_iter:
-                    logger.write("train", state.global_iter, epoch=epoch + 1, iter=state.iter_in_epoch,
-                                 lr=lr, loss=float(du.all_reduce_mean(loss.detach())),
-                                 data_time=data_time, iter_time=time.perf_counter() - t_data)
-                mid_epoch = state.iter_in_epoch < n_iter
-                if mid_epoch and (stop_now or (save_every_iters and state.global_iter % save_every_iters == 0)):
-                    if info.is_main:
-                        save_training_checkpoint(latest, model, optimizer, scaler, state, cfg)
-                    if stop_now:
-                        du.barrier()
-                        raise KeyboardInterrupt("stopped by a signal; resume with --resume")
-                for hook in hooks or []:
-                    hook(state, {"loss": loss_value, "lr": lr, "model": model})
-                t_data = time.perf_counter()
-            if bar is not None:
-                bar.close()
-            # epoch done
-            state.epoch += 1
-            state.iter_in_epoch = 0
-            record: dict[str, Any] = {"epoch": state.epoch}
-            is_last = state.epoch == cfg.optim.epochs
-            if val_instances and rt.val_interval > 0 and (state.epoch % rt.val_interval == 0 or is_last):
-                metrics = validate(cfg, model, val_instances, device, work_dir / "val")
-                if info.is_main:
-                    record.update(metrics)
-                    logger.write("val", state.global_iter, epoch=state.epoch, **metrics)
-                    log.info("epoch %d: %s", state.epoch,
-                             ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
-                    key = rt.save_best
-                    if key and key in metrics and (state.best_metric is None or metrics[key] > state.best_metric):
-                        state.best_metric, state.best_epoch = float(metrics[key]), state.epoch
-                        save_training_checkpoint(work_dir / "best.pth", model, optimizer, scaler, state, cfg)
-                state.best_metric, state.best_epoch = du.broadcast_object((state.best_metric, state.best_epoch))
-            state.history.append(record)
-            if info.is_main:
-                save_training_checkpoint(work_dir / f"epoch_{state.epoch}.pth", model, optimizer, scaler, state, cfg)
-                save_training_checkpoint(latest, model, optimizer, scaler, state, cfg)
-                _prune_epochs(work_dir, state.epoch, rt.keep_checkpoints)
-            du.barrier()
-            if du.any_process([bool(stop_signal)], device)[0] and state.epoch < cfg.optim.epochs:
-                raise KeyboardInterrupt("stopped by a signal; resume with --resume")
-    finally:
-        _restore_signal_handlers(old_handlers)
-        logger.close()
+    with StopSignals() as stop:
+        try:
+            # one loader for the run (persistent workers); the sampler's epoch/start are set per epoch
+            sampler = EpochSampler(len(train_set), state.epoch, rt.seed, True, info.rank, info.world_size)
+            loader = make_loader(train_set, batch, sampler, cfg.data.workers, device)
+            while state.epoch < cfg.optim.epochs:
+                sampler.epoch, sampler.start = state.epoch, state.iter_in_epoch * batch
+                train_one_epoch(ddp_model, criterion, optimizer, loader, device, state,
+                                num_iters=n_iter, base_lr=base_lr, optim=cfg.optim, scaler=scaler,
+                                freeze_bn=cfg.model.freeze_bn, logger=logger, log_interval=rt.log_interval,
+                                stop=stop, save_latest=functools.partial(save, latest),
+                                save_every_iters=save_every_iters, hooks=hooks or ())
+                end_epoch(cfg, model, state, val_instances, device, logger, save)
+                if du.any_process([stop.requested], device)[0] and state.epoch < cfg.optim.epochs:
+                    raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
+        finally:
+            logger.close()
     if info.is_main and logger.path.is_file():
         plot_training_curves(logger.path, work_dir / "curves.png", metric=rt.save_best or "Total AP")
     return state
 
 
-def _progress(enabled: bool, total: int, initial: int, desc: str):
+def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
+                    device: torch.device, state: TrainState, *, num_iters: int, base_lr: float,
+                    optim: OptimConfig, scaler: torch.amp.GradScaler | None, freeze_bn: bool,
+                    logger: MetricLogger, log_interval: int, stop: StopSignals, save_latest: Callable[[], None],
+                    save_every_iters: int | None, hooks: Sequence[Hook]) -> None:
+    """Run epoch `state.epoch` from iteration `state.iter_in_epoch` to `num_iters`, advancing `state`.
+
+    model: the model to run (DDP-wrapped in a distributed job; hooks get the module inside);
+    optim: the LR schedule (with base_lr), the gradient clipping and the number of epochs.
+    Every `save_every_iters` iterations, and when a signal arrived, save_latest is called on the main
+    process (mid-epoch only: the epoch's end writes its own); after a signal training then stops.
+    """
+    info = du.get_info()
+    net = du.unwrap(model)
+    epoch = state.epoch
+    model.train()
+    if freeze_bn:
+        freeze_batchnorm(model)
+    bar = _progress(info.is_main, num_iters, state.iter_in_epoch, f"epoch {epoch + 1}/{optim.epochs}")
+    t_data = time.perf_counter()
+    for data in loader:
+        if state.iter_in_epoch >= num_iters:
+            break
+        lr = base_lr * lr_factor(state.global_iter, epoch, optim)
+        set_lr(optimizer, lr)
+        x, target, weights = _to_device(data, device)
+        data_time = time.perf_counter() - t_data
+        loss = train_step(model, criterion, optimizer, x, target, weights, scaler, optim.grad_clip)
+        state.iter_in_epoch += 1
+        state.global_iter += 1
+        loss_value = float(loss.detach())
+        # decided together: a rank that stops or raises alone would hang the others' all-reduce
+        stop_now, bad_loss = du.any_process([stop.requested, not math.isfinite(loss_value)], loss.device)
+        if bad_loss:
+            raise FloatingPointError(f"loss is not finite at iteration {state.global_iter} "
+                                     f"(this process: {loss_value})")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3g}", lr=f"{lr:.2g}")
+        if state.global_iter % log_interval == 0 or state.iter_in_epoch == num_iters:
+            logger.write("train", state.global_iter, epoch=epoch + 1, iter=state.iter_in_epoch,
+                         lr=lr, loss=float(du.all_reduce_mean(loss.detach())),
+                         data_time=data_time, iter_time=time.perf_counter() - t_data)
+        mid_epoch = state.iter_in_epoch < num_iters
+        if mid_epoch and (stop_now or (save_every_iters and state.global_iter % save_every_iters == 0)):
+            if info.is_main:
+                save_latest()
+            if stop_now:
+                du.barrier()
+                raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
+        for hook in hooks:
+            hook(state, {"loss": loss_value, "lr": lr, "model": net})
+        t_data = time.perf_counter()
+    if bar is not None:
+        bar.close()
+
+
+def train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               target: torch.Tensor, weights: torch.Tensor, scaler: torch.amp.GradScaler | None = None,
+               grad_clip: float | None = None) -> torch.Tensor:
+    """One optimisation step on a batch; returns the loss. A `scaler` turns on float16 autocast (AMP)."""
+    with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler is not None):
+        pred = model(inputs)
+    loss = criterion(pred.float(), target, weights)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(du.unwrap(model).parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(du.unwrap(model).parameters(), grad_clip)
+        optimizer.step()
+    return loss
+
+
+def end_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: Sequence[PersonInstance],
+              device: torch.device, logger: MetricLogger, save: SaveCheckpoint) -> None:
+    """Close the epoch just trained: validate when due, keep best.pth, write epoch_<e>.pth and
+    latest.pth (main process), drop old epoch files; all processes leave together."""
+    rt = cfg.runtime
+    work_dir = Path(rt.work_dir)
+    state.epoch += 1
+    state.iter_in_epoch = 0
+    record: dict[str, Any] = {"epoch": state.epoch}
+    is_last = state.epoch == cfg.optim.epochs
+    if val_instances and rt.val_interval > 0 and (state.epoch % rt.val_interval == 0 or is_last):
+        record.update(_validate_epoch(cfg, model, state, val_instances, device, logger, save))
+    state.history.append(record)
+    if du.get_info().is_main:
+        save(work_dir / f"epoch_{state.epoch}.pth")
+        save(work_dir / "latest.pth")
+        _prune_epochs(work_dir, state.epoch, rt.keep_checkpoints)
+    du.barrier()
+
+
+def _validate_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: Sequence[PersonInstance],
+                    device: torch.device, logger: MetricLogger, save: SaveCheckpoint) -> dict[str, float]:
+    """Validate (every process); on the main process log the metrics and save best.pth when
+    runtime.save_best improved. The metrics on the main process, {} elsewhere."""
+    rt = cfg.runtime
+    metrics = validate(cfg, model, val_instances, device, Path(rt.work_dir) / "val")
+    if du.get_info().is_main:
+        logger.write("val", state.global_iter, epoch=state.epoch, **metrics)
+        log.info("epoch %d: %s", state.epoch,
+                 ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
+        key = rt.save_best
+        if key and key in metrics and (state.best_metric is None or metrics[key] > state.best_metric):
+            state.best_metric, state.best_epoch = float(metrics[key]), state.epoch
+            save(Path(rt.work_dir) / "best.pth")
+    state.best_metric, state.best_epoch = du.broadcast_object((state.best_metric, state.best_epoch))
+    return metrics
+
+
+def _load_data(cfg: Config) -> tuple[SeededDataset, list[PersonInstance]]:
+    """The training set and the validation instances (none when validation is off)."""
+    train_set = SeededDataset(build_dataset(cfg, load_instances(cfg, "train"), train=True))
+    val_instances = load_instances(cfg, "val") if cfg.runtime.val_interval > 0 else []
+    val_gt = cfg.resolve(cfg.data.val_gt)
+    if val_instances and not (val_gt and Path(val_gt).exists()):
+        # fail now, not after the first epoch
+        raise DataError(val_gt, "validation ground truth (data.val_gt) not found")
+    return train_set, val_instances
+
+
+def _resume(latest: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+            batch_size: int, logger: MetricLogger) -> TrainState:
+    """The state of latest.pth, loaded into model, optimiser and scaler; the log cut back to it."""
+    if not latest.is_file():
+        raise CheckpointError(f"{latest}: nothing to resume from")
+    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size)
+    log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
+    logger.drop_after(state.global_iter)
+    return state
+
+
+def _data_parallel(model: nn.Module, device: torch.device, info: du.DistInfo) -> nn.Module:
+    """The model in DistributedDataParallel in a distributed job (this process's GPU on CUDA), else itself."""
+    if not info.distributed:
+        return model
+    device_ids = [info.local_rank] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def _to_device(batch: dict[str, torch.Tensor],
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(inputs, target heatmaps, keypoint weights) of a batch on the device, inputs in the model's layout."""
+    x = batch["inputs"].to(device, non_blocking=True)
+    if channels_last(device):
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, batch["heatmaps"].to(device, non_blocking=True), batch["weights"].to(device, non_blocking=True)
+
+
+def _progress(enabled: bool, total: int, initial: int, desc: str) -> tqdm | None:
     """A tqdm bar on rank 0, None elsewhere."""
     if not enabled:
         return None
-    from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=False)
 
 
@@ -215,20 +273,3 @@ def _prune_epochs(work_dir: Path, epoch: int, keep: int) -> None:
         p = work_dir / f"epoch_{e}.pth"
         if p.exists():
             p.unlink()
-
-
-def _install_signal_handlers(flag: list[int]) -> dict[int, Any]:
-    """SIGTERM/SIGINT set `flag`; the loop then saves latest.pth and stops (main thread only)."""
-    old: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            old[sig] = signal.signal(sig, lambda signum, frame: flag.append(signum))
-    except ValueError:  # not the main thread
-        pass
-    return old
-
-
-def _restore_signal_handlers(old: dict[int, Any]) -> None:
-    """Put back the handlers replaced by _install_signal_handlers."""
-    for sig, handler in old.items():
-        signal.signal(sig, handler)

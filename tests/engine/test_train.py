@@ -8,7 +8,8 @@ import torch
 
 from simplepose.engine.metrics_log import read_log
 from simplepose.engine.state import TrainState
-from simplepose.engine.train import StopTraining, train
+from simplepose.engine.stopping import StopTraining
+from simplepose.engine.train import train
 from simplepose.errors import CheckpointError
 from tests.engine.conftest import tiny_config
 
