@@ -142,6 +142,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     origin = typing.get_origin(inner)
 
     def bad(expected: str) -> ConfigError:
+        """The error for a value that is not `expected`."""
         return ConfigError(source, f"'{key}' must be {expected}, got {value!r}", key=key)
 
     if inner is bool:

@@ -44,6 +44,7 @@ class EpochSampler(Sampler):
 
     def __init__(self, num_samples: int, epoch: int, seed: int = 0, shuffle: bool = True,
                  rank: int = 0, world_size: int = 1, start: int = 0, round_up: bool = True):
+        """The sampler of `epoch` for process `rank` of `world_size`, from sample `start` of its share."""
         self.num_samples, self.epoch, self.seed, self.shuffle = num_samples, epoch, seed, shuffle
         self.rank, self.world_size, self.start, self.round_up = rank, world_size, start, round_up
 
@@ -75,6 +76,7 @@ class SeededDataset(Dataset):
     by (epoch, index) pairs from EpochSampler (the epoch travels with the index into every worker)."""
 
     def __init__(self, dataset: Dataset):
+        """Wrap `dataset`; its set_epoch(e) is called when a key's epoch e differs from its `epoch`."""
         self.dataset = dataset
 
     def __len__(self) -> int:
@@ -102,7 +104,8 @@ def load_instances(cfg: Config, split: str, bbox_file: str | None = None) -> lis
     image_root = os.path.join(d.data_root, d.train_images if split == "train" else d.val_images)
     read = DATASET_READERS.get(d.dataset)
     if read is None:
-        raise ConfigError(None, f"unknown dataset '{d.dataset}' ({', '.join(DATASET_READERS)})", key="data.dataset")
+        raise ConfigError(None, f"unknown dataset '{d.dataset}' ({', '.join(DATASET_READERS)})",
+                          key="data.dataset")
     instances = read(ann, image_root)
     if split != "train":
         bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)

@@ -20,6 +20,7 @@ class StopSignals:
     """While active, SIGTERM/SIGINT are recorded instead of ending the process (main thread only)."""
 
     def __init__(self) -> None:
+        """Inactive until entered as a context manager."""
         self.received: list[int] = []
         self._old: dict[int, Any] = {}
 
