@@ -8,6 +8,14 @@ class SimplePoseError(Exception):
     """Base class of every error simplepose raises on purpose."""
 
 
+def _located(path: str | None, record: str | None, problem: str, unnamed: str) -> str:
+    """`path (record): problem`, with `unnamed` standing for a missing path."""
+    where = path or unnamed
+    if record:
+        where += f" ({record})"
+    return f"{where}: {problem}"
+
+
 class DataError(SimplePoseError, ValueError):
     """Bad input data: malformed file, missing field, wrong shape, NaN, missing image."""
 
@@ -15,10 +23,17 @@ class DataError(SimplePoseError, ValueError):
         self.path = None if path is None else str(path)
         self.record = record
         self.problem = problem
-        where = self.path or "<input>"
-        if record:
-            where += f" ({record})"
-        super().__init__(f"{where}: {problem}")
+        super().__init__(_located(self.path, record, problem, "<input>"))
+
+
+class ConfigError(SimplePoseError, ValueError):
+    """A config value or file that is wrong."""
+
+    def __init__(self, source: str | os.PathLike | None, problem: str, key: str | None = None):
+        self.source = None if source is None else str(source)
+        self.key = key
+        self.problem = problem
+        super().__init__(_located(self.source, key, problem, "<config>"))
 
 
 class CheckpointError(SimplePoseError, ValueError):

@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from simplepose.data.keypoints import get_schema
+    from simplepose.engine.data import load_instances
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
-    from simplepose.engine.train import load_instances, train
+    from simplepose.engine.train import train
     from simplepose.evaluation.posetrack import format_table
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference

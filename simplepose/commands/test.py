@@ -20,16 +20,12 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint; prints the seed-style table (PoseTrack) or the COCO stats."""
     from simplepose.engine import distributed as du
     from simplepose.engine.config import load_config
+    from simplepose.engine.data import load_instances
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
-    from simplepose.engine.train import load_instances, resolve_device
     from simplepose.model.checkpoint import load_model
 
     cfg = load_config(args.config, args.overrides)
-    device = resolve_device(args.device or cfg.runtime.device)
-    info = du.init_distributed(device.type)
-    if device.type == "cuda":
-        import torch
-        device = torch.device("cuda", info.local_rank)
+    device, info = du.setup_device(args.device or cfg.runtime.device)
     try:
         model, _ = load_model(args.checkpoint)
         model = model.to(device).eval()

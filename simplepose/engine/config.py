@@ -1,4 +1,7 @@
-"""Experiment configuration: typed dataclasses, loaded from YAML, overridable with `--set k=v`."""
+"""Experiment configuration: typed dataclasses, loaded from YAML, overridable with `--set k=v`.
+
+Every problem is a ConfigError naming where the value came from (the YAML file, or `--set`) and the key.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +14,10 @@ from typing import Any
 
 import yaml
 
-from simplepose.errors import DataError
+from simplepose.errors import ConfigError
+from simplepose.io import atomic_write
+
+OVERRIDES = "--set"   # where override values come from, as error messages name it
 
 
 @dataclass
@@ -127,16 +133,17 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
 
 
 def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Check/convert one value to its declared type; DataError naming the key otherwise."""
+    """Check/convert one value to its declared type; ConfigError naming the key otherwise."""
     inner, optional = _strip_optional(tp)
     if value is None:
         if optional:
             return None
-        raise DataError(source, f"'{key}' may not be null", record=key)
+        raise ConfigError(source, f"'{key}' may not be null", key=key)
     origin = typing.get_origin(inner)
 
-    def bad(expected: str) -> DataError:
-        return DataError(source, f"'{key}' must be {expected}, got {value!r}", record=key)
+    def bad(expected: str) -> ConfigError:
+        """The error for a value that is not `expected`."""
+        return ConfigError(source, f"'{key}' must be {expected}, got {value!r}", key=key)
 
     if inner is bool:
         if isinstance(value, bool):
@@ -178,17 +185,17 @@ def _build(cls: type, values: dict[str, Any], source: str, prefix: str = "") -> 
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise DataError(source, f"unknown config key '{prefix}{unknown[0]}' "
-                        f"(known in '{prefix or 'top level'}': {', '.join(sorted(names))})",
-                        record=prefix + unknown[0])
+        raise ConfigError(source, f"unknown config key '{prefix}{unknown[0]}' "
+                          f"(known in '{prefix or 'top level'}': {', '.join(sorted(names))})",
+                          key=prefix + unknown[0])
     kwargs = {k: _coerce(v, hints[k], prefix + k, source) for k, v in values.items()}
     return cls(**kwargs)
 
 
 def config_from_dict(values: dict[str, Any], source: str = "<config>") -> Config:
-    """A Config from a nested dict; unknown keys and wrong types raise DataError."""
+    """A Config from a nested dict; unknown keys and wrong types raise ConfigError."""
     if not isinstance(values, dict):
-        raise DataError(source, "a config must be a YAML mapping")
+        raise ConfigError(source, "a config must be a YAML mapping")
     cfg = _build(Config, values, source)
     _validate(cfg, source)
     return cfg
@@ -208,18 +215,18 @@ def _validate(cfg: Config, source: str) -> None:
     if cfg.optim.epochs < 1:
         problems.append("optim.epochs must be >= 1")
     if problems:
-        raise DataError(source, "; ".join(problems))
+        raise ConfigError(source, "; ".join(problems))
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:
     """Read a YAML config and apply `key.sub=value` overrides (values parsed as YAML scalars)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "config file not found")
+        raise ConfigError(path, "config file not found")
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise DataError(path, f"malformed YAML: {e}") from None
+        raise ConfigError(path, f"malformed YAML: {e}") from None
     cfg = config_from_dict(values, str(path))
     return apply_overrides(cfg, overrides or [])
 
@@ -227,11 +234,11 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """'optim.lr=1e-3' -> (['optim', 'lr'], 0.001); the value is parsed as YAML."""
     if "=" not in text:
-        raise DataError(None, f"override '{text}' is not of the form key=value", record=text)
+        raise ConfigError(OVERRIDES, f"override '{text}' is not of the form key=value", key=text)
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise DataError(None, f"override '{text}' has an empty key", record=text)
+        raise ConfigError(OVERRIDES, f"override '{text}' has an empty key", key=text)
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -258,19 +265,17 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         node: Any = values
         for i, k in enumerate(keys[:-1]):
             if not isinstance(node, dict) or k not in node:
-                raise DataError(None, f"unknown config key '{'.'.join(keys[:i + 1])}' in override "
-                                f"'{text}'", record=".".join(keys))
+                raise ConfigError(OVERRIDES, f"unknown config key '{'.'.join(keys[:i + 1])}' in override "
+                                  f"'{text}'", key=".".join(keys))
             if node[k] is None:
                 node[k] = {}
             node = node[k]
         if not isinstance(node, dict):
-            raise DataError(None, f"'{'.'.join(keys[:-1])}' is not a section (override '{text}')")
+            raise ConfigError(OVERRIDES, f"'{'.'.join(keys[:-1])}' is not a section (override '{text}')")
         node[keys[-1]] = value
-    return config_from_dict(values, "--set")
+    return config_from_dict(values, OVERRIDES)
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> None:
     """Write the resolved config as YAML, atomically."""
-    from simplepose.io import atomic_write
-
     atomic_write(path, lambda f: yaml.safe_dump(cfg.to_dict(), f, sort_keys=False))

@@ -1,4 +1,9 @@
-"""Process-group helpers: one process, or many launched by torchrun (NCCL on GPUs, gloo on CPU)."""
+"""Devices and process groups: one process, or many launched by torchrun (NCCL on GPUs, gloo on CPU).
+
+As MMEngine's init_dist(launcher='pytorch'): the group is initialised from torchrun's environment
+(RANK, WORLD_SIZE, LOCAL_RANK; env:// rendezvous) and each process on a GPU machine uses the GPU of
+its LOCAL_RANK. Every collective here is a no-op for one process, so callers need no branches.
+"""
 from __future__ import annotations
 
 import os
@@ -7,6 +12,9 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+from simplepose.errors import ConfigError
 
 
 @dataclass
@@ -19,10 +27,12 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
+        """True on rank 0, the process that writes files and logs."""
         return self.rank == 0
 
     @property
     def distributed(self) -> bool:
+        """True when the job has more than one process."""
         return self.world_size > 1
 
 
@@ -44,6 +54,33 @@ def init_distributed(device_type: str) -> DistInfo:
             torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
     return DistInfo(rank=rank, world_size=world, local_rank=local)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda if available else cpu; any other name as torch.device reads it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(None, "runtime.device is cuda but no CUDA device is available", key="runtime.device")
+    return torch.device(name)
+
+
+def setup_device(name: str) -> tuple[torch.device, DistInfo]:
+    """The device named by the config, with this process's place in the job (process group joined).
+
+    Under torchrun on CUDA, the device is this process's GPU, cuda:LOCAL_RANK.
+    """
+    device = resolve_device(name)
+    info = init_distributed(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    return device, info
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel (or DataParallel) wrapper; any other model as it is."""
+    wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
+    return model.module if isinstance(model, wrappers) else model
 
 
 def get_info() -> DistInfo:

@@ -28,7 +28,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
                       device: torch.device | str = "cpu", progress: bool = True) -> list[PosePrediction]:
     """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order."""
     from simplepose.data.keypoints import get_schema
-    from simplepose.engine.train import EpochSampler, SeededDataset, build_dataset, make_loader
+    from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
 
     device = torch.device(device)
     info = du.get_info()

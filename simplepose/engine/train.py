@@ -1,344 +1,60 @@
 """The trainer: one process or torchrun/DDP, AMP on CUDA, exact resume, validation, checkpoints.
 
-Determinism: the sample order of epoch e is a permutation drawn from (seed, e); each sample's
-augmentation is drawn from (seed, e, index), so a run resumed mid-epoch from `latest.pth` sees the
-same batches, whatever the number of loader workers.
+Laid out as torchvision's reference training scripts: `train` sets the run up (device and process
+group, seeds, data, model, optimiser, resume) and then, epoch after epoch, `train_one_epoch` runs
+the iterations and `end_epoch` validates, keeps best.pth and writes the epoch's checkpoints.
+One iteration (`train_step`) is what MMEngine's (Amp)OptimWrapper does: forward under float16
+autocast on CUDA, the loss in float32, backward through the GradScaler, optional clipping of the
+gradient norm, optimiser step; the LR is set before it from the schedule (engine/schedule.py).
+
+Determinism: sampling and augmentation are functions of (seed, epoch, index) (engine/data.py), and
+the RNG states travel in the checkpoints (engine/state.py), so a run resumed mid-epoch from
+latest.pth repeats the uninterrupted run exactly.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import os
-import random
-import signal
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
+from simplepose.data.instances import PersonInstance
 from simplepose.engine import distributed as du
+from simplepose.engine.build import build_model, channels_last, freeze_batchnorm, place_model
 from simplepose.engine.config import Config, OptimConfig, save_config
-from simplepose.engine.logging import MetricLogger
+from simplepose.engine.curves import plot_training_curves
+from simplepose.engine.data import (EpochSampler, SeededDataset, build_dataset, iters_per_epoch, load_instances,
+                                    make_loader)
+from simplepose.engine.evaluate import validate
+from simplepose.engine.metrics_log import MetricLogger
+from simplepose.engine.schedule import build_optimizer, lr_factor, scaled_base_lr, set_lr
+from simplepose.engine.state import TrainState, load_training_checkpoint, save_training_checkpoint, seed_everything
+from simplepose.engine.stopping import STOPPED_BY_SIGNAL, StopSignals
 from simplepose.errors import CheckpointError, DataError
+from simplepose.model.loss import KeypointMSELoss
 
 log = logging.getLogger("simplepose.train")
 
-
-# ----------------------------------------------------------------------------------------------
-# learning-rate schedule
-
-
-def lr_factor(iteration: int, epoch: int, optim: OptimConfig) -> float:
-    """Multiplier of the base LR at a global iteration (0-based) within an epoch (0-based).
-
-    MMEngine semantics: LinearLR(start_factor=warmup_ratio, begin=0, end=warmup_iters, by_epoch=False)
-    rises linearly from warmup_ratio at iteration 0 to 1 at iteration warmup_iters - 1; MultiStepLR
-    (by epoch) multiplies by gamma from each milestone epoch on; the two factors multiply.
-    """
-    warm = 1.0
-    if optim.warmup_iters > 1:
-        span = optim.warmup_iters - 1
-        warm = optim.warmup_ratio + (1.0 - optim.warmup_ratio) * min(iteration, span) / span
-    decays = sum(1 for m in optim.milestones if epoch >= m)
-    return warm * optim.gamma ** decays
-
-
-def scaled_base_lr(optim: OptimConfig, total_batch: int) -> float:
-    """Base LR, scaled linearly by total batch / base_batch_size when auto_scale_lr is on."""
-    if optim.auto_scale_lr and optim.base_batch_size > 0:
-        return optim.lr * total_batch / optim.base_batch_size
-    return optim.lr
-
-
-def build_optimizer(model: nn.Module, optim: OptimConfig, lr: float) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD over the trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    name = optim.optimizer.lower()
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=optim.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=optim.weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
-    raise DataError(None, f"unknown optimizer '{optim.optimizer}' (adam, adamw, sgd)", record="optim.optimizer")
-
-
-# ----------------------------------------------------------------------------------------------
-# deterministic sampling and per-sample seeding
-
-
-class EpochSampler(Sampler):
-    """This rank's (epoch, index) pairs of one epoch, like MMEngine's DefaultSampler (round_up=True).
-
-    The permutation comes from (seed, epoch); the padded list is split rank::world; `start` skips
-    the first samples of this rank's share (resume mid-epoch).
-    """
-
-    def __init__(self, num_samples: int, epoch: int, seed: int = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1, start: int = 0, round_up: bool = True):
-        self.num_samples, self.epoch, self.seed, self.shuffle = num_samples, epoch, seed, shuffle
-        self.rank, self.world_size, self.start, self.round_up = rank, world_size, start, round_up
-
-    def indices(self) -> list[int]:
-        """This rank's full share of the epoch, before skipping `start`."""
-        n = self.num_samples
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=g).tolist()
-        else:
-            order = list(range(n))
-        if self.round_up and n:
-            total = math.ceil(n / self.world_size) * self.world_size
-            order = (order * (total // n + 1))[:total]
-        return order[self.rank::self.world_size]
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        for i in self.indices()[self.start:]:
-            yield (self.epoch, i)
-
-    def __len__(self) -> int:
-        return max(0, len(self.indices()) - self.start)
-
-
-class SeededDataset(Dataset):
-    """Wraps a dataset whose draws are a function of (seed, epoch, index) so that items are keyed
-    by (epoch, index) pairs from EpochSampler (the epoch travels with the index into every worker)."""
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, key: tuple[int, int] | int) -> Any:
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        if getattr(self.dataset, "epoch", epoch) != epoch:
-            self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
-        return self.dataset[index]
-
-
-def iters_per_epoch(num_samples: int, batch_size: int, world_size: int, cap: int | None = None) -> int:
-    """Batches per rank per epoch (last batch kept, as MMEngine's default), optionally capped."""
-    iters = math.ceil(math.ceil(num_samples / world_size) / batch_size)
-    return min(iters, cap) if cap else iters
-
-
-# ----------------------------------------------------------------------------------------------
-# RNG state
-
-
-def rng_state() -> dict[str, Any]:
-    """Python, numpy, torch (and CUDA) RNG states, in tensors and plain types."""
-    np_state = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what rng_state() returned."""
-    random.setstate(_to_tuple(state["python"]))
-    npst = state["numpy"]
-    np.random.set_state(("MT19937", npst["key"].numpy().astype(np.uint32), npst["pos"],
-                         npst["has_gauss"], npst["gauss"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _to_tuple(x: Any) -> Any:
-    """Lists back to tuples, recursively (random.setstate needs tuples)."""
-    return tuple(_to_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    """Seed Python, numpy and torch; optionally force deterministic kernels."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
-
-# ----------------------------------------------------------------------------------------------
-# model, data
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda if available else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DataError(None, "runtime.device is cuda but no CUDA device is available", record="runtime.device")
-    return torch.device(name)
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """SimpleBaseline from the config, initialised from load_from (whole model) or backbone_init."""
-    from simplepose.model.checkpoint import load_backbone_weights, load_checkpoint, load_state_dict_checked
-    from simplepose.model.pose_model import SimpleBaseline
-
-    m = cfg.model
-    model = SimpleBaseline(depth=m.depth, num_keypoints=m.num_keypoints,
-                           deconv_channels=m.deconv_channels, num_deconv=m.num_deconv)
-    if m.load_from:
-        sd, _ = load_checkpoint(m.load_from)
-        load_state_dict_checked(model, sd, strict=True, source=m.load_from)
-        log.info("initialised the whole model from %s", m.load_from)
-    elif m.backbone_init:
-        load_backbone_weights(model, m.backbone_init)
-        log.info("initialised the backbone from %s", m.backbone_init)
-    return model
-
-
-def freeze_batchnorm(model: nn.Module) -> None:
-    """Put every BatchNorm in eval mode (running statistics used and frozen; affine still trained)."""
-    for mod in model.modules():
-        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            mod.eval()
-
-
-def load_instances(cfg: Config, split: str, bbox_file: str | None = None) -> list:
-    """Person instances of the train or val split (val: GT boxes, or detections from a bbox file)."""
-    d = cfg.data
-    ann = cfg.resolve(d.train_ann if split == "train" else d.val_ann)
-    image_root = os.path.join(d.data_root, d.train_images if split == "train" else d.val_images)
-    if d.dataset == "posetrack18":
-        from simplepose.data.posetrack import load_posetrack
-        instances = load_posetrack(ann, image_root)
-    elif d.dataset == "coco":
-        from simplepose.data.coco import load_coco_keypoints
-        instances = load_coco_keypoints(ann, image_root)
-    else:
-        raise DataError(None, f"unknown dataset '{d.dataset}' (posetrack18, coco)", record="data.dataset")
-    if split != "train":
-        bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)
-        if bbox_file:
-            from simplepose.data.annotations import load_image_records
-            from simplepose.data.detections import load_detections
-            instances = load_detections(bbox_file, load_image_records(ann, image_root), score_thr=d.bbox_score_thr)
-    if not instances:
-        raise DataError(ann, f"no person instances in the {split} split")
-    return instances
-
-
-def build_dataset(cfg: Config, instances: list, train: bool) -> Dataset:
-    """TopDownDataset with the config's codec and augmentation."""
-    from simplepose.data.dataset import TopDownDataset
-    from simplepose.data.keypoints import get_schema
-    from simplepose.data.transforms import AugmentConfig
-
-    d = cfg.data
-    kwargs: dict[str, Any] = dict(input_size=tuple(d.input_size), heatmap_size=tuple(d.heatmap_size),
-                                  train=train, sigma=d.sigma, seed=cfg.runtime.seed)
-    if d.aug:
-        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in d.aug.items()}
-        try:
-            kwargs["aug"] = AugmentConfig(**aug)
-        except TypeError as e:
-            raise DataError(None, f"bad data.aug option: {e}", record="data.aug") from None
-    return TopDownDataset(instances, get_schema(d.dataset), **kwargs)
-
-
-# ----------------------------------------------------------------------------------------------
-# checkpoints
-
-
-@dataclass
-class TrainState:
-    """Where training is: the next epoch/iteration to run and the best validation so far."""
-
-    epoch: int = 0               # epoch in progress (0-based)
-    iter_in_epoch: int = 0       # iterations of `epoch` already done
-    global_iter: int = 0         # iterations done in total
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                             scaler: Any, state: TrainState, cfg: Config) -> None:
-    """Model (MMPose-loadable) + optimiser + scaler + train state + RNG states, atomically."""
-    from simplepose.model.checkpoint import save_checkpoint
-
-    extra = {"train_state": asdict(state), "rng": rng_state(), "config": cfg.to_dict(),
-             "job": {"world_size": du.get_info().world_size, "batch_size": cfg.data.batch_size}}
-    if scaler is not None:
-        extra["scaler"] = scaler.state_dict()
-    save_checkpoint(path, model, optimizer=optimizer,
-                    meta={"epoch": state.epoch, "iter": state.global_iter, "experiment": cfg.name},
-                    extra=extra)
-
-
-def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                             scaler: Any, batch_size: int) -> TrainState:
-    """Restore what save_training_checkpoint wrote; returns the train state."""
-    from simplepose.model.checkpoint import load_state_dict_checked, normalise_state_dict, read_checkpoint_file
-
-    raw, _ = read_checkpoint_file(path)
-    if not isinstance(raw, dict) or "train_state" not in raw or "optimizer" not in raw:
-        raise CheckpointError(f"{path}: not a resumable training checkpoint (no train_state/optimizer)")
-    sd, _ = normalise_state_dict({"state_dict": raw["state_dict"]}, source=str(path))
-    net = model.module if hasattr(model, "module") else model
-    load_state_dict_checked(net, sd, strict=True, source=str(path))
-    optimizer.load_state_dict(raw["optimizer"])
-    if scaler is not None and "scaler" in raw:
-        scaler.load_state_dict(raw["scaler"])
-    job = raw.get("job")
-    here = {"world_size": du.get_info().world_size, "batch_size": batch_size}
-    if isinstance(job, dict) and job != here:
-        # the sampler's position and the scaled LR depend on both: a different job resumes wrongly
-        raise CheckpointError(f"{path}: written by a job with {job}, resumed with {here}; resume with the "
-                              "same number of processes and data.batch_size")
-    set_rng_state(raw["rng"])
-    return TrainState(**raw["train_state"])
-
-
-# ----------------------------------------------------------------------------------------------
-# the loop
-
-
-class StopTraining(Exception):
-    """Raised by a hook to end training early (the state is not saved: like a killed process)."""
-
-
+# called after every iteration with the state and {"loss", "lr", "model"}; may raise
+# stopping.StopTraining to end training (nothing saved)
 Hook = Callable[[TrainState, dict[str, Any]], None]
-
-
-def _collate_inputs(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool):
-    """Move a batch to the device."""
-    x = batch["inputs"].to(device, non_blocking=True)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, batch["heatmaps"].to(device, non_blocking=True), batch["weights"].to(device, non_blocking=True)
+# writes the training checkpoint of the run's current state to a path
+SaveCheckpoint = Callable[[Path], None]
 
 
 def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
           save_every_iters: int | None = None) -> TrainState:
     """Train as configured; returns the final state. `hooks` run after every iteration."""
-    from simplepose.engine.evaluate import validate
-    from simplepose.model.loss import KeypointMSELoss
-
     rt = cfg.runtime
     save_every_iters = save_every_iters if save_every_iters is not None else rt.save_every_iters
-    device = resolve_device(rt.device)
-    info = du.init_distributed(device.type)
-    if device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
+    device, info = du.setup_device(rt.device)
     if rt.threads:
         torch.set_num_threads(rt.threads)
     seed_everything(rt.seed, rt.deterministic)
@@ -347,167 +63,207 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
         work_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, work_dir / "config.yaml")
     logger = MetricLogger(work_dir, enabled=info.is_main, tensorboard=rt.tensorboard)
+    train_set, val_instances = _load_data(cfg)
 
-    train_instances = load_instances(cfg, "train")
-    train_set = SeededDataset(build_dataset(cfg, train_instances, train=True))
-    val_instances = load_instances(cfg, "val") if rt.val_interval > 0 else []
-    val_gt = cfg.resolve(cfg.data.val_gt)
-    if val_instances and not (val_gt and Path(val_gt).exists()):
-        # fail now, not after the first epoch
-        raise DataError(val_gt, "validation ground truth (data.val_gt) not found")
-
-    model = build_model(cfg).to(device)
-    channels_last = device.type == "cpu"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if info.distributed and cfg.model.sync_bn:
-        if device.type != "cuda":
-            raise DataError(None, "SyncBatchNorm needs CUDA; on CPU use model.freeze_bn=true or plain BN",
-                            record="model.sync_bn")
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    use_amp = rt.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    model = place_model(build_model(cfg), device, sync_bn=info.distributed and cfg.model.sync_bn)
+    scaler = torch.amp.GradScaler("cuda") if rt.amp and device.type == "cuda" else None
     batch = cfg.data.batch_size
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)
-    state = TrainState()
     latest = work_dir / "latest.pth"
-    if resume:
-        if not latest.is_file():
-            raise CheckpointError(f"{latest}: nothing to resume from")
-        state = load_training_checkpoint(latest, model, optimizer, scaler, cfg.data.batch_size)
-        log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
-        logger.drop_after(state.global_iter)
-    ddp_model: nn.Module = model
-    if info.distributed:
-        ddp_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[info.local_rank] if device.type == "cuda" else None)
+    state = _resume(latest, model, optimizer, scaler, batch, logger) if resume else TrainState()
+    save: SaveCheckpoint = functools.partial(save_training_checkpoint, model=model, optimizer=optimizer,
+                                             scaler=scaler, state=state, cfg=cfg)
+    ddp_model = _data_parallel(model, device, info)
     criterion = KeypointMSELoss(use_target_weight=True)
     n_iter = iters_per_epoch(len(train_set), batch, info.world_size, rt.max_iters_per_epoch)
     if info.is_main:
         log.info("%d training instances, %d per process per iteration, %d iterations per epoch, lr %.3g",
                  len(train_set), batch, n_iter, base_lr)
 
-    stop_signal: list[int] = []
-    old_handlers = _install_signal_handlers(stop_signal)
-    try:
-        # one loader for the run (persistent workers); the sampler's epoch/start are set per epoch
-        sampler = EpochSampler(len(train_set), state.epoch, rt.seed, True, info.rank, info.world_size)
-        loader = make_loader(train_set, batch, sampler, cfg.data.workers, device)
-        while state.epoch < cfg.optim.epochs:
-            epoch = state.epoch
-            sampler.epoch, sampler.start = epoch, state.iter_in_epoch * batch
-            ddp_model.train()
-            if cfg.model.freeze_bn:
-                freeze_batchnorm(ddp_model)
-            bar = _progress(info.is_main, n_iter, state.iter_in_epoch, f"epoch {epoch + 1}/{cfg.optim.epochs}")
-            t_data = time.perf_counter()
-            for data in loader:
-                if state.iter_in_epoch >= n_iter:
-                    break
-                lr = base_lr * lr_factor(state.global_iter, epoch, cfg.optim)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                x, target, weights = _collate_inputs(data, device, channels_last)
-                data_time = time.perf_counter() - t_data
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    pred = ddp_model(x)
-                loss = criterion(pred.float(), target, weights)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    if cfg.optim.grad_clip:
-                        scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    if cfg.optim.grad_clip:
-                        nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                    optimizer.step()
-                state.iter_in_epoch += 1
-                state.global_iter += 1
-                loss_value = float(loss.detach())
-                # decided together: a rank that stops or raises alone would hang the others' all-reduce
-                stop_now, bad_loss = du.any_process([bool(stop_signal), not math.isfinite(loss_value)], loss.device)
-                if bad_loss:
-                    raise FloatingPointError(f"loss is not finite at iteration {state.global_iter} "
-                                             f"(this process: {loss_value})")
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss_value:.3g}", lr=f"{lr:.2g}")
-                if state.global_iter % rt.log_interval == 0 or state.iter_in_epoch == n_iter:
-                    logger.write("train", state.global_iter, epoch=epoch + 1, iter=state.iter_in_epoch,
-                                 lr=lr, loss=float(du.all_reduce_mean(loss.detach())),
-                                 data_time=data_time, iter_time=time.perf_counter() - t_data)
-                mid_epoch = state.iter_in_epoch < n_iter
-                if mid_epoch and (stop_now or (save_every_iters and state.global_iter % save_every_iters == 0)):
-                    if info.is_main:
-                        save_training_checkpoint(latest, model, optimizer, scaler, state, cfg)
-                    if stop_now:
-                        du.barrier()
-                        raise KeyboardInterrupt("stopped by a signal; resume with --resume")
-                for hook in hooks or []:
-                    hook(state, {"loss": loss_value, "lr": lr, "model": model})
-                t_data = time.perf_counter()
-            if bar is not None:
-                bar.close()
-            # epoch done
-            state.epoch += 1
-            state.iter_in_epoch = 0
-            record: dict[str, Any] = {"epoch": state.epoch}
-            is_last = state.epoch == cfg.optim.epochs
-            if val_instances and rt.val_interval > 0 and (state.epoch % rt.val_interval == 0 or is_last):
-                metrics = validate(cfg, model, val_instances, device, work_dir / "val")
-                if info.is_main:
-                    record.update(metrics)
-                    logger.write("val", state.global_iter, epoch=state.epoch, **metrics)
-                    log.info("epoch %d: %s", state.epoch,
-                             ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
-                    key = rt.save_best
-                    if key and key in metrics and (state.best_metric is None or metrics[key] > state.best_metric):
-                        state.best_metric, state.best_epoch = float(metrics[key]), state.epoch
-                        save_training_checkpoint(work_dir / "best.pth", model, optimizer, scaler, state, cfg)
-                state.best_metric, state.best_epoch = du.broadcast_object((state.best_metric, state.best_epoch))
-            state.history.append(record)
-            if info.is_main:
-                save_training_checkpoint(work_dir / f"epoch_{state.epoch}.pth", model, optimizer, scaler, state, cfg)
-                save_training_checkpoint(latest, model, optimizer, scaler, state, cfg)
-                _prune_epochs(work_dir, state.epoch, rt.keep_checkpoints)
-            du.barrier()
-            if du.any_process([bool(stop_signal)], device)[0] and state.epoch < cfg.optim.epochs:
-                raise KeyboardInterrupt("stopped by a signal; resume with --resume")
-    finally:
-        _restore_signal_handlers(old_handlers)
-        logger.close()
+    with StopSignals() as stop:
+        try:
+            # one loader for the run (persistent workers); the sampler's epoch/start are set per epoch
+            sampler = EpochSampler(len(train_set), state.epoch, rt.seed, True, info.rank, info.world_size)
+            loader = make_loader(train_set, batch, sampler, cfg.data.workers, device)
+            while state.epoch < cfg.optim.epochs:
+                sampler.epoch, sampler.start = state.epoch, state.iter_in_epoch * batch
+                train_one_epoch(ddp_model, criterion, optimizer, loader, device, state,
+                                num_iters=n_iter, base_lr=base_lr, optim=cfg.optim, scaler=scaler,
+                                freeze_bn=cfg.model.freeze_bn, logger=logger, log_interval=rt.log_interval,
+                                stop=stop, save_latest=functools.partial(save, latest),
+                                save_every_iters=save_every_iters, hooks=hooks or ())
+                end_epoch(cfg, model, state, val_instances, device, logger, save)
+                if du.any_process([stop.requested], device)[0] and state.epoch < cfg.optim.epochs:
+                    raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
+        finally:
+            logger.close()
     if info.is_main and logger.path.is_file():
-        from simplepose.plots import plot_training_curves
         plot_training_curves(logger.path, work_dir / "curves.png", metric=rt.save_best or "Total AP")
     return state
 
 
-def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler, workers: int,
-                device: torch.device, persistent: bool = True) -> DataLoader:
-    """A DataLoader whose workers (if any) come from a forkserver: no fork of a process whose
-    OpenCV/OpenMP thread pools are running (a fork can deadlock the child), persistent across epochs."""
-    from simplepose.data.dataset import worker_init
+def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
+                    device: torch.device, state: TrainState, *, num_iters: int, base_lr: float,
+                    optim: OptimConfig, scaler: torch.amp.GradScaler | None, freeze_bn: bool,
+                    logger: MetricLogger, log_interval: int, stop: StopSignals, save_latest: Callable[[], None],
+                    save_every_iters: int | None, hooks: Sequence[Hook]) -> None:
+    """Run epoch `state.epoch` from iteration `state.iter_in_epoch` to `num_iters`, advancing `state`.
 
-    kwargs: dict[str, Any] = {}
-    if workers > 0:
-        import multiprocessing as mp
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["torch", "cv2", "numpy", "simplepose.data.dataset"])
-        kwargs = dict(multiprocessing_context=ctx, persistent_workers=persistent, worker_init_fn=worker_init)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", drop_last=False, **kwargs)
+    model: the model to run (DDP-wrapped in a distributed job; hooks get the module inside);
+    optim: the LR schedule (with base_lr), the gradient clipping and the number of epochs.
+    Every `save_every_iters` iterations, and when a signal arrived, save_latest is called on the main
+    process (mid-epoch only: the epoch's end writes its own); after a signal training then stops.
+    """
+    info = du.get_info()
+    net = du.unwrap(model)
+    epoch = state.epoch
+    model.train()
+    if freeze_bn:
+        freeze_batchnorm(model)
+    bar = _progress(info.is_main, num_iters, state.iter_in_epoch, f"epoch {epoch + 1}/{optim.epochs}")
+    t_data = time.perf_counter()
+    for data in loader:
+        if state.iter_in_epoch >= num_iters:
+            break
+        lr = base_lr * lr_factor(state.global_iter, epoch, optim)
+        set_lr(optimizer, lr)
+        x, target, weights = _to_device(data, device)
+        data_time = time.perf_counter() - t_data
+        loss = train_step(model, criterion, optimizer, x, target, weights, scaler, optim.grad_clip)
+        state.iter_in_epoch += 1
+        state.global_iter += 1
+        loss_value = float(loss.detach())
+        # decided together: a rank that stops or raises alone would hang the others' all-reduce
+        stop_now, bad_loss = du.any_process([stop.requested, not math.isfinite(loss_value)], loss.device)
+        if bad_loss:
+            raise FloatingPointError(f"loss is not finite at iteration {state.global_iter} "
+                                     f"(this process: {loss_value})")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3g}", lr=f"{lr:.2g}")
+        if state.global_iter % log_interval == 0 or state.iter_in_epoch == num_iters:
+            logger.write("train", state.global_iter, epoch=epoch + 1, iter=state.iter_in_epoch,
+                         lr=lr, loss=float(du.all_reduce_mean(loss.detach())),
+                         data_time=data_time, iter_time=time.perf_counter() - t_data)
+        mid_epoch = state.iter_in_epoch < num_iters
+        if mid_epoch and (stop_now or (save_every_iters and state.global_iter % save_every_iters == 0)):
+            if info.is_main:
+                save_latest()
+            if stop_now:
+                du.barrier()
+                raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
+        for hook in hooks:
+            hook(state, {"loss": loss_value, "lr": lr, "model": net})
+        t_data = time.perf_counter()
+    if bar is not None:
+        bar.close()
 
 
-def _progress(enabled: bool, total: int, initial: int, desc: str):
+def train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               target: torch.Tensor, weights: torch.Tensor, scaler: torch.amp.GradScaler | None = None,
+               grad_clip: float | None = None) -> torch.Tensor:
+    """One optimisation step on a batch; returns the loss. A `scaler` turns on float16 autocast (AMP)."""
+    with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler is not None):
+        pred = model(inputs)
+    loss = criterion(pred.float(), target, weights)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(du.unwrap(model).parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(du.unwrap(model).parameters(), grad_clip)
+        optimizer.step()
+    return loss
+
+
+def end_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: Sequence[PersonInstance],
+              device: torch.device, logger: MetricLogger, save: SaveCheckpoint) -> None:
+    """Close the epoch just trained: validate when due, keep best.pth, write epoch_<e>.pth and
+    latest.pth (main process), drop old epoch files; all processes leave together."""
+    rt = cfg.runtime
+    work_dir = Path(rt.work_dir)
+    state.epoch += 1
+    state.iter_in_epoch = 0
+    record: dict[str, Any] = {"epoch": state.epoch}
+    is_last = state.epoch == cfg.optim.epochs
+    if val_instances and rt.val_interval > 0 and (state.epoch % rt.val_interval == 0 or is_last):
+        record.update(_validate_epoch(cfg, model, state, val_instances, device, logger, save))
+    state.history.append(record)
+    if du.get_info().is_main:
+        save(work_dir / f"epoch_{state.epoch}.pth")
+        save(work_dir / "latest.pth")
+        _prune_epochs(work_dir, state.epoch, rt.keep_checkpoints)
+    du.barrier()
+
+
+def _validate_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: Sequence[PersonInstance],
+                    device: torch.device, logger: MetricLogger, save: SaveCheckpoint) -> dict[str, float]:
+    """Validate (every process); on the main process log the metrics and save best.pth when
+    runtime.save_best improved. The metrics on the main process, {} elsewhere."""
+    rt = cfg.runtime
+    metrics = validate(cfg, model, val_instances, device, Path(rt.work_dir) / "val")
+    if du.get_info().is_main:
+        logger.write("val", state.global_iter, epoch=state.epoch, **metrics)
+        log.info("epoch %d: %s", state.epoch,
+                 ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
+        key = rt.save_best
+        if key and key in metrics and (state.best_metric is None or metrics[key] > state.best_metric):
+            state.best_metric, state.best_epoch = float(metrics[key]), state.epoch
+            save(Path(rt.work_dir) / "best.pth")
+    state.best_metric, state.best_epoch = du.broadcast_object((state.best_metric, state.best_epoch))
+    return metrics
+
+
+def _load_data(cfg: Config) -> tuple[SeededDataset, list[PersonInstance]]:
+    """The training set and the validation instances (none when validation is off)."""
+    train_set = SeededDataset(build_dataset(cfg, load_instances(cfg, "train"), train=True))
+    val_instances = load_instances(cfg, "val") if cfg.runtime.val_interval > 0 else []
+    val_gt = cfg.resolve(cfg.data.val_gt)
+    if val_instances and not (val_gt and Path(val_gt).exists()):
+        # fail now, not after the first epoch
+        raise DataError(val_gt, "validation ground truth (data.val_gt) not found")
+    return train_set, val_instances
+
+
+def _resume(latest: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+            batch_size: int, logger: MetricLogger) -> TrainState:
+    """The state of latest.pth, loaded into model, optimiser and scaler; the log cut back to it."""
+    if not latest.is_file():
+        raise CheckpointError(f"{latest}: nothing to resume from")
+    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size)
+    log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
+    logger.drop_after(state.global_iter)
+    return state
+
+
+def _data_parallel(model: nn.Module, device: torch.device, info: du.DistInfo) -> nn.Module:
+    """The model in DistributedDataParallel in a distributed job (this process's GPU on CUDA), else itself."""
+    if not info.distributed:
+        return model
+    device_ids = [info.local_rank] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def _to_device(batch: dict[str, torch.Tensor],
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(inputs, target heatmaps, keypoint weights) of a batch on the device, inputs in the model's layout."""
+    x = batch["inputs"].to(device, non_blocking=True)
+    if channels_last(device):
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, batch["heatmaps"].to(device, non_blocking=True), batch["weights"].to(device, non_blocking=True)
+
+
+def _progress(enabled: bool, total: int, initial: int, desc: str) -> tqdm | None:
     """A tqdm bar on rank 0, None elsewhere."""
     if not enabled:
         return None
-    from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=False)
 
 
@@ -517,20 +273,3 @@ def _prune_epochs(work_dir: Path, epoch: int, keep: int) -> None:
         p = work_dir / f"epoch_{e}.pth"
         if p.exists():
             p.unlink()
-
-
-def _install_signal_handlers(flag: list[int]) -> dict[int, Any]:
-    """SIGTERM/SIGINT set `flag`; the loop then saves latest.pth and stops (main thread only)."""
-    old: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            old[sig] = signal.signal(sig, lambda signum, frame: flag.append(signum))
-    except ValueError:  # not the main thread
-        pass
-    return old
-
-
-def _restore_signal_handlers(old: dict[int, Any]) -> None:
-    """Put back the handlers replaced by _install_signal_handlers."""
-    for sig, handler in old.items():
-        signal.signal(sig, handler)

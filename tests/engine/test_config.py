@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from simplepose.engine.config import Config, apply_overrides, config_from_dict, load_config, parse_override
-from simplepose.errors import DataError
+from simplepose.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -35,19 +35,19 @@ def test_overrides_are_typed():
     ("novalue", "key=value"),
 ])
 def test_bad_overrides_name_the_key(override, words):
-    with pytest.raises(DataError, match=words.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
         apply_overrides(Config(), [override])
 
 
 def test_unknown_yaml_key(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("optim:\n  lr: 0.1\n  wармup: 3\n")
-    with pytest.raises(DataError, match="unknown config key 'optim.wармup'") as e:
+    with pytest.raises(ConfigError, match="unknown config key 'optim.wармup'") as e:
         load_config(p)
     assert str(p) in str(e.value)
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
-    with pytest.raises(DataError, match="mapping"):
+    with pytest.raises(ConfigError, match="mapping"):
         config_from_dict([1, 2])
 
 
@@ -84,5 +84,22 @@ def test_demo_config_file_matches_the_demo():
                                              ("data.input_size=[192]", "input_size"),
                                              ("optim.epochs=0", "epochs")])
 def test_out_of_range_values_name_the_key(override, words):
-    with pytest.raises(DataError, match=words):
+    with pytest.raises(ConfigError, match=words):
         apply_overrides(Config(), [override])
+
+
+def test_config_errors_read_like_data_errors(tmp_path, capsys):
+    """`<file or --set> (<key>): problem`, and one `simplepose CMD: error: ...` line from the CLI."""
+    from simplepose.cli import main
+
+    with pytest.raises(ConfigError) as e:
+        apply_overrides(Config(), ["optim.lrr=1"])
+    assert str(e.value).startswith("--set (optim.lrr): unknown config key 'optim.lrr'")
+    p = tmp_path / "c.yaml"
+    p.write_text("data:\n  batch_size: many\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == f"{p} (data.batch_size): 'data.batch_size' must be an integer, got 'many'"
+    assert isinstance(e.value, ValueError)
+    assert main(["train", str(p)]) == 2
+    assert capsys.readouterr().err == f"simplepose train: error: {e.value}\n"

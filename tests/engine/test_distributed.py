@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.engine.conftest import tiny_config
@@ -51,8 +52,22 @@ def test_two_process_ddp_equals_one_process(synth_root, tmp_path):
     for k in b:
         assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), k
     # the weights did move: compare with the initial model (same seed as the trainer)
-    from simplepose.engine.train import build_model, seed_everything
+    from simplepose.engine.state import seed_everything
+    from simplepose.engine.build import build_model
     seed_everything(cfg.runtime.seed)
     init = build_model(cfg).state_dict()
     moved = [k for k in b if b[k].is_floating_point() and not torch.equal(init[k], b[k])]
     assert len(moved) > 30 and "backbone.conv1.weight" in moved and "head.final_layer.weight" in moved
+
+
+def test_setup_device_for_one_process(monkeypatch):
+    from simplepose.engine import distributed as du
+    from simplepose.errors import ConfigError
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    device, info = du.setup_device("cpu")
+    assert device == torch.device("cpu") and (info.rank, info.world_size, info.is_main) == (0, 1, True)
+    if not torch.cuda.is_available():
+        assert du.setup_device("auto")[0] == torch.device("cpu")
+        with pytest.raises(ConfigError, match=r"\(runtime\.device\): runtime\.device is cuda"):
+            du.setup_device("cuda")

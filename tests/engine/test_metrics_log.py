@@ -1,7 +1,7 @@
 """JSON-lines metric log: a resumed run forgets what was logged after its checkpoint."""
 from __future__ import annotations
 
-from simplepose.engine.logging import MetricLogger, read_log
+from simplepose.engine.metrics_log import MetricLogger, read_log
 
 
 def test_drop_after_keeps_records_up_to_the_step(tmp_path):

@@ -1,4 +1,7 @@
-"""Training curves as a PNG, drawn with OpenCV (no plotting dependency): loss and validation AP."""
+"""Training curves as a PNG: train loss and validation AP against iterations, from the metrics log.
+
+Drawn with OpenCV (no plotting dependency), one panel per curve, written atomically.
+"""
 from __future__ import annotations
 
 import os
@@ -7,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from simplepose.engine.logging import read_log
+from simplepose.engine.metrics_log import read_log
 from simplepose.visualize import save_image
 
 _W, _H = 720, 300          # one panel, pixels

@@ -1,4 +1,9 @@
-"""Training logs: one JSON object per line, plus TensorBoard scalars when tensorboard is installed."""
+"""Training metrics log: one JSON object per line, plus TensorBoard scalars when tensorboard is installed.
+
+A record is {"mode": "train" | "val", "step": global iteration, "time": Unix seconds, **fields}; NaN
+and infinity are written as null, so every line is strict JSON. engine/curves.py draws loss and AP
+from it; a resumed run first drops the records logged after its checkpoint.
+"""
 from __future__ import annotations
 
 import json
@@ -27,6 +32,7 @@ class MetricLogger:
     """Appends records to `<work_dir>/log.jsonl`; mirrors numeric fields to TensorBoard."""
 
     def __init__(self, work_dir: str | os.PathLike, enabled: bool = True, tensorboard: bool = True):
+        """A log in work_dir (nothing written when not `enabled`: processes other than rank 0)."""
         self.enabled = enabled
         self.path = Path(work_dir) / "log.jsonl"
         self._tb = None
@@ -35,7 +41,8 @@ class MetricLogger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if tensorboard:
             try:
-                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+                # here, not at the top: optional (the tensorboard package) and slow to import
+                from torch.utils.tensorboard import SummaryWriter
             except Exception:  # noqa: BLE001 - tensorboard is optional
                 log.debug("tensorboard not installed: JSON-lines log only")
             else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from simplepose.plots import plot_training_curves
+from simplepose.engine.curves import plot_training_curves
 
 LOSS_BGR = (200, 80, 0)
 AP_BGR = (0, 140, 0)

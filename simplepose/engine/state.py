@@ -1,0 +1,112 @@
+"""The resumable training state: where training is, the RNG states, and the checkpoint that holds both.
+
+A training checkpoint is an MMPose-loadable file (state_dict, meta, optimizer, as MMEngine's
+CheckpointHook writes) with extra entries: train_state (TrainState), rng (Python, numpy, torch and
+CUDA generators), scaler (AMP), config, and job (world size and per-process batch). Unlike MMEngine's
+resume, the RNG states are restored too, which makes a resumed run repeat the uninterrupted one
+exactly; the job must be the same, since the sampler position and the scaled LR depend on it.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from simplepose.engine import distributed as du
+from simplepose.engine.config import Config
+from simplepose.errors import CheckpointError
+from simplepose.model.checkpoint import (load_state_dict_checked, normalise_state_dict, read_checkpoint_file,
+                                         save_checkpoint)
+
+
+@dataclass
+class TrainState:
+    """Where training is: the next epoch/iteration to run and the best validation so far."""
+
+    epoch: int = 0               # epoch in progress (0-based)
+    iter_in_epoch: int = 0       # iterations of `epoch` already done
+    global_iter: int = 0         # iterations done in total
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy, torch (and CUDA) RNG states, in tensors and plain types."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what rng_state() returned."""
+    random.setstate(_to_tuple(state["python"]))
+    npst = state["numpy"]
+    np.random.set_state(("MT19937", npst["key"].numpy().astype(np.uint32), npst["pos"],
+                         npst["has_gauss"], npst["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_tuple(x: Any) -> Any:
+    """Lists back to tuples, recursively (random.setstate needs tuples)."""
+    return tuple(_to_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, numpy and torch; optionally force deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                             scaler: torch.amp.GradScaler | None, state: TrainState, cfg: Config) -> None:
+    """Model (MMPose-loadable) + optimiser + scaler + train state + RNG states, atomically."""
+    extra = {"train_state": asdict(state), "rng": rng_state(), "config": cfg.to_dict(),
+             "job": {"world_size": du.get_info().world_size, "batch_size": cfg.data.batch_size}}
+    if scaler is not None:
+        extra["scaler"] = scaler.state_dict()
+    save_checkpoint(path, model, optimizer=optimizer,
+                    meta={"epoch": state.epoch, "iter": state.global_iter, "experiment": cfg.name},
+                    extra=extra)
+
+
+def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                             scaler: torch.amp.GradScaler | None, batch_size: int) -> TrainState:
+    """Restore what save_training_checkpoint wrote; returns the train state."""
+    raw, _ = read_checkpoint_file(path)
+    if not isinstance(raw, dict) or "train_state" not in raw or "optimizer" not in raw:
+        raise CheckpointError(f"{path}: not a resumable training checkpoint (no train_state/optimizer)")
+    sd, _ = normalise_state_dict({"state_dict": raw["state_dict"]}, source=str(path))
+    load_state_dict_checked(du.unwrap(model), sd, strict=True, source=str(path))
+    optimizer.load_state_dict(raw["optimizer"])
+    if scaler is not None and "scaler" in raw:
+        scaler.load_state_dict(raw["scaler"])
+    job = raw.get("job")
+    here = {"world_size": du.get_info().world_size, "batch_size": batch_size}
+    if isinstance(job, dict) and job != here:
+        # the sampler's position and the scaled LR depend on both: a different job resumes wrongly
+        raise CheckpointError(f"{path}: written by a job with {job}, resumed with {here}; resume with the "
+                              "same number of processes and data.batch_size")
+    set_rng_state(raw["rng"])
+    return TrainState(**raw["train_state"])

@@ -1,0 +1,33 @@
+"""The resumable training state: RNG states restored exactly; a checkpoint resumes only the job that wrote it."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simplepose.engine.config import Config, apply_overrides
+from simplepose.engine.state import (TrainState, load_training_checkpoint, rng_state, save_training_checkpoint,
+                                     set_rng_state)
+from simplepose.errors import CheckpointError
+from simplepose.model.pose_model import SimpleBaseline
+
+
+def test_resume_refuses_a_different_job(tmp_path: Path) -> None:
+    """The sampler position and the scaled LR depend on batch and world size: a changed job is refused."""
+    model = SimpleBaseline(depth=18, deconv_channels=16, num_keypoints=17)
+    opt = torch.optim.Adam(model.parameters())
+    cfg = apply_overrides(Config(), ["data.batch_size=4"])
+    save_training_checkpoint(tmp_path / "latest.pth", model, opt, None, TrainState(epoch=1), cfg)
+    assert load_training_checkpoint(tmp_path / "latest.pth", model, opt, None, 4).epoch == 1
+    with pytest.raises(CheckpointError, match="batch_size"):
+        load_training_checkpoint(tmp_path / "latest.pth", model, opt, None, 8)
+
+
+def test_rng_state_round_trip() -> None:
+    saved = rng_state()
+    first = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    set_rng_state(saved)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == first
