@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train; returns 0 on success."""
+    # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.engine import distributed as du
     from simplepose.engine.config import load_config
     from simplepose.engine.train import train
