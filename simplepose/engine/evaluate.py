@@ -89,7 +89,7 @@ def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir
     if d.dataset == "posetrack18":
         from simplepose.data.posetrack import load_posetrack_videos
         from simplepose.evaluation.posetrack import evaluate_posetrack
-        from simplepose.evaluation.writer import write_posetrack_predictions
+        from simplepose.evaluation.prediction_files import write_posetrack_predictions
 
         pred_dir = out_dir / "predictions"
         if pred_dir.exists():
