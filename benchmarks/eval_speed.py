@@ -188,7 +188,8 @@ def main() -> int:
                     help="also time the tracking metrics (MOTA); poseval's needs motmetrics and is slow")
     args = ap.parse_args()
 
-    from simplepose.evaluation.posetrack import evaluate_posetrack, load_eval_data, evaluate_data
+    from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.pose_ap import evaluate_data, evaluate_posetrack
 
     tmp = None
     if args.keep is None:

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.data.keypoints import get_schema
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.train import load_instances, train
-    from simplepose.evaluation.posetrack import format_table
+    from simplepose.evaluation.pose_ap import format_table
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference
     from simplepose.synthetic.writer import generate_posetrack_dataset

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from simplepose.evaluation.posetrack import (
-    JOINT_NAMES, NUM_JOINTS, EvalData, _nanmean, _nan_to_none, pairwise_distances,
-    summarize)
+from simplepose.evaluation.arrays import nan_to_none, nanmean
+from simplepose.evaluation.eval_data import EvalData
+from simplepose.evaluation.pose_ap import pairwise_distances, summarize
+from simplepose.evaluation.poseval_files import JOINT_NAMES, NUM_JOINTS
 
 TRACKING_SUMMARY_HEADER: tuple[str, ...] = (
     "MOTA Head", "MOTA Shou", "MOTA Elb", "MOTA Wri", "MOTA Hip", "MOTA Knee", "MOTA Ankl",
@@ -196,10 +197,10 @@ class TrackingResult:
 
     def to_json(self) -> dict[str, Any]:
         """The golden expected.json 'tracking' layout (percent, NaN as None)."""
-        return {"joint_names": list(JOINT_NAMES), "mota": _nan_to_none(self.mota),
-                "motp": _nan_to_none(self.motp), "precision": _nan_to_none(self.precision),
-                "recall": _nan_to_none(self.recall), "summary_header": list(TRACKING_SUMMARY_HEADER),
-                "summary": _nan_to_none(self.summary),
+        return {"joint_names": list(JOINT_NAMES), "mota": nan_to_none(self.mota),
+                "motp": nan_to_none(self.motp), "precision": nan_to_none(self.precision),
+                "recall": nan_to_none(self.recall), "summary_header": list(TRACKING_SUMMARY_HEADER),
+                "summary": nan_to_none(self.summary),
                 "per_joint_counts": {k: v.tolist() for k, v in self.counts.items()}}
 
 
@@ -273,7 +274,7 @@ def _final_metrics(counts: dict[str, np.ndarray]) -> TrackingResult:
         rec = 100 * (det / obj_or_nan)
     out = []
     for v in (mota, motp, pre, rec):
-        out.append(np.r_[v, _nanmean(v)])
+        out.append(np.r_[v, nanmean(v)])
     counts = {k: (v.astype(np.int64) if not k.startswith("sum_D") else v) for k, v in counts.items()}
     return TrackingResult(*out, counts=counts)
 

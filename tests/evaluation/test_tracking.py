@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simplepose.evaluation.posetrack import load_eval_data
+from simplepose.evaluation.eval_data import load_eval_data
 from simplepose.evaluation.tracking import _Accumulator, evaluate_tracking, linear_sum_assignment
 
 CASES = ["p01_clean_small", "p02_noise_levels", "p03_ignore_regions", "p04_fp_missed_swaps",
