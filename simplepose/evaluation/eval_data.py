@@ -78,7 +78,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
     else:
         files_iter = files
     gt_parts, pr_parts, video_of_frame, names = [], [], [], []
-    poly_list, poly_frame = [], []
+    poly_list, poly_frame, ignore_frame_list = [], [], []
     offset = 0
     for vi, gt_path in enumerate(files_iter):
         pred_path = pred_dir / gt_path.name
@@ -89,7 +89,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         if g.n_frames != p.n_frames:
             raise DataError(pred_path, f"{p.n_frames} prediction frames but {g.n_frames} "
                             f"ground-truth frames in {gt_path}")
-        kept = g.gt_count > 0                                  # frames with GT annotations
+        kept = g.persons_per_frame > 0                         # frames with GT annotations
         new_index = np.cumsum(kept) - 1 + offset               # frame -> global evaluated frame
         gp, pp = g.persons, p.persons
         gp = gp.take(kept[gp.frame])
@@ -100,6 +100,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         pr_parts.append(pp)
         for f, polys in g.polygons.items():
             if kept[f]:
+                ignore_frame_list.append(new_index[f])
                 for poly in polys:
                     poly_list.append(poly)
                     poly_frame.append(new_index[f])
@@ -112,10 +113,10 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
     # persons in frame order, keeping annotation order within a frame
     gt = gt.take(np.argsort(gt.frame, kind="stable"))
     pred = pred.take(np.argsort(pred.frame, kind="stable"))
-    if poly_list:
-        poly_frame_arr = np.asarray(poly_frame, dtype=np.int64)
+    if ignore_frame_list:
         ignore_frames = np.zeros(offset, bool)
-        ignore_frames[poly_frame_arr] = True
+        ignore_frames[ignore_frame_list] = True
+        poly_frame_arr = np.asarray(poly_frame, dtype=np.int64)
         gt = apply_ignore_regions(gt, poly_list, poly_frame_arr, ignore_frames)
         pred = apply_ignore_regions(pred, poly_list, poly_frame_arr, ignore_frames)
     return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names)

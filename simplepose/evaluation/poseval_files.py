@@ -23,10 +23,10 @@ survives that conversion, and so what the metric sees, is:
   as poseval does from the corners (x, y) and (x + w, y + h).
 * Every person needs a numeric ``track_id`` below ``MAX_TRACK_ID`` (poseval offsets them by
   video); predicted track ids must be unique within a frame.
-* Ignore regions come from the GT image's ``ignore_regions_x``/``_y``. A frame whose
-  ``ignore_regions_x`` is a non-empty list is an ignore frame even if all its polygons are empty:
-  poseval then still applies its region step to that frame, which drops persons left without
-  keypoints.
+* Ignore regions come from the GT image's ``ignore_regions_x``/``_y`` (parsed by
+  ``simplepose.data.cocostyle.parse_ignore_regions``). A frame whose ``ignore_regions_x`` is a
+  non-empty list is an ignore frame even if all its polygons are empty: poseval then still
+  applies its region step to that frame, which drops persons left without keypoints.
 * ``is_labeled``, ``nframes``, ``vid_id``, ``frame_id``, ``bbox``, ``iscrowd``,
   ``num_keypoints``, ``category_id`` and the person ``score`` do not matter.
 
@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from simplepose.data.cocostyle import document_lists, parse_ignore_regions, stack_rows
 from simplepose.errors import DataError
 from simplepose.io import read_json
 
@@ -96,8 +97,8 @@ class VideoFile:
     n_frames: int
     file_names: list[str]
     persons: Persons
-    gt_count: np.ndarray                     # (n_frames,) annotations per frame
-    polygons: dict[int, list[np.ndarray]]    # frame -> ignore polygons (M, 2) (GT only)
+    persons_per_frame: np.ndarray            # (n_frames,) annotations of each frame
+    polygons: dict[int, list[np.ndarray]]    # ignore frame -> its polygons (M, 2), maybe none (GT only)
 
 
 def joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
@@ -117,74 +118,8 @@ def joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
     return len(names), table
 
 
-def _float_rows(path: Path, rows: list, width: int, what: str, ann_ids: list) -> np.ndarray:
-    """Stack equal-length numeric lists into a float64 array (N, width), with clear errors."""
-    if not rows:
-        return np.zeros((0, width))
-    try:
-        arr = np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError):
-        arr = None
-    if arr is None or arr.ndim != 2 or arr.shape[1] != width:
-        for i, r in enumerate(rows):
-            ok = isinstance(r, list) and len(r) == width and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
-            if not ok:
-                raise DataError(path, f"'{what}' must be a list of {width} numbers",
-                                record=f"annotation id {ann_ids[i]}")
-        raise DataError(path, f"bad '{what}' values")  # pragma: no cover
-    return arr
-
-
-def _check_track_ids(path: Path, anns: list[dict], ann_ids: list) -> np.ndarray:
-    """Track ids as float64 (N,); poseval requires them and requires < 10000."""
-    out = np.empty(len(anns))
-    for i, a in enumerate(anns):
-        t = a.get("track_id")
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise DataError(path, "'track_id' must be a number", record=f"annotation id {ann_ids[i]}")
-        if t >= MAX_TRACK_ID:
-            raise DataError(path, f"track_id {t} must be < {MAX_TRACK_ID}",
-                            record=f"annotation id {ann_ids[i]}")
-        out[i] = t
-    return out
-
-
-def _read_polygons(path: Path, image: dict, frame: int) -> list[np.ndarray] | None:
-    """Ignore polygons of one GT image, None when the image has none (poseval's rule)."""
-    xs, ys = image.get("ignore_regions_x"), image.get("ignore_regions_y")
-    if xs is None or ys is None:
-        return None
-    if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
-        raise DataError(path, "ignore_regions_x / ignore_regions_y must be lists of equal length",
-                        record=f"image {frame} (id {image.get('id')})")
-    polys = []
-    for x, y in zip(xs, ys):
-        if not isinstance(x, list) or not isinstance(y, list) or len(x) != len(y):
-            raise DataError(path, "an ignore polygon's x and y lists differ in length",
-                            record=f"image {frame} (id {image.get('id')})")
-        if 0 < len(x) < 3:
-            raise DataError(path, f"an ignore polygon has {len(x)} points (needs at least 3)",
-                            record=f"image {frame} (id {image.get('id')})")
-        try:
-            polys.append(np.array([x, y], dtype=np.float64).T.reshape(-1, 2))
-        except (TypeError, ValueError):
-            raise DataError(path, "ignore polygon coordinates must be numbers",
-                            record=f"image {frame} (id {image.get('id')})") from None
-    return polys if polys else None
-
-
-def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
-    """Parse one PoseTrack18 per-video file (GT or predictions) the way poseval reads it."""
-    path = Path(path)
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise DataError(path, "expected a JSON object with 'images', 'annotations', 'categories'")
-    for key in ("images", "annotations"):
-        if not isinstance(data.get(key), list):
-            raise DataError(path, f"missing or non-list '{key}'")
-    k, table = joint_table(path, data)
-    images = data["images"]
+def _frame_positions(path: Path, images: list) -> tuple[dict[Any, int], list[str]]:
+    """Image id -> position in `images`, and the file names; checks poseval's file-name form."""
     pos_of_id: dict[Any, int] = {}
     file_names = []
     video_key = None
@@ -205,67 +140,20 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
             raise DataError(path, "images of more than one video in one file "
                             f"({video_key} and {m.group(1)})", record=f"image {i}")
         file_names.append(im["file_name"])
+    return pos_of_id, file_names
 
-    anns, frames = [], []
-    for a in data["annotations"]:
-        if not isinstance(a, dict):
-            raise DataError(path, "every annotation must be an object")
-        pos = pos_of_id.get(a.get("image_id"))
-        if pos is not None:          # annotations pointing at no image are ignored (poseval)
-            anns.append(a)
-            frames.append(pos)
-    ann_ids = [a.get("id", f"#{i}") for i, a in enumerate(anns)]
-    n = len(anns)
+
+def _track_ids(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
+    """Track ids as float64 (N,); poseval requires them and requires < 10000."""
+    out = np.empty(len(anns))
     for i, a in enumerate(anns):
-        if "keypoints" not in a:
-            raise DataError(path, "annotation without 'keypoints'", record=f"annotation id {ann_ids[i]}")
-    kp = _float_rows(path, [a["keypoints"] for a in anns], 3 * k, "keypoints", ann_ids).reshape(n, k, 3)
-    keep = table >= 0
-    kp15 = np.zeros((n, NUM_JOINTS, 3))
-    kp15[:, table[keep]] = kp[:, keep]
-    has = ~np.all(kp15 == 0, axis=2)
-    xy = kp15[:, :, :2].copy()
-    track = _check_track_ids(path, anns, ann_ids)
-    score = np.full((n, NUM_JOINTS), np.nan)
-    head = np.full(n, np.nan)
-    polygons: dict[int, list[np.ndarray]] = {}
-    if is_gt:
-        boxes = []
-        for i, a in enumerate(anns):
-            if "bbox_head" not in a:
-                raise DataError(path, "ground-truth annotation without 'bbox_head'",
-                                record=f"annotation id {ann_ids[i]}")
-            boxes.append(a["bbox_head"])
-        hb = _float_rows(path, boxes, 4, "bbox_head", ann_ids)
-        # poseval: x2 = x + w, y2 = y + h, head size = 0.6 * |(x2, y2) - (x1, y1)|
-        dx = (hb[:, 0] + hb[:, 2]) - hb[:, 0]
-        dy = (hb[:, 1] + hb[:, 3]) - hb[:, 1]
-        head = 0.6 * np.sqrt(dx * dx + dy * dy)
-        for i, im in enumerate(images):
-            polys = _read_polygons(path, im, i)
-            if polys is not None:
-                polygons[i] = polys
-    else:
-        rows, with_scores = [], np.zeros(n, bool)
-        for i, a in enumerate(anns):
-            s = a.get("scores")
-            if s:                                   # missing, None or [] -> no scores
-                if not isinstance(s, list) or len(s) != k:
-                    raise DataError(path, f"'scores' must be a list of {k} numbers",
-                                    record=f"annotation id {ann_ids[i]}")
-                rows.append(s)
-                with_scores[i] = True
-        sc = _float_rows(path, rows, k, "scores", [ann_ids[i] for i in np.flatnonzero(with_scores)])
-        sc15 = np.full((len(rows), NUM_JOINTS), np.nan)
-        sc15[:, table[keep]] = sc[:, keep]
-        score[:] = MISSING_SCORE
-        score[with_scores] = sc15
-        frame_arr = np.asarray(frames, dtype=np.int64)
-        _check_unique_tracks(path, frame_arr, track, file_names)
-    frame_arr = np.asarray(frames, dtype=np.int64)
-    gt_count = np.bincount(frame_arr, minlength=len(images))
-    persons = Persons(frame_arr, xy, has, score, head, track)
-    return VideoFile(path, len(images), file_names, persons, gt_count, polygons)
+        t = a.get("track_id")
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise DataError(path, "'track_id' must be a number", record=records[i])
+        if t >= MAX_TRACK_ID:
+            raise DataError(path, f"track_id {t} must be < {MAX_TRACK_ID}", record=records[i])
+        out[i] = t
+    return out
 
 
 def _check_unique_tracks(path: Path, frame: np.ndarray, track: np.ndarray, file_names: list[str]) -> None:
@@ -279,3 +167,81 @@ def _check_unique_tracks(path: Path, frame: np.ndarray, track: np.ndarray, file_
         i = dup[0]
         raise DataError(path, f"track_id {t[i]:g} used twice in one frame",
                         record=f"image {f[i]} ({file_names[f[i]]})")
+
+
+def _head_sizes(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
+    """Head size (N,) of GT persons from `bbox_head`, computed from the corners as poseval does."""
+    for a, rec in zip(anns, records):
+        if "bbox_head" not in a:
+            raise DataError(path, "ground-truth annotation without 'bbox_head'", record=rec)
+    hb = stack_rows([a["bbox_head"] for a in anns], 4, path, records, "bbox_head")
+    dx = (hb[:, 0] + hb[:, 2]) - hb[:, 0]      # x2 - x1 with x2 = x + w: not always exactly w
+    dy = (hb[:, 1] + hb[:, 3]) - hb[:, 1]
+    return 0.6 * np.sqrt(dx * dx + dy * dy)
+
+
+def _joint_scores(path: Path, anns: list[dict], records: list[str], k: int,
+                  table: np.ndarray) -> np.ndarray:
+    """Predicted joint scores (N, 15) from `scores`; MISSING_SCORE for persons without any."""
+    with_scores = np.array([bool(a.get("scores")) for a in anns], dtype=bool)   # missing, None, []
+    chosen = np.flatnonzero(with_scores)
+    sc = stack_rows([anns[i]["scores"] for i in chosen], k, path, [records[i] for i in chosen], "scores")
+    keep = table >= 0
+    score = np.full((len(anns), NUM_JOINTS), MISSING_SCORE)
+    sc15 = np.full((len(chosen), NUM_JOINTS), np.nan)
+    sc15[:, table[keep]] = sc[:, keep]
+    score[with_scores] = sc15
+    return score
+
+
+def _ignore_frames(path: Path, images: list[dict]) -> dict[int, list[np.ndarray]]:
+    """Frame position -> ignore polygons, for every frame with a non-empty `ignore_regions_x`."""
+    out: dict[int, list[np.ndarray]] = {}
+    for i, im in enumerate(images):
+        polygons = parse_ignore_regions(im, path, f"image {i} (id {im.get('id')})")
+        if polygons or im.get("ignore_regions_x"):     # only empty polygons: still an ignore frame
+            out[i] = polygons
+    return out
+
+
+def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
+    """Parse one PoseTrack18 per-video file (GT or predictions) the way poseval reads it."""
+    path = Path(path)
+    data = read_json(path)
+    images, annotations = document_lists(data, path)
+    k, table = joint_table(path, data)
+    pos_of_id, file_names = _frame_positions(path, images)
+
+    anns, frames = [], []
+    for a in annotations:
+        if not isinstance(a, dict):
+            raise DataError(path, "every annotation must be an object")
+        pos = pos_of_id.get(a.get("image_id"))
+        if pos is not None:          # annotations pointing at no image are ignored (poseval)
+            anns.append(a)
+            frames.append(pos)
+    records = [f"annotation id {a.get('id', f'#{i}')}" for i, a in enumerate(anns)]
+    n = len(anns)
+    for a, rec in zip(anns, records):
+        if "keypoints" not in a:
+            raise DataError(path, "annotation without 'keypoints'", record=rec)
+    kp = stack_rows([a["keypoints"] for a in anns], 3 * k, path, records, "keypoints").reshape(n, k, 3)
+    keep = table >= 0
+    kp15 = np.zeros((n, NUM_JOINTS, 3))
+    kp15[:, table[keep]] = kp[:, keep]
+    has = ~np.all(kp15 == 0, axis=2)
+    xy = kp15[:, :, :2].copy()
+    track = _track_ids(path, anns, records)
+    frame = np.asarray(frames, dtype=np.int64)
+    if is_gt:
+        score = np.full((n, NUM_JOINTS), np.nan)
+        head = _head_sizes(path, anns, records)
+        polygons = _ignore_frames(path, images)
+    else:
+        score = _joint_scores(path, anns, records, k, table)
+        head = np.full(n, np.nan)
+        polygons = {}
+        _check_unique_tracks(path, frame, track, file_names)
+    persons = Persons(frame, xy, has, score, head, track)
+    return VideoFile(path, len(images), file_names, persons,
+                     np.bincount(frame, minlength=len(images)), polygons)

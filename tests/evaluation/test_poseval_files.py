@@ -34,3 +34,45 @@ def test_errors(tmp_path: Path) -> None:
     gt_file.write_text(json.dumps(nohead))
     with pytest.raises(DataError, match="bbox_head"):
         read_video_file(gt_file, is_gt=True)
+
+
+def test_ignore_regions_follow_the_shared_rule(tmp_path: Path) -> None:
+    """Polygons as data.cocostyle.parse_ignore_regions reads them; errors name the image."""
+    gt_dir, _, gt = write_case(tmp_path)
+    gt_file = gt_dir / "000001_mpii_test.json"
+    square = [[0, 100, 100, 0], [0, 0, 100, 100]]
+    doc = copy.deepcopy(gt)
+    doc["images"][1].update(ignore_regions_x=[square[0]], ignore_regions_y=[square[1]])
+    doc["images"][2].update(ignore_regions_x=[], ignore_regions_y=[])      # no regions
+    doc["images"][3].update(ignore_regions_x=[[]], ignore_regions_y=[[]])  # an empty polygon
+    gt_file.write_text(json.dumps(doc))
+    video = read_video_file(gt_file, is_gt=True)
+    assert sorted(video.polygons) == [1, 3]
+    assert [p.tolist() for p in video.polygons[1]] == [[[0, 0], [100, 0], [100, 100], [0, 100]]]
+    assert video.polygons[3] == []
+    for xs, ys, problem in [([[0, 1]], [[0, 1]], "has 2 points"),
+                            ([[0, 1, None]], [[0, 1, 2]], "NaN, null or infinite"),
+                            ([[0, 1, 2]], [[0, 1]], "differ in length")]:
+        doc["images"][2].update(ignore_regions_x=xs, ignore_regions_y=ys)
+        gt_file.write_text(json.dumps(doc))
+        with pytest.raises(DataError, match=problem) as err:
+            read_video_file(gt_file, is_gt=True)
+        assert err.value.record == f"image 2 (id {doc['images'][2]['id']})"
+
+
+def test_bad_rows_name_the_annotation(tmp_path: Path) -> None:
+    """Keypoint, head box and score rows are stacked with the offending annotation named."""
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    gt_file, pred_file = gt_dir / "000001_mpii_test.json", pred_dir / "000001_mpii_test.json"
+    doc = copy.deepcopy(gt)
+    doc["annotations"][4]["bbox_head"] = [1, 2, 3]
+    gt_file.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="'bbox_head' has 3 values") as err:
+        read_video_file(gt_file, is_gt=True)
+    assert err.value.record == f"annotation id {doc['annotations'][4]['id']}"
+    pred = as_prediction(gt)
+    pred["annotations"][5]["scores"] = [0.5] * 16
+    write_pred(pred_dir, pred)
+    with pytest.raises(DataError, match="'scores' has 16 values") as err:
+        read_video_file(pred_file, is_gt=False)
+    assert err.value.record == f"annotation id {pred['annotations'][5]['id']}"
