@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result, rows=rows))
     out = result.to_json()
     if args.tracking:
-        from simplepose.evaluation.tracking import evaluate_tracking, format_tracking_table
+        from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table
 
         tracking = evaluate_tracking(data)
         print()
