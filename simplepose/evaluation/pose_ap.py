@@ -202,11 +202,6 @@ class PoseTrackResult:
         """The 8 table columns of recall."""
         return summarize(self.recall)
 
-    def summary(self) -> dict[str, float]:
-        """MMPose's stat names -> AP: 'Head AP' .. 'Ankl AP', 'AP' (Total)."""
-        names = [f"{h} AP" for h in SUMMARY_HEADER[:-1]] + ["AP"]
-        return dict(zip(names, (float(v) for v in self.summary_ap)))
-
     def to_json(self) -> dict[str, Any]:
         """The golden expected.json layout (percent, NaN as None)."""
         return {

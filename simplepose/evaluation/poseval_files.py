@@ -101,7 +101,7 @@ class VideoFile:
     polygons: dict[int, list[np.ndarray]]    # ignore frame -> its polygons (M, 2), maybe none (GT only)
 
 
-def joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
+def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
     """Number of keypoints K per person and the (K,) poseval index of each (-1 = dropped)."""
     cats = data.get("categories")
     if not isinstance(cats, list) or len(cats) != 1 or not isinstance(cats[0], dict):
@@ -209,7 +209,7 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
     path = Path(path)
     data = read_json(path)
     images, annotations = document_lists(data, path)
-    k, table = joint_table(path, data)
+    k, table = _joint_table(path, data)
     pos_of_id, file_names = _frame_positions(path, images)
 
     anns, frames = [], []
