@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from simplepose.errors import DataError
 from simplepose.evaluation.poseval_files import Persons, read_video_file
@@ -72,11 +73,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
     if not pred_dir.is_dir():
         raise DataError(pred_dir, "prediction folder not found")
     files = _gt_files(gt_dir)
-    if progress:
-        from tqdm import tqdm
-        files_iter = tqdm(files, desc="reading", unit="video")
-    else:
-        files_iter = files
+    files_iter = tqdm(files, desc="reading", unit="video") if progress else files
     gt_parts, pr_parts, video_of_frame, names = [], [], [], []
     poly_list, poly_frame, ignore_frame_list = [], [], []
     offset = 0
