@@ -21,11 +21,13 @@ Matching, per frame, with G the GT persons and P the predicted persons left afte
   positives, as do the predictions of a frame left without GT persons.
 * The GT count of joint j is the number of GT persons with j present, over all frames.
 
-AP per joint: all detections of the joint sorted by descending score (NaN first, equal scores in
-an order poseval leaves to an unstable sort); precision_k = TP_k / k, recall_k = TP_k / nGT. AP
-is VOC's all-point average: (recall 0, precision 0) in front, (recall 1, precision 0) at the end,
-each precision replaced by the maximum at its rank or later, summed as (r_i - r_(i-1)) * p_i over
-the ranks where recall changes. The reported precision and recall are those of the last rank.
+AP per joint: the joint's detections, listed by video, frame and annotation order, are sorted
+by descending score, NaN first. poseval sorts with numpy's unstable quicksort, so the order of
+equal scores, and AP under score ties, is not defined there; here a stable sort keeps equal
+scores in list order. At rank k, precision_k = TP_k / k and recall_k = TP_k / nGT. AP is VOC's
+all-point average: (recall 0, precision 0) in front, (recall 1, precision 0) at the end, each
+precision replaced by the maximum at its rank or later, summed as (r_i - r_(i-1)) * p_i over the
+ranks where recall changes. The reported precision and recall are those of the last rank.
 No detections: AP = precision = recall = 0; detections but no GT joints: AP = recall = NaN,
 precision 0. Index 15 ("total") is the mean over the 15 joints skipping NaN. All in percent.
 

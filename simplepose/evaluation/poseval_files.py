@@ -12,7 +12,8 @@ survives that conversion, and so what the metric sees, is:
   skipped.
 * ``file_name`` must have the form ``images/<...>/<6 digits>_<mpii|bonn|mpiinew>[_...]/<frame>.<ext>``
   with frame < 10000: poseval derives an image id from it and fails otherwise. That id plays no
-  part in the metric. All images of a file must belong to one video.
+  part in the metric. All images of a file must belong to one video (poseval would silently
+  count them all as the first one's).
 * A keypoint is absent only when its triplet is exactly (0, 0, 0); anything else is present, so a
   GT joint with coordinates and visibility 0 is annotated, and a predicted (0, 0, s) is a
   prediction at the origin. The third value is otherwise unused.
