@@ -188,7 +188,8 @@ def main() -> int:
                     help="also time the tracking metrics (MOTA); poseval's needs motmetrics and is slow")
     args = ap.parse_args()
 
-    from simplepose.evaluation.posetrack import evaluate_posetrack, load_eval_data, evaluate_data
+    from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.pose_ap import evaluate_data, evaluate_posetrack
 
     tmp = None
     if args.keep is None:
@@ -217,7 +218,7 @@ def main() -> int:
     print("summary AP:", " ".join(f"{h} {v:.2f}" for h, v in zip(ours["summary_header"], ours["summary_ap"])))
     assert evaluate_posetrack(root / "gt", root / "pred").to_json() == ours
     if args.tracking:
-        from simplepose.evaluation.tracking import evaluate_tracking
+        from simplepose.evaluation.mota import evaluate_tracking
         t0 = time.perf_counter()
         tracking = evaluate_tracking(data)
         track_s = time.perf_counter() - t0

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.data import load_instances
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.train import train
-    from simplepose.evaluation.posetrack import format_table
+    from simplepose.evaluation.pose_ap import format_table
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference
     from simplepose.synthetic.writer import generate_posetrack_dataset

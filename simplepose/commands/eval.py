@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally write JSON."""
     # the evaluator loads here, not at import: the CLI imports every command module for its parser
-    from simplepose.evaluation.posetrack import evaluate_data, format_table, load_eval_data
+    from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.pose_ap import evaluate_data, format_table
 
     t0 = time.perf_counter()
     data = load_eval_data(args.gt_dir, args.pred_dir, progress=args.progress)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result, rows=rows))
     out = result.to_json()
     if args.tracking:
-        from simplepose.evaluation.tracking import evaluate_tracking, format_tracking_table
+        from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table
 
         tracking = evaluate_tracking(data)
         print()

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
     from simplepose.data.instances import PosePrediction
-    from simplepose.evaluation.writer import write_posetrack_predictions
+    from simplepose.evaluation.prediction_files import write_posetrack_predictions
     from simplepose.inference.boxes import BoxProvider, batch_frames
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.inference.results import frame_predictions, result_records

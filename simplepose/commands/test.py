@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         du.cleanup()
     if cfg.data.dataset == "posetrack18":
-        from simplepose.evaluation.posetrack import format_table
+        from simplepose.evaluation.pose_ap import format_table
         print(format_table(result))
         print(f"predictions: {out_dir / 'predictions'}")
     else:

@@ -72,7 +72,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
 
 def posetrack_metrics(result: Any) -> dict[str, float]:
     """{'Head AP', ..., 'Ankl AP', 'Total AP', 'AP'} (percent; 'AP' = Total, MMPose's name)."""
-    from simplepose.evaluation.posetrack import SUMMARY_HEADER
+    from simplepose.evaluation.pose_ap import SUMMARY_HEADER
 
     values = [float(v) for v in result.summary_ap]
     metrics = {f"{name} AP": v for name, v in zip(SUMMARY_HEADER, values)}
@@ -88,8 +88,8 @@ def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir
     gt = gt or cfg.resolve(d.val_gt)
     if d.dataset == "posetrack18":
         from simplepose.data.posetrack import load_posetrack_videos
-        from simplepose.evaluation.posetrack import evaluate_posetrack
-        from simplepose.evaluation.writer import write_posetrack_predictions
+        from simplepose.evaluation.pose_ap import evaluate_posetrack
+        from simplepose.evaluation.prediction_files import write_posetrack_predictions
 
         pred_dir = out_dir / "predictions"
         if pred_dir.exists():

@@ -5,10 +5,12 @@ import contextlib
 import io
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pycocotools.coco import COCO as CocoApi
+from pycocotools.cocoeval import COCOeval
 
 from simplepose.data.cocostyle import result_record
 from simplepose.data.instances import PosePrediction
@@ -31,7 +33,7 @@ def coco_results(predictions: Sequence[PosePrediction], schema: KeypointSchema =
                           scores[i], predictions[i].bbox_xywh) for i in keep.tolist()]
 
 
-def _quiet(fn, *args):
+def _quiet(fn: Callable[..., Any], *args: Any) -> Any:
     """Call a pycocotools function, sending its prints to the debug log."""
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -49,9 +51,6 @@ def evaluate_coco_keypoints(gt_json: str | os.PathLike, predictions: Sequence[Po
     Writes the COCO results JSON to out_json (atomically) when given; keyword arguments go to
     coco_results. No predictions give all-zero stats.
     """
-    from pycocotools.coco import COCO as CocoApi
-    from pycocotools.cocoeval import COCOeval
-
     gt_json = Path(gt_json)
     doc = read_json(gt_json)
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) or \

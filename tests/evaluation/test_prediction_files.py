@@ -10,8 +10,8 @@ import pytest
 from simplepose.data.instances import PosePrediction
 from simplepose.data.posetrack import PoseTrackVideo, load_posetrack_videos
 from simplepose.errors import DataError
-from simplepose.evaluation.posetrack import evaluate_posetrack
-from simplepose.evaluation.writer import write_posetrack_predictions
+from simplepose.evaluation.pose_ap import evaluate_posetrack
+from simplepose.evaluation.prediction_files import write_posetrack_predictions
 
 
 def _gt_predictions(gt_dir: Path) -> list[PosePrediction]:

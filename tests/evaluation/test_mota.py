@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simplepose.evaluation.posetrack import load_eval_data
-from simplepose.evaluation.tracking import _Accumulator, evaluate_tracking, linear_sum_assignment
+from simplepose.evaluation.eval_data import load_eval_data
+from simplepose.evaluation.mota import MotAccumulator, evaluate_tracking, linear_sum_assignment
 
 CASES = ["p01_clean_small", "p02_noise_levels", "p03_ignore_regions", "p04_fp_missed_swaps",
          "p05_unlabeled_and_empty", "p06_tracking", "p07_joint_gaps_thresholds",
@@ -40,7 +40,7 @@ def test_assignment_matches_scipy_including_ties() -> None:
 
 def test_accumulator_switch_and_carry_over() -> None:
     """Object 1 matched to hypothesis 10, then only 11 is close: one switch; a miss and a FP."""
-    acc = _Accumulator()
+    acc = MotAccumulator()
     acc.update([1], [10], [[0.1]])
     acc.update([1], [10, 11], [[float("nan"), 0.2]])
     acc.update([1, 2], [11], [[0.3], [float("nan")]])

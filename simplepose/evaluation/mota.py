@@ -1,16 +1,38 @@
-"""The official PoseTrack tracking metrics (poseval's per-joint MOTA, MOTP, precision, recall).
+"""poseval's tracking metrics for PoseTrack18 (``evaluateTracking``): per-joint MOTA, MOTP,
+precision and recall, counted as py-motmetrics 1.4 counts them.
 
-Reproduces poseval's `evaluateTracking`, which feeds one py-motmetrics 1.4 accumulator per video
-and joint with the video's evaluated frames in file order except the last one. Objects are the
-GT track ids of persons with the joint, hypotheses the predicted track ids of persons with the
-joint, and a pair may match when its PCKh distance is <= 0.5. Frames without GT persons or
-without predictions feed one dummy object and one dummy hypothesis that cannot match (one miss
-and one false positive per joint). Per frame the accumulator (1) keeps previous object ->
-hypothesis correspondences that are still allowed, (2) solves a minimum-cost assignment for the
-rest (as scipy's linear_sum_assignment on motmetrics' cost matrix with large finite costs for
-forbidden pairs, so the same optimum is chosen on ties), counting a switch when an object changes
-hypothesis, (3) counts unpaired objects as misses and unpaired hypotheses as false positives.
-MOTP uses the sum of the distance column over all accumulator events, as poseval does.
+This is the metric; the tracker that assigns track ids is ``simplepose.tracking``.
+
+What is accumulated: per video and per joint, one CLEAR-MOT accumulator is fed the video's
+evaluated frames (``simplepose.evaluation.eval_data``) in file order, all but the last one
+(poseval stops one frame short). In each frame and for joint j, when the frame has both GT and
+predicted persons, the objects are the track ids of the GT persons with j present, the
+hypotheses the track ids of the predictions with j present, and a pair may match when its PCKh
+distance (``pose_ap.pairwise_distances``, in head sizes) is <= 0.5; other pairs are forbidden.
+A frame left without GT persons, or without predictions, feeds one dummy object and one dummy
+hypothesis that cannot match instead: one object, one miss and one false positive for every
+joint, however many GT persons the frame has. Scores play no part.
+
+How motmetrics 1.4 counts one frame: (1) an object matched before stays matched to the same
+hypothesis if that hypothesis is present and the pair allowed (MATCH); (2) the remaining objects
+and hypotheses get a minimum-cost assignment, most pairs first and then least total distance,
+solved as scipy's ``linear_sum_assignment`` solves motmetrics' cost matrix (large finite costs
+for forbidden pairs), so ties resolve the same way; a pair is a SWITCH if the object was last
+matched to another hypothesis, else a MATCH; (3) unpaired objects are MISSes, unpaired
+hypotheses false positives. Besides these events motmetrics records a RAW event with the
+distance of every allowed pair of the frame, and TRANSFER, ASCEND and MIGRATE events (each with
+the pair's distance) when a pairing changes partner.
+
+Totals over videos, per joint: detections = matches + switches; objects = detections + misses;
+D = the sum of the distance column over all events (RAW included), which is what poseval's MOTP
+uses, so its MOTP is not the textbook one and can be negative.
+MOTA = 100 (1 - (misses + switches + FP) / objects), NaN without objects;
+MOTP = 100 (1 - D / detections), 0 without detections;
+precision = 100 detections / (detections + FP), NaN if both are 0;
+recall = 100 detections / objects, NaN without objects.
+Index 15 is the mean over the 15 joints skipping NaN (MOTP's zeros count). The 11-number summary
+is MOTA grouped as the AP table (``pose_ap.summarize``: Head .. Ankl, Total), then the MOTP,
+precision and recall totals.
 """
 from __future__ import annotations
 
@@ -20,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from simplepose.evaluation.posetrack import (
-    JOINT_NAMES, NUM_JOINTS, EvalData, _nanmean, _nan_to_none, pairwise_distances,
-    summarize)
+from simplepose.evaluation.arrays import nan_to_none, nanmean
+from simplepose.evaluation.eval_data import EvalData
+from simplepose.evaluation.pose_ap import pairwise_distances, summarize, table_cell
+from simplepose.evaluation.poseval_files import JOINT_NAMES, NUM_JOINTS
 
 TRACKING_SUMMARY_HEADER: tuple[str, ...] = (
     "MOTA Head", "MOTA Shou", "MOTA Elb", "MOTA Wri", "MOTA Hip", "MOTA Knee", "MOTA Ankl",
@@ -117,10 +140,11 @@ def _assign_allowed(dists: list[list[float]]) -> list[tuple[int, int]]:
     return [(i, j) for i, j in zip(rows, cols) if dists[i][j] == dists[i][j]]
 
 
-class _Accumulator:
+class MotAccumulator:
     """The counting part of a motmetrics 1.4 MOTAccumulator (events are summed, not stored)."""
 
     def __init__(self) -> None:
+        """An accumulator that has seen no frame."""
         self.m: dict[Any, Any] = {}          # object -> last matched hypothesis
         self.res_m: dict[Any, Any] = {}      # hypothesis -> last matched object
         self.last_match: set = set()         # objects matched at least once
@@ -196,10 +220,10 @@ class TrackingResult:
 
     def to_json(self) -> dict[str, Any]:
         """The golden expected.json 'tracking' layout (percent, NaN as None)."""
-        return {"joint_names": list(JOINT_NAMES), "mota": _nan_to_none(self.mota),
-                "motp": _nan_to_none(self.motp), "precision": _nan_to_none(self.precision),
-                "recall": _nan_to_none(self.recall), "summary_header": list(TRACKING_SUMMARY_HEADER),
-                "summary": _nan_to_none(self.summary),
+        return {"joint_names": list(JOINT_NAMES), "mota": nan_to_none(self.mota),
+                "motp": nan_to_none(self.motp), "precision": nan_to_none(self.precision),
+                "recall": nan_to_none(self.recall), "summary_header": list(TRACKING_SUMMARY_HEADER),
+                "summary": nan_to_none(self.summary),
                 "per_joint_counts": {k: v.tolist() for k, v in self.counts.items()}}
 
 
@@ -224,7 +248,7 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
     g_has, p_has = gt.has, pred.has
     g_track, p_track = gt.track.tolist(), pred.track.tolist()
     for video in np.unique(vof):
-        accs = [_Accumulator() for _ in range(NUM_JOINTS)]
+        accs = [MotAccumulator() for _ in range(NUM_JOINTS)]
         frames = np.flatnonzero((vof == video) & used)
         for f in frames.tolist():
             ng, npd = int(g_count[f]), int(p_count[f])
@@ -273,7 +297,7 @@ def _final_metrics(counts: dict[str, np.ndarray]) -> TrackingResult:
         rec = 100 * (det / obj_or_nan)
     out = []
     for v in (mota, motp, pre, rec):
-        out.append(np.r_[v, _nanmean(v)])
+        out.append(np.r_[v, nanmean(v)])
     counts = {k: (v.astype(np.int64) if not k.startswith("sum_D") else v) for k, v in counts.items()}
     return TrackingResult(*out, counts=counts)
 
@@ -281,5 +305,5 @@ def _final_metrics(counts: dict[str, np.ndarray]) -> TrackingResult:
 def format_tracking_table(result: TrackingResult) -> str:
     """poseval's tracking table as markdown: MOTA per group, MOTA/MOTP/Prec/Rec totals, one decimal."""
     head = "| " + " | ".join(TRACKING_SUMMARY_HEADER) + " |"
-    cells = ["nan" if math.isnan(v) else f"{v:.1f}" for v in result.summary]
+    cells = [table_cell(v) for v in result.summary]
     return "\n".join([head, "|" + "---|" * len(cells), "| " + " | ".join(cells) + " |"])

@@ -1,0 +1,119 @@
+"""A ground-truth folder and its prediction folder, loaded into poseval's evaluated frames.
+
+What poseval's ``load_data_dir`` keeps, in this order:
+
+1. Every ``*.json`` file of the GT folder is one video (taken here in sorted name order; poseval
+   uses ``glob``'s order, which only matters for AP under score ties). A prediction file of the
+   same name must exist, and its ``images`` list must be as long as the GT's: GT and prediction
+   frames are paired by position, not by image id.
+2. A frame is evaluated iff it has at least one GT annotation, whatever ``is_labeled`` says and
+   even if that person has no keypoint; other frames are dropped together with their
+   predictions. Persons without keypoints (GT or predicted) are kept at this stage.
+3. Ignore regions are applied to the evaluated frames that have them
+   (``simplepose.evaluation.polygons``).
+
+The result holds all evaluated frames of all videos as one global frame index, videos in file
+order and frames in file order within a video, with the persons of each frame in annotation
+order.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from simplepose.errors import DataError
+from simplepose.evaluation.poseval_files import Persons, read_video_file
+from simplepose.evaluation.polygons import apply_ignore_regions
+
+
+@dataclass
+class EvalData:
+    """Evaluated frames of all videos: GT and predicted persons after poseval's cleanup."""
+
+    gt: Persons
+    pred: Persons
+    n_frames: int                    # evaluated frames (frames with at least one GT annotation)
+    video_of_frame: np.ndarray       # (n_frames,) index into `videos`
+    videos: list[str] = field(default_factory=list)
+
+
+def resolve_gt_dir(path: str | os.PathLike) -> Path:
+    """The per-video GT folder; a merged file 'x/posetrack18_val.json' means 'x/val/' (the reference's rule)."""
+    path = Path(path)
+    if path.is_file():
+        folder = path.parent / path.stem.split("_")[-1]
+        if not folder.is_dir():
+            raise DataError(path, f"the official evaluation needs the per-video GT files; {folder} not found")
+        return folder
+    return path
+
+
+def _gt_files(gt_dir: Path) -> list[Path]:
+    """The ground-truth per-video files, sorted by name."""
+    if not gt_dir.is_dir():
+        raise DataError(gt_dir, "ground-truth folder not found")
+    files = sorted(p for p in gt_dir.iterdir() if p.suffix == ".json" and p.is_file())
+    if not files:
+        raise DataError(gt_dir, "no .json ground-truth files in the folder")
+    return files
+
+
+def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
+                   progress: bool = False) -> EvalData:
+    """Read every GT file and its prediction file; keep frames with GT people; apply ignore regions.
+
+    gt_dir: folder of per-video GT files (or a merged 'posetrack18_<split>.json' beside a
+    '<split>/' folder of them); pred_dir: prediction files with the same names.
+    """
+    gt_dir, pred_dir = resolve_gt_dir(gt_dir), Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise DataError(pred_dir, "prediction folder not found")
+    files = _gt_files(gt_dir)
+    files_iter = tqdm(files, desc="reading", unit="video") if progress else files
+    gt_parts, pr_parts, video_of_frame, names = [], [], [], []
+    poly_list, poly_frame, ignore_frame_list = [], [], []
+    offset = 0
+    for vi, gt_path in enumerate(files_iter):
+        pred_path = pred_dir / gt_path.name
+        if not pred_path.is_file():
+            raise DataError(pred_path, f"prediction file for ground truth {gt_path.name} not found")
+        g = read_video_file(gt_path, is_gt=True)
+        p = read_video_file(pred_path, is_gt=False)
+        if g.n_frames != p.n_frames:
+            raise DataError(pred_path, f"{p.n_frames} prediction frames but {g.n_frames} "
+                            f"ground-truth frames in {gt_path}")
+        kept = g.persons_per_frame > 0                         # frames with GT annotations
+        new_index = np.cumsum(kept) - 1 + offset               # frame -> global evaluated frame
+        gp, pp = g.persons, p.persons
+        gp = gp.take(kept[gp.frame])
+        pp = pp.take(kept[pp.frame])
+        gp.frame = new_index[gp.frame]
+        pp.frame = new_index[pp.frame]
+        gt_parts.append(gp)
+        pr_parts.append(pp)
+        for f, polys in g.polygons.items():
+            if kept[f]:
+                ignore_frame_list.append(new_index[f])
+                for poly in polys:
+                    poly_list.append(poly)
+                    poly_frame.append(new_index[f])
+        n_kept = int(kept.sum())
+        video_of_frame.append(np.full(n_kept, vi))
+        names.append(gt_path.stem)
+        offset += n_kept
+    gt = Persons.concat(gt_parts)
+    pred = Persons.concat(pr_parts)
+    # persons in frame order, keeping annotation order within a frame
+    gt = gt.take(np.argsort(gt.frame, kind="stable"))
+    pred = pred.take(np.argsort(pred.frame, kind="stable"))
+    if ignore_frame_list:
+        ignore_frames = np.zeros(offset, bool)
+        ignore_frames[ignore_frame_list] = True
+        poly_frame_arr = np.asarray(poly_frame, dtype=np.int64)
+        gt = apply_ignore_regions(gt, poly_list, poly_frame_arr, ignore_frames)
+        pred = apply_ignore_regions(pred, poly_list, poly_frame_arr, ignore_frames)
+    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names)

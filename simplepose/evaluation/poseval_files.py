@@ -1,0 +1,248 @@
+"""One per-video PoseTrack18 file (ground truth or predictions), read the way poseval reads it.
+
+poseval converts each PoseTrack18 file to its older PoseTrack17 layout before evaluating; what
+survives that conversion, and so what the metric sees, is:
+
+* Joints by name. ``categories`` must hold exactly one ``person`` entry whose ``keypoints`` list
+  has 15 or 17 names and contains all 15 evaluated joints; each name is mapped to poseval's joint
+  index (``JOINT_NAMES``: right_ankle .. left_wrist, then ``neck`` = PoseTrack18's head_bottom,
+  nose, head_top). Other names (the ears) are dropped.
+* Frames are the ``images`` list in file order. A frame's persons are the annotations whose
+  ``image_id`` is that image's ``id``, in ``annotations`` order; an annotation naming no image is
+  skipped.
+* ``file_name`` must have the form ``images/<...>/<6 digits>_<mpii|bonn|mpiinew>[_...]/<frame>.<ext>``
+  with frame < 10000: poseval derives an image id from it and fails otherwise. That id plays no
+  part in the metric. All images of a file must belong to one video (poseval would silently
+  count them all as the first one's).
+* A keypoint is absent only when its triplet is exactly (0, 0, 0); anything else is present, so a
+  GT joint with coordinates and visibility 0 is annotated, and a predicted (0, 0, s) is a
+  prediction at the origin. The third value is otherwise unused.
+* A predicted joint's score is ``scores[k]`` for its index k in the file's keypoint list, not the
+  triplet's third value and not the person ``score``. A person without ``scores`` (or with an
+  empty list) gets ``MISSING_SCORE`` (-9999) on every joint.
+* A GT person needs ``bbox_head`` [x, y, w, h]; its head size is 0.6 times the diagonal, computed
+  as poseval does from the corners (x, y) and (x + w, y + h).
+* Every person needs a numeric ``track_id`` below ``MAX_TRACK_ID`` (poseval offsets them by
+  video); predicted track ids must be unique within a frame.
+* Ignore regions come from the GT image's ``ignore_regions_x``/``_y`` (parsed by
+  ``simplepose.data.cocostyle.parse_ignore_regions``). A frame whose ``ignore_regions_x`` is a
+  non-empty list is an ignore frame even if all its polygons are empty: poseval then still
+  applies its region step to that frame, which drops persons left without keypoints.
+* ``is_labeled``, ``nframes``, ``vid_id``, ``frame_id``, ``bbox``, ``iscrowd``,
+  ``num_keypoints``, ``category_id`` and the person ``score`` do not matter.
+
+Malformed input raises ``DataError`` naming the file and the record.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simplepose.data.cocostyle import document_lists, parse_ignore_regions, stack_rows
+from simplepose.errors import DataError
+from simplepose.io import read_json
+
+# poseval's joint order (index 0..14), then the mean ("total") at index 15.
+JOINT_NAMES: tuple[str, ...] = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+    "neck", "nose", "head_top", "total",
+)
+NUM_JOINTS = 15
+# PoseTrack18 keypoint name (as in categories[0].keypoints) -> poseval joint index.
+_POSEVAL_INDEX: dict[str, int] = {
+    "right_ankle": 0, "right_knee": 1, "right_hip": 2, "left_hip": 3, "left_knee": 4,
+    "left_ankle": 5, "right_wrist": 6, "right_elbow": 7, "right_shoulder": 8,
+    "left_shoulder": 9, "left_elbow": 10, "left_wrist": 11, "head_bottom": 12, "nose": 13,
+    "head_top": 14,
+}
+MISSING_SCORE = -9999.0     # poseval's score for joints of a person without `scores`
+MAX_TRACK_ID = 10000
+# images/<...>/<6 digits>_<mpii|bonn|mpiinew>[_...]/<frame number>.<ext>, frame < 10000
+_FILE_NAME_RE = re.compile(r"(?:^|/)(\d+)_(mpii|bonn|mpiinew)(?:_[^/]*)?/(\d+)\.[^/]*$")
+
+
+@dataclass
+class Persons:
+    """Persons of one role (GT or prediction) as flat arrays, in frame then annotation order."""
+
+    frame: np.ndarray            # (N,) int64 frame position (per video while reading, global later)
+    xy: np.ndarray               # (N, 15, 2) float64 joint coordinates
+    has: np.ndarray              # (N, 15) bool joint present (not exactly (0, 0, 0))
+    score: np.ndarray            # (N, 15) float64 joint score (predictions), NaN for GT
+    head: np.ndarray             # (N,) float64 head size (GT), NaN for predictions
+    track: np.ndarray            # (N,) float64 track id
+
+    def take(self, index: np.ndarray) -> Persons:
+        """The persons selected by an index or mask array."""
+        return Persons(self.frame[index], self.xy[index], self.has[index], self.score[index],
+                       self.head[index], self.track[index])
+
+    @staticmethod
+    def concat(parts: list[Persons]) -> Persons:
+        """Concatenate the persons of one or more videos."""
+        return Persons(*(np.concatenate([getattr(p, f) for p in parts])
+                         for f in ("frame", "xy", "has", "score", "head", "track")))
+
+
+@dataclass
+class VideoFile:
+    """One parsed per-video file."""
+
+    path: Path
+    n_frames: int
+    file_names: list[str]
+    persons: Persons
+    persons_per_frame: np.ndarray            # (n_frames,) annotations of each frame
+    polygons: dict[int, list[np.ndarray]]    # ignore frame -> its polygons (M, 2), maybe none (GT only)
+
+
+def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
+    """Number of keypoints K per person and the (K,) poseval index of each (-1 = dropped)."""
+    cats = data.get("categories")
+    if not isinstance(cats, list) or len(cats) != 1 or not isinstance(cats[0], dict):
+        raise DataError(path, "expected exactly one entry in 'categories'")
+    if cats[0].get("name") != "person":
+        raise DataError(path, "categories[0].name must be 'person'")
+    names = cats[0].get("keypoints")
+    if not isinstance(names, list) or len(names) not in (15, 17):
+        raise DataError(path, "categories[0].keypoints must list 15 or 17 keypoint names")
+    table = np.array([_POSEVAL_INDEX.get(n, -1) for n in names], dtype=np.int64)
+    missing = sorted(set(_POSEVAL_INDEX) - set(names))
+    if missing:
+        raise DataError(path, f"categories[0].keypoints lacks {missing}")
+    return len(names), table
+
+
+def _frame_positions(path: Path, images: list) -> tuple[dict[Any, int], list[str]]:
+    """Image id -> position in `images`, and the file names; checks poseval's file-name form."""
+    pos_of_id: dict[Any, int] = {}
+    file_names = []
+    video_key = None
+    for i, im in enumerate(images):
+        if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+            raise DataError(path, "every image needs 'id' and 'file_name'", record=f"image {i}")
+        if im["id"] in pos_of_id:
+            raise DataError(path, f"duplicate image id {im['id']}", record=f"image {i}")
+        pos_of_id[im["id"]] = i
+        m = _FILE_NAME_RE.search(im["file_name"])
+        if m is None or int(m.group(3)) >= 10000:
+            raise DataError(path, f"file_name {im['file_name']!r} is not of the PoseTrack form "
+                            "'images/<split>/<6 digits>_<mpii|bonn|mpiinew>_<...>/<frame < 10000>.jpg'",
+                            record=f"image {i}")
+        if video_key is None:
+            video_key = m.group(1)
+        elif int(m.group(1)) != int(video_key):       # poseval would silently use the first video
+            raise DataError(path, "images of more than one video in one file "
+                            f"({video_key} and {m.group(1)})", record=f"image {i}")
+        file_names.append(im["file_name"])
+    return pos_of_id, file_names
+
+
+def _track_ids(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
+    """Track ids as float64 (N,); poseval requires them and requires < 10000."""
+    out = np.empty(len(anns))
+    for i, a in enumerate(anns):
+        t = a.get("track_id")
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise DataError(path, "'track_id' must be a number", record=records[i])
+        if t >= MAX_TRACK_ID:
+            raise DataError(path, f"track_id {t} must be < {MAX_TRACK_ID}", record=records[i])
+        out[i] = t
+    return out
+
+
+def _check_unique_tracks(path: Path, frame: np.ndarray, track: np.ndarray, file_names: list[str]) -> None:
+    """poseval refuses prediction files with a track id used twice in one frame."""
+    if len(frame) < 2:
+        return
+    order = np.lexsort((track, frame))
+    f, t = frame[order], track[order]
+    dup = np.flatnonzero((f[1:] == f[:-1]) & (t[1:] == t[:-1]))
+    if len(dup):
+        i = dup[0]
+        raise DataError(path, f"track_id {t[i]:g} used twice in one frame",
+                        record=f"image {f[i]} ({file_names[f[i]]})")
+
+
+def _head_sizes(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
+    """Head size (N,) of GT persons from `bbox_head`, computed from the corners as poseval does."""
+    for a, rec in zip(anns, records):
+        if "bbox_head" not in a:
+            raise DataError(path, "ground-truth annotation without 'bbox_head'", record=rec)
+    hb = stack_rows([a["bbox_head"] for a in anns], 4, path, records, "bbox_head")
+    dx = (hb[:, 0] + hb[:, 2]) - hb[:, 0]      # x2 - x1 with x2 = x + w: not always exactly w
+    dy = (hb[:, 1] + hb[:, 3]) - hb[:, 1]
+    return 0.6 * np.sqrt(dx * dx + dy * dy)
+
+
+def _joint_scores(path: Path, anns: list[dict], records: list[str], k: int,
+                  table: np.ndarray) -> np.ndarray:
+    """Predicted joint scores (N, 15) from `scores`; MISSING_SCORE for persons without any."""
+    with_scores = np.array([bool(a.get("scores")) for a in anns], dtype=bool)   # missing, None, []
+    chosen = np.flatnonzero(with_scores)
+    sc = stack_rows([anns[i]["scores"] for i in chosen], k, path, [records[i] for i in chosen], "scores")
+    keep = table >= 0
+    score = np.full((len(anns), NUM_JOINTS), MISSING_SCORE)
+    sc15 = np.full((len(chosen), NUM_JOINTS), np.nan)
+    sc15[:, table[keep]] = sc[:, keep]
+    score[with_scores] = sc15
+    return score
+
+
+def _ignore_frames(path: Path, images: list[dict]) -> dict[int, list[np.ndarray]]:
+    """Frame position -> ignore polygons, for every frame with a non-empty `ignore_regions_x`."""
+    out: dict[int, list[np.ndarray]] = {}
+    for i, im in enumerate(images):
+        polygons = parse_ignore_regions(im, path, f"image {i} (id {im.get('id')})")
+        if polygons or im.get("ignore_regions_x"):     # only empty polygons: still an ignore frame
+            out[i] = polygons
+    return out
+
+
+def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
+    """Parse one PoseTrack18 per-video file (GT or predictions) the way poseval reads it."""
+    path = Path(path)
+    data = read_json(path)
+    images, annotations = document_lists(data, path)
+    k, table = _joint_table(path, data)
+    pos_of_id, file_names = _frame_positions(path, images)
+
+    anns, frames = [], []
+    for a in annotations:
+        if not isinstance(a, dict):
+            raise DataError(path, "every annotation must be an object")
+        pos = pos_of_id.get(a.get("image_id"))
+        if pos is not None:          # annotations pointing at no image are ignored (poseval)
+            anns.append(a)
+            frames.append(pos)
+    records = [f"annotation id {a.get('id', f'#{i}')}" for i, a in enumerate(anns)]
+    n = len(anns)
+    for a, rec in zip(anns, records):
+        if "keypoints" not in a:
+            raise DataError(path, "annotation without 'keypoints'", record=rec)
+    kp = stack_rows([a["keypoints"] for a in anns], 3 * k, path, records, "keypoints").reshape(n, k, 3)
+    keep = table >= 0
+    kp15 = np.zeros((n, NUM_JOINTS, 3))
+    kp15[:, table[keep]] = kp[:, keep]
+    has = ~np.all(kp15 == 0, axis=2)
+    xy = kp15[:, :, :2].copy()
+    track = _track_ids(path, anns, records)
+    frame = np.asarray(frames, dtype=np.int64)
+    if is_gt:
+        score = np.full((n, NUM_JOINTS), np.nan)
+        head = _head_sizes(path, anns, records)
+        polygons = _ignore_frames(path, images)
+    else:
+        score = _joint_scores(path, anns, records, k, table)
+        head = np.full(n, np.nan)
+        polygons = {}
+        _check_unique_tracks(path, frame, track, file_names)
+    persons = Persons(frame, xy, has, score, head, track)
+    return VideoFile(path, len(images), file_names, persons,
+                     np.bincount(frame, minlength=len(images)), polygons)

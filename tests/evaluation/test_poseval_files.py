@@ -1,0 +1,78 @@
+"""Reading one per-video GT or prediction file as poseval does: clear errors for bad files."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from simplepose.errors import DataError
+from simplepose.evaluation.poseval_files import read_video_file
+from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
+
+
+def test_errors(tmp_path: Path) -> None:
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    gt_file, pred_file = gt_dir / "000001_mpii_test.json", pred_dir / "000001_mpii_test.json"
+    pred = as_prediction(gt)
+    dup = copy.deepcopy(pred)
+    dup["annotations"][1]["track_id"] = dup["annotations"][0]["track_id"]
+    write_pred(pred_dir, dup)
+    with pytest.raises(DataError, match="used twice in one frame"):
+        read_video_file(pred_file, is_gt=False)
+    pred_file.write_text("{not json")
+    with pytest.raises(DataError, match="malformed JSON"):
+        read_video_file(pred_file, is_gt=False)
+    bad = copy.deepcopy(pred)
+    bad["annotations"][2]["keypoints"] = [1, 2, 3]
+    write_pred(pred_dir, bad)
+    with pytest.raises(DataError, match="annotation id"):
+        read_video_file(pred_file, is_gt=False)
+    nohead = copy.deepcopy(gt)
+    del nohead["annotations"][0]["bbox_head"]
+    gt_file.write_text(json.dumps(nohead))
+    with pytest.raises(DataError, match="bbox_head"):
+        read_video_file(gt_file, is_gt=True)
+
+
+def test_ignore_regions_follow_the_shared_rule(tmp_path: Path) -> None:
+    """Polygons as data.cocostyle.parse_ignore_regions reads them; errors name the image."""
+    gt_dir, _, gt = write_case(tmp_path)
+    gt_file = gt_dir / "000001_mpii_test.json"
+    square = [[0, 100, 100, 0], [0, 0, 100, 100]]
+    doc = copy.deepcopy(gt)
+    doc["images"][1].update(ignore_regions_x=[square[0]], ignore_regions_y=[square[1]])
+    doc["images"][2].update(ignore_regions_x=[], ignore_regions_y=[])      # no regions
+    doc["images"][3].update(ignore_regions_x=[[]], ignore_regions_y=[[]])  # an empty polygon
+    gt_file.write_text(json.dumps(doc))
+    video = read_video_file(gt_file, is_gt=True)
+    assert sorted(video.polygons) == [1, 3]
+    assert [p.tolist() for p in video.polygons[1]] == [[[0, 0], [100, 0], [100, 100], [0, 100]]]
+    assert video.polygons[3] == []
+    for xs, ys, problem in [([[0, 1]], [[0, 1]], "has 2 points"),
+                            ([[0, 1, None]], [[0, 1, 2]], "NaN, null or infinite"),
+                            ([[0, 1, 2]], [[0, 1]], "differ in length")]:
+        doc["images"][2].update(ignore_regions_x=xs, ignore_regions_y=ys)
+        gt_file.write_text(json.dumps(doc))
+        with pytest.raises(DataError, match=problem) as err:
+            read_video_file(gt_file, is_gt=True)
+        assert err.value.record == f"image 2 (id {doc['images'][2]['id']})"
+
+
+def test_bad_rows_name_the_annotation(tmp_path: Path) -> None:
+    """Keypoint, head box and score rows are stacked with the offending annotation named."""
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    gt_file, pred_file = gt_dir / "000001_mpii_test.json", pred_dir / "000001_mpii_test.json"
+    doc = copy.deepcopy(gt)
+    doc["annotations"][4]["bbox_head"] = [1, 2, 3]
+    gt_file.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="'bbox_head' has 3 values") as err:
+        read_video_file(gt_file, is_gt=True)
+    assert err.value.record == f"annotation id {doc['annotations'][4]['id']}"
+    pred = as_prediction(gt)
+    pred["annotations"][5]["scores"] = [0.5] * 16
+    write_pred(pred_dir, pred)
+    with pytest.raises(DataError, match="'scores' has 16 values") as err:
+        read_video_file(pred_file, is_gt=False)
+    assert err.value.record == f"annotation id {pred['annotations'][5]['id']}"
