@@ -50,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.data import load_instances
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances
     from simplepose.engine.train import train
-    from simplepose.evaluation.pose_ap import format_table
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference
     from simplepose.synthetic.writer import generate_posetrack_dataset
@@ -74,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
     model = prepare_for_inference(model)  # BatchNorm folded, channels_last: same outputs, faster
     instances = load_instances(cfg, "val")
     predictions = predict_instances(cfg, model, instances, "cpu")
-    metrics, result = evaluate_predictions(cfg, predictions, out / "eval")
-    print(format_table(result))
+    evaluation = evaluate_predictions(cfg, predictions, out / "eval")
+    print(evaluation.table)
     print(f"[4/4] drawing {args.overlays} overlay images")
     written = save_prediction_overlays(predictions, get_schema(cfg.data.dataset), out / "overlays", args.overlays)
     total = time.perf_counter() - start
     print(f"\nDemo done in {total / 60:.1f} min (training {train_time / 60:.1f} min): "
-          f"Total AP {metrics['Total AP']:.1f} on synthetic val; checkpoint {cfg.runtime.work_dir}/latest.pth; "
+          f"Total AP {evaluation.metrics['Total AP']:.1f} on synthetic val; checkpoint {cfg.runtime.work_dir}/latest.pth; "
           f"overlays in {out / 'overlays'} ({written} images)")
     return 0
 

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate a checkpoint; prints the seed-style table (PoseTrack) or the COCO stats."""
+    """Evaluate a checkpoint; prints the PoseTrack18 table or the COCO stats."""
+    # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.engine import distributed as du
     from simplepose.engine.config import load_config
     from simplepose.engine.data import load_instances
@@ -34,15 +35,9 @@ def run(args: argparse.Namespace) -> int:
         if not info.is_main:
             return 0
         out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "test")
-        metrics, result = evaluate_predictions(cfg, predictions, out_dir)
+        evaluation = evaluate_predictions(cfg, predictions, out_dir)
     finally:
         du.cleanup()
-    if cfg.data.dataset == "posetrack18":
-        from simplepose.evaluation.pose_ap import format_table
-        print(format_table(result))
-        print(f"predictions: {out_dir / 'predictions'}")
-    else:
-        for k, v in metrics.items():
-            print(f"{k:>10s}: {v:.4f}")
-        print(f"predictions: {out_dir / 'keypoints_results.json'}")
+    print(evaluation.table)
+    print(f"predictions: {evaluation.predictions}")
     return 0

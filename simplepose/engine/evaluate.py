@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from simplepose.data.geometry import scale_area
 from simplepose.data.instances import PersonInstance, PosePrediction
-from simplepose.inference.topdown import TopDownPredictor
+from simplepose.data.keypoints import get_schema
+from simplepose.data.posetrack import load_posetrack_videos
 from simplepose.engine import distributed as du
 from simplepose.engine.config import Config
+from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
+from simplepose.errors import ConfigError
+from simplepose.evaluation.coco import evaluate_coco_keypoints
+from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_posetrack, format_table
+from simplepose.evaluation.prediction_files import write_posetrack_predictions
+from simplepose.inference.topdown import TopDownPredictor
 
 log = logging.getLogger("simplepose.evaluate")
 
@@ -27,8 +36,6 @@ log = logging.getLogger("simplepose.evaluate")
 def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
                       device: torch.device | str = "cpu", progress: bool = True) -> list[PosePrediction]:
     """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order."""
-    from simplepose.data.keypoints import get_schema
-    from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
 
     device = torch.device(device)
     info = du.get_info()
@@ -45,7 +52,6 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     out: list[tuple[int, PosePrediction]] = []
     bar = None
     if progress and info.is_main:
-        from tqdm import tqdm
         bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=False, dynamic_ncols=True)
     try:
         for batch in loader:
@@ -70,39 +76,57 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     return [p for _, p in gathered]
 
 
-def posetrack_metrics(result: Any) -> dict[str, float]:
+def posetrack_metrics(result: PoseTrackResult) -> dict[str, float]:
     """{'Head AP', ..., 'Ankl AP', 'Total AP', 'AP'} (percent; 'AP' = Total, MMPose's name)."""
-    from simplepose.evaluation.pose_ap import SUMMARY_HEADER
-
     values = [float(v) for v in result.summary_ap]
     metrics = {f"{name} AP": v for name, v in zip(SUMMARY_HEADER, values)}
     metrics["AP"] = metrics["Total AP"]
     return metrics
 
 
-def evaluate_predictions(cfg: Config, predictions: list[PosePrediction], out_dir: Path,
-                         gt: str | None = None) -> tuple[dict[str, float], Any]:
-    """Write prediction files under out_dir and score them: (metrics, raw result)."""
-    out_dir = Path(out_dir)
-    d = cfg.data
-    gt = gt or cfg.resolve(d.val_gt)
-    if d.dataset == "posetrack18":
-        from simplepose.data.posetrack import load_posetrack_videos
-        from simplepose.evaluation.pose_ap import evaluate_posetrack
-        from simplepose.evaluation.prediction_files import write_posetrack_predictions
+@dataclass
+class Evaluation:
+    """The scores of one evaluation and where its prediction files went."""
 
-        pred_dir = out_dir / "predictions"
-        if pred_dir.exists():
-            shutil.rmtree(pred_dir)
-        write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir)
-        result = evaluate_posetrack(gt, pred_dir)
-        return posetrack_metrics(result), result
-    if d.dataset == "coco":
-        from simplepose.evaluation.coco import evaluate_coco_keypoints
+    metrics: dict[str, float]
+    table: str                  # the summary as printed
+    predictions: Path           # per-video prediction folder (PoseTrack18) or results file (COCO)
+    result: Any                 # the evaluator's own result: PoseTrackResult or the COCO stats
 
-        stats = evaluate_coco_keypoints(gt, predictions, out_dir / "keypoints_results.json")
-        return {k: float(v) for k, v in stats.items()}, stats
-    raise ValueError(f"unknown dataset {d.dataset}")
+
+def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
+    """Per-video prediction files under out_dir/predictions, scored with the PoseTrack18 mAP."""
+    pred_dir = out_dir / "predictions"
+    if pred_dir.exists():
+        shutil.rmtree(pred_dir)
+    write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir)
+    result = evaluate_posetrack(gt, pred_dir)
+    return Evaluation(posetrack_metrics(result), format_table(result), pred_dir, result)
+
+
+def _evaluate_coco(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
+    """A COCO results file out_dir/keypoints_results.json, scored with COCO keypoint AP."""
+    path = out_dir / "keypoints_results.json"
+    stats = evaluate_coco_keypoints(gt, predictions, path)
+    metrics = {k: float(v) for k, v in stats.items()}
+    return Evaluation(metrics, "\n".join(f"{k:>10s}: {v:.4f}" for k, v in metrics.items()), path, stats)
+
+
+# data.dataset -> how its predictions are written and scored
+EVALUATORS: dict[str, Callable[[Sequence[PosePrediction], str, Path], Evaluation]] = {
+    "posetrack18": _evaluate_posetrack,
+    "coco": _evaluate_coco,
+}
+
+
+def evaluate_predictions(cfg: Config, predictions: Sequence[PosePrediction], out_dir: str | Path,
+                         gt: str | None = None) -> Evaluation:
+    """Write the predictions' files under out_dir and score them against gt (default data.val_gt)."""
+    evaluator = EVALUATORS.get(cfg.data.dataset)
+    if evaluator is None:
+        raise ConfigError(None, f"no evaluator for dataset '{cfg.data.dataset}' ({', '.join(EVALUATORS)})",
+                          key="data.dataset")
+    return evaluator(predictions, gt or cfg.resolve(cfg.data.val_gt), Path(out_dir))
 
 
 def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance], device: torch.device,
@@ -112,6 +136,6 @@ def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
     predictions = predict_instances(cfg, net, instances, device)
     metrics: dict[str, float] = {}
     if du.get_info().is_main:
-        metrics, _ = evaluate_predictions(cfg, predictions, out_dir)
+        metrics = evaluate_predictions(cfg, predictions, out_dir).metrics
     du.barrier()
     return metrics

@@ -109,7 +109,7 @@ def test_tiny_model_learns(synth_root, tmp_path):
     torch.manual_seed(cfg.runtime.seed)
     untrained = build_model(cfg)
     preds = predict_instances(cfg, untrained, load_instances(cfg, "val"), progress=False)
-    base, _ = evaluate_predictions(cfg, preds, tmp_path / "untrained")
+    base = evaluate_predictions(cfg, preds, tmp_path / "untrained").metrics
 
     losses: list[float] = []
     state = train(cfg, hooks=[lambda s, info: losses.append(info["loss"])])
