@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from simplepose.inference.boxes import match_file_names
 from simplepose.errors import DataError
 from simplepose.inference.video import VideoWriter, open_frames
 from simplepose.visualize import save_image
+from tests.cli_subprocess import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -331,3 +333,25 @@ def test_schema_comes_from_the_checkpoint(tiny_checkpoint: Path, samples_dir: Pa
     np.testing.assert_array_equal(runs["meta"], runs["coco"])
     # PoseTrack's pairs keep keypoints 1 and 2 in place under the flip: the eyes differ
     assert not np.array_equal(runs["meta"][1:3], runs["pt"][1:3])
+
+
+def test_infer_non_utf8_file_names(tiny_checkpoint: Path, posetrack_dir: Path, tmp_path: Path) -> None:
+    """Image and video names that are not UTF-8 (lone surrogates in Python) are read, not a segfault."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    src = sorted((posetrack_dir / "images" / "val").rglob("*.jpg"))[0]
+    bad = frames / os.fsdecode(b"bad\xff.jpg")
+    bad.write_bytes(src.read_bytes())
+    done = run_cli("infer", tiny_checkpoint, frames, "--out-dir", tmp_path / "out", "--draw", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = _results(tmp_path / "out")
+    assert len(results) == 1 and results[0]["file_name"] == bad.name
+    assert (tmp_path / "out" / "overlays" / bad.name).is_file()
+
+    video = posetrack_dir / "videos" / "000001_mpiinew_test" / "000001_mpiinew_test.mp4"
+    bad_video = tmp_path / os.fsdecode(b"clip\xfe.mp4")
+    bad_video.write_bytes(video.read_bytes())
+    out_video = tmp_path / os.fsdecode(b"over\xfd.avi")
+    done = run_cli("infer", tiny_checkpoint, bad_video, "--out-dir", tmp_path / "vout", "--video-out", out_video, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert out_video.is_file() and out_video.stat().st_size > 0
