@@ -9,9 +9,13 @@ of loader workers. Like MMEngine's default loader the last, smaller batch is kep
 """
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
+import select
+import threading
+import time
 from typing import Any, Callable, Iterator
 
 import torch
@@ -163,14 +167,47 @@ def build_dataset(cfg: Config, instances: list[PersonInstance], train: bool) -> 
     return TopDownDataset(instances, get_schema(d.dataset), **kwargs)
 
 
+def _exit_with(pid: int) -> None:
+    """Exit this process at once when process `pid` ends (pidfd where available, else 1 s polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):          # no pidfd (not Linux >= 5.3): poll the pid
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([fd], [], [])               # readable once the process has ended
+    os._exit(1)
+
+
+def _init_worker(worker_id: int, trainer_pid: int) -> None:
+    """worker_init plus a watchdog that ends the worker with its trainer.
+
+    Workers are children of the forkserver, which lives as long as any worker holds its "alive"
+    pipe, so after a kill -9 of the trainer nothing else would end them (torch's own check watches
+    the parent, i.e. the forkserver); once the workers exit, the forkserver and the resource tracker
+    see their pipes close and exit too.
+    """
+    worker_init(worker_id)
+    threading.Thread(target=_exit_with, args=(trainer_pid,), name="trainer-watchdog", daemon=True).start()
+
+
 def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler, workers: int,
                 device: torch.device, persistent: bool = True) -> DataLoader:
     """A DataLoader whose workers (if any) come from a forkserver: no fork of a process whose
-    OpenCV/OpenMP thread pools are running (a fork can deadlock the child), persistent across epochs."""
+    OpenCV/OpenMP thread pools are running (a fork can deadlock the child), persistent across epochs,
+    ending with this process even when it is killed (_init_worker)."""
     kwargs: dict[str, Any] = {}
     if workers > 0:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["torch", "cv2", "numpy", "simplepose.data.dataset"])
-        kwargs = dict(multiprocessing_context=ctx, persistent_workers=persistent, worker_init_fn=worker_init)
+        kwargs = dict(multiprocessing_context=ctx, persistent_workers=persistent,
+                      worker_init_fn=functools.partial(_init_worker, trainer_pid=os.getpid()))
     return ErrorForwardingLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
                                  pin_memory=device.type == "cuda", drop_last=False, collate_fn=collate, **kwargs)
