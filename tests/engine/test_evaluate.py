@@ -59,3 +59,30 @@ def test_test_command_reads_non_utf8_image_names(val_root: Path, checkpoint: Pat
     assert done.returncode == 0, done.stderr
     assert "Total" in done.stdout
     assert len(list((tmp_path / "out" / "predictions").glob("*.json"))) == 1
+
+
+def test_test_out_dir_replaces_only_its_own_predictions(val_root: Path, checkpoint: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """`test --out-dir D` swaps in a new D/predictions only over one it wrote itself."""
+    from simplepose.cli import main
+    torch.set_num_threads(1)
+    cfg = _config(val_root, tmp_path)
+    out = tmp_path / "out"
+    (out / "predictions").mkdir(parents=True)
+    mine = out / "predictions" / "notes.txt"
+    mine.write_text("mine")
+    assert main(["test", str(cfg), str(checkpoint), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err.strip().replace("\r", "\n").splitlines()[-1]     # after the progress bar
+    assert err.startswith("simplepose test: error: ") and "predictions" in err
+    assert mine.read_text() == "mine"
+
+    mine.unlink()
+    (out / "predictions").rmdir()
+    assert main(["test", str(cfg), str(checkpoint), "--out-dir", str(out)]) == 0
+    first = sorted(p.name for p in (out / "predictions").iterdir())
+    assert main(["test", str(cfg), str(checkpoint), "--out-dir", str(out)]) == 0       # its own: replaced
+    assert sorted(p.name for p in (out / "predictions").iterdir()) == first
+    assert sorted(p.name for p in out.iterdir()) == ["predictions"]                     # no temp folders left
+    mine.write_text("mine")                     # a user's file inside a folder the project wrote
+    assert main(["test", str(cfg), str(checkpoint), "--out-dir", str(out)]) == 2
+    assert "notes.txt" in capsys.readouterr().err and mine.read_text() == "mine"
