@@ -7,6 +7,7 @@ the marker is present and nothing else is in it: files a user put there are neve
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -51,10 +52,36 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def _first_nonfinite(obj: Any, where: str = "") -> str | None:
+    """Where in obj the first NaN or infinity is ("[3].keypoints[5]"); None if there is none."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (where or "the value")
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return _first_nonfinite(obj.tolist(), where)
+    if isinstance(obj, dict):
+        items: Any = ((f"{where}.{k}" if where else str(k), v) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        return None
+    for w, v in items:
+        found = _first_nonfinite(v, w)
+        if found is not None:
+            return found
+    return None
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
-    """Write JSON atomically; NaN is written as null by the caller's choice of values."""
+    """Write strict JSON atomically: a NaN or infinity is refused (DataError naming the file and the
+    value's place) instead of being written as the non-standard NaN / Infinity; callers whose format
+    has a meaning for a missing number write None there themselves."""
     # json.dumps then one write: json.dump streams through the slow pure-Python encoder
-    text = json.dumps(obj, indent=indent, default=_json_default)
+    try:
+        text = json.dumps(obj, indent=indent, default=_json_default, allow_nan=False)
+    except ValueError:
+        where = _first_nonfinite(obj) or "a value"
+        raise DataError(path, f"{where} is NaN or infinity, which strict JSON cannot hold: file not written "
+                              "(a model whose output is not finite?)") from None
     return atomic_write(path, lambda f: f.write(text))
 
 
