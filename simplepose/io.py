@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from simplepose.errors import DataError
 
@@ -114,10 +114,12 @@ def _files_under(folder: Path) -> list[str]:
                   if (p.is_symlink() or not p.is_dir()) and p.name != OWNER_MARKER)
 
 
-def mark_owned(folder: str | os.PathLike) -> Path:
-    """Write the marker listing every file now under folder as written by the project."""
+def mark_owned(folder: str | os.PathLike, planned: Iterable[str] = ()) -> Path:
+    """Write the marker listing as the project's every file now under folder, and the `planned` ones
+    (relative paths) about to be written: a run killed while writing them leaves no unlisted file."""
     folder = Path(folder)
-    return write_json(folder / OWNER_MARKER, {"written_by": _OWNER, "files": _files_under(folder)}, indent=0)
+    files = sorted(set(_files_under(folder)) | set(planned))
+    return write_json(folder / OWNER_MARKER, {"written_by": _OWNER, "files": files}, indent=0)
 
 
 def check_owned(folder: str | os.PathLike) -> None:

@@ -126,6 +126,7 @@ def generate_posetrack_dataset(
             seq_type = ("bonn" if rng.random() < 0.5 else "mpii") if split == "train" else "mpii"
             name = sequence_name(number, seq_type, split)
             video = render_video(rng, frames, (w, h), persons=persons, fixed_sides=fixed_sides)
+            _mark_split_dirs(out, split, name, frames, labeled if vi < draw else None)
             vdir = out / "images" / split / name
             vdir.mkdir(parents=True, exist_ok=True)
             for t, img in enumerate(video.frames):
@@ -138,9 +139,6 @@ def generate_posetrack_dataset(
             seqs.append(name)
             if vi < draw:
                 overlays.append(_draw_overlay(out, split, name, vj, video, labeled))
-        for d in _split_dirs(out, split):
-            if d.is_dir():
-                mark_owned(d)
         write_json(out / "annotations" / f"posetrack18_{split}.json", merged)
         write_json(out / "annotations" / f"posetrack18_{split}_human_detections.json", dets)
         summary["splits"][split] = {
@@ -168,6 +166,16 @@ def _write_marker(out: Path, summary: Mapping[str, Any], complete: bool) -> None
 def _split_dirs(out: Path, split: str) -> tuple[Path, Path, Path]:
     """The folders written for one split (each marked as the project's: simplepose.io.mark_owned)."""
     return out / "images" / split, out / "annotations" / split, out / "overlays" / split
+
+
+def _mark_split_dirs(out: Path, split: str, name: str, frames: int, labeled: np.ndarray | None) -> None:
+    """Mark the split's folders as the project's, listing video `name`'s files before they are written
+    (its overlay too when `labeled` is given)."""
+    images, annotations, overlays = _split_dirs(out, split)
+    mark_owned(images, [f"{name}/{t:06d}.jpg" for t in range(frames)])
+    mark_owned(annotations, [f"{name}.json"])
+    if labeled is not None:
+        mark_owned(overlays, [f"{name}_{int(np.flatnonzero(labeled)[0]):06d}.png"])
 
 
 def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:

@@ -212,3 +212,23 @@ def test_rewrite_keeps_files_it_did_not_write(tmp_path):
         generate_posetrack_dataset(out, videos=1, frames=2, seed=1, image_size=(64, 64), splits=("val",),
                                    progress=False)
     assert mine.read_text() == "mine"
+
+
+def test_rerun_after_an_interrupted_run(tmp_path, monkeypatch):
+    """A run killed mid-split leaves only files its markers list, so the next run may replace them."""
+    from simplepose.synthetic import writer
+    out = tmp_path / "d"
+    calls = []
+
+    def dying_write(path, image, quality):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt                       # as if killed while writing video 2's frames
+        path.write_bytes(b"x")
+    monkeypatch.setattr(writer, "_write_jpeg", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",),
+                                   draw=2, progress=False)
+    monkeypatch.undo()
+    generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    assert load_json(out / MARKER)["complete"] is True
