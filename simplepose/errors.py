@@ -25,6 +25,10 @@ class DataError(SimplePoseError, ValueError):
         self.problem = problem
         super().__init__(_located(self.path, record, problem, "<input>"))
 
+    def __reduce__(self) -> tuple:
+        """Rebuilt from its fields: errors cross process boundaries (loader workers, DDP ranks)."""
+        return type(self), (self.path, self.problem, self.record)
+
 
 class ConfigError(SimplePoseError, ValueError):
     """A config value or file that is wrong."""
@@ -34,6 +38,10 @@ class ConfigError(SimplePoseError, ValueError):
         self.key = key
         self.problem = problem
         super().__init__(_located(self.source, key, problem, "<config>"))
+
+    def __reduce__(self) -> tuple:
+        """Rebuilt from its fields: errors cross process boundaries (loader workers, DDP ranks)."""
+        return type(self), (self.source, self.problem, self.key)
 
 
 class CheckpointError(SimplePoseError, ValueError):

@@ -1,11 +1,18 @@
-"""Atomic file writing and JSON reading with clear errors."""
+"""Atomic file writing, JSON reading with clear errors, and folders the project owns.
+
+A folder the project writes as a whole holds the marker file OWNER_MARKER, a JSON object naming the
+project and listing every file it wrote there. Such a folder may be replaced or removed later only if
+the marker is present and nothing else is in it: files a user put there are never deleted.
+"""
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from simplepose.errors import DataError
 
@@ -45,10 +52,36 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def _first_nonfinite(obj: Any, where: str = "") -> str | None:
+    """Where in obj the first NaN or infinity is ("[3].keypoints[5]"); None if there is none."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (where or "the value")
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return _first_nonfinite(obj.tolist(), where)
+    if isinstance(obj, dict):
+        items: Any = ((f"{where}.{k}" if where else str(k), v) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        return None
+    for w, v in items:
+        found = _first_nonfinite(v, w)
+        if found is not None:
+            return found
+    return None
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
-    """Write JSON atomically; NaN is written as null by the caller's choice of values."""
+    """Write strict JSON atomically: a NaN or infinity is refused (DataError naming the file and the
+    value's place) instead of being written as the non-standard NaN / Infinity; callers whose format
+    has a meaning for a missing number write None there themselves."""
     # json.dumps then one write: json.dump streams through the slow pure-Python encoder
-    text = json.dumps(obj, indent=indent, default=_json_default)
+    try:
+        text = json.dumps(obj, indent=indent, default=_json_default, allow_nan=False)
+    except ValueError:
+        where = _first_nonfinite(obj) or "a value"
+        raise DataError(path, f"{where} is NaN or infinity, which strict JSON cannot hold: file not written "
+                              "(a model whose output is not finite?)") from None
     return atomic_write(path, lambda f: f.write(text))
 
 
@@ -69,3 +102,79 @@ def read_json(path: str | os.PathLike) -> Any:
         raise DataError(path, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError as e:
         raise DataError(path, f"not UTF-8 text: {e}") from None
+
+
+OWNER_MARKER = ".simplepose"        # no .json suffix: tools listing *.json in the folder do not see it
+_OWNER = "simplepose"
+
+
+def _files_under(folder: Path) -> list[str]:
+    """Relative POSIX paths of the files (and links) under folder, the marker left out."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if (p.is_symlink() or not p.is_dir()) and p.name != OWNER_MARKER)
+
+
+def mark_owned(folder: str | os.PathLike, planned: Iterable[str] = ()) -> Path:
+    """Write the marker listing as the project's every file now under folder, and the `planned` ones
+    (relative paths) about to be written: a run killed while writing them leaves no unlisted file."""
+    folder = Path(folder)
+    files = sorted(set(_files_under(folder)) | set(planned))
+    return write_json(folder / OWNER_MARKER, {"written_by": _OWNER, "files": files}, indent=0)
+
+
+def check_owned(folder: str | os.PathLike) -> None:
+    """DataError unless folder is absent, or holds our marker and only the files it lists."""
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise DataError(folder, "exists and is not a folder: refusing to replace it")
+    if not folder.exists():
+        return
+    marker = folder / OWNER_MARKER
+    try:
+        listed = json.loads(marker.read_text()) if marker.is_file() else None
+    except (OSError, ValueError):
+        listed = None
+    if not (isinstance(listed, dict) and listed.get("written_by") == _OWNER and isinstance(listed.get("files"), list)):
+        raise DataError(folder, f"exists and was not written by simplepose (no {OWNER_MARKER} marker): refusing "
+                                "to delete it; remove it yourself or choose another output folder")
+    foreign = sorted(set(_files_under(folder)) - set(listed["files"]))
+    if foreign:
+        raise DataError(folder, f"holds {foreign[0]!r}" + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
+                                + ", not written by simplepose: refusing to delete it; move it elsewhere first")
+
+
+def remove_owned(folder: str | os.PathLike) -> None:
+    """Delete a folder the project wrote (check_owned first); nothing when it is absent."""
+    check_owned(folder)
+    if Path(folder).exists():
+        shutil.rmtree(folder)
+
+
+def replace_folder(folder: str | os.PathLike, fill: Callable[[Path], Any]) -> Path:
+    """fill(tmp) a fresh temporary folder beside `folder`, mark it ours, and swap it in as a whole.
+
+    An existing `folder` is replaced only if the project wrote it (check_owned, before any work).
+    """
+    folder = Path(folder)
+    check_owned(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    old: Path | None = None
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())                 # mkdtemp creates 0700; give the folder the usual mode
+        fill(tmp)
+        mark_owned(tmp)
+        check_owned(folder)                              # again: a user may have written there meanwhile
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+            os.replace(folder, old / folder.name)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / folder.name).exists() and not folder.exists():
+            os.replace(old / folder.name, folder)        # put the previous one back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return folder

@@ -53,9 +53,12 @@ def load_detections(json_path: PathLike, images: Mapping[int, ImageInfo], *, sco
     boxes = stack_rows([d["bbox"][:4] if isinstance(d["bbox"], list) else d["bbox"] for d in rows],
                         4, json_path, keep_recs, "bbox")                                      # (N, 4)
     scores = stack_rows([[d["score"]] for d in rows], 1, json_path, keep_recs, "score")[:, 0]  # (N,)
-    bad = first_bad(~np.isfinite(boxes).all(axis=1) | ~np.isfinite(scores))
+    # finite as float32 too: boxes and scores are used in float32, where 1e300 is infinity
+    f32 = np.finfo(np.float32).max                     # False for NaN too
+    bad = first_bad(~(np.abs(boxes) <= f32).all(axis=1) | ~(np.abs(scores) <= f32))
     if bad is not None:
-        raise DataError(json_path, "'bbox' or 'score' holds NaN, null or infinity", record=keep_recs[bad])
+        raise DataError(json_path, "'bbox' or 'score' holds NaN, null, infinity or a value beyond float32 "
+                                   "(|x| > 3.4e38)", record=keep_recs[bad])
     bad = first_bad((boxes[:, 2:] < 0).any(axis=1))
     if bad is not None:
         raise DataError(json_path, f"negative box width or height: bbox {rows[bad]['bbox']}", record=keep_recs[bad])

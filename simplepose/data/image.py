@@ -1,4 +1,4 @@
-"""Image loading: OpenCV decoding with clear errors, header-only size probing, reduced-scale JPEG
+"""Image loading: OpenCV decoding from the file's bytes (any file name, UTF-8 or not) with clear errors, header-only size probing, reduced-scale JPEG
 decoding (libjpeg's DCT scaling) for training crops that are downsampled anyway, and JPEG region
 decoding (only the MCU-aligned part a crop samples) through the optional system TurboJPEG library
 (apt: libturbojpeg0; no Python package needed; set SIMPLEPOSE_NO_TURBOJPEG=1 to disable).
@@ -36,18 +36,28 @@ def read_image(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
     if reduce not in _REDUCED_FLAGS:
         raise ValueError(f"reduce must be one of {sorted(_REDUCED_FLAGS)}, got {reduce}")
     p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise DataError(p, "image file not found")
-    img = cv2.imread(p, _REDUCED_FLAGS[reduce])
-    if img is None:
-        # cv2.imread fails on some non-ASCII paths; decode from bytes before giving up
-        try:
-            img = cv2.imdecode(np.fromfile(p, dtype=np.uint8), _REDUCED_FLAGS[reduce])
-        except (OSError, ValueError):
-            img = None
+    data = read_image_bytes(p)
+    if not data:
+        raise DataError(p, "image file is empty (0 bytes)")
+    # decoded from bytes, never cv2.imread(path): OpenCV crashes on names that are not UTF-8
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED_FLAGS[reduce])
     if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
         raise DataError(p, "cannot decode image (corrupt file or unsupported format)")
     return img
+
+
+def read_image_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file; DataError when it is missing or unreadable."""
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise DataError(p, "image file not found") from None
+    except IsADirectoryError:
+        raise DataError(p, "is a folder, not an image file") from None
+    except OSError as e:
+        raise DataError(p, f"cannot read image: {e.strerror or e}") from None
 
 
 def probe_image_size(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -193,13 +203,7 @@ def read_jpeg_region(path: str | os.PathLike, box: Sequence[int], reduce: int = 
         return None
     p = os.fspath(path)
     if data is None:
-        try:
-            with open(p, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise DataError(p, "image file not found") from None
-        except OSError as e:
-            raise DataError(p, f"cannot read image: {e}") from None
+        data = read_image_bytes(p)
     if data[:2] != b"\xff\xd8" or b"Exif" in data[:65536]:
         return None                                   # cv2 would apply an EXIF orientation: stay exact
     handles = tj.handles()

@@ -9,13 +9,17 @@ of loader workers. Like MMEngine's default loader the last, smaller batch is kep
 """
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
+import select
+import threading
+import time
 from typing import Any, Callable, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_worker_info
 
 from simplepose.data.annotations import load_image_records
 from simplepose.data.coco import load_coco_keypoints
@@ -26,7 +30,7 @@ from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import load_posetrack
 from simplepose.data.transforms import AugmentConfig
 from simplepose.engine.config import Config
-from simplepose.errors import ConfigError, DataError
+from simplepose.errors import ConfigError, DataError, SimplePoseError
 
 # data.dataset -> reader of its annotation file: (annotation path, image folder) -> instances
 DATASET_READERS: dict[str, Callable[[str, str], list[PersonInstance]]] = {
@@ -88,7 +92,39 @@ class SeededDataset(Dataset):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         if getattr(self.dataset, "epoch", epoch) != epoch:
             self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
-        return self.dataset[index]
+        if get_worker_info() is None:
+            return self.dataset[index]
+        try:
+            return self.dataset[index]
+        except SimplePoseError as e:
+            # torch re-raises a worker's exception as a new one built from its traceback text;
+            # returned as a value, the error itself reaches the main process (ErrorForwardingLoader)
+            return WorkerFailure(e)
+
+
+class WorkerFailure:
+    """A SimplePoseError raised in a loader worker, carried to the main process as a batch."""
+
+    def __init__(self, error: SimplePoseError):
+        """Carry `error` (picklable with its fields: simplepose.errors)."""
+        self.error = error
+
+
+def collate(items: list[Any]) -> Any:
+    """default_collate, or the first WorkerFailure among the items."""
+    failure = next((x for x in items if isinstance(x, WorkerFailure)), None)
+    return failure if failure is not None else default_collate(items)
+
+
+class ErrorForwardingLoader(DataLoader):
+    """A DataLoader that raises a worker's SimplePoseError in the main process as itself."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """The batches; a WorkerFailure is raised as the error it carries."""
+        for batch in super().__iter__():
+            if isinstance(batch, WorkerFailure):
+                raise batch.error
+            yield batch
 
 
 def iters_per_epoch(num_samples: int, batch_size: int, world_size: int, cap: int | None = None) -> int:
@@ -131,14 +167,47 @@ def build_dataset(cfg: Config, instances: list[PersonInstance], train: bool) -> 
     return TopDownDataset(instances, get_schema(d.dataset), **kwargs)
 
 
+def _exit_with(pid: int) -> None:
+    """Exit this process at once when process `pid` ends (pidfd where available, else 1 s polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):          # no pidfd (not Linux >= 5.3): poll the pid
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([fd], [], [])               # readable once the process has ended
+    os._exit(1)
+
+
+def _init_worker(worker_id: int, trainer_pid: int) -> None:
+    """worker_init plus a watchdog that ends the worker with its trainer.
+
+    Workers are children of the forkserver, which lives as long as any worker holds its "alive"
+    pipe, so after a kill -9 of the trainer nothing else would end them (torch's own check watches
+    the parent, i.e. the forkserver); once the workers exit, the forkserver and the resource tracker
+    see their pipes close and exit too.
+    """
+    worker_init(worker_id)
+    threading.Thread(target=_exit_with, args=(trainer_pid,), name="trainer-watchdog", daemon=True).start()
+
+
 def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler, workers: int,
                 device: torch.device, persistent: bool = True) -> DataLoader:
     """A DataLoader whose workers (if any) come from a forkserver: no fork of a process whose
-    OpenCV/OpenMP thread pools are running (a fork can deadlock the child), persistent across epochs."""
+    OpenCV/OpenMP thread pools are running (a fork can deadlock the child), persistent across epochs,
+    ending with this process even when it is killed (_init_worker)."""
     kwargs: dict[str, Any] = {}
     if workers > 0:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["torch", "cv2", "numpy", "simplepose.data.dataset"])
-        kwargs = dict(multiprocessing_context=ctx, persistent_workers=persistent, worker_init_fn=worker_init)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", drop_last=False, **kwargs)
+        kwargs = dict(multiprocessing_context=ctx, persistent_workers=persistent,
+                      worker_init_fn=functools.partial(_init_worker, trainer_pid=os.getpid()))
+    return ErrorForwardingLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                                 pin_memory=device.type == "cuda", drop_last=False, collate_fn=collate, **kwargs)

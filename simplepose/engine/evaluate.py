@@ -7,7 +7,6 @@ from, which is what the reference's OKS-NMS uses.
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -29,6 +28,7 @@ from simplepose.evaluation.coco import evaluate_coco_keypoints
 from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_posetrack, format_table
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.inference.topdown import TopDownPredictor
+from simplepose.io import replace_folder
 
 log = logging.getLogger("simplepose.evaluate")
 
@@ -95,11 +95,10 @@ class Evaluation:
 
 
 def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
-    """Per-video prediction files under out_dir/predictions, scored with the PoseTrack18 mAP."""
-    pred_dir = out_dir / "predictions"
-    if pred_dir.exists():
-        shutil.rmtree(pred_dir)
-    write_posetrack_predictions(predictions, load_posetrack_videos(gt), pred_dir)
+    """Per-video prediction files under out_dir/predictions (swapped in whole, over a previous one only
+    if the project wrote it), scored with the PoseTrack18 mAP."""
+    videos = load_posetrack_videos(gt)
+    pred_dir = replace_folder(out_dir / "predictions", lambda tmp: write_posetrack_predictions(predictions, videos, tmp))
     result = evaluate_posetrack(gt, pred_dir)
     return Evaluation(posetrack_metrics(result), format_table(result), pred_dir, result)
 

@@ -83,7 +83,7 @@ class VideoFrames:
 
     def _open(self) -> cv2.VideoCapture:
         """An opened capture, or a DataError if OpenCV cannot read the file."""
-        cap = cv2.VideoCapture(str(self.path))
+        cap = cv2.VideoCapture(os.fsencode(self.path))   # bytes: OpenCV crashes on non-UTF-8 str names
         if not cap.isOpened():
             cap.release()
             raise DataError(self.path, "cannot open video (not a video, or an unsupported codec)")
@@ -147,7 +147,7 @@ class VideoWriter:
             fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
             os.close(fd)
             self.size = (w, h)
-            self._writer = cv2.VideoWriter(self._tmp, self.fourcc, self.fps, self.size)
+            self._writer = cv2.VideoWriter(os.fsencode(self._tmp), self.fourcc, self.fps, self.size)
             if not self._writer.isOpened():
                 self.abort()
                 raise DataError(self.path, "OpenCV cannot write this video format here")

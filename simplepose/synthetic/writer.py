@@ -13,7 +13,7 @@ written). Everything is deterministic for a seed.
 from __future__ import annotations
 
 import logging
-import shutil
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from simplepose.data.keypoints import POSETRACK18, annotation_category
 from simplepose.errors import DataError
-from simplepose.io import write_json
+from simplepose.io import check_owned, mark_owned, remove_owned, write_json
 from simplepose.synthetic.annotations import detections, labeled_frames, sequence_name, video_json
 from simplepose.synthetic.body import NUM_KPTS
 from simplepose.synthetic.render import Video, render_video
@@ -39,6 +39,7 @@ MARKER = "synthetic_dataset.json"  # written last into out_dir: the generation s
 # The marker's "generator" value: the package, not __name__, so that the dataset's bytes depend on
 # the seed and options only, not on which module holds the code.
 _GENERATOR = "simplepose.synthetic"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")   # a split is one folder name, never a path
 
 
 def _videos_per_split(out: Path, videos: int | Mapping[str, int] | None, splits: Sequence[str]) -> dict[str, int]:
@@ -95,6 +96,10 @@ def generate_posetrack_dataset(
         raise DataError(out, f"frames must be in 1..9999, got {frames}")
     if len(set(splits)) != len(splits) or not splits:
         raise DataError(out, f"splits must be distinct and non-empty, got {splits}")
+    bad_names = [s for s in splits if not _PLAIN_NAME.fullmatch(s)]
+    if bad_names:
+        raise DataError(out, f"split names must be plain folder names (letters, digits, '.', '_', '-', "
+                             f"not starting with '.'), got {bad_names[0]!r}")
     if not 1 <= persons[0] <= persons[1] < 100:
         raise DataError(out, f"persons range {persons} must satisfy 1 <= min <= max < 100")
     counts = _videos_per_split(out, videos, splits)
@@ -121,6 +126,7 @@ def generate_posetrack_dataset(
             seq_type = ("bonn" if rng.random() < 0.5 else "mpii") if split == "train" else "mpii"
             name = sequence_name(number, seq_type, split)
             video = render_video(rng, frames, (w, h), persons=persons, fixed_sides=fixed_sides)
+            _mark_split_dirs(out, split, name, frames, labeled if vi < draw else None)
             vdir = out / "images" / split / name
             vdir.mkdir(parents=True, exist_ok=True)
             for t, img in enumerate(video.frames):
@@ -157,8 +163,24 @@ def _write_marker(out: Path, summary: Mapping[str, Any], complete: bool) -> None
     }, indent=1)
 
 
+def _split_dirs(out: Path, split: str) -> tuple[Path, Path, Path]:
+    """The folders written for one split (each marked as the project's: simplepose.io.mark_owned)."""
+    return out / "images" / split, out / "annotations" / split, out / "overlays" / split
+
+
+def _mark_split_dirs(out: Path, split: str, name: str, frames: int, labeled: np.ndarray | None) -> None:
+    """Mark the split's folders as the project's, listing video `name`'s files before they are written
+    (its overlay too when `labeled` is given)."""
+    images, annotations, overlays = _split_dirs(out, split)
+    mark_owned(images, [f"{name}/{t:06d}.jpg" for t in range(frames)])
+    mark_owned(annotations, [f"{name}.json"])
+    if labeled is not None:
+        mark_owned(overlays, [f"{name}_{int(np.flatnonzero(labeled)[0]):06d}.png"])
+
+
 def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
-    """Refuse a non-empty folder that is not a synthetic dataset; clear the splits about to be rewritten.
+    """Refuse a non-empty folder that is not a synthetic dataset; clear the splits about to be rewritten
+    (only folders the project wrote, holding nothing else: simplepose.io.remove_owned).
 
     Stale files of an earlier run (e.g. per-video files of other sequences) would otherwise be read
     as ground truth by the evaluation, which lists annotations/<split>/*.json.
@@ -170,10 +192,12 @@ def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
     if any(out.iterdir()) and not (out / MARKER).is_file():
         raise DataError(out, f"is not empty and holds no {MARKER}: refusing to write a synthetic dataset into it "
                              "(choose an empty or new folder)")
+    for split in splits:                      # check all before deleting any
+        for d in _split_dirs(out, split):
+            check_owned(d)
     for split in splits:
-        for d in (out / "images" / split, out / "annotations" / split, out / "overlays" / split):
-            if d.is_dir():
-                shutil.rmtree(d)
+        for d in _split_dirs(out, split):
+            remove_owned(d)
         for f in (out / "annotations" / f"posetrack18_{split}.json",
                   out / "annotations" / f"posetrack18_{split}_human_detections.json"):
             f.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from simplepose.inference.boxes import match_file_names
 from simplepose.errors import DataError
 from simplepose.inference.video import VideoWriter, open_frames
 from simplepose.visualize import save_image
+from tests.cli_subprocess import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -331,3 +333,75 @@ def test_schema_comes_from_the_checkpoint(tiny_checkpoint: Path, samples_dir: Pa
     np.testing.assert_array_equal(runs["meta"], runs["coco"])
     # PoseTrack's pairs keep keypoints 1 and 2 in place under the flip: the eyes differ
     assert not np.array_equal(runs["meta"][1:3], runs["pt"][1:3])
+
+
+def test_infer_non_utf8_file_names(tiny_checkpoint: Path, posetrack_dir: Path, tmp_path: Path) -> None:
+    """Image and video names that are not UTF-8 (lone surrogates in Python) are read, not a segfault."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    src = sorted((posetrack_dir / "images" / "val").rglob("*.jpg"))[0]
+    bad = frames / os.fsdecode(b"bad\xff.jpg")
+    bad.write_bytes(src.read_bytes())
+    done = run_cli("infer", tiny_checkpoint, frames, "--out-dir", tmp_path / "out", "--draw", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = _results(tmp_path / "out")
+    assert len(results) == 1 and results[0]["file_name"] == bad.name
+    assert (tmp_path / "out" / "overlays" / bad.name).is_file()
+
+    video = posetrack_dir / "videos" / "000001_mpiinew_test" / "000001_mpiinew_test.mp4"
+    bad_video = tmp_path / os.fsdecode(b"clip\xfe.mp4")
+    bad_video.write_bytes(video.read_bytes())
+    out_video = tmp_path / os.fsdecode(b"over\xfd.avi")
+    done = run_cli("infer", tiny_checkpoint, bad_video, "--out-dir", tmp_path / "vout", "--video-out", out_video, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert out_video.is_file() and out_video.stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def nan_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint whose final layer's weights are NaN: every heatmap, so every keypoint, is NaN."""
+    from simplepose.model.checkpoint import save_checkpoint
+    from simplepose.model.pose_model import SimpleBaseline
+    model = SimpleBaseline(depth=18, deconv_channels=32).eval()
+    with torch.no_grad():
+        last = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        last.weight.fill_(float("nan"))
+    return save_checkpoint(tmp_path_factory.mktemp("nan") / "nan.pth", model)
+
+
+def _one_frame(posetrack_dir: Path, tmp_path: Path) -> Path:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    src = sorted((posetrack_dir / "images" / "val").rglob("*.jpg"))[0]
+    (frames / "000000.jpg").write_bytes(src.read_bytes())
+    return frames
+
+
+def test_infer_refuses_to_write_nan_from_a_nan_model(nan_checkpoint: Path, posetrack_dir: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """A model whose output is not finite gives one clear error, not results.json holding NaN."""
+    out = tmp_path / "out"
+    assert _infer(nan_checkpoint, _one_frame(posetrack_dir, tmp_path), "--no-flip", "--out-dir", out) == 2
+    err = capsys.readouterr().err.strip().replace("\r", "\n").splitlines()[-1]
+    assert err.startswith("simplepose infer: error: ") and "results.json" in err and "NaN" in err
+    assert not (out / "results.json").exists()
+
+
+@pytest.mark.parametrize("score", ["1e400", "Infinity", "1e300"])
+def test_infer_refuses_a_detection_score_beyond_float32(tiny_checkpoint: Path, posetrack_dir: Path,
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        score: str) -> None:
+    """A score that is infinite (1e400 parses as inf) or overflows float32 (1e300) is refused with the
+    detection named; whatever is written is strict JSON."""
+    frames = _one_frame(posetrack_dir, tmp_path)
+    dets = tmp_path / "dets.json"
+    dets.write_text(f'[{{"image_id": 0, "category_id": 1, "bbox": [100, 100, 200, 400], "score": {score}}}]')
+    images = tmp_path / "images.json"
+    images.write_text('{"images": [{"id": 0, "file_name": "000000.jpg", "width": 1920, "height": 1080}]}')
+    out = tmp_path / "out"
+    code = _infer(tiny_checkpoint, frames, "--boxes", dets, "--images-json", images, "--no-flip", "--out-dir", out)
+    err = capsys.readouterr().err
+    if (out / "results.json").exists():
+        json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in results.json"))
+    assert code == 2, err
+    assert "simplepose infer: error: " in err and "dets.json" in err and "detection [0]" in err

@@ -135,6 +135,8 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         generate_posetrack_dataset(tmp_path, videos={"train": 1}, frames=2, progress=False)
     with pytest.raises(DataError, match=">= 1"):
         generate_posetrack_dataset(tmp_path, videos=0, frames=2, progress=False)
+    with pytest.raises(DataError, match="plain folder names"):
+        generate_posetrack_dataset(tmp_path, videos=1, frames=2, splits=("",), progress=False)
 
 
 def test_synth_command_writes_dataset_and_overlays(tmp_path, capsys):
@@ -169,7 +171,7 @@ def test_rewrites_its_own_output_but_refuses_foreign_folders(tmp_path):
                                    progress=False)
     second = sorted(p.name for p in (out / "annotations" / "val").glob("*.json"))
     assert len(first) == 2 and len(second) == 1            # no stale per-video files left behind
-    assert len(list((out / "images" / "val").iterdir())) == 1
+    assert len([p for p in (out / "images" / "val").iterdir() if p.is_dir()]) == 1
     assert load_json(out / MARKER)["complete"] is True
     foreign = tmp_path / "real"
     foreign.mkdir()
@@ -177,3 +179,56 @@ def test_rewrites_its_own_output_but_refuses_foreign_folders(tmp_path):
     with pytest.raises(DataError, match="not empty"):
         generate_posetrack_dataset(foreign, videos=1, frames=2, progress=False)
     assert (foreign / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("split", ["../x", "{abs}", "a/b", ".", ".."])
+def test_split_names_must_be_plain_names(tmp_path, capsys, split):
+    """A split is a folder name under images/ and annotations/: paths are refused, nothing outside touched."""
+    victim = tmp_path / "x"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    out = tmp_path / "d"
+    generate_posetrack_dataset(out, videos=1, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    name = str(victim) if split == "{abs}" else split
+    (out / "images" / "x").mkdir()                      # what "../x" under images/ names
+    (out / "images" / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(DataError, match="split"):
+        generate_posetrack_dataset(out / "images", videos=1, frames=2, splits=(name,), progress=False)
+    with pytest.raises(DataError, match="split"):
+        generate_posetrack_dataset(out, videos=1, frames=2, splits=(name,), progress=False)
+    assert main(["synth", str(out), "--splits", f"val,{name}", "--videos", "1", "--frames", "2", "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("simplepose synth: error: ")
+    assert (victim / "keep.txt").read_text() == "mine" and (out / "images" / "x" / "keep.txt").read_text() == "mine"
+    assert (out / "images" / "val").is_dir() and load_json(out / MARKER)["complete"] is True
+
+
+def test_rewrite_keeps_files_it_did_not_write(tmp_path):
+    """A user's file inside a split folder of a synthetic dataset stops the rewrite, and survives."""
+    out = tmp_path / "d"
+    generate_posetrack_dataset(out, videos=1, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    mine = out / "annotations" / "val" / "my_notes.txt"
+    mine.write_text("mine")
+    with pytest.raises(DataError, match="my_notes.txt"):
+        generate_posetrack_dataset(out, videos=1, frames=2, seed=1, image_size=(64, 64), splits=("val",),
+                                   progress=False)
+    assert mine.read_text() == "mine"
+
+
+def test_rerun_after_an_interrupted_run(tmp_path, monkeypatch):
+    """A run killed mid-split leaves only files its markers list, so the next run may replace them."""
+    from simplepose.synthetic import writer
+    out = tmp_path / "d"
+    calls = []
+
+    def dying_write(path, image, quality):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt                       # as if killed while writing video 2's frames
+        path.write_bytes(b"x")
+    monkeypatch.setattr(writer, "_write_jpeg", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",),
+                                   draw=2, progress=False)
+    monkeypatch.undo()
+    generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    assert load_json(out / MARKER)["complete"] is True

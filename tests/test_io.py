@@ -1,0 +1,40 @@
+"""simplepose.io: strict JSON writing and folders the project owns."""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from simplepose.errors import DataError
+from simplepose.io import OWNER_MARKER, replace_folder, write_json
+
+
+@pytest.mark.parametrize("bad, where", [
+    ([{"score": 0.5}, {"score": math.inf}], "[1].score"),
+    ({"kpts": np.array([[1.0, np.nan]], np.float32)}, "kpts[0][1]"),
+    (np.float64(-np.inf), "the value"),
+])
+def test_write_json_refuses_nan_and_infinity(tmp_path, bad, where):
+    path = tmp_path / "out.json"
+    with pytest.raises(DataError, match=rf"out\.json: {re.escape(where)} is NaN or infinity"):
+        write_json(path, bad)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+    write_json(path, {"a": [1.5, None, np.float32(2.0)]})
+    assert json.loads(path.read_text()) == {"a": [1.5, None, 2.0]}
+
+
+def test_replace_folder_keeps_the_old_one_when_filling_fails(tmp_path):
+    target = tmp_path / "preds"
+    replace_folder(target, lambda d: (d / "a.json").write_text("1"))
+    assert sorted(p.name for p in target.iterdir()) == [OWNER_MARKER, "a.json"]
+
+    def fail(d):
+        (d / "b.json").write_text("2")
+        raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError):
+        replace_folder(target, fail)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preds"]                   # no temp folder left
+    assert (target / "a.json").read_text() == "1" and not (target / "b.json").exists()
