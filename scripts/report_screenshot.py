@@ -83,7 +83,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("docs/report.png"))
     ap.add_argument("--keep", type=Path, default=None, help="build the case and the report in this folder")
-    ap.add_argument("--height", type=int, default=2300, help="screenshot height in CSS pixels")
+    ap.add_argument("--height", type=int, default=5600, help="screenshot height in CSS pixels (the whole page)")
+    ap.add_argument("--scale", type=float, default=0.75, help="resize the screenshot by this factor")
     args = ap.parse_args()
 
     from PIL import Image
@@ -104,7 +105,9 @@ def main() -> int:
                          images_root=find_images_root(gt, data.file_names),
                          title="PoseTrack18 evaluation report (synthetic val split)")
     shot = screenshot(index, root / "shot.png", 1100, args.height, root / "profile")
-    image = Image.open(shot).convert("RGB").quantize(colors=48, method=Image.Quantize.MEDIANCUT)
+    image = Image.open(shot).convert("RGB")
+    image = image.resize((round(image.width * args.scale), round(image.height * args.scale)), Image.LANCZOS)
+    image = image.quantize(colors=96, method=Image.Quantize.MEDIANCUT)   # a small PNG for the README
     args.out.parent.mkdir(parents=True, exist_ok=True)
     image.save(args.out, optimize=True)
     print(f"report: {index}\nscreenshot: {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")

@@ -330,7 +330,7 @@ def _draw_plots(out: Path, r: dict[str, Any]) -> dict[str, str | None]:
     save(fig, "by_group", wspace=0.25)
 
     d = r["diagnosis"]
-    colours = {"good": "#4caf50", "jitter": "#ffc107", "inversion": "#e91e63", "swap": "#9c27b0",
+    colours = {"good": "#4caf50", "jitter": "#ffc107", "inversion": "#1e88e5", "swap": "#8e24aa",
                "miss": "#f44336", "background_fp": "#607d8b", "background_fn": "#212121"}
     fig, ax = plt.subplots(figsize=(10, 4.2))
     totals = np.sum([_nan(d["counts"][c][:NUM_JOINTS]) for c in CLASSES], axis=0)
@@ -511,8 +511,8 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
 
     pg.add("<h2>Worst frames</h2><p>Lowest F1 of precision and recall over all predicted joints of a frame. "
            "Left: ground truth; right: prediction, wrong joints ringed red.</p>")
-    pg.table(["frame (video)", "F1", "Precision", "Recall", "detections", "GT joints"],
-             [(f"{w['video']} {w['file_name'] or ''}",
+    pg.table(["frame", "F1", "Precision", "Recall", "detections", "GT joints"],
+             [(w["file_name"] or f"{w['video']} frame {w['frame']}",
                [f"worst_frames.{i}.{k}" for k in ("f1", "precision", "recall", "detections", "gt_joints")])
               for i, w in enumerate(r["worst_frames"])])
     if n_gallery:

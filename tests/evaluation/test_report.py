@@ -2,6 +2,7 @@
 holds the evaluator's own JSON; per-sequence rows equal evaluating that sequence's file alone."""
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -161,9 +162,11 @@ def test_refuses_to_replace_a_folder_it_did_not_write(report: tuple[Path, Path],
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib not installed: the page would have no plots")
 def test_a_headless_browser_renders_the_page(report: tuple[Path, Path], tmp_path: Path) -> None:
     import cv2
 
