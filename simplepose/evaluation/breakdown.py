@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simplepose.evaluation.eval_data import EvalData
-from simplepose.evaluation.pose_ap import Detections, compute_metrics, subset_ap, subset_order
+from simplepose.evaluation.pose_ap import Detections, compute_metrics, subset_ap
 from simplepose.evaluation.poseval_files import NUM_JOINTS, Persons
 
 VISIBLE_BINS: tuple[tuple[int, int], ...] = ((1, 5), (6, 10), (11, 15))

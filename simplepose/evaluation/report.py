@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,13 +29,15 @@ from simplepose.data.image import read_image
 from simplepose.data.keypoints import get_schema
 from simplepose.errors import DataError
 from simplepose.evaluation.arrays import nan_to_none
-from simplepose.evaluation.breakdown import ap_by_size, ap_by_visible, per_frame, per_sequence
-from simplepose.evaluation.diagnosis import CLASSES, GOOD, JITTER_MAX, NEAR_OTHER, ORACLE_CLASSES, diagnose
+from simplepose.evaluation.breakdown import GroupAP, ap_by_size, ap_by_visible, per_frame, per_sequence
+from simplepose.evaluation.diagnosis import (CLASSES, GOOD, JITTER_MAX, NEAR_OTHER, ORACLE_CLASSES, Diagnosis,
+                                             diagnose)
 from simplepose.evaluation.eval_data import EvalData
 from simplepose.evaluation.mota import TRACKING_SUMMARY_HEADER, TrackingResult
-from simplepose.evaluation.pose_ap import (PCKH_THRESHOLD, SUMMARY_HEADER, PoseTrackResult, collect_detections,
-                                           precision_recall_curves, summarize, table_cell)
-from simplepose.evaluation.poseval_files import JOINT_NAMES, NUM_JOINTS
+from simplepose.evaluation.pose_ap import (PCKH_THRESHOLD, SUMMARY_HEADER, Detections, PoseTrackResult,
+                                           collect_detections, precision_recall_curves, summarize, table_cell)
+from simplepose.evaluation.poseval_files import JOINT_NAMES, NUM_JOINTS, POSEVAL_INDEX
+from simplepose.evaluation.report_plots import draw_plots
 from simplepose.io import atomic_write, read_json, write_json
 from simplepose.visualize import draw_poses, save_image
 
@@ -43,13 +45,6 @@ GENERATOR = "simplepose.evaluation.report"
 WORST_SEQUENCES = 5        # timeline strips
 GALLERY_FRAMES = 8
 CURVE_POINTS = 200         # samples per precision-recall curve in the CSV and the plot
-# precision-recall panels: poseval joint indices
-_CURVE_PANELS = (("head and shoulders", (14, 13, 12, 8, 9)), ("arms", (7, 10, 6, 11)),
-                 ("legs", (2, 3, 1, 4, 0, 5)))
-_POSETRACK17_FROM_POSEVAL = {"nose": 13, "head_bottom": 12, "head_top": 14, "right_ankle": 0, "right_knee": 1,
-                             "right_hip": 2, "left_hip": 3, "left_knee": 4, "left_ankle": 5, "right_wrist": 6,
-                             "right_elbow": 7, "right_shoulder": 8, "left_shoulder": 9, "left_elbow": 10,
-                             "left_wrist": 11}
 
 
 @dataclass
@@ -87,37 +82,29 @@ def _sample_curve(recall: np.ndarray, precision: np.ndarray) -> tuple[list, list
     return nan_to_none(recall), nan_to_none(precision)
 
 
-def build_report_data(data: EvalData, result: PoseTrackResult, tracking: TrackingResult | None = None,
-                      compare: Compared | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Everything the report shows, as strict JSON, and the arrays the gallery draws from."""
-    diag = diagnose(data)
-    det = diag.detections
-    seq_ap, seq_pre, seq_rec = per_sequence(data, det, diag.order)
-    size_groups, size_edges = ap_by_size(data, det, diag.order, diag.assigned)
-    visible_groups = ap_by_visible(data, det, diag.order, diag.assigned)
-    frames = per_frame(data, det)
-    evaluation = result.to_json()
-    if tracking is not None:
-        evaluation["tracking"] = tracking.to_json()
-    out: dict[str, Any] = {"generator": GENERATOR, "evaluation": evaluation}
-    if compare is not None:
-        other = compare.result.to_json()
-        out["compare"] = {"name": compare.name, "evaluation": other,
-                          "difference": {k: _diff(evaluation[k], other[k])
-                                         for k in ("ap", "summary_ap", "summary_precision", "summary_recall")}}
-        if tracking is not None and compare.tracking is not None:
-            out["compare"]["evaluation"]["tracking"] = compare.tracking.to_json()
-            out["compare"]["difference"]["tracking_summary"] = _diff(
-                evaluation["tracking"]["summary"], out["compare"]["evaluation"]["tracking"]["summary"])
-        other_seq = per_sequence(compare.data, collect_detections(compare.data))[0]
-    curves = precision_recall_curves(det, diag.order)
-    out["pr_curves"] = [dict(zip(("recall", "precision"), _sample_curve(r, p))) for r, p in curves]
+def _compare_json(evaluation: dict[str, Any], compare: Compared) -> dict[str, Any]:
+    """The compared predictions' evaluation and its differences to the first (compared - first)."""
+    other = compare.result.to_json()
+    out = {"name": compare.name, "evaluation": other,
+           "difference": {k: _diff(evaluation[k], other[k])
+                          for k in ("ap", "summary_ap", "summary_precision", "summary_recall")}}
+    if "tracking" in evaluation and compare.tracking is not None:
+        other["tracking"] = compare.tracking.to_json()
+        out["difference"]["tracking_summary"] = _diff(evaluation["tracking"]["summary"], other["tracking"]["summary"])
+    return out
+
+
+def _sequence_rows(data: EvalData, diag: Diagnosis, tracking: TrackingResult | None,
+                   compare: Compared | None) -> list[dict[str, Any]]:
+    """One row per sequence (Total AP, precision, recall; compared AP; MOTA and counts), worst AP first."""
+    seq_ap, seq_pre, seq_rec = per_sequence(data, diag.detections, diag.order)
+    other_ap = per_sequence(compare.data, collect_detections(compare.data))[0] if compare is not None else None
     rows = []
     for v, name in enumerate(data.videos):
         row = {"video": name, "ap": float(seq_ap[v, NUM_JOINTS]), "precision": float(seq_pre[v, NUM_JOINTS]),
                "recall": float(seq_rec[v, NUM_JOINTS])}
-        if compare is not None:
-            row["compare_ap"] = float(other_seq[v, NUM_JOINTS])
+        if other_ap is not None:
+            row["compare_ap"] = float(other_ap[v, NUM_JOINTS])
             row["difference"] = row["compare_ap"] - row["ap"]
         if tracking is not None:
             vt = tracking.video_result(v)
@@ -125,36 +112,66 @@ def build_report_data(data: EvalData, result: PoseTrackResult, tracking: Trackin
                        fp=int(vt.counts["num_false_positives"].sum()), fn=int(vt.counts["num_misses"].sum()))
         rows.append({k: (None if isinstance(x, float) and x != x else x) for k, x in row.items()})
     rows.sort(key=lambda r: (np.inf if r["ap"] is None else r["ap"], r["video"]))
-    out["per_sequence"] = rows
-    out["by_size"] = {"edges_px": size_edges.tolist(), "groups": [
-        {"name": n, "n_gt_persons": int(c), "ap": nan_to_none(a), "summary_ap": nan_to_none(summarize(a))}
-        for n, c, a in zip(size_groups.names, size_groups.n_gt_persons, size_groups.ap)]}
-    out["by_visible"] = {"groups": [
-        {"name": n, "n_gt_persons": int(c), "ap": nan_to_none(a), "summary_ap": nan_to_none(summarize(a))}
-        for n, c, a in zip(visible_groups.names, visible_groups.n_gt_persons, visible_groups.ap)]}
-    counts = diag.counts()
-    out["diagnosis"] = {
-        "bands": {"good_max": PCKH_THRESHOLD, "jitter_max": JITTER_MAX, "near_other": NEAR_OTHER},
-        "counts": {c: v.tolist() + [int(v.sum())] for c, v in counts.items()},
-        "oracle_ap": {c: nan_to_none(v) for c, v in diag.oracle_ap.items()},
-        "oracle_gain": {c: _diff(evaluation["ap"], nan_to_none(v)) for c, v in diag.oracle_ap.items()},
-    }
+    return rows
+
+
+def _groups_json(groups: GroupAP) -> list[dict[str, Any]]:
+    """Each group's name, GT person count, per-joint AP and its 8 table columns."""
+    return [{"name": n, "n_gt_persons": int(c), "ap": nan_to_none(a), "summary_ap": nan_to_none(summarize(a))}
+            for n, c, a in zip(groups.names, groups.n_gt_persons, groups.ap)]
+
+
+def _diagnosis_json(diag: Diagnosis, ap: list) -> dict[str, Any]:
+    """The bands, the class counts per joint (+ all), the oracle AP and its gain over ap."""
+    return {"bands": {"good_max": PCKH_THRESHOLD, "jitter_max": JITTER_MAX, "near_other": NEAR_OTHER},
+            "counts": {c: v.tolist() + [int(v.sum())] for c, v in diag.counts().items()},
+            "oracle_ap": {c: nan_to_none(v) for c, v in diag.oracle_ap.items()},
+            "oracle_gain": {c: _diff(ap, nan_to_none(v)) for c, v in diag.oracle_ap.items()}}
+
+
+def _worst_frames(data: EvalData, det: Detections) -> list[dict[str, Any]]:
+    """The GALLERY_FRAMES frames of lowest F1 (more GT joints first on ties)."""
+    frames = per_frame(data, det)
     f1 = np.where(np.isnan(frames["f1"]), np.inf, frames["f1"])
     worst = np.lexsort((-frames["gt_joints"], f1))[:GALLERY_FRAMES]
-    out["worst_frames"] = [{"frame": int(f), "video": data.videos[data.video_of_frame[f]],
-                            "file_name": data.file_names[f] if data.file_names else None,
-                            **{k: nan_to_none(frames[k][f:f + 1])[0] for k in ("precision", "recall", "f1")},
-                            "detections": int(frames["detections"][f]), "gt_joints": int(frames["gt_joints"][f])}
-                           for f in worst if np.isfinite(f1[f])]
-    if tracking is not None:
-        mota = {r["video"]: np.inf if r["mota"] is None else r["mota"] for r in rows}
-        worst_seq = sorted(range(len(data.videos)), key=lambda v: (mota[data.videos[v]], v))[:WORST_SEQUENCES]
-        ev = tracking.frame_events
-        out["timelines"] = [{"video": data.videos[v],
-                             **{k: ev[k][data.video_of_frame == v].sum(axis=1).tolist()
-                                for k in ("switches", "misses", "fps")}} for v in worst_seq]
-    return out, {"joint_cls": diag.joint_cls}
+    return [{"frame": int(f), "video": data.videos[data.video_of_frame[f]],
+             "file_name": data.file_names[f] if data.file_names else None,
+             **{k: nan_to_none(frames[k][f:f + 1])[0] for k in ("precision", "recall", "f1")},
+             "detections": int(frames["detections"][f]), "gt_joints": int(frames["gt_joints"][f])}
+            for f in worst if np.isfinite(f1[f])]
 
+
+def _timelines(data: EvalData, tracking: TrackingResult, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per evaluated frame of the WORST_SEQUENCES lowest-MOTA sequences: switches, misses, FPs (all joints)."""
+    mota = {r["video"]: np.inf if r["mota"] is None else r["mota"] for r in rows}
+    worst = sorted(range(len(data.videos)), key=lambda v: (mota[data.videos[v]], v))[:WORST_SEQUENCES]
+    ev = tracking.frame_events
+    return [{"video": data.videos[v], **{k: ev[k][data.video_of_frame == v].sum(axis=1).tolist()
+                                        for k in ("switches", "misses", "fps")}} for v in worst]
+
+
+def build_report_data(data: EvalData, result: PoseTrackResult, tracking: TrackingResult | None = None,
+                      compare: Compared | None = None) -> tuple[dict[str, Any], Diagnosis]:
+    """Everything the report shows, as strict JSON, and the diagnosis the gallery draws from."""
+    diag = diagnose(data)
+    det = diag.detections
+    evaluation = result.to_json()
+    if tracking is not None:
+        evaluation["tracking"] = tracking.to_json()
+    out: dict[str, Any] = {"generator": GENERATOR, "evaluation": evaluation}
+    if compare is not None:
+        out["compare"] = _compare_json(evaluation, compare)
+    out["pr_curves"] = [dict(zip(("recall", "precision"), _sample_curve(rc, pc)))
+                        for rc, pc in precision_recall_curves(det, diag.order)]
+    out["per_sequence"] = _sequence_rows(data, diag, tracking, compare)
+    size_groups, size_edges = ap_by_size(data, det, diag.order, diag.assigned)
+    out["by_size"] = {"edges_px": size_edges.tolist(), "groups": _groups_json(size_groups)}
+    out["by_visible"] = {"groups": _groups_json(ap_by_visible(data, det, diag.order, diag.assigned))}
+    out["diagnosis"] = _diagnosis_json(diag, evaluation["ap"])
+    out["worst_frames"] = _worst_frames(data, det)
+    if tracking is not None:
+        out["timelines"] = _timelines(data, tracking, out["per_sequence"])
+    return out, diag
 
 
 def format_value(value: Any) -> str:
@@ -251,131 +268,12 @@ def _write_csvs(out: Path, r: dict[str, Any]) -> None:
                     for i, (s, m, f) in enumerate(zip(t["switches"], t["misses"], t["fps"]))])
 
 
-def _nan(values: list) -> np.ndarray:
-    """JSON numbers (None = NaN) as a float array."""
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
-def _draw_plots(out: Path, r: dict[str, Any]) -> dict[str, str | None]:
-    """Every plot as a PNG in out (Agg backend); names by plot, None for all without matplotlib."""
-    names = ["ap_per_joint", "pr_curves", "per_sequence", "by_group", "diagnosis", "oracle", "timelines"]
-    try:
-        import matplotlib        # optional: the report extra; the page falls back to tables without it
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return dict.fromkeys(names)
-    drawn: dict[str, str | None] = dict.fromkeys(names)
-    joints = [n.replace("_", " ") for n in JOINT_NAMES[:NUM_JOINTS]]
-    ev = r["evaluation"]
-
-    def save(fig: Any, name: str, **margins: float) -> None:
-        fig.subplots_adjust(**{"left": 0.08, "right": 0.98, "top": 0.92, "bottom": 0.18, **margins})
-        fig.savefig(out / f"{name}.png", dpi=80)
-        plt.close(fig)
-        drawn[name] = f"{name}.png"
-
-    x = np.arange(NUM_JOINTS)
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    width = 0.4 if "compare" in r else 0.8
-    ax.bar(x - (width / 2 if "compare" in r else 0), _nan(ev["ap"][:NUM_JOINTS]), width, label="prediction",
-           color="#3b6fb6")
-    if "compare" in r:
-        ax.bar(x + width / 2, _nan(r["compare"]["evaluation"]["ap"][:NUM_JOINTS]), width,
-               label=r["compare"]["name"], color="#e08a2c")
-        ax.legend()
-    ax.set_xticks(x, joints, rotation=45, ha="right")
-    ax.set_ylabel("AP (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(axis="y", alpha=0.3)
-    save(fig, "ap_per_joint", bottom=0.3, left=0.07)
-
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
-    for a, (title, group) in zip(axes, _CURVE_PANELS):
-        for j in group:
-            c = r["pr_curves"][j]
-            style = "--" if JOINT_NAMES[j].startswith("left") else "-"
-            a.plot(_nan(c["recall"]), _nan(c["precision"]), style, label=joints[j])
-        a.set_title(title, fontsize=10)
-        a.set_xlim(0, 100)
-        a.set_ylim(0, 100)
-        a.set_xlabel("recall (%)")
-        a.grid(alpha=0.3)
-        a.legend(fontsize=7, loc="lower left")
-    axes[0].set_ylabel("precision (%)")
-    save(fig, "pr_curves", bottom=0.14, top=0.92, left=0.06, wspace=0.06)
-
-    seq = r["per_sequence"]
-    has_mota = bool(seq) and "mota" in seq[0]
-    fig, axes = plt.subplots(1, 2 if has_mota else 1, figsize=(10 if has_mota else 6, 3.4), squeeze=False)
-    axes[0, 0].hist(_nan([s["ap"] for s in seq]), bins=20, range=(0, 100), color="#3b6fb6")
-    axes[0, 0].set_xlabel("sequence Total AP (%)")
-    axes[0, 0].set_ylabel("sequences")
-    for a in axes[0]:
-        a.yaxis.get_major_locator().set_params(integer=True)
-    if has_mota:
-        mota = _nan([s["mota"] for s in seq])
-        axes[0, 1].hist(mota[np.isfinite(mota)], bins=20, color="#7a4fb0")
-        axes[0, 1].set_xlabel("sequence MOTA Total (%)")
-    save(fig, "per_sequence", bottom=0.16)
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for a, key, title in ((axes[0], "by_size", "person size"), (axes[1], "by_visible", "visible joints")):
-        groups = r[key]["groups"]
-        a.bar(np.arange(len(groups)), _nan([g["ap"][NUM_JOINTS] for g in groups]), color="#3b6fb6")
-        a.set_xticks(np.arange(len(groups)), [g["name"] for g in groups])
-        a.set_ylim(0, 100)
-        a.set_ylabel("Total AP (%)")
-        a.set_title(f"AP by {title}", fontsize=10)
-    save(fig, "by_group", wspace=0.25)
-
-    d = r["diagnosis"]
-    colours = {"good": "#4caf50", "jitter": "#ffc107", "inversion": "#1e88e5", "swap": "#8e24aa",
-               "miss": "#f44336", "background_fp": "#607d8b", "background_fn": "#212121"}
-    fig, ax = plt.subplots(figsize=(10, 4.2))
-    totals = np.sum([_nan(d["counts"][c][:NUM_JOINTS]) for c in CLASSES], axis=0)
-    left = np.zeros(NUM_JOINTS)
-    for c in CLASSES:
-        share = 100 * _nan(d["counts"][c][:NUM_JOINTS]) / np.maximum(totals, 1)
-        ax.barh(x, share, left=left, color=colours[c], label=c.replace("_", " "))
-        left += share
-    ax.set_yticks(x, joints)
-    ax.invert_yaxis()
-    ax.set_xlabel("share of predicted joints (%)")
-    ax.set_xlim(0, 100)
-    ax.legend(ncol=6, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.13))
-    save(fig, "diagnosis", left=0.14, top=0.88, bottom=0.12)
-
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    gains = [d["oracle_gain"][c][NUM_JOINTS] or 0.0 for c in ORACLE_CLASSES]
-    ax.bar(np.arange(len(gains)), gains, color=[colours[c] for c in ORACLE_CLASSES])
-    ax.set_xticks(np.arange(len(gains)), [c.replace("background_", "bg ") for c in ORACLE_CLASSES])
-    ax.set_ylabel("Total AP gained if fixed")
-    ax.grid(axis="y", alpha=0.3)
-    save(fig, "oracle", left=0.12, bottom=0.12)
-
-    if r.get("timelines"):
-        tl = r["timelines"]
-        fig, axes = plt.subplots(len(tl), 1, figsize=(10, 0.9 * len(tl) + 0.6), squeeze=False)
-        for a, t in zip(axes[:, 0], tl):
-            pos = np.arange(len(t["switches"]))
-            a.bar(pos, np.array(t["misses"]) + np.array(t["fps"]), color="#cfd8dc", width=1.0)
-            sw = np.flatnonzero(np.array(t["switches"]) > 0)
-            a.vlines(sw, 0, 1, transform=a.get_xaxis_transform(), color="#d32f2f", lw=2)
-            a.set_xlim(-0.5, max(len(pos), 1) - 0.5)
-            a.set_yticks([])
-            a.set_ylabel(t["video"], rotation=0, ha="right", va="center", fontsize=8)
-        axes[-1, 0].set_xlabel("evaluated frame (red: id switch; grey: misses + false positives)")
-        save(fig, "timelines", left=0.2, top=0.97, bottom=0.45 / (0.9 * len(tl) + 0.6) * 1.6, hspace=0.4)
-    return drawn
-
-
 def _pose17(xy: np.ndarray, has: np.ndarray) -> np.ndarray:
     """poseval-ordered joints (N, 15, 2) + presence (N, 15) as PoseTrack18 keypoints (N, 17, 3)."""
     schema = get_schema("posetrack18")
     out = np.zeros((len(xy), schema.num_keypoints, 3))
     for k, name in enumerate(schema.keypoint_names):
-        j = _POSETRACK17_FROM_POSEVAL.get(name)
+        j = POSEVAL_INDEX.get(name)
         if j is not None:
             out[:, k, :2] = xy[:, j]
             out[:, k, 2] = has[:, j]
@@ -421,17 +319,8 @@ td.name,th:first-child{text-align:left}th{background:#f0f3f7}img{max-width:100%}
 .gallery img{width:49%;margin:3px 0}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
 
 
-def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
-          images_root: Path | None) -> str:
-    """The page."""
-    pg = _Page(r)
-    ev = r["evaluation"]
-    pg.add("<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
-           f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
-    pg.add("<p>Sequences evaluated: ", pg.num("evaluation.sequences_evaluated", "span"),
-           ", frames evaluated: ", pg.num("evaluation.frames_evaluated", "span"),
-           ". All numbers in percent, from the PoseTrack18 evaluator (the official poseval rules; "
-           "<code>report.json</code> holds them all).</p>")
+def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
+    """The AP / precision / recall table (beside the compared predictions) and the tracking table."""
     pg.add("<h2>Summary</h2>")
     rows = [("AP", [f"evaluation.summary_ap.{i}" for i in range(len(SUMMARY_HEADER))]),
             ("Precision", [f"evaluation.summary_precision.{i}" for i in range(len(SUMMARY_HEADER))]),
@@ -442,7 +331,7 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
                  (f"AP difference ({name} - this)",
                   [f"compare.difference.summary_ap.{i}" for i in range(len(SUMMARY_HEADER))])]
     pg.table(["", *SUMMARY_HEADER], rows)
-    if "tracking" in ev:
+    if "tracking" in r["evaluation"]:
         trows = [("tracking", [f"evaluation.tracking.summary.{i}" for i in range(len(TRACKING_SUMMARY_HEADER))])]
         if "compare" in r and "tracking_summary" in r["compare"]["difference"]:
             trows += [(r["compare"]["name"], [f"compare.evaluation.tracking.summary.{i}"
@@ -451,6 +340,9 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
                                       for i in range(len(TRACKING_SUMMARY_HEADER))])]
         pg.table(["", *TRACKING_SUMMARY_HEADER], trows)
 
+
+def _joint_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+    """AP bars, the per-joint table and the precision-recall curves."""
     pg.add("<h2>Per joint</h2>")
     pg.image(plots.get("ap_per_joint"), "AP per joint")
     pg.add("<details><summary>per-joint table</summary>")
@@ -461,6 +353,9 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
     pg.add("</details>")
     pg.image(plots.get("pr_curves"), "Precision-recall curve per joint (every score threshold)")
 
+
+def _sequence_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+    """Per-sequence table worst first, its distribution, the tracking timelines."""
     pg.add("<h2>Per sequence, worst first</h2>")
     pg.image(plots.get("per_sequence"), "Distribution over sequences")
     seq = r["per_sequence"]
@@ -476,6 +371,9 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
         pg.add("<h3>Tracking timelines of the sequences with the lowest MOTA</h3>")
         pg.image(plots.get("timelines"), "Where ids switch, per evaluated frame (all joints)")
 
+
+def _group_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+    """AP by person size and by visible joints."""
     pg.add("<h2>AP by person size and by visible joints</h2>")
     pg.add("<p>Size: diagonal of the box around a person's annotated joints; bins at the GT terciles, ",
            pg.num("by_size.edges_px.0", "span"), " and ", pg.num("by_size.edges_px.1", "span"),
@@ -487,6 +385,9 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
                    [f"{key}.groups.{i}.summary_ap.{c}" for c in range(len(SUMMARY_HEADER))])
                   for i, g in enumerate(r[key]["groups"])])
 
+
+def _diagnosis_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+    """The error classes (with their bands), their counts and the oracle gains."""
     pg.add("<h2>Error diagnosis</h2>")
     pg.add("<p>Persons are matched as the AP matches them (PCKh). Distances are in head sizes of the GT "
            "person measured to. A predicted joint is <b>good</b> within ", pg.num("diagnosis.bands.good_max", "span"),
@@ -509,6 +410,9 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
              [(c.replace("_", " "), [f"diagnosis.oracle_ap.{c}.15", f"diagnosis.oracle_gain.{c}.15"])
               for c in ORACLE_CLASSES])
 
+
+def _gallery_section(pg: _Page, r: dict[str, Any], n_gallery: int, images_root: Path | None) -> None:
+    """The worst frames' table and their drawn images."""
     pg.add("<h2>Worst frames</h2><p>Lowest F1 of precision and recall over all predicted joints of a frame. "
            "Left: ground truth; right: prediction, wrong joints ringed red.</p>")
     pg.table(["frame", "F1", "Precision", "Recall", "detections", "GT joints"],
@@ -524,6 +428,24 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
     else:
         reason = "images not found" if images_root is None else "none of the frames' images found"
         pg.add(f"<p class='note'>No gallery: {reason} (give --images ROOT).</p>")
+
+
+def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
+          images_root: Path | None) -> str:
+    """The page."""
+    pg = _Page(r)
+    pg.add("<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
+           f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
+    pg.add("<p>Sequences evaluated: ", pg.num("evaluation.sequences_evaluated", "span"),
+           ", frames evaluated: ", pg.num("evaluation.frames_evaluated", "span"),
+           ". All numbers in percent, from the PoseTrack18 evaluator (the official poseval rules; "
+           "<code>report.json</code> holds them all).</p>")
+    _summary_section(pg, r)
+    _joint_section(pg, r, plots)
+    _sequence_section(pg, r, plots)
+    _group_section(pg, r, plots)
+    _diagnosis_section(pg, r, plots)
+    _gallery_section(pg, r, n_gallery, images_root)
     pg.add("</body></html>")
     return "\n".join(pg.parts)
 
@@ -567,16 +489,16 @@ def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackRe
     out = Path(out_dir)
     _check_destination(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report, arrays = build_report_data(data, result, tracking, compare)
+    report, diag = build_report_data(data, result, tracking, compare)
     if extra:
         report["inputs"] = extra
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     tmp.chmod(0o755)                         # mkdtemp makes it private; a report is for reading
     try:
         _write_csvs(tmp, report)
-        plots = _draw_plots(tmp, report)
+        plots = draw_plots(tmp, report)
         root = Path(images_root) if images_root is not None else None
-        n_gallery = _draw_gallery(tmp, report, data, arrays["joint_cls"], root)
+        n_gallery = _draw_gallery(tmp, report, data, diag.joint_cls, root)
         atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root)))
         write_json(tmp / "report.json", report, indent=1)
         _swap_in(tmp, out)

@@ -149,7 +149,7 @@ def test_plot_data_and_images_beside_the_page(report: tuple[Path, Path]) -> None
 def test_refuses_to_replace_a_folder_it_did_not_write(report: tuple[Path, Path], tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     root, _ = report
-    monkeypatch.setattr(report_module, "_draw_plots", lambda out, r: {})       # plots: not what is tested
+    monkeypatch.setattr(report_module, "draw_plots", lambda out, r: {})       # plots: not what is tested
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     data = load_eval_data(root / "gt", root / "pred0")
