@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simplepose.errors import ConfigError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose test`."""
@@ -28,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.model.checkpoint import load_model
 
     cfg = load_config(args.config, args.overrides)
+    if args.report and cfg.data.dataset != "posetrack18":
+        raise ConfigError(args.config, "--report needs a PoseTrack18 dataset", key="data.dataset")
     device, info = du.setup_device(args.device or cfg.runtime.device)
     try:
         model, _ = load_model(args.checkpoint)

@@ -30,7 +30,10 @@ MOTA = 100 (1 - (misses + switches + FP) / objects), NaN without objects;
 MOTP = 100 (1 - D / detections), 0 without detections;
 precision = 100 detections / (detections + FP), NaN if both are 0;
 recall = 100 detections / objects, NaN without objects.
-Index 15 is the mean over the 15 joints skipping NaN (MOTP's zeros count). The 11-number summary
+Index 15 is the mean over the 15 joints skipping NaN (MOTP's zeros count). The result also keeps each
+video's counts (``video_counts``; ``video_result(v)`` computes that video's metrics from them, equal
+to evaluating its file alone) and each evaluated frame's switches, misses and false positives per
+joint (``frame_events``), which the evaluation report shows. The 11-number summary
 is MOTA grouped as the AP table (``pose_ap.summarize``: Head .. Ankl, Total), then the MOTP,
 precision and recall totals.
 """
