@@ -1,5 +1,6 @@
 """`simplepose demo`: synthesise a PoseTrack18-layout dataset, train a small SimpleBaseline on the CPU,
-evaluate it with the official PoseTrack18 metric, print the table and draw overlay images."""
+evaluate it with the official PoseTrack18 metric, print the table, draw overlay images and write the
+evaluation report (demo_out/report/index.html)."""
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     from simplepose.data.keypoints import get_schema
     from simplepose.engine.data import load_instances
-    from simplepose.engine.evaluate import evaluate_predictions, predict_instances
+    from simplepose.engine.curves import plot_training_curves
+    from simplepose.engine.evaluate import evaluate_predictions, predict_instances, write_evaluation_report
     from simplepose.engine.train import train
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"[2/4] training SimpleBaseline ResNet-{cfg.model.depth} at {cfg.data.input_size[1]}x"
           f"{cfg.data.input_size[0]} for {cfg.optim.epochs} epochs on {torch.get_num_threads()} CPU thread(s)")
     train_start = time.perf_counter()
-    train(cfg)
+    state = train(cfg)
     train_time = time.perf_counter() - train_start
     print("[3/4] evaluating on the synthetic val split (official PoseTrack18 mAP, flip test)")
     model, _ = load_model(Path(cfg.runtime.work_dir) / "latest.pth")
@@ -75,8 +77,13 @@ def run(args: argparse.Namespace) -> int:
     predictions = predict_instances(cfg, model, instances, "cpu")
     evaluation = evaluate_predictions(cfg, predictions, out / "eval")
     print(evaluation.table)
-    print(f"[4/4] drawing {args.overlays} overlay images")
+    print(f"[4/4] drawing {args.overlays} overlay images and the evaluation report")
     written = save_prediction_overlays(predictions, get_schema(cfg.data.dataset), out / "overlays", args.overlays)
+    work = Path(cfg.runtime.work_dir)
+    plot_training_curves(work / "log.jsonl", work / "curves.png",       # the demo validates only here
+                         final=(state.global_iter, evaluation.metrics["Total AP"]))
+    report = write_evaluation_report(evaluation, out / "report")
+    print(f"report: {report}")
     total = time.perf_counter() - start
     print(f"\nDemo done in {total / 60:.1f} min (training {train_time / 60:.1f} min): "
           f"Total AP {evaluation.metrics['Total AP']:.1f} on synthetic val; checkpoint {cfg.runtime.work_dir}/latest.pth; "

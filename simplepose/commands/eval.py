@@ -1,10 +1,11 @@
-"""`simplepose eval GT_DIR PRED_DIR [--json OUT]`: the official PoseTrack18 mAP of prediction files."""
+"""`simplepose eval GT_DIR PRED_DIR [--json OUT] [--report DIR]`: the official PoseTrack18 mAP of prediction files."""
 from __future__ import annotations
 
 import argparse
 import logging
 import time
 
+from simplepose.errors import ConfigError
 from simplepose.io import write_json
 
 log = logging.getLogger(__name__)
@@ -20,14 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking", action="store_true",
                         help="also compute the tracking metrics (MOTA, MOTP, precision, recall)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar while reading")
+    parser.add_argument("--report", metavar="DIR", default=None,
+                        help="write an HTML report (plots, per-sequence AP, error diagnosis) to DIR/index.html")
+    parser.add_argument("--compare", metavar="PRED2", default=None,
+                        help="with --report: a second prediction folder shown beside the first, with differences")
+    parser.add_argument("--images", metavar="ROOT", default=None,
+                        help="with --report: folder the GT image file names are relative to (default: found "
+                             "from the GT folder, e.g. ROOT/annotations/val -> ROOT)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally write JSON."""
     # the evaluator loads here, not at import: the CLI imports every command module for its parser
     from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
+    from simplepose.evaluation.report import Compared, find_images_root, write_report
 
+    if (args.compare or args.images) and not args.report:
+        raise ConfigError(None, "--compare and --images need --report DIR")
     t0 = time.perf_counter()
     data = load_eval_data(args.gt_dir, args.pred_dir, progress=args.progress)
     result = evaluate_data(data)
@@ -36,9 +48,8 @@ def run(args: argparse.Namespace) -> int:
     rows = ("ap", "precision", "recall") if args.all else ("ap",)
     print(format_table(result, rows=rows))
     out = result.to_json()
+    tracking = None
     if args.tracking:
-        from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table
-
         tracking = evaluate_tracking(data)
         print()
         print(format_tracking_table(tracking))
@@ -46,4 +57,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, out, indent=1)
         log.info("wrote %s", args.json)
+    if args.report:
+        t0 = time.perf_counter()
+        compare = None
+        if args.compare:
+            other = load_eval_data(args.gt_dir, args.compare, progress=args.progress)
+            compare = Compared(args.compare, other, evaluate_data(other),
+                               evaluate_tracking(other) if args.tracking else None)
+        images = args.images or find_images_root(args.gt_dir, data.file_names)
+        index = write_report(args.report, data, result, tracking, compare, images,
+                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir)})
+        log.info("report in %.2f s", time.perf_counter() - t0)
+        print(f"report: {index}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simplepose.errors import ConfigError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose test`."""
@@ -14,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config values, e.g. --set data.data_root=/data/posetrack18")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: runtime.device)")
+    parser.add_argument("--report", metavar="DIR", default=None,
+                        help="also write an HTML evaluation report (PoseTrack18) to DIR/index.html")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,10 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine import distributed as du
     from simplepose.engine.config import load_config
     from simplepose.engine.data import load_instances
-    from simplepose.engine.evaluate import evaluate_predictions, predict_instances
+    from simplepose.engine.evaluate import evaluate_predictions, predict_instances, write_evaluation_report
     from simplepose.model.checkpoint import load_model
 
     cfg = load_config(args.config, args.overrides)
+    if args.report and cfg.data.dataset != "posetrack18":
+        raise ConfigError(args.config, "--report needs a PoseTrack18 dataset", key="data.dataset")
     device, info = du.setup_device(args.device or cfg.runtime.device)
     try:
         model, _ = load_model(args.checkpoint)
@@ -40,4 +46,6 @@ def run(args: argparse.Namespace) -> int:
         du.cleanup()
     print(evaluation.table)
     print(f"predictions: {evaluation.predictions}")
+    if args.report:
+        print(f"report: {write_evaluation_report(evaluation, args.report)}")
     return 0

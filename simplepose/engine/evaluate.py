@@ -25,8 +25,10 @@ from simplepose.engine.config import Config
 from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
 from simplepose.errors import ConfigError
 from simplepose.evaluation.coco import evaluate_coco_keypoints
-from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_posetrack, format_table
+from simplepose.evaluation.eval_data import EvalData, load_eval_data
+from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_data, format_table
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
+from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.io import replace_folder
 
@@ -92,6 +94,17 @@ class Evaluation:
     table: str                  # the summary as printed
     predictions: Path           # per-video prediction folder (PoseTrack18) or results file (COCO)
     result: Any                 # the evaluator's own result: PoseTrackResult or the COCO stats
+    data: EvalData | None = None    # PoseTrack18: the evaluated frames the result was computed from
+    gt: str | None = None           # the ground truth evaluated against
+
+
+def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path:
+    """The HTML report (evaluation.report) of a PoseTrack18 evaluation; returns its index.html."""
+    if evaluation.data is None:
+        raise ConfigError(None, "the evaluation report needs a PoseTrack18 evaluation", key="data.dataset")
+    images = find_images_root(evaluation.gt, evaluation.data.file_names) if evaluation.gt else None
+    return write_report(out_dir, evaluation.data, evaluation.result, images_root=images,
+                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)})
 
 
 def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
@@ -99,8 +112,9 @@ def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir:
     if the project wrote it), scored with the PoseTrack18 mAP."""
     videos = load_posetrack_videos(gt)
     pred_dir = replace_folder(out_dir / "predictions", lambda tmp: write_posetrack_predictions(predictions, videos, tmp))
-    result = evaluate_posetrack(gt, pred_dir)
-    return Evaluation(posetrack_metrics(result), format_table(result), pred_dir, result)
+    data = load_eval_data(gt, pred_dir)
+    result = evaluate_data(data)
+    return Evaluation(posetrack_metrics(result), format_table(result), pred_dir, result, data, str(gt))
 
 
 def _evaluate_coco(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:

@@ -30,14 +30,17 @@ MOTA = 100 (1 - (misses + switches + FP) / objects), NaN without objects;
 MOTP = 100 (1 - D / detections), 0 without detections;
 precision = 100 detections / (detections + FP), NaN if both are 0;
 recall = 100 detections / objects, NaN without objects.
-Index 15 is the mean over the 15 joints skipping NaN (MOTP's zeros count). The 11-number summary
+Index 15 is the mean over the 15 joints skipping NaN (MOTP's zeros count). The result also keeps each
+video's counts (``video_counts``; ``video_result(v)`` computes that video's metrics from them, equal
+to evaluating its file alone) and each evaluated frame's switches, misses and false positives per
+joint (``frame_events``), which the evaluation report shows. The 11-number summary
 is MOTA grouped as the AP table (``pose_ap.summarize``: Head .. Ankl, Total), then the MOTP,
 precision and recall totals.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -212,6 +215,13 @@ class TrackingResult:
     precision: np.ndarray
     recall: np.ndarray
     counts: dict[str, np.ndarray]
+    # per video (V, 15) counts, and per evaluated frame (n_frames, 15) switches / misses / FPs
+    video_counts: dict[str, np.ndarray] = field(default_factory=dict)
+    frame_events: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def video_result(self, v: int) -> TrackingResult:
+        """The metrics of video v alone (as if its file were the only one evaluated)."""
+        return _final_metrics({k: a[v].astype(np.float64) for k, a in self.video_counts.items()})
 
     @property
     def summary(self) -> np.ndarray:
@@ -245,6 +255,9 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
     keys = ("num_objects", "num_misses", "num_switches", "num_false_positives", "num_matches",
             "num_detections", "sum_D_all_events", "sum_D_matches_and_switches", "frames")
     counts = {k: np.zeros(NUM_JOINTS) for k in keys}
+    n_videos = len(data.videos) if data.videos else (int(vof.max()) + 1 if n_frames else 0)
+    per_video = {k: np.zeros((n_videos, NUM_JOINTS)) for k in keys}
+    events = {k: np.zeros((n_frames, NUM_JOINTS), np.int64) for k in ("switches", "misses", "fps")}
     g_has, p_has = gt.has, pred.has
     g_track, p_track = gt.track.tolist(), pred.track.tolist()
     for video in np.unique(vof):
@@ -256,6 +269,7 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
                 for acc in accs:
                     acc.misses += 1
                     acc.fps += 1
+                events["misses"][f] = events["fps"][f] = 1
                 continue
             gs, ps, s = int(g_start[f]), int(p_start[f]), int(pair_start[f])
             fm = match[s:s + ng * npd].reshape(npd, ng, NUM_JOINTS)
@@ -268,19 +282,26 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
                 gi = [g for g, h in enumerate(gh[j]) if h]
                 pi = [p for p, h in enumerate(ph[j]) if h]
                 dj = dm[j]
-                accs[j].update([gt_ids[g] for g in gi], [pr_ids[p] for p in pi],
-                               [[dj[g][p] for p in pi] for g in gi])
+                acc = accs[j]
+                before = (acc.switches, acc.misses, acc.fps)
+                acc.update([gt_ids[g] for g in gi], [pr_ids[p] for p in pi],
+                           [[dj[g][p] for p in pi] for g in gi])
+                events["switches"][f, j] = acc.switches - before[0]
+                events["misses"][f, j] = acc.misses - before[1]
+                events["fps"][f, j] = acc.fps - before[2]
         for j, acc in enumerate(accs):
-            counts["num_matches"][j] += acc.matches
-            counts["num_switches"][j] += acc.switches
-            counts["num_misses"][j] += acc.misses
-            counts["num_false_positives"][j] += acc.fps
-            counts["sum_D_all_events"][j] += acc.d_sum
-            counts["sum_D_matches_and_switches"][j] += acc.d_match
-            counts["frames"][j] += len(frames)
-    counts["num_detections"] = counts["num_matches"] + counts["num_switches"]
-    counts["num_objects"] = counts["num_detections"] + counts["num_misses"]
-    return _final_metrics(counts)
+            for key, value in (("num_matches", acc.matches), ("num_switches", acc.switches),
+                               ("num_misses", acc.misses), ("num_false_positives", acc.fps),
+                               ("sum_D_all_events", acc.d_sum), ("sum_D_matches_and_switches", acc.d_match),
+                               ("frames", len(frames))):
+                counts[key][j] += value
+                per_video[key][video, j] = value
+    for arrays in (counts, per_video):
+        arrays["num_detections"] = arrays["num_matches"] + arrays["num_switches"]
+        arrays["num_objects"] = arrays["num_detections"] + arrays["num_misses"]
+    result = _final_metrics(counts)
+    result.video_counts, result.frame_events = per_video, events
+    return result
 
 
 def _final_metrics(counts: dict[str, np.ndarray]) -> TrackingResult:

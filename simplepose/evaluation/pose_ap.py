@@ -63,6 +63,13 @@ class Detections:
     score: np.ndarray        # (D,) float64
     label: np.ndarray        # (D,) bool
     n_gt: np.ndarray         # (15,) int64 GT joints
+    person: np.ndarray | None = None   # (D,) int64 index of the predicted person
+
+    def subset(self, keep: np.ndarray | slice, n_gt: np.ndarray) -> Detections:
+        """The detections selected by keep ((D,) bool or a slice), scored against n_gt (15,) GT joints."""
+        person = None if self.person is None else self.person[keep]
+        return Detections(self.joint[keep], self.score[keep], self.label[keep],
+                          np.asarray(n_gt, np.int64), person)
 
 
 def pairwise_distances(gt: Persons, pred: Persons, n_frames: int
@@ -123,30 +130,67 @@ def assign(gt: Persons, pred: Persons, n_frames: int) -> tuple[np.ndarray, np.nd
 
 def collect_detections(data: EvalData) -> Detections:
     """Assign predictions to GT and list every predicted joint with its score and label."""
-    assigned, joint_ok = assign(data.gt, data.pred, data.n_frames)
+    return detections_from(data, assign(data.gt, data.pred, data.n_frames)[1])
+
+
+def detections_from(data: EvalData, joint_ok: np.ndarray) -> Detections:
+    """Every predicted joint with its score and label, given assign()'s match flags (P, 15)."""
     p_idx, j_idx = np.nonzero(data.pred.has)        # prediction order, then joint
     return Detections(joint=j_idx.astype(np.int64), score=data.pred.score[p_idx, j_idx],
                       label=joint_ok[p_idx, j_idx],
-                      n_gt=data.gt.has.sum(axis=0).astype(np.int64))
+                      n_gt=data.gt.has.sum(axis=0).astype(np.int64), person=p_idx.astype(np.int64))
 
 
-def compute_metrics(det: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-joint AP, precision, recall (16,) in percent, index 15 = mean ignoring NaN."""
+def rank_order(det: Detections) -> np.ndarray:
+    """(D,) detections by joint, then descending score (NaN first, as poseval), stable."""
+    key = np.where(np.isnan(det.score), -np.inf, -det.score)
+    return np.lexsort((key, det.joint))
+
+
+def subset_order(order: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """rank_order of det.subset(keep, ...) from the full order (a stable order restricts to subsets)."""
+    new_index = np.cumsum(keep) - 1
+    return new_index[order[keep[order]]]
+
+
+def ranked_labels(det: Detections, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels by rank (15, L) and detections per joint (15,); order: rank_order(det) if known."""
+    n_det = np.bincount(det.joint, minlength=NUM_JOINTS)
+    order = rank_order(det) if order is None else order
+    joint = det.joint[order]
+    start = np.cumsum(n_det) - n_det
+    rank = np.arange(len(order)) - start[joint]
+    lab = np.zeros((NUM_JOINTS, int(n_det.max()) if len(order) else 0), np.float64)
+    lab[joint, rank] = det.label[order]
+    return lab, n_det
+
+
+def precision_recall_curves(det: Detections, order: np.ndarray | None = None
+                            ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per joint, recall and precision (L_j,) in percent at every rank; order: rank_order(det) if known."""
+    lab, n_det = ranked_labels(det, order)
+    curves = []
+    for j in range(NUM_JOINTS):
+        tp = np.cumsum(lab[j, :n_det[j]])
+        k = np.arange(1, n_det[j] + 1, dtype=np.float64)
+        recall = tp / det.n_gt[j] * 100 if det.n_gt[j] > 0 else np.full(n_det[j], np.nan)
+        curves.append((recall, tp / k * 100))
+    return curves
+
+
+def compute_metrics(det: Detections, order: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-joint AP, precision, recall (16,) in percent, index 15 = mean ignoring NaN.
+
+    order: rank_order(det), when the caller already has it.
+    """
     ap = np.zeros(NUM_JOINTS + 1)
     pre = np.zeros(NUM_JOINTS + 1)
     rec = np.zeros(NUM_JOINTS + 1)
-    n_det = np.bincount(det.joint, minlength=NUM_JOINTS)
     n_gt = det.n_gt.astype(np.float64)
     if len(det.joint):
-        key = np.where(np.isnan(det.score), -np.inf, -det.score)   # poseval sorts NaN first
-        order = np.lexsort((key, det.joint))                       # joint, then score descending
-        joint = det.joint[order]
-        label = det.label[order]
-        start = np.cumsum(n_det) - n_det
-        rank = np.arange(len(order)) - start[joint]
-        width = int(n_det.max())
-        lab = np.zeros((NUM_JOINTS, width), np.float64)             # (15, L) labels by rank
-        lab[joint, rank] = label
+        lab, n_det = ranked_labels(det, order)                        # (15, L) labels by rank
+        width = lab.shape[1]
         tp = np.cumsum(lab, axis=1)
         k = np.arange(1, width + 1, dtype=np.float64)
         valid = k[None, :] <= n_det[:, None]
@@ -169,6 +213,13 @@ def compute_metrics(det: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray
     for arr in (ap, pre, rec):
         arr[NUM_JOINTS] = nanmean(arr[:NUM_JOINTS])
     return ap, pre, rec
+
+
+def subset_ap(det: Detections, keep: np.ndarray, n_gt: np.ndarray, order: np.ndarray | None = None
+              ) -> np.ndarray:
+    """AP (16,) of the detections selected by keep (D,) against n_gt (15,); order: rank_order(det)."""
+    sub = None if order is None else subset_order(order, keep)
+    return compute_metrics(det.subset(keep, n_gt), sub)[0]
 
 
 def summarize(values: np.ndarray) -> np.ndarray:

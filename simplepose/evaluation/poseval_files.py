@@ -55,7 +55,7 @@ JOINT_NAMES: tuple[str, ...] = (
 )
 NUM_JOINTS = 15
 # PoseTrack18 keypoint name (as in categories[0].keypoints) -> poseval joint index.
-_POSEVAL_INDEX: dict[str, int] = {
+POSEVAL_INDEX: dict[str, int] = {
     "right_ankle": 0, "right_knee": 1, "right_hip": 2, "left_hip": 3, "left_knee": 4,
     "left_ankle": 5, "right_wrist": 6, "right_elbow": 7, "right_shoulder": 8,
     "left_shoulder": 9, "left_elbow": 10, "left_wrist": 11, "head_bottom": 12, "nose": 13,
@@ -112,8 +112,8 @@ def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
     names = cats[0].get("keypoints")
     if not isinstance(names, list) or len(names) not in (15, 17):
         raise DataError(path, "categories[0].keypoints must list 15 or 17 keypoint names")
-    table = np.array([_POSEVAL_INDEX.get(n, -1) for n in names], dtype=np.int64)
-    missing = sorted(set(_POSEVAL_INDEX) - set(names))
+    table = np.array([POSEVAL_INDEX.get(n, -1) for n in names], dtype=np.int64)
+    missing = sorted(set(POSEVAL_INDEX) - set(names))
     if missing:
         raise DataError(path, f"categories[0].keypoints lacks {missing}")
     return len(names), table

@@ -16,3 +16,6 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert (out / "work" / "latest.pth").is_file()
     assert len(list((out / "eval" / "predictions").glob("*.json"))) == 1
     assert len(list((out / "overlays").glob("*.jpg"))) == 2
+    report = out / "report" / "index.html"
+    assert f"report: {report}" in printed and report.is_file()
+    assert list((out / "report" / "gallery").glob("*.jpg"))       # the synthetic frames were found

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simplepose.commands import eval as eval_cmd
-from simplepose.errors import DataError
+from simplepose.errors import ConfigError, DataError
 
 
 def _run(*argv: str) -> int:
@@ -41,3 +41,20 @@ def test_eval_missing_prediction_folder(poseval_golden_dir: Path, tmp_path: Path
         _run(str(case / "gt"), str(tmp_path / "nope"))
     with pytest.raises(DataError, match="not found"):
         _run(str(case / "gt"), str(tmp_path))
+
+
+def test_eval_report_and_compare(poseval_golden_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    case = poseval_golden_dir / "p01_clean_small"
+    out = tmp_path / "report"
+    assert _run(str(case / "gt"), str(case / "pred"), "--tracking", "--json", str(tmp_path / "m.json"),
+                "--report", str(out), "--compare", str(case / "pred")) == 0
+    assert f"report: {out / 'index.html'}" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert report["evaluation"] == json.loads((tmp_path / "m.json").read_text())
+    assert set(report["compare"]["difference"]["summary_ap"]) <= {0.0, None}
+
+
+def test_eval_compare_needs_report(poseval_golden_dir: Path) -> None:
+    case = poseval_golden_dir / "p01_clean_small"
+    with pytest.raises(ConfigError, match="need --report"):
+        _run(str(case / "gt"), str(case / "pred"), "--compare", str(case / "pred"))
