@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from simplepose.errors import SimplePoseError
@@ -33,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_text(error: OSError) -> str:
+    """`FILE: problem` of an OS error (the second file too for a rename)."""
+    problem = error.strerror or str(error)
+    where = " -> ".join(os.fsdecode(f) for f in (error.filename, error.filename2) if f is not None)
+    return f"{where}: {problem}" if where else problem
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = sys.argv[1:] if argv is None else argv
@@ -45,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except SimplePoseError as e:
         print(f"simplepose {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # disk full, read-only, permissions, a folder where a file goes: the OS's words and the file
+        print(f"simplepose {args.command}: error: {os_error_text(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"simplepose {args.command}: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)

@@ -1,0 +1,85 @@
+"""The CLI's one error path: every failure is one `simplepose CMD: error: FILE: problem` line, exit 2."""
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from simplepose.cli import main
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _one_error_line(capsys: pytest.CaptureFixture, command: str, *words: str) -> str:
+    """The captured stderr, checked to be exactly one error line holding `words`."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"simplepose {command}: error: "), err
+    for w in words:
+        assert w in err[0], err[0]
+    return err[0]
+
+
+@pytest.fixture()
+def tiny_gt(poseval_golden_dir: Path, tmp_path: Path) -> Path:
+    """A copy of a small official-poseval case: tmp/gt and tmp/pred."""
+    import shutil
+
+    case = poseval_golden_dir / "p01_clean_small"
+    for name in ("gt", "pred"):
+        shutil.copytree(case / name, tmp_path / name)
+    return tmp_path
+
+
+def test_a_folder_where_a_file_goes(tiny_gt: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tiny_gt / "out.json"
+    out.mkdir()
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    _one_error_line(capsys, "eval", f"{out}: ", "folder")
+
+
+def test_disk_full_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFixture,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    out = tiny_gt / "metrics.json"
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    _one_error_line(capsys, "eval", f"{out}: ", "No space left on device")
+    assert not out.exists() and not [p for p in tiny_gt.iterdir() if p.name.startswith(".")]
+
+
+def test_read_only_folder_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tiny_gt / "metrics.json"
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    _one_error_line(capsys, "eval", f"{out}: ", "Read-only file system")
+
+
+@pytest.mark.parametrize("command", ["synth", "train", "export"])
+def test_a_file_where_a_folder_goes(command: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Each command that writes meets a plain file where its output folder must be."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    if command == "synth":
+        argv = ["synth", str(blocker / "data"), "--videos", "1", "--frames", "2", "--quiet"]
+    elif command == "train":
+        argv = ["train", str(CONFIGS / "synthetic_tiny.yaml"), "--work-dir", str(blocker / "work")]
+    else:
+        import torch
+
+        from simplepose.model.checkpoint import save_checkpoint
+        from simplepose.model.pose_model import SimpleBaseline
+        torch.manual_seed(0)
+        ckpt = save_checkpoint(tmp_path / "m.pth", SimpleBaseline(depth=18, deconv_channels=16, num_deconv=1))
+        argv = ["export", str(ckpt), str(blocker / "m.onnx"), "--input-size", "32", "32", "--no-verify"]
+    assert main(argv) == 2
+    _one_error_line(capsys, command, str(blocker))
