@@ -70,6 +70,14 @@ def int_field(rec: Mapping, key: str, path: PathLike, where: str) -> int:
     return int(value)
 
 
+def frame_number(stem: str) -> int | None:
+    """The number a file stem spells in ASCII digits ("000123" -> 123), else None.
+
+    str.isdigit() also accepts superscripts and other scripts' digits, some of which int() refuses.
+    """
+    return int(stem) if stem.isascii() and stem.isdigit() else None
+
+
 def document_lists(doc: Any, path: PathLike, need_annotations: bool = True) -> tuple[list, list]:
     """Check a COCO-style top level and return its (images, annotations) lists."""
     if not isinstance(doc, dict):
@@ -153,7 +161,8 @@ def parse_images(images: list, path: PathLike, image_root: PathLike, video_name:
             video_id = video_name if video_name is not None else (rel.parent.name or None)
             position = per_video_count.get(video_id, 0)
             per_video_count[video_id] = position + 1
-            frame_index = int(rel.stem) if rel.stem.isdigit() else position
+            number = frame_number(rel.stem)
+            frame_index = position if number is None else number
         is_labeled = img.get("is_labeled", True)
         out.append(ImageInfo(
             image_id=image_id, file_name=file_name, image_path=str(root / file_name), index=i,

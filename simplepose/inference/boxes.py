@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from simplepose.data.annotations import load_annotated_persons, load_image_records
-from simplepose.data.cocostyle import ImageInfo
+from simplepose.data.cocostyle import ImageInfo, frame_number
 from simplepose.data.detections import load_detections
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
@@ -123,8 +123,8 @@ class BoxProvider:
         else:
             records = {}
             for i, p in enumerate(self.source.paths):
-                if p.stem.isdigit():
-                    image_id = int(p.stem)
+                image_id = frame_number(p.stem)
+                if image_id is not None:
                     if image_id in records:
                         raise DataError(path, f"image files {records[image_id].image_path} and {p} both give "
                                               f"image_id {image_id}: pass --images-json to map ids to file names")
