@@ -83,3 +83,16 @@ def test_a_file_where_a_folder_goes(command: str, tmp_path: Path, capsys: pytest
         argv = ["export", str(ckpt), str(blocker / "m.onnx"), "--input-size", "32", "32", "--no-verify"]
     assert main(argv) == 2
     _one_error_line(capsys, command, str(blocker))
+
+
+@pytest.mark.parametrize("device, words", [("tpu", "unknown device 'tpu'"), ("cuda:7", "CUDA"),
+                                           ("gpu0", "unknown device")])
+def test_infer_device_unknown_or_unavailable(device: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has the device")
+    image = tmp_path / "x.jpg"
+    image.write_bytes(b"")
+    assert main(["infer", str(tmp_path / "m.pth"), str(image), "--device", device]) == 2
+    _one_error_line(capsys, "infer", "--device: ", *words.split(","))

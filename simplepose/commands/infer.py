@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
     from simplepose.data.instances import PosePrediction
+    from simplepose.engine.distributed import resolve_device
     from simplepose.evaluation.prediction_files import write_posetrack_predictions
     from simplepose.inference.boxes import BoxProvider, batch_frames
     from simplepose.inference.estimator import PoseEstimator
@@ -83,13 +84,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise DataError(None, f"--batch-size must be >= 1, got {args.batch_size}")
+    device = resolve_device(args.device, source="--device", key=None)
     source = open_frames(args.input)
     is_video = isinstance(source, VideoFrames)
     provider = BoxProvider(source, args.boxes, args.images_json, args.det_thr)
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                               schema=get_schema(args.schema) if args.schema else None,
-                                              device=args.device)
+                                              device=device)
     schema = estimator.schema
     tracker = PoseTracker(schema.sigmas_array, max_age=args.max_age) if args.track else None
     out_dir = Path(args.out_dir)

@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.model.checkpoint import load_model
 
     cfg = load_config(args.config, args.overrides)
-    device, info = du.setup_device(args.device or cfg.runtime.device)
+    device, info = (du.setup_device(args.device, "--device", None) if args.device
+                    else du.setup_device(cfg.runtime.device))
     try:
         model, _ = load_model(args.checkpoint)
         model = model.to(device).eval()
