@@ -96,3 +96,11 @@ def test_infer_device_unknown_or_unavailable(device: str, words: str, tmp_path: 
     image.write_bytes(b"")
     assert main(["infer", str(tmp_path / "m.pth"), str(image), "--device", device]) == 2
     _one_error_line(capsys, "infer", "--device: ", *words.split(","))
+
+
+@pytest.mark.parametrize("option", ["--det-thr", "--kpt-thr", "--fps"])
+def test_infer_refuses_nan_thresholds(option: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["infer", str(tmp_path / "m.pth"), str(tmp_path), option, "nan"])
+    assert e.value.code == 2
+    assert f"argument {option}: must be a finite number, got 'nan'" in capsys.readouterr().err

@@ -26,6 +26,14 @@ from simplepose.errors import DataError
 log = logging.getLogger(__name__)
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (float() also reads 'nan' and 'inf')."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose infer`."""
     parser.add_argument("checkpoint", help="model checkpoint (ours, or MMPose 0.x/1.x)")
@@ -35,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or PoseTrack per-video annotation folder (ground-truth boxes); default: whole frame")
     parser.add_argument("--images-json", metavar="FILE",
                         help="annotation file whose 'images' map the detection file's image_id to file names")
-    parser.add_argument("--det-thr", type=float, default=0.3, help="minimum detection score (default 0.3)")
+    parser.add_argument("--det-thr", type=finite_float, default=0.3, help="minimum detection score (default 0.3)")
     parser.add_argument("--out-dir", default="simplepose_infer", help="output folder (default ./simplepose_infer)")
     parser.add_argument("--posetrack-out", metavar="DIR",
                         help="also write PoseTrack18 per-video prediction files (after the reference's rescoring "
@@ -43,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ground-truth image records from --boxes or --images-json")
     parser.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
     parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv)")
-    parser.add_argument("--fps", type=float, help="overlay video frame rate (default: the input's, else 30)")
+    parser.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
     parser.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
     parser.add_argument("--track", action="store_true", help="assign track ids across frames (per sequence)")
@@ -51,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
                         help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
                              "checkpoint records, else posetrack18")
-    parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
+    parser.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
 
 
