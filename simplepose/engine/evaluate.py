@@ -34,8 +34,13 @@ log = logging.getLogger("simplepose.evaluate")
 
 
 def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
-                      device: torch.device | str = "cpu", progress: bool = True) -> list[PosePrediction]:
-    """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order."""
+                      device: torch.device | str = "cpu", progress: bool = True,
+                      keep_bar: bool = False) -> list[PosePrediction]:
+    """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order.
+
+    keep_bar: leave the finished progress bar on its own line (a cleared bar leaves the cursor
+    where the next output, e.g. a table, would be written over it in logs and pipes).
+    """
 
     device = torch.device(device)
     info = du.get_info()
@@ -52,7 +57,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     out: list[tuple[int, PosePrediction]] = []
     bar = None
     if progress and info.is_main:
-        bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=False, dynamic_ncols=True)
+        bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=keep_bar, dynamic_ncols=True)
     try:
         for batch in loader:
             centers, scales = batch["center"].numpy(), batch["scale"].numpy()   # (N, 2) each
@@ -92,6 +97,16 @@ class Evaluation:
     table: str                  # the summary as printed
     predictions: Path           # per-video prediction folder (PoseTrack18) or results file (COCO)
     result: Any                 # the evaluator's own result: PoseTrackResult or the COCO stats
+
+    def to_json(self) -> dict[str, Any]:
+        """Strict-JSON summary: metrics (NaN as null), the predictions' absolute path and, for
+        PoseTrack18, per-joint AP/precision/recall in `simplepose eval --json`'s layout."""
+        out: dict[str, Any] = {
+            "metrics": {k: (float(v) if np.isfinite(v) else None) for k, v in self.metrics.items()},
+            "predictions": str(Path(self.predictions).absolute())}
+        if isinstance(self.result, PoseTrackResult):
+            out["posetrack"] = self.result.to_json()
+        return out
 
 
 def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
