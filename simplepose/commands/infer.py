@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     source = open_frames(args.input)
     is_video = isinstance(source, VideoFrames)
     provider = BoxProvider(source, args.boxes, args.images_json, args.det_thr)
+    if args.boxes is None:
+        log.warning("no --boxes given: every frame is estimated as ONE person filling the WHOLE frame; "
+                    "pass person detections (COCO results json) or annotations with --boxes for real scenes")
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                               schema=get_schema(args.schema) if args.schema else None,

@@ -200,18 +200,25 @@ class BoxProvider:
         return FrameBoxes(image_id, boxes.reshape(-1, 4), scores)
 
 
+# decoded pixels held at once by batch_frames: 16 full-HD frames, ~100 MB of BGR
+MAX_BATCH_PIXELS = 16 * 1920 * 1080
+
+
 def batch_frames(frames: Iterable[Frame], boxes: BoxProvider, max_persons: int,
-             max_frames: int = 16) -> Iterator[list[tuple[Frame, FrameBoxes | None]]]:
-    """Consecutive frames with their boxes, grouped until max_persons persons or max_frames frames."""
+                 max_pixels: int = MAX_BATCH_PIXELS) -> Iterator[list[tuple[Frame, FrameBoxes | None]]]:
+    """Consecutive frames with their boxes, grouped until max_persons persons or max_pixels decoded
+    pixels (memory is bounded by pixels, whatever the frame size; a frame larger than the budget
+    is a batch of its own)."""
     batch: list[tuple[Frame, FrameBoxes | None]] = []
-    persons = 0
+    persons = pixels = 0
     for frame in frames:
         fb = boxes(frame)
         batch.append((frame, fb))
         persons += 0 if fb is None else len(fb.boxes_xywh)
-        if persons >= max_persons or len(batch) >= max_frames:
+        pixels += frame.image.shape[0] * frame.image.shape[1]
+        if persons >= max_persons or pixels >= max_pixels:
             yield batch
-            batch, persons = [], 0
+            batch, persons, pixels = [], 0, 0
     if batch:
         yield batch
 
