@@ -5,6 +5,8 @@ import argparse
 import logging
 import time
 
+import numpy as np
+
 from simplepose.io import write_json
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,16 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result, rows=rows))
     out = result.to_json()
     if args.tracking:
-        from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table
+        from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
 
         tracking = evaluate_tracking(data)
         print()
         print(format_tracking_table(tracking))
+        short = short_sequences(data)
+        if short and np.isnan(tracking.summary).any():
+            print(f"nan: MOTA needs >= 2 labelled frames per sequence (poseval leaves out each sequence's last "
+                  f"frame); {len(short)} of {len(data.videos)} sequence(s) have fewer: {', '.join(short[:5])}"
+                  f"{' ...' if len(short) > 5 else ''}")
         out["tracking"] = tracking.to_json()
     if args.json:
         write_json(args.json, out, indent=1)

@@ -41,3 +41,21 @@ def test_eval_missing_prediction_folder(poseval_golden_dir: Path, tmp_path: Path
         _run(str(case / "gt"), str(tmp_path / "nope"))
     with pytest.raises(DataError, match="not found"):
         _run(str(case / "gt"), str(tmp_path))
+
+
+def test_tracking_nan_row_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One labelled frame per sequence: MOTA has no frame to count, and the command says why."""
+    from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
+
+    gt_dir, pred_dir, gt = write_case(tmp_path, n_frames=1)
+    write_pred(pred_dir, as_prediction(gt))
+    assert _run(str(gt_dir), str(pred_dir), "--tracking") == 0
+    out = capsys.readouterr().out
+    assert "| nan |" in out
+    assert "MOTA needs >= 2 labelled frames per sequence" in out and "1 of 1 sequence(s) have fewer: " \
+        "000001_mpii_test" in out
+    (tmp_path / "ok").mkdir()
+    gt_dir, pred_dir, gt = write_case(tmp_path / "ok", n_frames=3)
+    write_pred(pred_dir, as_prediction(gt))
+    assert _run(str(gt_dir), str(pred_dir), "--tracking") == 0
+    assert "MOTA needs" not in capsys.readouterr().out
