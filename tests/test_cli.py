@@ -104,3 +104,44 @@ def test_infer_refuses_nan_thresholds(option: str, tmp_path: Path, capsys: pytes
         main(["infer", str(tmp_path / "m.pth"), str(tmp_path), option, "nan"])
     assert e.value.code == 2
     assert f"argument {option}: must be a finite number, got 'nan'" in capsys.readouterr().err
+
+
+def test_sigterm_in_infer_leaves_no_temp_video(tmp_path: Path) -> None:
+    """SIGTERM while the overlay video is being written: the hidden temp file is removed, exit 143."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import cv2
+    import numpy as np
+    import torch
+
+    from simplepose.model.checkpoint import save_checkpoint
+    from simplepose.model.pose_model import SimpleBaseline
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "m.pth", SimpleBaseline(depth=18, deconv_channels=16))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(400):
+        cv2.imwrite(str(frames / f"{i:06d}.jpg"), np.full((48, 64, 3), i % 255, np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "simplepose", "infer", str(ckpt), str(frames), "--batch-size",
+                             "1", "--out-dir", str(out), "--video-out", str(out / "v.mp4")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        for _ in range(1200):                        # until the temp video exists (or 120 s)
+            if any(p.name.startswith(".v.") for p in out.iterdir()) or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.decode().strip().splitlines()[-1] == "simplepose infer: interrupted: terminated by SIGTERM"
+    assert sorted(p.name for p in out.iterdir()) == []
