@@ -17,6 +17,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,6 +35,7 @@ from simplepose.engine.curves import plot_training_curves
 from simplepose.engine.data import (EpochSampler, SeededDataset, build_dataset, iters_per_epoch, load_instances,
                                     make_loader)
 from simplepose.engine.evaluate import validate
+from simplepose.engine.lock import WorkDirLock
 from simplepose.engine.metrics_log import MetricLogger
 from simplepose.engine.schedule import build_optimizer, lr_factor, scaled_base_lr, set_lr
 from simplepose.engine.state import TrainState, load_training_checkpoint, save_training_checkpoint, seed_everything
@@ -52,7 +54,17 @@ SaveCheckpoint = Callable[[Path], None]
 
 def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
           save_every_iters: int | None = None) -> TrainState:
-    """Train as configured; returns the final state. `hooks` run after every iteration."""
+    """Train as configured; returns the final state. `hooks` run after every iteration.
+
+    The main process holds the work dir's lock (engine/lock.py) throughout: a second training
+    in the same work dir is refused instead of mixing checkpoints and logs."""
+    is_main = not du.launched_by_torchrun() or int(os.environ["RANK"]) == 0
+    with WorkDirLock(cfg.runtime.work_dir) if is_main else contextlib.nullcontext():
+        return _train(cfg, resume, hooks, save_every_iters)
+
+
+def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters: int | None) -> TrainState:
+    """train() once the work dir is locked."""
     rt = cfg.runtime
     save_every_iters = save_every_iters if save_every_iters is not None else rt.save_every_iters
     device, info = du.setup_device(rt.device)
