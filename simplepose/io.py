@@ -19,6 +19,11 @@ def _umask() -> int:
     return mask
 
 
+def usual_mode(path: str | os.PathLike) -> None:
+    """Give a file made by mkstemp (mode 0600) the mode open() would have given it (0666 & ~umask)."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> Path:
     """Call write(file) on a temp file beside `path`, then rename it into place."""
     path = Path(path)
@@ -32,7 +37,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):

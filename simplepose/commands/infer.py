@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.inference.boxes import BoxProvider, batch_frames
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.inference.results import frame_predictions, result_records
-    from simplepose.inference.video import VideoFrames, VideoWriter, open_frames
+    from simplepose.inference.video import CODEC_NAMES, VideoFrames, VideoWriter, open_frames
     from simplepose.io import write_json
     from simplepose.tracking.tracker import PoseTracker
     from simplepose.visualize import draw_poses, save_image
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("PoseTrack18 predictions of %d videos -> %s", len(files), args.posetrack_out)
         if writer is not None:
             video = writer.close()
-            log.info("overlay video (%d frames) -> %s", writer.frames, video)
+            log.info("overlay video (%d frames, %s) -> %s", writer.frames, CODEC_NAMES[writer.codec], video)
     except BaseException:
         if writer is not None:
             writer.abort()  # no half-written video is left behind
