@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking", action="store_true",
                         help="also compute the tracking metrics (MOTA, MOTP, precision, recall)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar while reading")
+    parser.epilog = ("Frames are paired by file_name (then image id), not by position as poseval pairs them. "
+                     "Ties: the numbers equal poseval's when joint scores are distinct; where equal scores mix "
+                     "true and false positives (a warning says so) poseval's own AP depends on numpy's unstable "
+                     "sort (it differs between machines, e.g. with AVX-512), and simplepose keeps list order.")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,3 +59,10 @@ def test_tracking_nan_row_is_explained(tmp_path: Path, capsys: pytest.CaptureFix
     write_pred(pred_dir, as_prediction(gt))
     assert _run(str(gt_dir), str(pred_dir), "--tracking") == 0
     assert "MOTA needs" not in capsys.readouterr().out
+
+
+def test_eval_help_explains_ties_and_pairing() -> None:
+    parser = argparse.ArgumentParser()
+    eval_cmd.add_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert "numpy's unstable sort" in text and "paired by file_name" in text
