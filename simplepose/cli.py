@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 
 from simplepose.errors import SimplePoseError
@@ -33,6 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that every cleanup (finally, except) runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """The SIGTERM handler."""
+    raise Terminated("terminated by SIGTERM")
+
+
+def os_error_text(error: OSError) -> str:
+    """`FILE: problem` of an OS error (the second file too for a rename)."""
+    problem = error.strerror or str(error)
+    where = " -> ".join(os.fsdecode(f) for f in (error.filename, error.filename2) if f is not None)
+    return f"{where}: {problem}" if where else problem
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = sys.argv[1:] if argv is None else argv
@@ -42,13 +60,25 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
+        # SIGTERM would end the process without unwinding: temp files (a video being written) stay
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        previous = None
+    try:
         return int(module.run(args) or 0)
     except SimplePoseError as e:
         print(f"simplepose {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        # disk full, read-only, permissions, a folder where a file goes: the OS's words and the file
+        print(f"simplepose {args.command}: error: {os_error_text(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         print(f"simplepose {args.command}: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import argparse
 import logging
 import time
 
+import numpy as np
+
 from simplepose.errors import ConfigError
 from simplepose.io import write_json
 
@@ -28,13 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", metavar="ROOT", default=None,
                         help="with --report: folder the GT image file names are relative to (default: found "
                              "from the GT folder, e.g. ROOT/annotations/val -> ROOT)")
+    parser.epilog = ("Frames are paired by file_name (then image id), not by position as poseval pairs them. "
+                     "Ties: the numbers equal poseval's when joint scores are distinct; where equal scores mix "
+                     "true and false positives (a warning says so) poseval's own AP depends on numpy's unstable "
+                     "sort (it differs between machines, e.g. with AVX-512), and simplepose keeps list order.")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally write JSON."""
     # the evaluator loads here, not at import: the CLI imports every command module for its parser
     from simplepose.evaluation.eval_data import load_eval_data
-    from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table
+    from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
     from simplepose.evaluation.report import Compared, find_images_root, write_report
 
@@ -53,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
         tracking = evaluate_tracking(data)
         print()
         print(format_tracking_table(tracking))
+        short = short_sequences(data)
+        if short and np.isnan(tracking.summary).any():
+            print(f"nan: MOTA needs >= 2 labelled frames per sequence (poseval leaves out each sequence's last "
+                  f"frame); {len(short)} of {len(data.videos)} sequence(s) have fewer: {', '.join(short[:5])}"
+                  f"{' ...' if len(short) > 5 else ''}")
         out["tracking"] = tracking.to_json()
     if args.json:
         write_json(args.json, out, indent=1)

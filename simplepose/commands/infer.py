@@ -26,6 +26,14 @@ from simplepose.errors import DataError
 log = logging.getLogger(__name__)
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (float() also reads 'nan' and 'inf')."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose infer`."""
     parser.add_argument("checkpoint", help="model checkpoint (ours, or MMPose 0.x/1.x)")
@@ -35,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or PoseTrack per-video annotation folder (ground-truth boxes); default: whole frame")
     parser.add_argument("--images-json", metavar="FILE",
                         help="annotation file whose 'images' map the detection file's image_id to file names")
-    parser.add_argument("--det-thr", type=float, default=0.3, help="minimum detection score (default 0.3)")
+    parser.add_argument("--det-thr", type=finite_float, default=0.3, help="minimum detection score (default 0.3)")
     parser.add_argument("--out-dir", default="simplepose_infer", help="output folder (default ./simplepose_infer)")
     parser.add_argument("--posetrack-out", metavar="DIR",
                         help="also write PoseTrack18 per-video prediction files (after the reference's rescoring "
@@ -43,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ground-truth image records from --boxes or --images-json")
     parser.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
     parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv)")
-    parser.add_argument("--fps", type=float, help="overlay video frame rate (default: the input's, else 30)")
+    parser.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
     parser.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
     parser.add_argument("--track", action="store_true", help="assign track ids across frames (per sequence)")
@@ -51,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
                         help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
                              "checkpoint records, else posetrack18")
-    parser.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing")
+    parser.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
 
 
@@ -72,24 +80,29 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
     from simplepose.data.instances import PosePrediction
+    from simplepose.engine.distributed import resolve_device
     from simplepose.evaluation.prediction_files import write_posetrack_predictions
     from simplepose.inference.boxes import BoxProvider, batch_frames
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.inference.results import frame_predictions, result_records
-    from simplepose.inference.video import VideoFrames, VideoWriter, open_frames
+    from simplepose.inference.video import CODEC_NAMES, VideoFrames, VideoWriter, open_frames
     from simplepose.io import write_json
     from simplepose.tracking.tracker import PoseTracker
     from simplepose.visualize import draw_poses, save_image
 
     if args.batch_size < 1:
         raise DataError(None, f"--batch-size must be >= 1, got {args.batch_size}")
+    device = resolve_device(args.device, source="--device", key=None)
     source = open_frames(args.input)
     is_video = isinstance(source, VideoFrames)
     provider = BoxProvider(source, args.boxes, args.images_json, args.det_thr)
+    if args.boxes is None:
+        log.warning("no --boxes given: every frame is estimated as ONE person filling the WHOLE frame; "
+                    "pass person detections (COCO results json) or annotations with --boxes for real scenes")
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                               schema=get_schema(args.schema) if args.schema else None,
-                                              device=args.device)
+                                              device=device)
     schema = estimator.schema
     tracker = PoseTracker(schema.sigmas_array, max_age=args.max_age) if args.track else None
     out_dir = Path(args.out_dir)
@@ -142,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("PoseTrack18 predictions of %d videos -> %s", len(files), args.posetrack_out)
         if writer is not None:
             video = writer.close()
-            log.info("overlay video (%d frames) -> %s", writer.frames, video)
+            log.info("overlay video (%d frames, %s) -> %s", writer.frames, CODEC_NAMES[writer.codec], video)
     except BaseException:
         if writer is not None:
             writer.abort()  # no half-written video is left behind

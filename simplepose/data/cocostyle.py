@@ -70,6 +70,24 @@ def int_field(rec: Mapping, key: str, path: PathLike, where: str) -> int:
     return int(value)
 
 
+def flag_field(rec: Mapping, key: str, default: bool, path: PathLike, where: str) -> bool:
+    """rec[key] as a flag: true/false or 0/1 (a string such as "false" would read as true)."""
+    value = rec.get(key, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    raise DataError(path, f"field '{key}' must be true, false, 0 or 1, got {value!r}", record=where)
+
+
+def frame_number(stem: str) -> int | None:
+    """The number a file stem spells in ASCII digits ("000123" -> 123), else None.
+
+    str.isdigit() also accepts superscripts and other scripts' digits, some of which int() refuses.
+    """
+    return int(stem) if stem.isascii() and stem.isdigit() else None
+
+
 def document_lists(doc: Any, path: PathLike, need_annotations: bool = True) -> tuple[list, list]:
     """Check a COCO-style top level and return its (images, annotations) lists."""
     if not isinstance(doc, dict):
@@ -153,12 +171,13 @@ def parse_images(images: list, path: PathLike, image_root: PathLike, video_name:
             video_id = video_name if video_name is not None else (rel.parent.name or None)
             position = per_video_count.get(video_id, 0)
             per_video_count[video_id] = position + 1
-            frame_index = int(rel.stem) if rel.stem.isdigit() else position
-        is_labeled = img.get("is_labeled", True)
+            number = frame_number(rel.stem)
+            frame_index = position if number is None else number
+        is_labeled = flag_field(img, "is_labeled", True, path, where)
         out.append(ImageInfo(
             image_id=image_id, file_name=file_name, image_path=str(root / file_name), index=i,
             image_size=parse_image_size(img, path, where), video_id=video_id, frame_index=frame_index,
-            is_labeled=bool(is_labeled), ignore_regions=parse_ignore_regions(img, path, where)))
+            is_labeled=is_labeled, ignore_regions=parse_ignore_regions(img, path, where)))
     return out
 
 
@@ -169,14 +188,19 @@ def stack_rows(rows: list, width: int | None, path: PathLike, records: list[str]
     if not rows:
         return np.zeros((0, width or 0), dtype=np.float64)
     try:
-        arr = np.asarray(rows, dtype=np.float64)
-        if arr.ndim == 2 and (width is None or arr.shape[1] == width):
-            return arr
+        # no dtype first: numpy would turn "12.5" into 12.5; strings give a 'U' array, null an object one
+        arr = np.asarray(rows)
+        if arr.dtype.kind in "fiuO" and arr.ndim == 2 and (width is None or arr.shape[1] == width):
+            if arr.dtype.kind != "O" or not any(isinstance(v, (str, bool)) for v in arr.ravel()):
+                return arr.astype(np.float64)
     except (TypeError, ValueError):
         pass
     for row, rec in zip(rows, records):       # slow path: find and name the culprit
         if not isinstance(row, (list, tuple)):
             raise DataError(path, f"'{what}' must be a list of numbers, got {type(row).__name__}", record=rec)
+        text = next((v for v in row if isinstance(v, (str, bool))), None)
+        if text is not None:
+            raise DataError(path, f"'{what}' holds {text!r}, which is not a number", record=rec)
         if width is not None and len(row) != width:
             hint = " (not a multiple of 3)" if what == "keypoints" and len(row) % 3 else ""
             expected = f"{width} ({width // 3} x,y,v triples)" if what == "keypoints" else str(width)
@@ -251,7 +275,7 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
                      for a, rec in zip(anns, records)], dtype=np.int64)
     counted = np.count_nonzero(kps32[..., :2].max(axis=2), axis=1)
     n_kp = np.where(n_kp < 0, counted, n_kp)
-    crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns])
+    crowd = np.array([flag_field(a, "iscrowd", False, path, rec) for a, rec in zip(anns, records)], dtype=bool)
     no_kp = n_kp == 0
     kp_nonpositive = kps32[..., :2].reshape(len(anns), -1).max(axis=1) <= 0
 

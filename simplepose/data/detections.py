@@ -30,10 +30,13 @@ def load_detections(json_path: PathLike, images: Mapping[int, ImageInfo], *, sco
     none); keypoints are zeros with visibility 1. Zero-area boxes are skipped with a logged warning
     (`drop_invalid`); MMPose would keep them and produce NaN poses.
     """
+    if not np.isfinite(score_thr):
+        raise DataError(json_path, f"the detection score threshold must be a finite number, got {score_thr}")
     dets = read_json(json_path)
     if not isinstance(dets, list):
         raise DataError(json_path, f"expected a JSON list of detections, got {type(dets).__name__}")
     rows, keep_recs = [], []
+    other_category = 0
     for j, det in enumerate(dets):
         where = f"detection [{j}]"
         if not isinstance(det, dict):
@@ -41,13 +44,19 @@ def load_detections(json_path: PathLike, images: Mapping[int, ImageInfo], *, sco
         for key in ("image_id", "bbox", "score"):
             if key not in det:
                 raise DataError(json_path, f"missing field '{key}'", record=where)
-        if category_id is not None and det.get("category_id", category_id) != category_id:
-            continue
+        if category_id is not None and "category_id" in det:
+            # an int, not "1": MMPose compares with == and would drop such detections without a word
+            if int_field(det, "category_id", json_path, where) != category_id:
+                other_category += 1
+                continue
         image_id = int_field(det, "image_id", json_path, where)
         if image_id not in images:
             raise DataError(json_path, f"image_id {image_id} is not among the ground-truth images", record=where)
         rows.append(det)
         keep_recs.append(where + f" (image id {image_id})")
+    if other_category:
+        logger.log(logging.INFO if rows else logging.WARNING, "%s: skipped %d of %d detection(s) whose "
+                   "category_id is not %s (the person category)", json_path, other_category, len(dets), category_id)
     if not rows:
         return []
     boxes = stack_rows([d["bbox"][:4] if isinstance(d["bbox"], list) else d["bbox"] for d in rows],

@@ -5,7 +5,9 @@ Every problem is a ConfigError naming where the value came from (the YAML file, 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from simplepose.data.transforms import AugmentConfig
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
 
@@ -201,21 +204,153 @@ def config_from_dict(values: dict[str, Any], source: str = "<config>") -> Config
     return cfg
 
 
-def _validate(cfg: Config, source: str) -> None:
-    """Range checks that types alone do not catch."""
+DEPTHS = (18, 34, 50, 101, 152)                     # the ResNets model.resnet builds
+DATASETS = ("posetrack18", "coco")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# YAML's anchors let a few bytes expand exponentially ("billion laughs"): bound what a config holds
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000
+MAX_CONFIG_DEPTH = 32
+
+
+def _finite(x: float) -> bool:
+    """True for a finite number."""
+    return math.isfinite(x)
+
+
+def _aug_problems(aug: dict[str, Any]) -> list[str]:
+    """What is wrong with data.aug: unknown keys, wrong types, probabilities outside [0, 1], ..."""
+    fields = {f.name: f for f in dataclasses.fields(AugmentConfig)}
     problems = []
-    if cfg.data.batch_size < 1 or cfg.data.val_batch_size < 1:
-        problems.append("data.batch_size and data.val_batch_size must be >= 1")
+    for key, value in aug.items():
+        name = f"data.aug.{key}"
+        if key not in fields:
+            problems.append(f"unknown key '{name}' (known: {', '.join(fields)})")
+            continue
+        default = getattr(AugmentConfig(), key)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                problems.append(f"'{name}' must be true or false, got {value!r}")
+            continue
+        if isinstance(default, tuple):
+            ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and v > 0 for v in value)
+            if not ok or value[0] > value[1]:
+                problems.append(f"'{name}' must be two positive numbers [low, high] with low <= high, got {value!r}")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            problems.append(f"'{name}' must be a finite number, got {value!r}")
+            continue
+        if isinstance(default, int) and value != int(value):
+            problems.append(f"'{name}' must be an integer, got {value!r}")
+        elif key.endswith("_prob") and not 0 <= value <= 1:
+            problems.append(f"'{name}' is a probability and must be in [0, 1], got {value!r}")
+        elif key == "max_reduce" and value not in (1, 2, 4, 8):
+            problems.append(f"'{name}' must be 1, 2, 4 or 8, got {value!r}")
+        elif value < 0:
+            problems.append(f"'{name}' must be >= 0, got {value!r}")
+    return problems
+
+
+def _range_problems(cfg: Config) -> list[str]:
+    """Every value out of its range, each naming its key (types are already checked)."""
+    m, d, o, r = cfg.model, cfg.data, cfg.optim, cfg.runtime
+    checks: list[tuple[bool, str]] = [
+        (m.depth in DEPTHS, f"model.depth must be one of {', '.join(map(str, DEPTHS))}, got {m.depth}"),
+        (m.num_keypoints >= 1, f"model.num_keypoints must be >= 1, got {m.num_keypoints}"),
+        (m.deconv_channels >= 1, f"model.deconv_channels must be >= 1, got {m.deconv_channels}"),
+        (1 <= m.num_deconv <= 5, f"model.num_deconv must be in 1..5, got {m.num_deconv}"),
+        (d.dataset in DATASETS, f"data.dataset must be one of {', '.join(DATASETS)}, got {d.dataset!r}"),
+        (d.batch_size >= 1 and d.val_batch_size >= 1, "data.batch_size and data.val_batch_size must be >= 1"),
+        (_finite(d.sigma) and d.sigma > 0, f"data.sigma must be a finite number > 0, got {d.sigma}"),
+        (d.workers >= 0, f"data.workers must be >= 0, got {d.workers}"),
+        (_finite(d.bbox_score_thr), f"data.bbox_score_thr must be a finite number, got {d.bbox_score_thr}"),
+        (o.optimizer.lower() in OPTIMIZERS, f"optim.optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                                            f"got {o.optimizer!r}"),
+        (_finite(o.lr) and o.lr >= 0, f"optim.lr must be a finite number >= 0, got {o.lr}"),
+        (_finite(o.weight_decay) and o.weight_decay >= 0,
+         f"optim.weight_decay must be a finite number >= 0, got {o.weight_decay}"),
+        (_finite(o.momentum) and 0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}"),
+        (o.epochs >= 1, "optim.epochs must be >= 1"),
+        (o.warmup_iters >= 0, f"optim.warmup_iters must be >= 0, got {o.warmup_iters}"),
+        (_finite(o.warmup_ratio) and 0 < o.warmup_ratio <= 1,
+         f"optim.warmup_ratio must be in (0, 1], got {o.warmup_ratio}"),
+        (all(v >= 0 for v in o.milestones), f"optim.milestones must be >= 0, got {o.milestones}"),
+        (_finite(o.gamma) and o.gamma > 0, f"optim.gamma must be a finite number > 0, got {o.gamma}"),
+        (o.base_batch_size >= 1, f"optim.base_batch_size must be >= 1, got {o.base_batch_size}"),
+        (o.grad_clip is None or (_finite(o.grad_clip) and o.grad_clip > 0),
+         f"optim.grad_clip must be null or a finite number > 0, got {o.grad_clip}"),
+        (DEVICE_PATTERN.fullmatch(r.device) is not None,
+         f"runtime.device must be auto, cpu, cuda, cuda:N or mps, got {r.device!r}"),
+        (0 <= r.seed < 2 ** 32, f"runtime.seed must be in 0 .. 2**32 - 1, got {r.seed}"),
+        (r.val_interval >= 0, f"runtime.val_interval must be >= 0, got {r.val_interval}"),
+        (r.log_interval >= 1, "runtime.log_interval must be >= 1"),
+        (r.keep_checkpoints >= 0, f"runtime.keep_checkpoints must be >= 0, got {r.keep_checkpoints}"),
+        (r.threads is None or r.threads >= 1, f"runtime.threads must be null or >= 1, got {r.threads}"),
+        (r.max_iters_per_epoch is None or r.max_iters_per_epoch >= 1,
+         f"runtime.max_iters_per_epoch must be null or >= 1, got {r.max_iters_per_epoch}"),
+        (r.save_every_iters is None or r.save_every_iters >= 1,
+         f"runtime.save_every_iters must be null or >= 1, got {r.save_every_iters}"),
+    ]
+    problems = [text for ok, text in checks if not ok]
+    sizes_ok = True
     for key in ("input_size", "heatmap_size"):
-        v = getattr(cfg.data, key)
+        v = getattr(d, key)
         if len(v) != 2 or min(v) <= 0:
             problems.append(f"data.{key} must be two positive numbers (w, h), got {v}")
-    if cfg.runtime.log_interval < 1:
-        problems.append("runtime.log_interval must be >= 1")
-    if cfg.optim.epochs < 1:
-        problems.append("optim.epochs must be >= 1")
+            sizes_ok = False
+    if sizes_ok:
+        if d.input_size[0] % 32 or d.input_size[1] % 32:
+            # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
+            problems.append(f"data.input_size must be multiples of 32 (the backbone's stride), got {d.input_size}")
+        elif 1 <= m.num_deconv <= 5:
+            expected = [s // 32 * 2 ** m.num_deconv for s in d.input_size]
+            if d.heatmap_size != expected:
+                problems.append(f"data.heatmap_size must be {expected} (what the network outputs for "
+                                f"input_size {d.input_size} and {m.num_deconv} deconvolutions), got {d.heatmap_size}")
+    return problems + _aug_problems(d.aug)
+
+
+def _validate(cfg: Config, source: str) -> None:
+    """Range checks that types alone do not catch, all at once and before any data is read."""
+    problems = _range_problems(cfg)
     if problems:
-        raise ConfigError(source, "; ".join(problems))
+        first_key = re.search(r"[a-z_]+(\.[a-z_]+)+", problems[0])
+        raise ConfigError(source, "; ".join(problems), key=first_key.group(0) if first_key else None)
+
+
+def _safe_yaml(text: str) -> Any:
+    """yaml.safe_load, refusing a document too large, too deep or expanding through aliases."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
+    # compose first: the node graph stays small (aliases are shared), so it can be sized cheaply
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _node_size(root)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _node_size(root: yaml.Node) -> None:
+    """Raise ValueError when the composed YAML, aliases expanded, is too large or deep."""
+    budget = MAX_CONFIG_NODES
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ValueError(f"expands to more than {MAX_CONFIG_NODES} values (YAML aliases?)")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_CONFIG_DEPTH} levels")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:
@@ -224,9 +359,11 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     if not path.is_file():
         raise ConfigError(path, "config file not found")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = _safe_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(path, f"malformed YAML: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise ConfigError(path, f"config refused: {e}") from None
     cfg = config_from_dict(values, str(path))
     return apply_overrides(cfg, overrides or [])
 
@@ -240,9 +377,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(OVERRIDES, f"override '{text}' has an empty key", key=text)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _safe_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except (ValueError, RecursionError) as e:
+        raise ConfigError(OVERRIDES, f"override '{key}' refused: {e}", key=key) from None
     if isinstance(value, str) and _looks_like_float(value):
         value = float(value)   # YAML 1.1 reads "1e-3" as a string
     return key.split("."), value

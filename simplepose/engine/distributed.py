@@ -56,21 +56,36 @@ def init_distributed(device_type: str) -> DistInfo:
     return DistInfo(rank=rank, world_size=world, local_rank=local)
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; any other name as torch.device reads it."""
+def resolve_device(name: str, source: str | None = None, key: str | None = "runtime.device") -> torch.device:
+    """'auto' -> cuda if available else cpu; cpu, cuda, cuda:N or mps when this machine has it,
+    else a ConfigError naming `key` (the config's runtime.device, or a command's --device)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(None, "runtime.device is cuda but no CUDA device is available", key="runtime.device")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(source, f"unknown device {name!r} (cpu, cuda, cuda:N, mps, auto)",
+                          key=key) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(source, f"device {name} asked for but no CUDA device is available", key=key)
+        if device.index is not None and device.index >= count:
+            raise ConfigError(source, f"device {name} asked for but this machine has {count} CUDA device(s)", key=key)
+    elif device.type == "mps" and not (torch.backends.mps.is_available()):
+        raise ConfigError(source, "device mps asked for but MPS is not available here", key=key)
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(source, f"unsupported device {name!r} (cpu, cuda, cuda:N, mps, auto)", key=key)
+    return device
 
 
-def setup_device(name: str) -> tuple[torch.device, DistInfo]:
+def setup_device(name: str, source: str | None = None,
+                 key: str | None = "runtime.device") -> tuple[torch.device, DistInfo]:
     """The device named by the config, with this process's place in the job (process group joined).
 
     Under torchrun on CUDA, the device is this process's GPU, cuda:LOCAL_RANK.
     """
-    device = resolve_device(name)
+    device = resolve_device(name, source, key)
     info = init_distributed(device.type)
     if device.type == "cuda":
         device = torch.device("cuda", info.local_rank)

@@ -36,8 +36,13 @@ log = logging.getLogger("simplepose.evaluate")
 
 
 def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
-                      device: torch.device | str = "cpu", progress: bool = True) -> list[PosePrediction]:
-    """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order."""
+                      device: torch.device | str = "cpu", progress: bool = True,
+                      keep_bar: bool = False) -> list[PosePrediction]:
+    """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order.
+
+    keep_bar: leave the finished progress bar on its own line (a cleared bar leaves the cursor
+    where the next output, e.g. a table, would be written over it in logs and pipes).
+    """
 
     device = torch.device(device)
     info = du.get_info()
@@ -54,7 +59,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     out: list[tuple[int, PosePrediction]] = []
     bar = None
     if progress and info.is_main:
-        bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=False, dynamic_ncols=True)
+        bar = tqdm(total=len(sampler), desc="predict", unit="inst", leave=keep_bar, dynamic_ncols=True)
     try:
         for batch in loader:
             centers, scales = batch["center"].numpy(), batch["scale"].numpy()   # (N, 2) each
@@ -105,6 +110,16 @@ def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path
     images = find_images_root(evaluation.gt, evaluation.data.file_names) if evaluation.gt else None
     return write_report(out_dir, evaluation.data, evaluation.result, images_root=images,
                         extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)})
+
+    def to_json(self) -> dict[str, Any]:
+        """Strict-JSON summary: metrics (NaN as null), the predictions' absolute path and, for
+        PoseTrack18, per-joint AP/precision/recall in `simplepose eval --json`'s layout."""
+        out: dict[str, Any] = {
+            "metrics": {k: (float(v) if np.isfinite(v) else None) for k, v in self.metrics.items()},
+            "predictions": str(Path(self.predictions).absolute())}
+        if isinstance(self.result, PoseTrackResult):
+            out["posetrack"] = self.result.to_json()
+        return out
 
 
 def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:

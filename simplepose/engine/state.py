@@ -99,7 +99,15 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         raise CheckpointError(f"{path}: not a resumable training checkpoint (no train_state/optimizer)")
     sd, _ = normalise_state_dict({"state_dict": raw["state_dict"]}, source=str(path))
     load_state_dict_checked(du.unwrap(model), sd, strict=True, source=str(path))
-    optimizer.load_state_dict(raw["optimizer"])
+    saved = (raw.get("config") or {}).get("optim", {}).get("optimizer")
+    if isinstance(saved, str) and saved.lower() != type(optimizer).__name__.lower():
+        # another optimiser's state (Adam's moments into SGD) loads without complaint and trains wrongly
+        raise CheckpointError(f"{path}: written with optim.optimizer {saved!r}, resumed with "
+                              f"{type(optimizer).__name__.lower()!r}; resume with the same optimizer")
+    try:
+        optimizer.load_state_dict(raw["optimizer"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: the optimizer state does not fit this model and optimizer: {e}") from None
     if scaler is not None and "scaler" in raw:
         scaler.load_state_dict(raw["scaler"])
     job = raw.get("job")

@@ -13,9 +13,11 @@ latest.pth repeats the uninterrupted run exactly.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -33,10 +35,11 @@ from simplepose.engine.curves import plot_training_curves
 from simplepose.engine.data import (EpochSampler, SeededDataset, build_dataset, iters_per_epoch, load_instances,
                                     make_loader)
 from simplepose.engine.evaluate import validate
+from simplepose.engine.lock import WorkDirLock
 from simplepose.engine.metrics_log import MetricLogger
 from simplepose.engine.schedule import build_optimizer, lr_factor, scaled_base_lr, set_lr
 from simplepose.engine.state import TrainState, load_training_checkpoint, save_training_checkpoint, seed_everything
-from simplepose.engine.stopping import STOPPED_BY_SIGNAL, StopSignals
+from simplepose.engine.stopping import STOPPED_AT_ONCE, STOPPED_BY_SIGNAL, StopSignals
 from simplepose.errors import CheckpointError, DataError
 from simplepose.model.loss import KeypointMSELoss
 
@@ -51,7 +54,17 @@ SaveCheckpoint = Callable[[Path], None]
 
 def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
           save_every_iters: int | None = None) -> TrainState:
-    """Train as configured; returns the final state. `hooks` run after every iteration."""
+    """Train as configured; returns the final state. `hooks` run after every iteration.
+
+    The main process holds the work dir's lock (engine/lock.py) throughout: a second training
+    in the same work dir is refused instead of mixing checkpoints and logs."""
+    is_main = not du.launched_by_torchrun() or int(os.environ["RANK"]) == 0
+    with WorkDirLock(cfg.runtime.work_dir) if is_main else contextlib.nullcontext():
+        return _train(cfg, resume, hooks, save_every_iters)
+
+
+def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters: int | None) -> TrainState:
+    """train() once the work dir is locked."""
     rt = cfg.runtime
     save_every_iters = save_every_iters if save_every_iters is not None else rt.save_every_iters
     device, info = du.setup_device(rt.device)
@@ -93,7 +106,7 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
                                 freeze_bn=cfg.model.freeze_bn, logger=logger, log_interval=rt.log_interval,
                                 stop=stop, save_latest=functools.partial(save, latest),
                                 save_every_iters=save_every_iters, hooks=hooks or ())
-                end_epoch(cfg, model, state, val_instances, device, logger, save)
+                end_epoch(cfg, model, state, val_instances, device, logger, save, stop)
                 if du.any_process([stop.requested], device)[0] and state.epoch < cfg.optim.epochs:
                     raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
         finally:
@@ -184,9 +197,13 @@ def train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Op
 
 
 def end_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: Sequence[PersonInstance],
-              device: torch.device, logger: MetricLogger, save: SaveCheckpoint) -> None:
+              device: torch.device, logger: MetricLogger, save: SaveCheckpoint,
+              stop: StopSignals | None = None) -> None:
     """Close the epoch just trained: validate when due, keep best.pth, write epoch_<e>.pth and
-    latest.pth (main process), drop old epoch files; all processes leave together."""
+    latest.pth (main process), drop old epoch files; all processes leave together.
+
+    A signal during validation stops it at once: latest.pth then keeps the trained epoch, whose
+    validation is skipped on --resume."""
     rt = cfg.runtime
     work_dir = Path(rt.work_dir)
     state.epoch += 1
@@ -194,7 +211,17 @@ def end_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: S
     record: dict[str, Any] = {"epoch": state.epoch}
     is_last = state.epoch == cfg.optim.epochs
     if val_instances and rt.val_interval > 0 and (state.epoch % rt.val_interval == 0 or is_last):
-        record.update(_validate_epoch(cfg, model, state, val_instances, device, logger, save))
+        try:
+            with stop.interrupting() if stop is not None else contextlib.nullcontext():
+                record.update(_validate_epoch(cfg, model, state, val_instances, device, logger, save))
+        except KeyboardInterrupt as e:
+            if str(e) == STOPPED_AT_ONCE:
+                raise
+            state.history.append(record)
+            if du.get_info().is_main:
+                save(work_dir / "latest.pth")
+            raise KeyboardInterrupt(f"validation of epoch {state.epoch} interrupted; latest.pth holds the "
+                                    f"trained epoch, --resume continues with epoch {state.epoch + 1}") from None
     state.history.append(record)
     if du.get_info().is_main:
         save(work_dir / f"epoch_{state.epoch}.pth")

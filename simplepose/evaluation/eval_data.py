@@ -4,8 +4,12 @@ What poseval's ``load_data_dir`` keeps, in this order:
 
 1. Every ``*.json`` file of the GT folder is one video (taken here in sorted name order; poseval
    uses ``glob``'s order, which only matters for AP under score ties). A prediction file of the
-   same name must exist, and its ``images`` list must be as long as the GT's: GT and prediction
-   frames are paired by position, not by image id.
+   same name must exist. GT and prediction frames are paired by ``file_name`` (then by image
+   ``id`` for GT frames whose name the predictions lack), where poseval pairs them by position
+   in ``images`` and silently misreads a reordered prediction file. Both agree when the files list
+   the same frames in the same order (as every prediction file written by simplepose does). A GT
+   frame with people but no paired prediction frame counts as predicted empty, and prediction
+   frames with people but no GT frame are dropped; both are logged as warnings.
 2. A frame is evaluated iff it has at least one GT annotation, whatever ``is_labeled`` says and
    even if that person has no keypoint; other frames are dropped together with their
    predictions. Persons without keypoints (GT or predicted) are kept at this stage.
@@ -18,6 +22,7 @@ order.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +31,10 @@ import numpy as np
 from tqdm import tqdm
 
 from simplepose.errors import DataError
-from simplepose.evaluation.poseval_files import Persons, read_video_file
+from simplepose.evaluation.poseval_files import Persons, VideoFile, read_video_file
 from simplepose.evaluation.polygons import apply_ignore_regions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,6 +70,55 @@ def _gt_files(gt_dir: Path) -> list[Path]:
     return files
 
 
+def pair_frames(gt: VideoFile, pred: VideoFile) -> np.ndarray:
+    """(gt.n_frames,) int64: the prediction frame paired with each GT frame by file name, else by
+    image id, -1 where none pairs; each prediction frame pairs at most once."""
+    def key(name: str) -> str:
+        return name.replace("\\", "/")
+
+    by_name: dict[str, int] = {}
+    for j, name in enumerate(pred.file_names):
+        if by_name.setdefault(key(name), j) != j:
+            raise DataError(pred.path, f"file_name {name!r} appears twice in 'images'", record=f"image {j}")
+    by_id = {image_id: j for j, image_id in enumerate(pred.image_ids)}
+    gt_names = {key(n) for n in gt.file_names}
+    pair = np.full(gt.n_frames, -1, dtype=np.int64)
+    used = np.zeros(pred.n_frames, dtype=bool)
+    for i, name in enumerate(gt.file_names):
+        j = by_name.get(key(name))
+        if j is None and i < len(gt.image_ids):
+            j = by_id.get(gt.image_ids[i])
+            if j is not None and key(pred.file_names[j]) in gt_names:
+                j = None                     # that prediction frame is another GT frame's by name
+        if j is not None and not used[j]:
+            pair[i] = j
+            used[j] = True
+    return pair
+
+
+def _paired_predictions(g: VideoFile, p: VideoFile) -> Persons:
+    """The prediction persons with their frame renumbered to the paired GT frame; the unpaired
+    are dropped, and what did not pair is logged."""
+    pair = pair_frames(g, p)
+    gt_of_pred = np.full(p.n_frames, -1, dtype=np.int64)
+    gt_of_pred[pair[pair >= 0]] = np.flatnonzero(pair >= 0)
+    lost_gt = np.flatnonzero((pair < 0) & (g.persons_per_frame > 0))
+    if len(lost_gt):
+        log.warning("%s: %d ground-truth frame(s) with people have no prediction frame of the same file_name "
+                    "or id (first: %s); they count as predicted empty", p.path, len(lost_gt),
+                    g.file_names[lost_gt[0]])
+    lost_pred = np.flatnonzero((gt_of_pred < 0) & (p.persons_per_frame > 0))
+    if len(lost_pred):
+        log.warning("%s: %d prediction frame(s) with people pair with no ground-truth frame of %s (first: %s); "
+                    "their predictions are ignored", p.path, len(lost_pred), g.path, p.file_names[lost_pred[0]])
+    if not (pair >= 0).any() and g.n_frames:
+        raise DataError(p.path, f"no frame pairs with the ground truth {g.path} by file_name or id "
+                                f"(e.g. {g.file_names[0]!r} vs {p.file_names[0] if p.file_names else None!r})")
+    pp = p.persons.take(gt_of_pred[p.persons.frame] >= 0)
+    pp.frame = gt_of_pred[pp.frame]
+    return pp
+
+
 def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
                    progress: bool = False) -> EvalData:
     """Read every GT file and its prediction file; keep frames with GT people; apply ignore regions.
@@ -84,12 +140,9 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
             raise DataError(pred_path, f"prediction file for ground truth {gt_path.name} not found")
         g = read_video_file(gt_path, is_gt=True)
         p = read_video_file(pred_path, is_gt=False)
-        if g.n_frames != p.n_frames:
-            raise DataError(pred_path, f"{p.n_frames} prediction frames but {g.n_frames} "
-                            f"ground-truth frames in {gt_path}")
         kept = g.persons_per_frame > 0                         # frames with GT annotations
         new_index = np.cumsum(kept) - 1 + offset               # frame -> global evaluated frame
-        gp, pp = g.persons, p.persons
+        gp, pp = g.persons, _paired_predictions(g, p)
         gp = gp.take(kept[gp.frame])
         pp = pp.take(kept[pp.frame])
         gp.frame = new_index[gp.frame]

@@ -323,6 +323,14 @@ def _final_metrics(counts: dict[str, np.ndarray]) -> TrackingResult:
     return TrackingResult(*out, counts=counts)
 
 
+def short_sequences(data: EvalData) -> list[str]:
+    """The videos with fewer than 2 evaluated frames: poseval stops one frame short, so they add no
+    frame to MOTA (all of them short: every tracking number is NaN)."""
+    counts = np.bincount(data.video_of_frame, minlength=len(data.videos)) if data.n_frames else \
+        np.zeros(len(data.videos), np.int64)
+    return [name for name, n in zip(data.videos, counts) if n < 2]
+
+
 def format_tracking_table(result: TrackingResult) -> str:
     """poseval's tracking table as markdown: MOTA per group, MOTA/MOTP/Prec/Rec totals, one decimal."""
     head = "| " + " | ".join(TRACKING_SUMMARY_HEADER) + " |"

@@ -24,7 +24,9 @@ Matching, per frame, with G the GT persons and P the predicted persons left afte
 AP per joint: the joint's detections, listed by video, frame and annotation order, are sorted
 by descending score, NaN first. poseval sorts with numpy's unstable quicksort, so the order of
 equal scores, and AP under score ties, is not defined there; here a stable sort keeps equal
-scores in list order. At rank k, precision_k = TP_k / k and recall_k = TP_k / nGT. AP is VOC's
+scores in list order. Results are therefore exact to poseval when scores are distinct, or when
+equal scores are all true or all false positives; otherwise (warned, ``mixed_ties``) poseval's
+own number depends on the machine's sort. At rank k, precision_k = TP_k / k and recall_k = TP_k / nGT. AP is VOC's
 all-point average: (recall 0, precision 0) in front, (recall 1, precision 0) at the end, each
 precision replaced by the maximum at its rank or later, summed as (r_i - r_(i-1)) * p_i over the
 ranks where recall changes. The reported precision and recall are those of the last rank.
@@ -36,6 +38,7 @@ of right and left; Total = index 15 (not the mean of the groups). Group means do
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -53,6 +56,8 @@ _SUMMARY_GROUPS: tuple[tuple[int, ...], ...] = (
     (14, 12, 13), (8, 9), (7, 10), (6, 11), (2, 3), (1, 4), (0, 5), (15,),
 )
 PCKH_THRESHOLD = 0.5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -271,9 +276,30 @@ class PoseTrackResult:
         }
 
 
+def mixed_ties(det: Detections) -> np.ndarray:
+    """(15,) per joint: groups of detections with equal scores that hold both true and false
+    positives, whose order (and so AP) poseval leaves to numpy's unstable sort."""
+    score = np.where(np.isnan(det.score), np.inf, det.score)        # NaNs tie with each other
+    order = np.lexsort((score, det.joint))
+    j, s, lab = det.joint[order], score[order], det.label[order]
+    if len(j) == 0:
+        return np.zeros(NUM_JOINTS, np.int64)
+    starts = np.flatnonzero(np.r_[True, (j[1:] != j[:-1]) | (s[1:] != s[:-1])])
+    size = np.diff(np.r_[starts, len(j)])
+    tps = np.add.reduceat(lab.astype(np.int64), starts)
+    mixed = (tps > 0) & (tps < size)
+    return np.bincount(j[starts[mixed]], minlength=NUM_JOINTS).astype(np.int64)
+
+
 def evaluate_data(data: EvalData) -> PoseTrackResult:
-    """The metric on already loaded data."""
+    """The metric on already loaded data; warns when tied scores mix true and false positives."""
     det = collect_detections(data)
+    ties = mixed_ties(det)
+    if ties.any():
+        first = int(np.flatnonzero(ties)[0])
+        log.warning("%d group(s) of equal joint scores mix true and false positives (first joint: %s): AP then "
+                    "depends on their order, which poseval leaves to numpy's unstable sort (it differs between "
+                    "machines, e.g. with AVX-512); simplepose keeps list order", int(ties.sum()), JOINT_NAMES[first])
     ap, pre, rec = compute_metrics(det)
     return PoseTrackResult(
         ap=ap, precision=pre, recall=rec, n_gt_joints=det.n_gt,

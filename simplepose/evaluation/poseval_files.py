@@ -35,9 +35,10 @@ Malformed input raises ``DataError`` naming the file and the record.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ class VideoFile:
     persons: Persons
     persons_per_frame: np.ndarray            # (n_frames,) annotations of each frame
     polygons: dict[int, list[np.ndarray]]    # ignore frame -> its polygons (M, 2), maybe none (GT only)
+    image_ids: list[Any] = field(default_factory=list)   # `images[i].id`, in file order
 
 
 def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
@@ -149,8 +151,8 @@ def _track_ids(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
     out = np.empty(len(anns))
     for i, a in enumerate(anns):
         t = a.get("track_id")
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise DataError(path, "'track_id' must be a number", record=records[i])
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+            raise DataError(path, f"'track_id' must be a finite number, got {t!r}", record=records[i])
         if t >= MAX_TRACK_ID:
             raise DataError(path, f"track_id {t} must be < {MAX_TRACK_ID}", record=records[i])
         out[i] = t
@@ -245,4 +247,4 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
         _check_unique_tracks(path, frame, track, file_names)
     persons = Persons(frame, xy, has, score, head, track)
     return VideoFile(path, len(images), file_names, persons,
-                     np.bincount(frame, minlength=len(images)), polygons)
+                     np.bincount(frame, minlength=len(images)), polygons, list(pos_of_id))

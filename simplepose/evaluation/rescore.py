@@ -44,7 +44,9 @@ def oks_nms(keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, groups
 
     keypoints (N, K, 2), scores (N,), areas (N,), groups (N,) int, sigmas (K,). Groups appear in
     the output in order of first appearance. Equal scores: the later person goes first (the
-    reference's reversed ascending argsort, for small groups).
+    reference's reversed ascending argsort, for small groups). MMPose's own order of equal scores
+    is numpy's unstable argsort and differs on machines where numpy sorts with AVX-512
+    (x86-simd-sort); there its kept set can differ from this fixed order.
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
     n, k = keypoints.shape[:2]

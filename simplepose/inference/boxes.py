@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from simplepose.data.annotations import load_annotated_persons, load_image_records
-from simplepose.data.cocostyle import ImageInfo
+from simplepose.data.cocostyle import ImageInfo, frame_number
 from simplepose.data.detections import load_detections
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
@@ -123,8 +123,8 @@ class BoxProvider:
         else:
             records = {}
             for i, p in enumerate(self.source.paths):
-                if p.stem.isdigit():
-                    image_id = int(p.stem)
+                image_id = frame_number(p.stem)
+                if image_id is not None:
                     if image_id in records:
                         raise DataError(path, f"image files {records[image_id].image_path} and {p} both give "
                                               f"image_id {image_id}: pass --images-json to map ids to file names")
@@ -200,18 +200,25 @@ class BoxProvider:
         return FrameBoxes(image_id, boxes.reshape(-1, 4), scores)
 
 
+# decoded pixels held at once by batch_frames: 16 full-HD frames, ~100 MB of BGR
+MAX_BATCH_PIXELS = 16 * 1920 * 1080
+
+
 def batch_frames(frames: Iterable[Frame], boxes: BoxProvider, max_persons: int,
-             max_frames: int = 16) -> Iterator[list[tuple[Frame, FrameBoxes | None]]]:
-    """Consecutive frames with their boxes, grouped until max_persons persons or max_frames frames."""
+                 max_pixels: int = MAX_BATCH_PIXELS) -> Iterator[list[tuple[Frame, FrameBoxes | None]]]:
+    """Consecutive frames with their boxes, grouped until max_persons persons or max_pixels decoded
+    pixels (memory is bounded by pixels, whatever the frame size; a frame larger than the budget
+    is a batch of its own)."""
     batch: list[tuple[Frame, FrameBoxes | None]] = []
-    persons = 0
+    persons = pixels = 0
     for frame in frames:
         fb = boxes(frame)
         batch.append((frame, fb))
         persons += 0 if fb is None else len(fb.boxes_xywh)
-        if persons >= max_persons or len(batch) >= max_frames:
+        pixels += frame.image.shape[0] * frame.image.shape[1]
+        if persons >= max_persons or pixels >= max_pixels:
             yield batch
-            batch, persons = [], 0
+            batch, persons, pixels = [], 0, 0
     if batch:
         yield batch
 

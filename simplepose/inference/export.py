@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simplepose.errors import SimplePoseError
 from simplepose.io import atomic_write
 from simplepose.model.fusion import fold_batchnorm
 
@@ -67,12 +68,21 @@ class OnnxRuntimeModel(nn.Module):
         return torch.from_numpy(self.session.run(["heatmaps"], {"input": x})[0])
 
 
-def verify_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
+def verify_onnx(model: nn.Module, source: str | os.PathLike | bytes, input_size: tuple[int, int] = (192, 256),
                 batch_sizes: tuple[int, ...] = (1, 3), seed: int = 0) -> float:
-    """Max |ONNX - PyTorch| over random inputs of several batch sizes (checks the dynamic batch too)."""
+    """Max |ONNX - PyTorch| over random inputs of several batch sizes (checks the dynamic batch too).
+
+    `source` is an ONNX file or its bytes. Raises SimplePoseError when onnx or onnxruntime refuse
+    the model (e.g. an opset too old for its operators) or when either side outputs NaN/infinity,
+    where a difference would mean nothing.
+    """
     import onnx  # optional (the `export` extra): needed only to check an exported file
-    onnx.checker.check_model(str(path))
-    session = onnx_session(path)
+    name = "the ONNX model" if isinstance(source, bytes) else str(source)
+    try:
+        onnx.checker.check_model(onnx.load_from_string(source) if isinstance(source, bytes) else str(source))
+        session = onnx_session(source)
+    except Exception as e:  # onnx's and onnxruntime's errors derive from Exception only
+        raise SimplePoseError(f"{name}: onnx/onnxruntime cannot run it: {e}") from None
     gen = torch.Generator().manual_seed(seed)
     worst = 0.0
     model = model.eval()
@@ -80,8 +90,31 @@ def verify_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int
         x = torch.randn(n, 3, input_size[1], input_size[0], generator=gen)
         with torch.inference_mode():
             ref = model(x).numpy()
+        if not np.isfinite(ref).all():
+            raise SimplePoseError(f"{name}: the PyTorch model outputs NaN or infinity (batch {n}): "
+                                  "broken weights cannot be verified")
         got = session.run(["heatmaps"], {"input": x.numpy()})[0]
         if got.shape != ref.shape:
-            raise RuntimeError(f"{path}: ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {n}")
+            raise SimplePoseError(f"{name}: ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {n}")
+        if not np.isfinite(got).all():
+            raise SimplePoseError(f"{name}: ONNX Runtime outputs NaN or infinity (batch {n})")
         worst = max(worst, float(np.abs(got - ref).max()))
     return worst
+
+
+def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
+                    opset: int = 17, tolerance: float | None = 1e-4) -> tuple[Path, float | None]:
+    """Export, compare with PyTorch in memory, and write the file only if it passed (tolerance None:
+    no comparison). Returns (path, max difference or None)."""
+    try:
+        data = onnx_bytes(model, input_size, opset)
+    except (RuntimeError, ValueError) as e:
+        raise SimplePoseError(f"{path}: ONNX export at opset {opset} failed: {e}") from None
+    diff = None
+    if tolerance is not None:
+        diff = verify_onnx(model, data, input_size)
+        if not diff <= tolerance:
+            raise SimplePoseError(f"{path}: onnxruntime differs from PyTorch by {diff:.3g} (max abs heatmap "
+                                  f"difference), above the tolerance {tolerance:g}; nothing written "
+                                  "(--no-verify writes it unchecked)")
+    return atomic_write(path, lambda f: f.write(data), mode="wb"), diff

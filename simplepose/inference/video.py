@@ -1,8 +1,11 @@
 """Frame sources (one image, a folder of images, a video file) and atomic overlay writers."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +16,63 @@ import numpy as np
 
 from simplepose.data.image import read_image
 from simplepose.errors import DataError
+from simplepose.io import usual_mode
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-# Container -> FourCC that OpenCV's bundled FFmpeg writes without extra codecs.
-_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+# Container -> FourCCs to try, best first: H.264 ('avc1') plays in browsers and most players but
+# needs an FFmpeg built with an H.264 encoder (pip's opencv-python wheels have none); MPEG-4 Part 2
+# ('mp4v') and Motion JPEG ('MJPG') are always there.
+_FOURCCS = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", "mp4v"),
+            ".mkv": ("avc1", "MJPG"), ".avi": ("MJPG",)}
+CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "MJPG": "Motion JPEG"}
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: FFmpeg prints its own errors there when a probed encoder is missing."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@functools.lru_cache(maxsize=None)
+def can_write(fourcc: str, ext: str) -> bool:
+    """Whether this OpenCV writes `fourcc` into an `ext` file: a tiny test video, written and read back."""
+    with tempfile.TemporaryDirectory() as d, _quiet_stderr():
+        path = os.path.join(d, "probe" + ext)
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), 10.0, (64, 64))
+        if not writer.isOpened():
+            return False
+        for i in range(2):
+            writer.write(np.full((64, 64, 3), 60 * i, np.uint8))
+        writer.release()
+        cap = cv2.VideoCapture(path)
+        ok = cap.isOpened() and cap.read()[0]
+        cap.release()
+        return bool(ok)
+
+
+def choose_fourcc(ext: str) -> str:
+    """The best FourCC this machine writes for a container (see _FOURCCS); logs a fallback and why."""
+    candidates = _FOURCCS[ext]
+    for fourcc in candidates:
+        if can_write(fourcc, ext):
+            if fourcc != candidates[0]:
+                log.warning("this OpenCV/FFmpeg cannot write %s (no encoder for FourCC %r): the %s video is %s "
+                            "(%r), which browsers and some players do not play; re-encode with e.g. "
+                            "`ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT`", CODEC_NAMES[candidates[0]],
+                            candidates[0], ext, CODEC_NAMES[fourcc], fourcc)
+            return fourcc
+    return candidates[-1]     # nothing probed well: let the real writer report the failure
 
 
 @dataclass
@@ -129,9 +182,10 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, fps: float = 30.0):
         self.path = Path(path)
         ext = self.path.suffix.lower()
-        if ext not in _FOURCC:
-            raise DataError(self.path, f"unsupported video extension {ext!r}; use one of {sorted(_FOURCC)}")
-        self.fourcc = cv2.VideoWriter_fourcc(*_FOURCC[ext])
+        if ext not in _FOURCCS:
+            raise DataError(self.path, f"unsupported video extension {ext!r}; use one of {sorted(_FOURCCS)}")
+        self.codec = choose_fourcc(ext)                   # e.g. "avc1"; CODEC_NAMES[codec] for people
+        self.fourcc = cv2.VideoWriter_fourcc(*self.codec)
         self.fps = float(fps)
         self.size: tuple[int, int] | None = None          # (w, h) of the first frame
         self._writer: cv2.VideoWriter | None = None
@@ -166,6 +220,7 @@ class VideoWriter:
             return None
         self._writer.release()
         self._writer = None
+        usual_mode(self._tmp)
         os.replace(self._tmp, self.path)
         self._tmp = None
         return self.path

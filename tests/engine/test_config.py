@@ -13,13 +13,13 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 def test_overrides_are_typed():
     cfg = apply_overrides(Config(), ["optim.lr=1e-3", "data.batch_size=16", "runtime.amp=false",
-                                     "optim.milestones=[3, 5]", "data.input_size=[96,128]",
-                                     "model.load_from=null", "runtime.work_dir=out/x", "data.aug.rot_factor=30"])
+                                     "optim.milestones=[3, 5]", "data.input_size=[96,128]", "data.heatmap_size=[24,32]",
+                                     "model.load_from=null", "runtime.work_dir=out/x", "data.aug.rotate_factor=30"])
     assert cfg.optim.lr == 1e-3 and isinstance(cfg.optim.lr, float)
     assert cfg.data.batch_size == 16 and cfg.runtime.amp is False
     assert cfg.optim.milestones == [3, 5] and cfg.data.input_size == [96, 128]
     assert cfg.model.load_from is None and cfg.runtime.work_dir == "out/x"
-    assert cfg.data.aug == {"rot_factor": 30}
+    assert cfg.data.aug == {"rotate_factor": 30}
     assert parse_override("optim.lr=5") == (["optim", "lr"], 5)
     # an int given for a float field becomes a float
     assert apply_overrides(Config(), ["optim.lr=1"]).optim.lr == 1.0
@@ -103,3 +103,37 @@ def test_config_errors_read_like_data_errors(tmp_path, capsys):
     assert isinstance(e.value, ValueError)
     assert main(["train", str(p)]) == 2
     assert capsys.readouterr().err == f"simplepose train: error: {e.value}\n"
+
+
+@pytest.mark.parametrize("override, words", [
+    ("optim.lr=-1", "optim.lr"), ("optim.lr=.nan", "optim.lr"), ("optim.weight_decay=-0.1", "optim.weight_decay"),
+    ("model.depth=19", "model.depth"), ("runtime.device=tpu", "runtime.device"),
+    ("data.input_size=[190,256]", "multiples of 32"), ("data.heatmap_size=[40,64]", "data.heatmap_size"),
+    ("data.sigma=0", "data.sigma"), ("data.sigma=-1", "data.sigma"), ("data.workers=-1", "data.workers"),
+    ("runtime.threads=-2", "runtime.threads"), ("optim.warmup_iters=-5", "optim.warmup_iters"),
+    ("optim.optimizer=rmsprop", "optim.optimizer"), ("data.dataset=mpii", "data.dataset"),
+    ("data.aug.flip_prob=1.5", "data.aug.flip_prob"), ("data.aug.nonsense=1", "data.aug.nonsense"),
+    ("data.aug.scale_range=[1.5,0.5]", "data.aug.scale_range"), ("data.aug.rotate_factor=x", "rotate_factor"),
+    ("data.aug.max_reduce=3", "max_reduce"),
+])
+def test_values_are_range_checked_at_load(override, words):
+    """Every out-of-range value is a ConfigError naming its key, raised before any data is read."""
+    with pytest.raises(ConfigError, match=words.replace(".", r"\.").replace("[", r"\[")) as e:
+        apply_overrides(Config(), [override])
+    assert e.value.key is not None
+
+
+def test_yaml_alias_bomb_is_refused(tmp_path):
+    """A few hundred bytes of nested YAML aliases ("billion laughs") are refused, not expanded."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    p = tmp_path / "bomb.yaml"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="more than"):
+        load_config(p)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("name: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="config refused"):
+        load_config(deep)
+    with pytest.raises(ConfigError, match="refused"):
+        apply_overrides(Config(), ["name=" + "[" * 50 + "]" * 50])

@@ -31,3 +31,14 @@ def test_rng_state_round_trip() -> None:
     first = (random.random(), float(np.random.rand()), float(torch.rand(())))
     set_rng_state(saved)
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == first
+
+
+def test_resume_refuses_a_different_optimizer(tmp_path: Path) -> None:
+    """Adam's moments loaded into SGD would train on silently with the wrong state."""
+    model = SimpleBaseline(depth=18, deconv_channels=16, num_keypoints=17)
+    cfg = apply_overrides(Config(), ["data.batch_size=4", "optim.optimizer=adam"])
+    save_training_checkpoint(tmp_path / "latest.pth", model, torch.optim.Adam(model.parameters()), None,
+                             TrainState(epoch=1), cfg)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(CheckpointError, match="optim.optimizer 'adam'.*'sgd'"):
+        load_training_checkpoint(tmp_path / "latest.pth", model, sgd, None, 4)

@@ -68,3 +68,36 @@ def test_stop_signals_record_and_restore():
         os.kill(os.getpid(), signal.SIGINT)
         assert stop.requested and stop.received == [signal.SIGINT]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_second_signal_stops_at_once():
+    with StopSignals() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt, match="second signal"):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):       # the handler runs between bytecodes
+                pass
+
+
+def test_signal_during_validation_stops_it_and_keeps_the_epoch(synth_root, tmp_path, monkeypatch):
+    """Ctrl-C in validation does not wait for the rest of it; latest.pth holds the trained epoch."""
+    import time
+
+    from simplepose.engine import train as train_module
+    finished = []
+
+    def slow_validate(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(300):            # 30 s of "validation" unless interrupted
+            time.sleep(0.1)
+        finished.append(True)
+        return {"Total AP": 0.0}
+
+    monkeypatch.setattr(train_module, "validate", slow_validate)
+    cfg = tiny_config(synth_root, tmp_path / "w", *COMMON, "runtime.val_interval=1")
+    with pytest.raises(KeyboardInterrupt, match="validation of epoch 1 interrupted"):
+        train(cfg)
+    assert not finished
+    saved = _raw_state(tmp_path / "w" / "latest.pth")
+    assert (saved["epoch"], saved["iter_in_epoch"], saved["global_iter"]) == (1, 0, 4)

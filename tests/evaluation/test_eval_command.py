@@ -9,6 +9,7 @@ import pytest
 
 from simplepose.commands import eval as eval_cmd
 from simplepose.errors import ConfigError, DataError
+from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
 
 
 def _run(*argv: str) -> int:
@@ -58,3 +59,26 @@ def test_eval_compare_needs_report(poseval_golden_dir: Path) -> None:
     case = poseval_golden_dir / "p01_clean_small"
     with pytest.raises(ConfigError, match="need --report"):
         _run(str(case / "gt"), str(case / "pred"), "--compare", str(case / "pred"))
+
+
+def test_tracking_nan_row_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One labelled frame per sequence: MOTA has no frame to count, and the command says why."""
+    gt_dir, pred_dir, gt = write_case(tmp_path, n_frames=1)
+    write_pred(pred_dir, as_prediction(gt))
+    assert _run(str(gt_dir), str(pred_dir), "--tracking") == 0
+    out = capsys.readouterr().out
+    assert "| nan |" in out
+    assert "MOTA needs >= 2 labelled frames per sequence" in out and "1 of 1 sequence(s) have fewer: " \
+        "000001_mpii_test" in out
+    (tmp_path / "ok").mkdir()
+    gt_dir, pred_dir, gt = write_case(tmp_path / "ok", n_frames=3)
+    write_pred(pred_dir, as_prediction(gt))
+    assert _run(str(gt_dir), str(pred_dir), "--tracking") == 0
+    assert "MOTA needs" not in capsys.readouterr().out
+
+
+def test_eval_help_explains_ties_and_pairing() -> None:
+    parser = argparse.ArgumentParser()
+    eval_cmd.add_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert "numpy's unstable sort" in text and "paired by file_name" in text

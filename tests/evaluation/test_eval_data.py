@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from simplepose.evaluation.eval_data import load_eval_data
 from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
 
 
-def test_errors(tmp_path: Path) -> None:
+def test_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     gt_dir, pred_dir, gt = write_case(tmp_path)
     with pytest.raises(DataError, match="prediction file"):
         load_eval_data(gt_dir, pred_dir)
@@ -21,7 +22,41 @@ def test_errors(tmp_path: Path) -> None:
     short = copy.deepcopy(pred)
     short["images"] = short["images"][:-1]
     write_pred(pred_dir, short)
-    with pytest.raises(DataError, match="3 prediction frames but 4"):
+    with caplog.at_level(logging.WARNING):
+        data = load_eval_data(gt_dir, pred_dir)    # the missing frame counts as predicted empty
+    assert "1 ground-truth frame(s) with people have no prediction frame" in caplog.text
+    assert "000003.jpg" in caplog.text and np.bincount(data.pred.frame).tolist() == [3, 3, 3]
+    other = copy.deepcopy(pred)
+    for im in other["images"]:
+        im["file_name"] = im["file_name"].replace("000001_mpii", "000002_mpii")
+        im["id"] += 100
+    write_pred(pred_dir, other)
+    with pytest.raises(DataError, match="no frame pairs with the ground truth"):
+        load_eval_data(gt_dir, pred_dir)
+
+
+def test_frames_pair_by_file_name_not_position(tmp_path: Path) -> None:
+    """A prediction file listing its images in reverse order is still perfect (poseval: 83.3 AP)."""
+    from simplepose.evaluation.pose_ap import evaluate_data
+
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    pred = as_prediction(gt)
+    pred["images"].reverse()
+    write_pred(pred_dir, pred)
+    result = evaluate_data(load_eval_data(gt_dir, pred_dir))
+    assert result.ap[15] == pytest.approx(100.0)
+    pred["images"] = [dict(im, file_name=im["file_name"].replace(".jpg", ".png")) for im in pred["images"]]
+    write_pred(pred_dir, pred)                       # names differ: paired by image id instead
+    assert evaluate_data(load_eval_data(gt_dir, pred_dir)).ap[15] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("track", [float("nan"), "3", float("inf")])
+def test_track_ids_must_be_finite_numbers(tmp_path: Path, track) -> None:
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    pred = as_prediction(gt)
+    pred["annotations"][1]["track_id"] = track
+    (pred_dir / "000001_mpii_test.json").write_text(json.dumps(pred))   # json writes NaN as NaN
+    with pytest.raises(DataError, match="track_id"):
         load_eval_data(gt_dir, pred_dir)
 
 

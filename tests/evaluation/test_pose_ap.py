@@ -166,3 +166,33 @@ def test_golden_per_sequence(poseval_golden_dir: Path, tmp_path: Path, case: str
         got = evaluate_posetrack(gt, pred).to_json()
         for key in ("ap", "precision", "recall"):
             assert _close(got[key], values[key]), (seq, key)
+
+
+def test_mixed_ties_are_counted_per_joint() -> None:
+    from simplepose.evaluation.pose_ap import Detections, mixed_ties
+
+    det = Detections(joint=np.array([0, 0, 0, 1, 1, 2, 2]), score=np.array([0.5, 0.5, 0.9, 0.3, 0.3, np.nan, np.nan]),
+                     label=np.array([True, False, True, True, True, False, True]), n_gt=np.zeros(15, np.int64))
+    assert mixed_ties(det).tolist() == [1, 0, 1] + [0] * 12
+
+
+def test_tied_scores_mixing_tp_and_fp_warn(tmp_path, caplog) -> None:
+    """Equal scores on a right and a wrong joint: poseval's AP depends on its sort, so say so."""
+    import logging
+
+    from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.pose_ap import evaluate_data
+    from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
+
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    pred = as_prediction(gt)                     # every joint scores 0.9
+    write_pred(pred_dir, pred)
+    with caplog.at_level(logging.WARNING):
+        evaluate_data(load_eval_data(gt_dir, pred_dir))
+    assert "mix true and false positives" not in caplog.text
+    pred["annotations"][0]["keypoints"] = [v + 500 if i % 3 < 2 else v
+                                           for i, v in enumerate(pred["annotations"][0]["keypoints"])]
+    write_pred(pred_dir, pred)
+    with caplog.at_level(logging.WARNING):
+        evaluate_data(load_eval_data(gt_dir, pred_dir))
+    assert "15 group(s) of equal joint scores mix true and false positives" in caplog.text

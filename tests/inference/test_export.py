@@ -80,3 +80,30 @@ def test_estimator_onnxruntime_backend_matches_golden(mmpose_golden_dir: Path, s
     pred = est.predict(samples_dir / rows[sel[0]]["img_path"], boxes, bbox_format="xyxy")
     np.testing.assert_allclose(pred[..., :2], keypoints[sel], rtol=0, atol=1e-2)
     np.testing.assert_allclose(pred[..., 2], scores[sel], rtol=1e-4, atol=1e-5)
+
+
+def _export_cli(*argv: str) -> int:
+    from simplepose.cli import main
+    return main(["export", *argv])
+
+
+def test_export_opset_too_old_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Opset 6 exports, but onnxruntime has no kernels for it: one error line and no .onnx file."""
+    ckpt = save_checkpoint(tmp_path / "m.pth", SimpleBaseline(18, 17, deconv_channels=16, num_deconv=1))
+    out = tmp_path / "m.onnx"
+    assert _export_cli(str(ckpt), str(out), "--input-size", "32", "32", "--opset", "6") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("simplepose export: error: ") and "onnxruntime" in err[0]
+    assert list(tmp_path.iterdir()) == [ckpt]
+
+
+def test_export_of_a_nan_model_is_not_verified(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """NaN heatmaps compare as difference 0 under max(); they must fail verification instead."""
+    model = SimpleBaseline(18, 17, deconv_channels=16, num_deconv=1)
+    with torch.no_grad():
+        model.head.final_layer.weight.fill_(float("nan"))
+    ckpt = save_checkpoint(tmp_path / "m.pth", model)
+    out = tmp_path / "m.onnx"
+    assert _export_cli(str(ckpt), str(out), "--input-size", "32", "32") == 2
+    assert "NaN" in capsys.readouterr().err
+    assert not out.exists()

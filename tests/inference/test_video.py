@@ -1,0 +1,49 @@
+"""Overlay videos: the usual file mode, H.264 when this OpenCV can write it, else a stated fallback."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from simplepose.inference.video import CODEC_NAMES, VideoWriter, can_write
+
+
+def _write(path: Path, n: int = 3) -> VideoWriter:
+    writer = VideoWriter(path, fps=10)
+    for i in range(n):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.close()
+    return writer
+
+
+def test_video_gets_the_usual_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        _write(tmp_path / "v.mp4")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "v.mp4").stat().st_mode & 0o777 == 0o644     # mkstemp alone gives 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+
+
+def test_mp4_is_h264_when_possible_else_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        writer = _write(tmp_path / "v.mp4")
+    cap = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert n == 3
+    if can_write("avc1", ".mp4"):
+        assert writer.codec == "avc1" and fourcc.lower() in ("avc1", "h264")
+        assert "cannot write H.264" not in caplog.text
+    else:
+        assert writer.codec == "mp4v" and fourcc in ("mp4v", "FMP4")   # FFmpeg reads MPEG-4 Part 2 back as FMP4
+        assert "cannot write H.264" in caplog.text and CODEC_NAMES["mp4v"] in caplog.text
+    assert _write(tmp_path / "v.avi").codec == "MJPG"
