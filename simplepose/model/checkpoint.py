@@ -5,6 +5,10 @@ leading `module.` are removed, `keypoint_head.` (MMPose 0.x) becomes `head.`, 0.
 becomes `final_layer.*`, the data preprocessor's mean/std buffers are dropped, and a torchvision
 ResNet (conv1.*, layer1.*, ..., fc.*) is put under `backbone.` with fc.* dropped.
 A URL is read from its cached local copy (simplepose.download).
+
+Reading never runs code from the file: torch.load(weights_only=True) with torch's allow-list plus a
+few exact names (numpy arrays and scalars, an inert stand-in for mmengine's log buffer); anything else
+in the pickle is refused with a CheckpointError naming it. There is no fallback to a full unpickler.
 """
 from __future__ import annotations
 
@@ -12,12 +16,15 @@ import io
 import logging
 import os
 import pickle
+import pickletools
 import re
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -36,73 +43,63 @@ _DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
 # reading
 # ----------------------------------------------------------------------------------------------
 
-class _Stub:
-    """Stand-in for classes pickled in checkpoint metadata whose modules are absent (e.g. mmengine)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Keep the positional constructor arguments; nothing is executed."""
-        self.args = args
+class _HistoryBuffer:
+    """Inert stand-in for mmengine's HistoryBuffer (the loss/LR logs in an mmengine training
+    checkpoint's `message_hub`): it only keeps the pickled state; nothing is imported or executed."""
 
     def __setstate__(self, state: Any) -> None:
         """Keep the pickled state as data."""
         self.state = state
 
     def __repr__(self) -> str:
-        """Names the stubbed class."""
-        return f"<unreadable {type(self).__qualname__}>"
+        """Names what it stands for."""
+        return "<mmengine HistoryBuffer (not loaded)>"
 
 
-_SAFE_BUILTINS = {"set", "frozenset", "slice", "complex", "bytearray", "dict", "list", "tuple", "int", "float",
-                  "str", "bytes", "bool", "range", "object"}
-_SAFE_NAMES = {("collections", "OrderedDict"), ("collections", "defaultdict"), ("collections", "Counter"),
-               ("collections", "deque"), ("torch.nn.parameter", "Parameter"), ("_codecs", "encode"),
-               ("copyreg", "_reconstructor"), ("torch", "Size"), ("torch", "device"), ("torch", "Tensor")}
-_SAFE_NUMPY = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
+def _numpy_globals() -> list[tuple[Any, str]]:
+    """numpy's array/scalar rebuild functions under the exact names numpy 1.x and 2.x pickle them with."""
+    reconstruct = np.zeros(1).__reduce__()[0]   # numpy.(_)core.multiarray._reconstruct
+    scalar = np.float32(0).__reduce__()[0]      # numpy.(_)core.multiarray.scalar
+    return [(reconstruct, f"{core}.multiarray._reconstruct") for core in ("numpy.core", "numpy._core")] + \
+        [(scalar, f"{core}.multiarray.scalar") for core in ("numpy.core", "numpy._core")] + \
+        [(np.ndarray, "numpy.ndarray"), (np.dtype, "numpy.dtype")]
 
 
-def _is_safe_global(module: str, name: str) -> bool:
-    """True for the data-only globals a checkpoint may reference (tensors, numpy arrays, containers)."""
-    if (module, name) in _SAFE_NAMES or (module == "builtins" and name in _SAFE_BUILTINS):
-        return True
-    if module in ("torch._utils", "torch._tensor", "torch.serialization") and name.startswith(("_rebuild", "_get_layout")):
-        return True
-    if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)):
-        return True
-    if module.split(".")[0] == "numpy" and (name in _SAFE_NUMPY or name.endswith("DType")):
-        return True
-    return module == "datetime"
-
-
-class _TolerantUnpickler(pickle.Unpickler):
-    """Unpickler that loads tensors and plain data, and replaces any other class with an inert stub."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        """Resolve data-only globals; stub everything else instead of importing arbitrary code."""
-        if _is_safe_global(module, name):
-            try:
-                return super().find_class(module, name)
-            except (ImportError, AttributeError):
-                pass
-        return type(name, (_Stub,), {"__module__": module})
-
-
-class _TolerantPickleModule:
-    """pickle-module shim for torch.load(pickle_module=...)."""
-
-    Unpickler = _TolerantUnpickler
-    load = staticmethod(lambda f, **kw: _TolerantUnpickler(f, **kw).load())
-    __name__ = "simplepose_tolerant_pickle"
+# What a checkpoint may hold beyond torch's own weights-only allow-list (tensors, storages, dtypes,
+# OrderedDict, plain containers): numpy arrays and scalars of plain numeric dtypes (MMPose 1.x keeps
+# its `meta["dataset_meta"]` colours/sigmas and mmengine its logs in them) and mmengine's log buffer
+# as an inert stand-in. Every entry is one exact name: the weights-only unpickler resolves nothing
+# else, follows no attribute paths and refuses protocol-4 opcodes (STACK_GLOBAL).
+_NUMERIC_DTYPE_CLASSES = list(dict.fromkeys(type(np.dtype(t)) for t in (
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.longlong, np.uint8, np.uint16, np.uint32, np.uint64,
+    np.ulonglong, np.float16, np.float32, np.float64)))
+_SAFE_GLOBALS: list[Any] = [*_numpy_globals(), *_NUMERIC_DTYPE_CLASSES,
+                            (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer")]
 
 
 def _torch_load(path: Path) -> Any:
-    """torch.load on CPU: weights_only first; metadata with foreign classes falls back to stubs."""
+    """torch.load on the CPU with weights_only=True (plus _SAFE_GLOBALS): no code in the file runs."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_SAFE_GLOBALS), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # refused below if unsafe
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights_only" not in str(e) and "Unsupported global" not in str(e):
-            raise
-        log.debug("%s: weights-only load refused (%s); loading metadata with stubs", path, str(e).splitlines()[0])
-    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_TolerantPickleModule)
+        raise CheckpointError(f"{path}: refused to load: {_refusal(str(e))}. A checkpoint may hold only "
+                              "tensors and plain data: simplepose loads it weights-only and never runs code "
+                              "from it (if you trust this file, re-save its state_dict yourself)") from None
+
+
+def _refusal(message: str) -> str:
+    """The one reason in torch's multi-line weights-only error: the global or opcode it refused."""
+    if m := re.search(r"unsupported global:? (?:global )?(\S+)", message, re.IGNORECASE):
+        return f"it references {m.group(1)}, which is not tensor data"
+    if m := re.search(r"Unsupported operand (\d+)", message):
+        code = int(m.group(1))
+        name = next((op.name for op in pickletools.opcodes if ord(op.code) == code), "unknown")
+        return f"it uses pickle opcode {name} ({code}), which a weights-only load does not accept"
+    lines = [line.strip() for line in message.split("WeightsUnpickler error:")[-1].splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("Weights only load failed", "Check the doc"))]
+    return lines[-1] if lines else "the weights-only unpickler refused it"
 
 
 def read_checkpoint_file(path_or_url: str | os.PathLike) -> tuple[Any, Path]:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import types
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -147,29 +150,117 @@ def test_corrupt_and_odd_files_raise_checkpoint_error(tmp_path: Path) -> None:
         ckpt.load_checkpoint(tmp_path / "absent.pth")
 
 
-def test_metadata_with_unimportable_classes_still_loads(tmp_path: Path) -> None:
-    """Pickled classes of absent packages (e.g. mmengine's message hub) become stubs; tensors load."""
-    fake = types.ModuleType("fake_mmengine_logging")
-
-    class HistoryBuffer:  # stands for mmengine.logging.HistoryBuffer
+def test_mmengine_metadata_loads_as_data_and_other_classes_are_refused(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy values and mmengine's HistoryBuffer (message_hub) load as inert data; any other class or
+    function in the pickle (os.system, a class of another package) is refused with a CheckpointError."""
+    class HistoryBuffer:  # stands for mmengine.logging.history_buffer.HistoryBuffer
         def __init__(self) -> None:
             self.values = [1.0, 2.0]
 
-    HistoryBuffer.__module__ = fake.__name__
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    HistoryBuffer.__module__ = "mmengine.logging.history_buffer"
     HistoryBuffer.__qualname__ = "HistoryBuffer"
-    fake.HistoryBuffer = HistoryBuffer
-    sys.modules[fake.__name__] = fake
-    try:
-        sd = _small_model().state_dict()
-        torch.save({"state_dict": sd, "meta": {"epoch": 1, "seed": np.int64(7), "hist": np.arange(3.0)},
-                    "message_hub": {"log": HistoryBuffer()}, "evil": os.system}, tmp_path / "mm.pth")
-    finally:
-        del sys.modules[fake.__name__]
+    sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
+    sd = _small_model().state_dict()
+    torch.save({"state_dict": sd, "meta": {"epoch": 1, "seed": np.int64(7), "hist": np.arange(3.0),
+                                          "colours": np.zeros((2, 3), np.uint8)},
+                "message_hub": {"log_scalars": {"loss": HistoryBuffer()}}}, tmp_path / "mm.pth")
+    other = types.ModuleType("fake_plugin")
+    HistoryBuffer.__module__ = other.__name__
+    other.HistoryBuffer = HistoryBuffer
+    monkeypatch.setitem(sys.modules, other.__name__, other)
+    torch.save({"state_dict": sd, "hub": HistoryBuffer()}, tmp_path / "foreign.pth")
+    torch.save({"state_dict": sd, "evil": os.system}, tmp_path / "evil.pth")
+    monkeypatch.undo()  # nothing of the fake packages is importable while loading
+
     loaded, meta = ckpt.load_checkpoint(tmp_path / "mm.pth")
     assert meta["epoch"] == 1 and meta["seed"] == 7 and meta["hist"].tolist() == [0.0, 1.0, 2.0]
+    assert meta["colours"].dtype == np.uint8 and meta["colours"].shape == (2, 3)
     raw, _ = ckpt.read_checkpoint_file(tmp_path / "mm.pth")
-    assert raw["evil"] is not os.system and issubclass(raw["evil"], ckpt._Stub)  # not importable code
+    buffer = raw["message_hub"]["log_scalars"]["loss"]
+    assert type(buffer) is not HistoryBuffer and buffer.state == {"values": [1.0, 2.0]}
     torch.testing.assert_close(loaded["head.final_layer.weight"], sd["head.final_layer.weight"])
+    with pytest.raises(CheckpointError, match=r"foreign\.pth: refused to load: .*fake_plugin\.HistoryBuffer"):
+        ckpt.load_checkpoint(tmp_path / "foreign.pth")
+    with pytest.raises(CheckpointError, match=r"evil\.pth: refused to load: .*(posix|os)\.system"):
+        ckpt.load_checkpoint(tmp_path / "evil.pth")
+
+
+# For every module the old "tolerant" unpickler allowed names from (by prefix or wholesale), an
+# attribute path from it to the builtins' dict: `<path>.get` then ("eval",) then (code,) runs code.
+_FORMERLY_ALLOWED = {
+    "torch": "__builtins__.get", "torch._utils": "_rebuild_tensor_v2.__builtins__.get",
+    "torch._tensor": "_rebuild_from_type_v2.__builtins__.get",
+    "torch.serialization": "_get_layout.__builtins__.get", "torch.nn.parameter": "__builtins__.get",
+    "numpy": "__builtins__.get", "numpy._core.multiarray": "__builtins__.get",
+    "numpy.core.multiarray": "__builtins__.get", "datetime": "__builtins__.get",
+    "collections": "__builtins__.get", "copyreg": "_reconstructor.__builtins__.get",
+    "builtins": "__dict__.get", "_codecs": "__loader__.exec_module.__builtins__.get",
+}
+
+
+def _text(value: str) -> bytes:
+    """Pickle opcodes pushing a str (SHORT_BINUNICODE or BINUNICODE)."""
+    b = value.encode()
+    return b"\x8c" + bytes([len(b)]) + b if len(b) < 256 else b"X" + len(b).to_bytes(4, "little") + b
+
+
+def _payload(module: str, name: str, marker: Path, opcode: str) -> bytes:
+    """Protocol-4 opcodes (no STOP) that resolve module.name, call it with "eval" and call the result
+    with code creating `marker`: harmless, and visible when it runs."""
+    code = f"open({str(marker)!r}, 'w').close()"
+    find = _text(module) + _text(name) + b"\x93" if opcode == "STACK_GLOBAL" else \
+        b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+    return b"\x80\x04" + find + _text("eval") + b"\x85R" + _text(code) + b"\x85R"
+
+
+@pytest.mark.parametrize("module", sorted(_FORMERLY_ALLOWED))
+def test_hand_built_pickles_with_dotted_names_never_run(tmp_path: Path, module: str) -> None:
+    """Dotted names (STACK_GLOBAL, and GLOBAL under protocol 4) from every formerly allowed module:
+    live payloads (the standard unpickler runs them), refused here with nothing run."""
+    pytest.importorskip(module)
+    marker = tmp_path / "ran"
+    for opcode in ("STACK_GLOBAL", "GLOBAL"):
+        data = _payload(module, _FORMERLY_ALLOWED[module], marker, opcode) + b"."
+        pickle.loads(data)
+        assert marker.exists(), f"{module} {opcode}: the payload is not live"
+        marker.unlink()
+        (tmp_path / "evil.pth").write_bytes(data)
+        with pytest.raises(CheckpointError, match="evil.pth: refused to load"):
+            ckpt.load_model(tmp_path / "evil.pth")
+        assert not marker.exists(), f"{module} {opcode}: code ran"
+
+
+def test_real_checkpoint_with_spliced_payload_is_refused(tmp_path: Path) -> None:
+    """Our own checkpoint with a payload spliced before its pickle: it would load and work with a
+    code-running loader (and run the payload); here it is refused and nothing runs."""
+    model = _small_model()
+    good = ckpt.save_checkpoint(tmp_path / "good.pth", model)
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pth"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("/data.pkl"):
+                data = _payload("torch._utils", _FORMERLY_ALLOWED["torch._utils"], marker, "STACK_GLOBAL") \
+                    + b"0" + data  # POP the payload's result, then the checkpoint's own pickle
+            dst.writestr(info, data)
+    x = torch.randn(1, 3, 64, 48)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch notes the protocol-4 opcodes
+        raw = torch.load(evil, weights_only=False)
+    assert marker.exists()  # live: a code-running load runs it ...
+    marker.unlink()
+    spliced = SimpleBaseline(18, 5, deconv_channels=32).eval()
+    spliced.load_state_dict(raw["state_dict"])
+    with torch.no_grad():
+        torch.testing.assert_close(spliced(x), model(x), rtol=0, atol=0)  # ... and the model works
+    for load in (ckpt.load_model, ckpt.load_checkpoint, ckpt.read_checkpoint_file):
+        with pytest.raises(CheckpointError, match=r"evil\.pth: refused to load: .*opcode"):
+            load(evil)
+        assert not marker.exists()
 
 
 def test_save_checkpoint_is_mmpose_layout_and_round_trips(tmp_path: Path) -> None:
