@@ -12,6 +12,7 @@ in the pickle is refused with a CheckpointError naming it. There is no fallback 
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -30,7 +31,7 @@ from torch import nn
 
 from simplepose.download import local_path
 from simplepose.errors import CheckpointError
-from simplepose.io import atomic_write
+from simplepose.io import atomic_write, remove_stale_temp_files
 from simplepose.model.pose_model import SimpleBaseline
 from simplepose.model.resnet import depth_from_blocks
 
@@ -103,17 +104,72 @@ def _refusal(message: str) -> str:
 
 
 def read_checkpoint_file(path_or_url: str | os.PathLike) -> tuple[Any, Path]:
-    """The raw object saved in a checkpoint file or URL, and the local path it was read from."""
+    """The raw object saved in a checkpoint file or URL, and the local path it was read from.
+
+    A file save_checkpoint wrote is checked against the sha256 it carries before anything is read.
+    """
     path = local_path(path_or_url)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    signed = _check_digest(path)
     try:
-        return _torch_load(path), path
+        raw = _torch_load(path)
     except CheckpointError:
         raise
     except Exception as e:  # torch.load raises many types on corrupt input
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {first})") from None
+    meta = raw.get("meta") if isinstance(raw, Mapping) else None
+    if not signed and isinstance(meta, Mapping) and meta.get(_DIGEST_META_KEY):
+        raise CheckpointError(f"{path}: written by simplepose with a sha256 digest, but the digest is missing or "
+                              "damaged (the file was altered after it was written)")
+    return raw, path
+
+
+# save_checkpoint's files end with a zip archive comment (which torch.load and MMPose ignore)
+# holding the sha256 of every byte before it: _DIGEST_TAG + 64 hex digits.
+_DIGEST_TAG = b"simplepose-sha256:"
+_DIGEST_LEN = len(_DIGEST_TAG) + 64
+_EOCD = b"PK\x05\x06"  # the zip's end-of-central-directory record: 22 bytes, then the comment
+_DIGEST_META_KEY = "simplepose_digest"
+
+
+def _digest_split(data: memoryview) -> tuple[memoryview, bytes]:
+    """torch.save's zip bytes as (all but their 2-byte comment length, what to write after them: the
+    comment length and the digest comment), without copying the data."""
+    if len(data) < 22 or bytes(data[-22:-18]) != _EOCD or bytes(data[-2:]) != b"\0\0":
+        raise RuntimeError("torch.save wrote an unexpected archive layout; cannot add the checkpoint digest")
+    body, length = data[:-2], _DIGEST_LEN.to_bytes(2, "little")
+    h = hashlib.sha256(body)
+    h.update(length)
+    return body, length + _DIGEST_TAG + h.hexdigest().encode("ascii")
+
+
+def _check_digest(path: Path) -> bool:
+    """False for a file without our digest comment; True when it has one and it matches; raises otherwise."""
+    size = path.stat().st_size
+    if size < 22 + _DIGEST_LEN:
+        return False
+    with open(path, "rb") as f:
+        f.seek(size - 22 - _DIGEST_LEN)
+        eocd, comment = f.read(22), f.read()
+    if eocd[:4] != _EOCD or int.from_bytes(eocd[-2:], "little") != _DIGEST_LEN:
+        return False
+    expected = comment[len(_DIGEST_TAG):].decode("ascii", "replace")
+    if not comment.startswith(_DIGEST_TAG) or not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise CheckpointError(f"{path}: corrupt: the sha256 digest at its end is damaged")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        remaining = size - _DIGEST_LEN
+        while remaining > 0 and (chunk := f.read(min(1 << 22, remaining))):
+            h.update(chunk)
+            remaining -= len(chunk)
+    found = h.hexdigest()
+    if found != expected:
+        raise CheckpointError(f"{path}: corrupt: its sha256 is {found[:16]}..., but simplepose recorded "
+                              f"{expected[:16]}... when writing it (the file changed after it was written: "
+                              "a damaged disk or copy, or an edit)")
+    return True
 
 
 def load_checkpoint(path_or_url: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -276,7 +332,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
                     meta: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
     """Atomically write {"state_dict" (MMPose 1.x names, CPU), "meta", ["optimizer"], **extra}.
 
-    MMPose/mmengine's load_checkpoint reads it as is (`state_dict` key, no `module.` prefix).
+    MMPose/mmengine's load_checkpoint reads it as is (`state_dict` key, no `module.` prefix). The file
+    ends with the sha256 of its bytes (a zip comment torch.load ignores), checked whenever simplepose
+    reads it. Temporary files left in the folder by interrupted writes whose writer is gone are
+    removed first (simplepose.io.remove_stale_temp_files).
     """
     net = model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
     state = net.state_dict()
@@ -287,6 +346,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     if hasattr(net, "arch"):
         full_meta["arch"] = net.arch()
     full_meta.update(meta or {})
+    full_meta[_DIGEST_META_KEY] = "sha256 of the file before its zip comment"
     obj: dict[str, Any] = {"state_dict": sd, "meta": full_meta}
     if optimizer is not None:
         obj["optimizer"] = optimizer.state_dict()
@@ -296,7 +356,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         obj[key] = value
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    return atomic_write(path, lambda f: f.write(buffer.getbuffer()), mode="wb")
+    body, trailer = _digest_split(buffer.getbuffer())
+    remove_stale_temp_files(Path(path).parent)
+    return atomic_write(path, lambda f: (f.write(body), f.write(trailer)), mode="wb")
 
 
 def _version() -> str:

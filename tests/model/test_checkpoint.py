@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
 import sys
 import types
 import warnings
@@ -277,3 +278,78 @@ def test_save_checkpoint_is_mmpose_layout_and_round_trips(tmp_path: Path) -> Non
     loaded, _ = ckpt.load_model(path)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_every_one_byte_corruption_of_our_checkpoint_is_refused(tmp_path: Path) -> None:
+    """Changing any single byte of a file save_checkpoint wrote gives a CheckpointError; torch.load
+    alone accepts a changed weight byte silently (the corruption this guards against)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    data = ckpt.save_checkpoint(tmp_path / "ours.pth", model, meta={"epoch": 3}).read_bytes()
+    weight = model.weight.detach().numpy().tobytes()
+    at = data.find(weight)
+    assert at > 0
+    bad = bytearray(data)
+    bad[at] ^= 0x01
+    (tmp_path / "bad.pth").write_bytes(bytes(bad))
+    silently = torch.load(tmp_path / "bad.pth", weights_only=True)["state_dict"]["weight"]
+    assert not torch.equal(silently, model.weight.detach())
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x20
+        (tmp_path / "bad.pth").write_bytes(bytes(bad))
+        with pytest.raises(CheckpointError, match="bad.pth: "):
+            ckpt.read_checkpoint_file(tmp_path / "bad.pth")
+    assert ckpt.load_checkpoint(tmp_path / "ours.pth")[1]["epoch"] == 3
+
+
+def test_our_checkpoint_rewritten_without_its_digest_is_refused(tmp_path: Path) -> None:
+    """The same archive re-zipped (its digest comment gone, content intact) no longer counts as ours."""
+    good = ckpt.save_checkpoint(tmp_path / "ours.pth", torch.nn.Linear(3, 2))
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(tmp_path / "rezip.pth", "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+    assert torch.load(tmp_path / "rezip.pth", weights_only=True)["state_dict"].keys() == {"weight", "bias"}
+    with pytest.raises(CheckpointError, match="rezip.pth: .*digest is missing"):
+        ckpt.read_checkpoint_file(tmp_path / "rezip.pth")
+
+
+_WRITER = """
+import os, sys, time
+from simplepose.io import atomic_write
+def write(f):
+    f.write(b"x" * 4096)
+    f.flush()
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), 9)   # as kill -9 during a checkpoint write
+    print("writing", flush=True)
+    time.sleep(120)
+atomic_write(sys.argv[1], write, mode="wb")
+"""
+
+
+def test_fragments_of_killed_checkpoint_writes_are_removed_when_safe(tmp_path: Path) -> None:
+    """save_checkpoint removes the temp file a kill -9 left, but not one a live writer is still
+    writing, nor files that only look like temp files."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    killed = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path / "latest.pth"), "die"], env=env)
+    assert killed.returncode == -9
+    (dead,) = tmp_path.iterdir()
+    assert dead.name.startswith(".latest.pth.") and dead.name.endswith(".tmp")
+    live = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "epoch_1.pth"), "live"], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline().strip() == "writing"
+        (alive,) = [p for p in tmp_path.iterdir() if p.name.startswith(".epoch_1.pth.")]
+        lookalikes = [".latest.pth.tmp", "notes.tmp", ".latest.pth.abcd1234.tmp", dead.name.replace("-", "_")]
+        for name in lookalikes:
+            (tmp_path / name).write_text("not the project's")
+        ckpt.save_checkpoint(tmp_path / "epoch_2.pth", torch.nn.Linear(3, 2))
+        assert not dead.exists() and alive.exists()
+        assert all((tmp_path / name).exists() for name in lookalikes)
+    finally:
+        live.kill()
+        live.wait()
+    ckpt.save_checkpoint(tmp_path / "epoch_3.pth", torch.nn.Linear(3, 2))
+    assert not alive.exists()  # its writer is gone now
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["epoch_2.pth", "epoch_3.pth", *lookalikes])
