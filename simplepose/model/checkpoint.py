@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simplepose.data.keypoints import SCHEMAS, KeypointSchema, get_schema, mmpose_dataset_meta
 from simplepose.download import local_path
 from simplepose.errors import CheckpointError
 from simplepose.io import atomic_write, remove_stale_temp_files
@@ -329,10 +330,14 @@ def load_backbone_weights(model: nn.Module, path_or_url: str | os.PathLike) -> L
 # ----------------------------------------------------------------------------------------------
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    meta: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
+                    meta: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None,
+                    schema: KeypointSchema | str | None = None) -> Path:
     """Atomically write {"state_dict" (MMPose 1.x names, CPU), "meta", ["optimizer"], **extra}.
 
-    MMPose/mmengine's load_checkpoint reads it as is (`state_dict` key, no `module.` prefix). The file
+    MMPose/mmengine's load_checkpoint reads it as is (`state_dict` key, no `module.` prefix), and
+    meta["dataset_meta"] is the keypoint metadata MMPose's init_model takes from a checkpoint (its
+    flip test swaps keypoints by its flip_indices). The keypoint set is `schema`, else meta["schema"],
+    else the dataset of a training config in extra["config"], else PoseTrack18 for 17 keypoints. The file
     ends with the sha256 of its bytes (a zip comment torch.load ignores), checked whenever simplepose
     reads it. Temporary files left in the folder by interrupted writes whose writer is gone are
     removed first (simplepose.io.remove_stale_temp_files).
@@ -346,6 +351,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     if hasattr(net, "arch"):
         full_meta["arch"] = net.arch()
     full_meta.update(meta or {})
+    keypoints = _checkpoint_schema(schema, full_meta, extra, getattr(net, "num_keypoints", None))
+    if keypoints is not None and "dataset_meta" not in full_meta:
+        full_meta["dataset_meta"] = mmpose_dataset_meta(keypoints)
     full_meta[_DIGEST_META_KEY] = "sha256 of the file before its zip comment"
     obj: dict[str, Any] = {"state_dict": sd, "meta": full_meta}
     if optimizer is not None:
@@ -359,6 +367,24 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     body, trailer = _digest_split(buffer.getbuffer())
     remove_stale_temp_files(Path(path).parent)
     return atomic_write(path, lambda f: (f.write(body), f.write(trailer)), mode="wb")
+
+
+def _checkpoint_schema(schema: KeypointSchema | str | None, meta: Mapping[str, Any],
+                       extra: Mapping[str, Any] | None, num_keypoints: int | None) -> KeypointSchema | None:
+    """The keypoint set a checkpoint is saved for (see save_checkpoint); None when none fits."""
+    if schema is not None:
+        chosen = get_schema(schema) if isinstance(schema, str) else schema
+        if num_keypoints is not None and chosen.num_keypoints != num_keypoints:
+            raise ValueError(f"schema {chosen.name!r} has {chosen.num_keypoints} keypoints, the model {num_keypoints}")
+        return chosen
+    config = (extra or {}).get("config")
+    data = config.get("data") if isinstance(config, Mapping) else None
+    for name in (meta.get("schema"), data.get("dataset") if isinstance(data, Mapping) else None, "posetrack18"):
+        if isinstance(name, str) and name in SCHEMAS:
+            chosen = SCHEMAS[name]
+            if num_keypoints is None or chosen.num_keypoints == num_keypoints:
+                return chosen
+    return None
 
 
 def _version() -> str:

@@ -353,3 +353,53 @@ def test_fragments_of_killed_checkpoint_writes_are_removed_when_safe(tmp_path: P
     ckpt.save_checkpoint(tmp_path / "epoch_3.pth", torch.nn.Linear(3, 2))
     assert not alive.exists()  # its writer is gone now
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["epoch_2.pth", "epoch_3.pth", *lookalikes])
+
+
+# MMPose 1.3.2's parse_pose_metainfo output for configs/_base_/datasets/posetrack18.py, written out
+# by hand from that config (keypoint_info, skeleton_info, joint_weights, sigmas).
+_PT18_NAMES = ["nose", "head_bottom", "head_top", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+               "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+               "right_knee", "left_ankle", "right_ankle"]
+_B, _G, _O = [51, 153, 255], [0, 255, 0], [255, 128, 0]
+MMPOSE_POSETRACK18_META = {
+    "dataset_name": "posetrack18",
+    "num_keypoints": 17,
+    "keypoint_id2name": dict(enumerate(_PT18_NAMES)),
+    "keypoint_name2id": {n: i for i, n in enumerate(_PT18_NAMES)},
+    "upper_body_ids": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    "lower_body_ids": [11, 12, 13, 14, 15, 16],
+    "flip_indices": [0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15],
+    # (swap, name) per keypoint with a swap partner, kept when not yet listed: so both orders
+    "flip_pairs": [(4, 3), (3, 4), (6, 5), (5, 6), (8, 7), (7, 8), (10, 9), (9, 10), (12, 11), (11, 12),
+                   (14, 13), (13, 14), (16, 15), (15, 16)],
+    "keypoint_colors": [_B, _B, _B, _B, _B, _G, _O, _G, _O, _G, _O, _G, _O, _G, _O, _G, _O],
+    "num_skeleton_links": 16,
+    "skeleton_links": [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
+                       (6, 8), (7, 9), (8, 10), (0, 1), (0, 2), (1, 5), (1, 6)],
+    "skeleton_link_colors": [_G, _G, _O, _O, _B, _B, _B, _B, _G, _O, _G, _O, _B, _B, _B, _B],
+    "dataset_keypoint_weights": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5],
+    "sigmas": [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
+               0.087, 0.087, 0.089, 0.089],
+}
+
+
+def test_checkpoints_carry_the_dataset_meta_mmpose_reads(tmp_path: Path) -> None:
+    """meta["dataset_meta"] equals what MMPose builds from its PoseTrack18 dataset config, is readable by
+    a plain weights-only torch.load (what mmengine's loader does), and follows the saved keypoint set."""
+    model = SimpleBaseline(18, 17, deconv_channels=32).eval()
+    path = ckpt.save_checkpoint(tmp_path / "pt.pth", model,
+                                extra={"config": {"data": {"dataset": "posetrack18"}}})
+    meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
+    assert meta["dataset_meta"] == MMPOSE_POSETRACK18_META
+    assert [type(p) for p in meta["dataset_meta"]["flip_pairs"]] == [tuple] * 14
+    # MMPose's init_model: dataset_meta from the checkpoint's meta when present
+    assert ckpt.load_model(path)[1]["dataset_meta"]["flip_indices"][1:3] == [1, 2]  # head_bottom/top stay
+    coco = ckpt.save_checkpoint(tmp_path / "coco.pth", model, extra={"config": {"data": {"dataset": "coco"}}})
+    coco_meta = torch.load(coco, weights_only=True)["meta"]["dataset_meta"]
+    assert coco_meta["dataset_name"] == "coco"
+    assert coco_meta["flip_indices"] == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    assert coco_meta["keypoint_id2name"][1] == "left_eye" and coco_meta["num_skeleton_links"] == 19
+    assert torch.load(ckpt.save_checkpoint(tmp_path / "k5.pth", _small_model(5)),
+                      weights_only=True)["meta"].get("dataset_meta") is None   # no 5-keypoint dataset
+    with pytest.raises(ValueError, match="17 keypoints, the model 5"):
+        ckpt.save_checkpoint(tmp_path / "bad.pth", _small_model(5), schema="posetrack18")
