@@ -35,6 +35,7 @@ from simplepose.errors import CheckpointError
 from simplepose.io import atomic_write, remove_stale_temp_files
 from simplepose.model.pose_model import SimpleBaseline
 from simplepose.model.resnet import depth_from_blocks
+from simplepose.model.settings import DataSettings, data_settings
 
 log = logging.getLogger(__name__)
 
@@ -312,11 +313,20 @@ def build_model_from_state_dict(sd: Mapping[str, torch.Tensor], source: str = "<
 
 def load_model(path_or_url: str | os.PathLike, strict: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """(SimpleBaseline in eval mode, meta) from any supported checkpoint file or URL."""
-    sd, meta = load_checkpoint(path_or_url)
+    model, meta, _ = load_model_and_settings(path_or_url, strict)
+    return model, meta
+
+
+def load_model_and_settings(path_or_url: str | os.PathLike,
+                            strict: bool = True) -> tuple[nn.Module, dict[str, Any], DataSettings]:
+    """(SimpleBaseline in eval mode, meta, the data settings the file records: input size etc.)."""
+    raw, path = read_checkpoint_file(path_or_url)
+    sd, meta = normalise_state_dict(raw, source=str(path))
     if meta.get("format") == "torchvision_resnet":
         raise CheckpointError(f"{path_or_url}: holds only ImageNet backbone weights (no head); "
                               "use load_backbone_weights() to initialise a model for training")
-    return build_model_from_state_dict(sd, source=str(path_or_url), strict=strict), meta
+    model = build_model_from_state_dict(sd, source=str(path_or_url), strict=strict)
+    return model, meta, data_settings(raw, meta, source=str(path_or_url))
 
 
 def load_backbone_weights(model: nn.Module, path_or_url: str | os.PathLike) -> LoadReport:

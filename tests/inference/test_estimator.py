@@ -172,3 +172,56 @@ def test_input_size_and_empty_crops() -> None:
     est = PoseEstimator(model, fast=False)
     out = est.predict_crops(np.zeros((0, 256, 192, 3), np.uint8), np.zeros((0, 2)), np.zeros((0, 2)))
     assert out.shape == (0, 17, 3)
+
+
+_MMPOSE_1X_CFG = """default_scope = 'mmpose'
+codec = dict(
+    type='MSRAHeatmap', input_size=(288, 384), heatmap_size=(72, 96), sigma=3)
+model = dict(type='TopdownPoseEstimator', head=dict(type='HeatmapHead', decoder=dict(
+        type='MSRAHeatmap', input_size=(288, 384), heatmap_size=(72, 96), sigma=3)))
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=(288, 384)),
+    dict(type='PackPoseInputs'),
+]
+"""
+_MMPOSE_0X_CONFIG = """dataset_type = 'TopDownPoseTrack18Dataset'
+data_cfg = dict(
+    image_size=[256, 320],
+    heatmap_size=[64, 80],
+    num_output_channels=channel_cfg['num_output_channels'])
+train_pipeline = [dict(type='TopDownGenerateTarget', sigma=2)]
+"""
+
+
+def test_input_size_and_keypoints_come_from_the_checkpoint(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Our saved training config, an MMPose 1.x `cfg` or 0.x `config` text give the input size (and
+    keypoint set); a bare state dict gets 192x256 with a warning; an explicit size wins."""
+    import logging
+
+    from simplepose.errors import CheckpointError
+    from simplepose.model.checkpoint import save_checkpoint
+    from simplepose.model.pose_model import SimpleBaseline
+    model = SimpleBaseline(depth=18, deconv_channels=32).eval()
+    sd = model.state_dict()
+    data = {"input_size": [96, 128], "heatmap_size": [24, 32], "sigma": 2.0, "dataset": "coco"}
+    ours = save_checkpoint(tmp_path / "ours.pth", model, extra={"config": {"data": data}})
+    torch.save({"state_dict": sd, "meta": {"cfg": _MMPOSE_1X_CFG}}, tmp_path / "mm1.pth")
+    torch.save({"state_dict": sd, "meta": {"config": _MMPOSE_0X_CONFIG}}, tmp_path / "mm0.pth")
+    torch.save(sd, tmp_path / "bare.pth")
+    cases = {"ours.pth": ((96, 128), "coco"), "mm1.pth": ((288, 384), "posetrack18"),
+             "mm0.pth": ((256, 320), "posetrack18")}
+    with caplog.at_level(logging.WARNING):
+        for name, (size, schema) in cases.items():
+            est = PoseEstimator.from_checkpoint(tmp_path / name, fast=False)
+            assert (est.input_size, est.schema.name) == (size, schema), name
+        assert "records no input size" not in caplog.text
+        assert PoseEstimator.from_checkpoint(tmp_path / "bare.pth", fast=False).input_size == (192, 256)
+    assert "bare.pth: the checkpoint records no input size; assuming 192x256" in caplog.text
+    assert PoseEstimator.from_checkpoint(ours, input_size=(64, 96), fast=False).input_size == (64, 96)
+    for bad, match in (([100, 128], "input size 100x128 .* not a multiple of 32"),
+                       ("big", r"config\.data\.input_size is 'big', not two positive integers")):
+        path = save_checkpoint(tmp_path / "bad.pth", model, extra={"config": {"data": {"input_size": bad}}})
+        with pytest.raises(CheckpointError, match=match):
+            PoseEstimator.from_checkpoint(path, fast=False)

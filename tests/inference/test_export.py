@@ -63,6 +63,22 @@ def test_export_command_writes_and_verifies(tmp_path: Path, capsys: pytest.Captu
         command.run(parser.parse_args([str(tmp_path / "missing.pth"), str(tmp_path / "x.onnx")]))
 
 
+def test_export_takes_the_input_size_from_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Without --input-size the ONNX input is the size the checkpoint's saved config records."""
+    import argparse
+
+    import onnx
+
+    from simplepose.commands import export as command
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    ckpt = save_checkpoint(tmp_path / "m.pth", _model(), extra={"config": {"data": {"input_size": [96, 128]}}})
+    assert command.run(parser.parse_args([str(ckpt), str(tmp_path / "m.onnx"), "--no-verify"])) == 0
+    assert "input 3x128x96" in capsys.readouterr().out
+    dims = onnx.load(str(tmp_path / "m.onnx")).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims[1:]] == [3, 128, 96]
+
+
 def test_estimator_onnxruntime_backend_matches_golden(mmpose_golden_dir: Path, samples_dir: Path) -> None:
     """PoseEstimator(backend="onnxruntime") reproduces inference_topdown's keypoints on a real frame."""
     import json
