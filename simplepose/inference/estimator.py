@@ -2,7 +2,8 @@
 
 Per image: one decode, then for every box the reference's top-down steps (MMPose's
 ``inference_topdown``): xywh -> xyxy (no clipping), center/scale with 1.25 padding, aspect ratio
-fixed to the input's, an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine),
+fixed to the input's (all in the boxes' precision, as there: float32 boxes in float32, others in
+float64), an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine),
 mean/std normalisation, then the shared prediction step (``simplepose.inference.topdown``).
 The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
 fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
@@ -122,8 +123,10 @@ class PoseEstimator:
         for image, image_boxes in zip(images, boxes):
             img = load_image(image)
             xyxy = _boxes_to_xyxy(image_boxes, bbox_format, source=image)
-            center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding)
-            crops.append(crop_persons(img, center, scale, None, self.input_size))
+            # in the boxes' own precision, as inference_topdown: float32 boxes stay float32 (its
+            # dataset path), any others give float64 centres and scales
+            center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding, dtype=xyxy.dtype)
+            crops.append(crop_persons(img, center, scale, None, self.input_size, dtype=xyxy.dtype))
             centers.append(center)
             scales.append(scale)
             counts.append(len(xyxy))
@@ -162,7 +165,7 @@ class PoseEstimator:
 
     def oks_areas(self, boxes: np.ndarray, bbox_format: str = "xywh") -> np.ndarray:
         """OKS-NMS areas (N,) float32 of boxes (N, 4): the size of the crops predict() takes from them."""
-        xyxy = _boxes_to_xyxy(boxes, bbox_format, source=None)
+        xyxy = _boxes_to_xyxy(np.asarray(boxes, np.float64), bbox_format, source=None)
         return geometry.scale_area(geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding)[1])
 
 
@@ -196,8 +199,9 @@ def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>
 
 
 def _boxes_to_xyxy(boxes: np.ndarray, bbox_format: str, source: object) -> np.ndarray:
-    """Validated (N, 4) boxes in xywh or xyxy -> xyxy float64 (no clipping)."""
-    b = np.asarray(boxes, dtype=np.float64)
+    """Validated (N, 4) boxes in xywh or xyxy -> xyxy (no clipping): float32 for float32 boxes, else float64."""
+    raw = np.asarray(boxes)
+    b = raw.astype(np.float32 if raw.dtype == np.float32 else np.float64)
     where = source if isinstance(source, (str, os.PathLike)) else None
     if b.ndim == 1 and b.size == 0:
         b = b.reshape(0, 4)

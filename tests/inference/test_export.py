@@ -92,7 +92,8 @@ def test_estimator_onnxruntime_backend_matches_golden(mmpose_golden_dir: Path, s
     sel = [i for i, r in enumerate(rows) if "009473" in r["img_path"]]
     assert len(sel) == 2
     est = PoseEstimator(build_model_from_state_dict(fill_state_dict(mmpose_golden_dir)), backend="onnxruntime")
-    boxes = np.array([rows[i]["bbox_xyxy_dataset"] for i in sel])
+    # float32, as the golden's dataset-parsed boxes (float64 ones take MMPose's float64 API path)
+    boxes = np.array([rows[i]["bbox_xyxy_dataset"] for i in sel], np.float32)
     pred = est.predict(samples_dir / rows[sel[0]]["img_path"], boxes, bbox_format="xyxy")
     np.testing.assert_allclose(pred[..., :2], keypoints[sel], rtol=0, atol=1e-2)
     np.testing.assert_allclose(pred[..., 2], scores[sel], rtol=1e-4, atol=1e-5)
