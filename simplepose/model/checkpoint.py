@@ -19,6 +19,7 @@ import os
 import pickle
 import pickletools
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version as _package_version
@@ -78,12 +79,15 @@ _NUMERIC_DTYPE_CLASSES = list(dict.fromkeys(type(np.dtype(t)) for t in (
     np.ulonglong, np.float16, np.float32, np.float64)))
 _SAFE_GLOBALS: list[Any] = [*_numpy_globals(), *_NUMERIC_DTYPE_CLASSES,
                             (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer")]
+# torch.serialization.safe_globals edits one process-wide list: loads in several threads take turns,
+# so that one thread leaving the context does not take the entries from under another's load
+_LOAD_LOCK = threading.Lock()
 
 
 def _torch_load(path: Path) -> Any:
     """torch.load on the CPU with weights_only=True (plus _SAFE_GLOBALS): no code in the file runs."""
     try:
-        with torch.serialization.safe_globals(_SAFE_GLOBALS), warnings.catch_warnings():
+        with _LOAD_LOCK, torch.serialization.safe_globals(_SAFE_GLOBALS), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")  # refused below if unsafe
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
