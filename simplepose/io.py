@@ -3,20 +3,40 @@
 A folder the project writes as a whole holds the marker file OWNER_MARKER, a JSON object naming the
 project and listing every file it wrote there. Such a folder may be replaced or removed later only if
 the marker is present and nothing else is in it: files a user put there are never deleted.
+
+atomic_write names its temporary file `.<target name>.<host tag>-<pid>-<random>.tmp` beside the
+target, so a fragment left by a killed writer (kill -9, power loss) can later be recognised as the
+project's own and as dead: remove_stale_temp_files deletes exactly those.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from simplepose.errors import DataError
 
 import orjson
+
+log = logging.getLogger(__name__)
+
+# .<name>.<8 hex host tag>-<pid>-<mkstemp's 8 random characters>.tmp
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.tmp$")
+STALE_AFTER_S = 24 * 3600  # a fragment of another host's writer untouched this long is dead too
+
+
+def _host_tag() -> str:
+    """8 hex characters naming this host in temp-file names."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def _umask() -> int:
@@ -36,7 +56,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}-", suffix=".tmp",
+                                   dir=path.parent)
     except OSError as e:
         raise _naming(e, path) from None
     try:
@@ -62,6 +83,49 @@ def _naming(error: OSError, path: Path) -> OSError:
     if path.is_dir():
         return IsADirectoryError(error.errno, "is a folder, where a file is to be written", str(path))
     return type(error)(error.errno, error.strerror, str(path))
+
+
+def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files atomic_write left in `directory` whose writer is gone; returns them.
+
+    Only names of atomic_write's pattern, only regular files, and only when no writer can still be
+    writing: the process that created it (named in the file name) is no longer running on this host,
+    or the file was last modified more than STALE_AFTER_S ago (a writer on another host).
+    """
+    removed: list[Path] = []
+    host, now = _host_tag(), time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_RE.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
+            if old or (match["host"] == host and not _pid_alive(int(match["pid"]))):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # gone meanwhile, or not ours to delete
+    if removed:
+        log.info("removed %d temporary file(s) left by interrupted writes: %s", len(removed),
+                 ", ".join(p.name for p in removed))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host (unknown counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists but is not ours (EPERM), or cannot be told
+    return True
 
 
 def _json_default(obj: Any) -> Any:

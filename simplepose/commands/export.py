@@ -10,8 +10,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of the export command."""
     parser.add_argument("checkpoint", help="MMPose 0.x/1.x or simplepose checkpoint (path or URL)")
     parser.add_argument("output", help="ONNX file to write")
-    parser.add_argument("--input-size", type=int, nargs=2, default=(192, 256), metavar=("W", "H"),
-                        help="network input width and height (default 192 256)")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
+                        help="network input width and height (multiples of 32); default: the size the "
+                             "checkpoint records (its training config, or MMPose's config text), else 192 256 "
+                             "with a warning")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the onnxruntime comparison with PyTorch")
@@ -23,12 +25,17 @@ def run(args: argparse.Namespace) -> int:
     """Export, compare ONNX Runtime with PyTorch on random inputs at batch 1 and 3, then write."""
     # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.inference.export import export_verified
-    from simplepose.model.checkpoint import load_model
+    from simplepose.model.checkpoint import load_model_and_settings
+    from simplepose.model.settings import checkpoint_input_size
 
-    model, _ = load_model(args.checkpoint)
-    size = (args.input_size[0], args.input_size[1])
-    if size[0] % 32 or size[1] % 32:
-        raise SimplePoseError(f"input size {size[0]}x{size[1]} must be a multiple of 32 in both dimensions")
+    if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
+        raise SimplePoseError(f"input size {args.input_size[0]}x{args.input_size[1]} must be a positive "
+                              "multiple of 32 in both dimensions")
+    model, _, settings = load_model_and_settings(args.checkpoint)
+    if args.input_size is not None:
+        size = (args.input_size[0], args.input_size[1])
+    else:
+        size = checkpoint_input_size(settings, args.checkpoint, model.num_deconv)
     path, diff = export_verified(model, args.output, size, opset=args.opset,
                                  tolerance=None if args.no_verify else args.tolerance)
     print(f"wrote {path} (ResNet-{model.depth}, {model.num_keypoints} keypoints, input 3x{size[1]}x{size[0]}, "

@@ -59,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
                         help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
                              "checkpoint records, else posetrack18")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
+                        help="network input width and height (multiples of 32); default: the size the "
+                             "checkpoint records (its training config, or MMPose's config text), else 192 256 "
+                             "with a warning")
     parser.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
 
@@ -93,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise DataError(None, f"--batch-size must be >= 1, got {args.batch_size}")
     device = resolve_device(args.device, source="--device", key=None)
+    if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
+        raise DataError(None, "--input-size must be two positive multiples of 32 (W H), got "
+                              f"{args.input_size[0]} {args.input_size[1]}")
     source = open_frames(args.input)
     is_video = isinstance(source, VideoFrames)
     provider = BoxProvider(source, args.boxes, args.images_json, args.det_thr)
@@ -101,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                     "pass person detections (COCO results json) or annotations with --boxes for real scenes")
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
+                                              input_size=tuple(args.input_size) if args.input_size else None,
                                               schema=get_schema(args.schema) if args.schema else None,
                                               device=device)
     schema = estimator.schema

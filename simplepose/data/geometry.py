@@ -2,6 +2,10 @@
 
 Conventions: sizes are (w, h); integer coordinates are pixel centres; `scale` is the box size in
 pixels (not divided by 200); rotations are in degrees, counter-clockwise in the image.
+
+Precision follows the reference's two paths: its dataset (and test loop) path has float32 boxes,
+centres and scales, which is the default here; its public API (`inference_topdown`) keeps whatever
+the caller's boxes are, so float64 boxes give float64 centres and scales there (`dtype=np.float64`).
 """
 from __future__ import annotations
 
@@ -11,19 +15,21 @@ import cv2
 import numpy as np
 
 
-def bbox_xyxy_to_center_scale(bbox_xyxy: np.ndarray, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (..., 4) x1, y1, x2, y2 -> center (..., 2) and padded scale (..., 2), float32."""
-    b = np.asarray(bbox_xyxy, dtype=np.float32)
-    center = (b[..., :2] + b[..., 2:]) * np.float32(0.5)
-    scale = (b[..., 2:] - b[..., :2]) * np.float32(padding)
+def bbox_xyxy_to_center_scale(bbox_xyxy: np.ndarray, padding: float = 1.25,
+                              dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (..., 4) x1, y1, x2, y2 -> center (..., 2) and padded scale (..., 2), in `dtype`."""
+    b = np.asarray(bbox_xyxy, dtype=dtype)
+    t = np.dtype(dtype).type
+    center = (b[..., :2] + b[..., 2:]) * t(0.5)
+    scale = (b[..., 2:] - b[..., :2]) * t(padding)
     return center, scale
 
 
-def input_center_scale(bbox_xyxy: np.ndarray, aspect_ratio: float,
-                       padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+def input_center_scale(bbox_xyxy: np.ndarray, aspect_ratio: float, padding: float = 1.25,
+                       dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (..., 4) xyxy -> the network input's center (..., 2) and aspect-fixed padded scale (..., 2)."""
-    center, scale = bbox_xyxy_to_center_scale(bbox_xyxy, padding)
-    return center, fix_aspect_ratio(scale, aspect_ratio)
+    center, scale = bbox_xyxy_to_center_scale(bbox_xyxy, padding, dtype)
+    return center, fix_aspect_ratio(scale, aspect_ratio, dtype)
 
 
 def scale_area(scale: np.ndarray) -> np.ndarray:
@@ -48,26 +54,27 @@ def clip_xyxy(bbox_xyxy: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
-    """Grow (..., 2) box sizes (w, h) to the given w/h ratio, float32 like the reference."""
-    s = np.asarray(scale, dtype=np.float32)
+def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float, dtype: type = np.float32) -> np.ndarray:
+    """Grow (..., 2) box sizes (w, h) to the given w/h ratio, in `dtype` (float32: the dataset path)."""
+    s = np.asarray(scale, dtype=dtype)
     w, h = s[..., :1], s[..., 1:2]
-    ar = np.float32(aspect_ratio)
+    ar = np.dtype(dtype).type(aspect_ratio)
     return np.where(w > h * ar, np.concatenate([w, w / ar], -1), np.concatenate([h * ar, h], -1))
 
 
 def get_warp_matrix(center: np.ndarray, scale: np.ndarray, rot: float | np.floating, output_size: Sequence[int],
                 shift: Sequence[float] = (0.0, 0.0), inv: bool = False,
-                fix_aspect_ratio: bool = True) -> np.ndarray:
+                fix_aspect_ratio: bool = True, dtype: type = np.float32) -> np.ndarray:
     """(2, 3) float64 map of the rotated box (center, scale) onto output_size, bit-identical to the reference.
 
     Built like MMPose from three float32 point pairs (centre, centre + rotated half-width, and a
     third point perpendicular to them) solved by cv2.getAffineTransform. The rotation keeps its dtype:
     a float32 angle gives float32 sine/cosine, as in the reference's training pipeline. A float64
     closed form agrees to ~1e-6 relative but not bit for bit, which changes a few crop pixels.
+    center and scale are taken in `dtype`: float32 on the dataset path, float64 on the API path.
     """
-    c = np.asarray(center, dtype=np.float32)
-    s = np.asarray(scale, dtype=np.float32)
+    c = np.asarray(center, dtype=dtype)
+    s = np.asarray(scale, dtype=dtype)
     sh = np.asarray(shift, dtype=np.float64)
     src_w, src_h = s[0], s[1]
     dst_w, dst_h = output_size[0], output_size[1]
@@ -112,10 +119,17 @@ def input_to_image(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
                    input_size: tuple[int, int]) -> np.ndarray:
     """Keypoints (N, K, 2) in input-crop pixels -> original image pixels (no rotation), float32.
 
-    Computed in float64 and rounded once, which reproduces the reference bit for bit.
+    Computed in float64 and rounded once, which reproduces the reference bit for bit. float64 centres
+    and scales (the reference's API path) are used as they are, any others as float32 (its dataset path).
     """
     kp = np.asarray(keypoints, dtype=np.float64)
-    c = np.asarray(center, dtype=np.float32).astype(np.float64)[:, None, :]
-    s = np.asarray(scale, dtype=np.float32).astype(np.float64)[:, None, :]
+    c = _reference_precision(center)[:, None, :]
+    s = _reference_precision(scale)[:, None, :]
     size = np.asarray(input_size, dtype=np.float64)
     return (kp / size * s + c - 0.5 * s).astype(np.float32)
+
+
+def _reference_precision(values: np.ndarray) -> np.ndarray:
+    """float64 arrays as they are, anything else rounded to float32 first; as float64."""
+    a = np.asarray(values)
+    return a if a.dtype == np.float64 else a.astype(np.float32).astype(np.float64)

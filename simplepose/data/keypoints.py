@@ -21,6 +21,10 @@ _BODY_LINKS = [
 ]
 
 
+# MMPose's per-keypoint loss weights for both datasets (joint_weights in its dataset configs)
+_JOINT_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5]
+
+
 def _flip_indices(names: list[str]) -> list[int]:
     """Index of each keypoint's mirror image (left <-> right), itself if unpaired."""
     def mirror(n: str) -> str:
@@ -51,12 +55,14 @@ class KeypointSchema:
     sigmas: tuple[float, ...]
     upper_body_ids: tuple[int, ...]
     lower_body_ids: tuple[int, ...]
+    joint_weights: tuple[float, ...]
     flip_indices: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "flip_indices", tuple(_flip_indices(list(self.keypoint_names))))
-        if len(self.sigmas) != len(self.keypoint_names):
-            raise ValueError(f"{self.name}: {len(self.sigmas)} sigmas for {self.num_keypoints} keypoints")
+        for what in ("sigmas", "joint_weights"):
+            if len(getattr(self, what)) != len(self.keypoint_names):
+                raise ValueError(f"{self.name}: {len(getattr(self, what))} {what} for {self.num_keypoints} keypoints")
 
     @property
     def num_keypoints(self) -> int:
@@ -95,6 +101,7 @@ POSETRACK18 = KeypointSchema(
     sigmas=tuple(_SIGMAS),
     upper_body_ids=tuple(range(11)),
     lower_body_ids=tuple(range(11, 17)),
+    joint_weights=tuple(_JOINT_WEIGHTS),
 )
 
 COCO = KeypointSchema(
@@ -106,6 +113,7 @@ COCO = KeypointSchema(
     sigmas=tuple(_SIGMAS),
     upper_body_ids=tuple(range(11)),
     lower_body_ids=tuple(range(11, 17)),
+    joint_weights=tuple(_JOINT_WEIGHTS),
 )
 
 SCHEMAS: dict[str, KeypointSchema] = {s.name: s for s in (POSETRACK18, COCO)}
@@ -123,6 +131,54 @@ def get_schema(name: str) -> KeypointSchema:
 _POSETRACK18_FILE_SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7],
                               [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5],
                               [4, 6], [5, 7]]
+
+
+# The colours MMPose's dataset configs give (RGB-ordered lists): head keypoints and torso/head links
+# blue, left arm and leg green, right ones orange.
+_MMPOSE_CENTRE, _MMPOSE_LEFT, _MMPOSE_RIGHT = [51, 153, 255], [0, 255, 0], [255, 128, 0]
+_LIMBS = {("ankle", "knee"), ("knee", "hip"), ("shoulder", "elbow"), ("elbow", "wrist")}
+
+
+def _mmpose_colour(names: tuple[str, ...]) -> list[int]:
+    """MMPose's colour of a keypoint (one name) or link (two names) of the body."""
+    sides = {n.split("_", 1)[0] for n in names}
+    parts = tuple(n.split("_", 1)[-1] for n in names)
+    body = all(n in _BODY for n in names) and (len(names) == 1 or parts in _LIMBS or parts[::-1] in _LIMBS)
+    if body and sides == {"left"}:
+        return list(_MMPOSE_LEFT)
+    if body and sides == {"right"}:
+        return list(_MMPOSE_RIGHT)
+    return list(_MMPOSE_CENTRE)
+
+
+def mmpose_dataset_meta(schema: KeypointSchema) -> dict:
+    """The `dataset_meta` MMPose 1.x keeps in a checkpoint's meta, as its parse_pose_metainfo builds it
+    from the dataset config (init_model reads it; inference_topdown takes flip_indices from it).
+
+    Arrays are plain lists (MMPose has numpy arrays there), so that a torch.load with weights_only,
+    torch's default and what mmengine's loader gets, reads the file.
+    """
+    names = schema.keypoint_names
+    flip_pairs: list[tuple[int, int]] = []
+    for i, j in enumerate(schema.flip_indices):      # MMPose lists each pair in both orders
+        if i != j and (j, i) not in flip_pairs:
+            flip_pairs.append((j, i))
+    return {
+        "dataset_name": schema.name,
+        "num_keypoints": schema.num_keypoints,
+        "keypoint_id2name": dict(enumerate(names)),
+        "keypoint_name2id": {n: i for i, n in enumerate(names)},
+        "upper_body_ids": list(schema.upper_body_ids),
+        "lower_body_ids": list(schema.lower_body_ids),
+        "flip_indices": list(schema.flip_indices),
+        "flip_pairs": flip_pairs,
+        "keypoint_colors": [_mmpose_colour((n,)) for n in names],
+        "num_skeleton_links": len(schema.links),
+        "skeleton_links": [tuple(link) for link in schema.skeleton],
+        "skeleton_link_colors": [_mmpose_colour(link) for link in schema.links],
+        "dataset_keypoint_weights": list(schema.joint_weights),
+        "sigmas": list(schema.sigmas),
+    }
 
 
 def annotation_category() -> dict:

@@ -130,21 +130,21 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, size: Sequence[int], mirro
 
 
 def crop_person(image: np.ndarray, center: np.ndarray, scale: np.ndarray, rot: float = 0.0,
-                input_size: Sequence[int] = (192, 256)) -> np.ndarray:
+                input_size: Sequence[int] = (192, 256), dtype: type = np.float32) -> np.ndarray:
     """Crop one person (center (2,), aspect-fixed input scale (2,) px, rotation in degrees) to (h, w, 3)
-    uint8 BGR."""
-    return warp_image(image, get_warp_matrix(center, scale, rot, input_size), input_size)
+    uint8 BGR; center and scale taken in `dtype` (geometry.get_warp_matrix)."""
+    return warp_image(image, get_warp_matrix(center, scale, rot, input_size, dtype=dtype), input_size)
 
 
 def crop_persons(image: np.ndarray, centers: np.ndarray, scales: np.ndarray, rots: np.ndarray | None = None,
-                 input_size: Sequence[int] = (192, 256)) -> np.ndarray:
+                 input_size: Sequence[int] = (192, 256), dtype: type = np.float32) -> np.ndarray:
     """Crops of N persons of one image: centers, aspect-fixed input scales (N, 2) -> (N, h, w, 3) uint8 BGR."""
-    centers = np.asarray(centers, np.float32).reshape(-1, 2)
-    scales = np.asarray(scales, np.float32).reshape(-1, 2)
+    centers = np.asarray(centers, dtype).reshape(-1, 2)
+    scales = np.asarray(scales, dtype).reshape(-1, 2)
     rots = np.zeros(len(centers)) if rots is None else np.asarray(rots).reshape(-1)
     out = np.empty((len(centers), input_size[1], input_size[0], 3), dtype=np.uint8)
     for i in range(len(centers)):
-        out[i] = crop_person(image, centers[i], scales[i], rots[i], input_size)
+        out[i] = crop_person(image, centers[i], scales[i], rots[i], input_size, dtype)
     return out
 
 

@@ -2,7 +2,8 @@
 
 Per image: one decode, then for every box the reference's top-down steps (MMPose's
 ``inference_topdown``): xywh -> xyxy (no clipping), center/scale with 1.25 padding, aspect ratio
-fixed to the input's, an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine),
+fixed to the input's (all in the boxes' precision, as there: float32 boxes in float32, others in
+float64), an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine),
 mean/std normalisation, then the shared prediction step (``simplepose.inference.topdown``).
 The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
 fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
@@ -10,6 +11,7 @@ enough for the activations to stay in cache.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Sequence
@@ -25,8 +27,11 @@ from simplepose.data.transforms import crop_persons, normalise_crops
 from simplepose.errors import DataError
 from simplepose.inference.export import OnnxRuntimeModel
 from simplepose.inference.topdown import TopDownPredictor
-from simplepose.model.checkpoint import load_model
+from simplepose.model.checkpoint import load_model_and_settings
 from simplepose.model.fusion import prepare_for_inference
+from simplepose.model.settings import checkpoint_input_size
+
+log = logging.getLogger(__name__)
 
 # Images (original + flipped copies) per forward pass. benchmarks/inference.py on the 2-core machine
 # (res50 256x192, 2 threads): an unchunked batch of 32 ran 23% slower per person than batch 8 (the
@@ -81,15 +86,26 @@ class PoseEstimator:
                                           self.chunk_size, self.device if backend == "torch" else None)
 
     @classmethod
-    def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
+    def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] | None = None,
                         flip_test: bool = True, schema: KeypointSchema | str | None = None,
                         chunk_size: int = DEFAULT_CHUNK, fast: bool = True, backend: str = "torch",
                         device: str | torch.device = "cpu") -> "PoseEstimator":
-        """From an MMPose 0.x/1.x or simplepose checkpoint (file or URL); depth and K from the weights."""
-        model, meta = load_model(path_or_url)  # on the CPU; __init__ moves it to `device`
+        """From an MMPose 0.x/1.x or simplepose checkpoint (file or URL); depth and K from the weights.
+
+        input_size (w, h) and the keypoint schema default to what the checkpoint records (see
+        checkpoint_input_size and schema_from_meta).
+        """
+        model, meta, settings = load_model_and_settings(path_or_url)  # on the CPU; __init__ moves it
+        source = str(path_or_url)
+        if input_size is None:
+            input_size = checkpoint_input_size(settings, source, model.num_deconv)
         if schema is None:
-            schema = schema_from_meta(meta, model.num_keypoints, source=str(path_or_url))
-        return cls(model, input_size=input_size, flip_test=flip_test, schema=schema, chunk_size=chunk_size,
+            schema = schema_from_meta(meta, model.num_keypoints, source=source, dataset=settings.dataset)
+        keypoints = get_schema(schema) if isinstance(schema, str) else schema
+        if settings.flip_indices is not None and tuple(settings.flip_indices) != tuple(keypoints.flip_indices):
+            log.warning("%s: its dataset_meta flip indices %s differ from schema %r's %s; using the schema's",
+                        source, list(settings.flip_indices), keypoints.name, list(keypoints.flip_indices))
+        return cls(model, input_size=input_size, flip_test=flip_test, schema=keypoints, chunk_size=chunk_size,
                    fast=fast, backend=backend, device=device)
 
     # ------------------------------------------------------------------------------------------
@@ -107,8 +123,10 @@ class PoseEstimator:
         for image, image_boxes in zip(images, boxes):
             img = load_image(image)
             xyxy = _boxes_to_xyxy(image_boxes, bbox_format, source=image)
-            center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding)
-            crops.append(crop_persons(img, center, scale, None, self.input_size))
+            # in the boxes' own precision, as inference_topdown: float32 boxes stay float32 (its
+            # dataset path), any others give float64 centres and scales
+            center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding, dtype=xyxy.dtype)
+            crops.append(crop_persons(img, center, scale, None, self.input_size, dtype=xyxy.dtype))
             centers.append(center)
             scales.append(scale)
             counts.append(len(xyxy))
@@ -147,15 +165,16 @@ class PoseEstimator:
 
     def oks_areas(self, boxes: np.ndarray, bbox_format: str = "xywh") -> np.ndarray:
         """OKS-NMS areas (N,) float32 of boxes (N, 4): the size of the crops predict() takes from them."""
-        xyxy = _boxes_to_xyxy(boxes, bbox_format, source=None)
+        xyxy = _boxes_to_xyxy(np.asarray(boxes, np.float64), bbox_format, source=None)
         return geometry.scale_area(geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding)[1])
 
 
-def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>") -> KeypointSchema:
-    """The keypoint schema a checkpoint was trained for: meta["schema"] (ours), MMPose's
-    meta["dataset_meta"]["dataset_name"], or the dataset named in an MMPose 0.x meta["config"] text;
-    PoseTrack18 for 17 keypoints when nothing says otherwise."""
-    names = [meta.get("schema")]
+def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>",
+                     dataset: str | None = None) -> KeypointSchema:
+    """The keypoint schema a checkpoint was trained for: meta["schema"] (ours), the dataset of its saved
+    training config (`dataset`), MMPose's meta["dataset_meta"]["dataset_name"], or the dataset named in
+    an MMPose 0.x meta["config"] text; PoseTrack18 for 17 keypoints (with a warning) when nothing does."""
+    names = [meta.get("schema"), dataset]
     dataset_meta = meta.get("dataset_meta")
     if isinstance(dataset_meta, dict):
         names.append(dataset_meta.get("dataset_name"))
@@ -172,14 +191,17 @@ def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>
             if schema.num_keypoints == num_keypoints:
                 return schema
     if num_keypoints == 17:
+        log.warning("%s: the checkpoint names no keypoint set; assuming PoseTrack18's (flip pairs, drawing)",
+                    source)
         return get_schema("posetrack18")
     raise ValueError(f"{source}: {num_keypoints} keypoints and no known dataset in its metadata; "
                      "pass schema= explicitly")
 
 
 def _boxes_to_xyxy(boxes: np.ndarray, bbox_format: str, source: object) -> np.ndarray:
-    """Validated (N, 4) boxes in xywh or xyxy -> xyxy float64 (no clipping)."""
-    b = np.asarray(boxes, dtype=np.float64)
+    """Validated (N, 4) boxes in xywh or xyxy -> xyxy (no clipping): float32 for float32 boxes, else float64."""
+    raw = np.asarray(boxes)
+    b = raw.astype(np.float32 if raw.dtype == np.float32 else np.float64)
     where = source if isinstance(source, (str, os.PathLike)) else None
     if b.ndim == 1 and b.size == 0:
         b = b.reshape(0, 4)

@@ -66,6 +66,17 @@ def test_unclipped_xywh_center_scale(geo):
     np.testing.assert_allclose(scale, geo["bbox_xywh2cs_scale"], rtol=1e-6, atol=1e-4)
 
 
+def test_float64_xywh_center_scale_as_the_api_path(geo):
+    # the reference's API path keeps float64 boxes in float64: so does dtype=np.float64
+    center, scale = input_center_scale(bbox_xywh_to_xyxy(geo["bbox_xywh_raw"]), 192 / 256, padding=1.25,
+                                       dtype=np.float64)
+    assert center.dtype == scale.dtype == np.float64
+    np.testing.assert_allclose(center, geo["bbox_xywh2cs_center"], rtol=1e-12, atol=0)
+    w, h = geo["bbox_xywh2cs_scale"][:, :1], geo["bbox_xywh2cs_scale"][:, 1:]
+    fixed = np.where(w > h * 0.75, np.hstack([w, w / 0.75]), np.hstack([h * 0.75, h]))  # MMPose's rule
+    np.testing.assert_allclose(scale, fixed, rtol=1e-12, atol=0)
+
+
 def test_warp_matrices_within_1e5_relative(geo):
     for i in range(len(geo["warp_matrix"])):
         m = get_warp_matrix(geo["warp_center"][i], geo["warp_scale"][i], float(geo["warp_rot"][i]),

@@ -63,6 +63,22 @@ def test_export_command_writes_and_verifies(tmp_path: Path, capsys: pytest.Captu
         command.run(parser.parse_args([str(tmp_path / "missing.pth"), str(tmp_path / "x.onnx")]))
 
 
+def test_export_takes_the_input_size_from_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Without --input-size the ONNX input is the size the checkpoint's saved config records."""
+    import argparse
+
+    import onnx
+
+    from simplepose.commands import export as command
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    ckpt = save_checkpoint(tmp_path / "m.pth", _model(), extra={"config": {"data": {"input_size": [96, 128]}}})
+    assert command.run(parser.parse_args([str(ckpt), str(tmp_path / "m.onnx"), "--no-verify"])) == 0
+    assert "input 3x128x96" in capsys.readouterr().out
+    dims = onnx.load(str(tmp_path / "m.onnx")).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims[1:]] == [3, 128, 96]
+
+
 def test_estimator_onnxruntime_backend_matches_golden(mmpose_golden_dir: Path, samples_dir: Path) -> None:
     """PoseEstimator(backend="onnxruntime") reproduces inference_topdown's keypoints on a real frame."""
     import json
@@ -76,7 +92,8 @@ def test_estimator_onnxruntime_backend_matches_golden(mmpose_golden_dir: Path, s
     sel = [i for i, r in enumerate(rows) if "009473" in r["img_path"]]
     assert len(sel) == 2
     est = PoseEstimator(build_model_from_state_dict(fill_state_dict(mmpose_golden_dir)), backend="onnxruntime")
-    boxes = np.array([rows[i]["bbox_xyxy_dataset"] for i in sel])
+    # float32, as the golden's dataset-parsed boxes (float64 ones take MMPose's float64 API path)
+    boxes = np.array([rows[i]["bbox_xyxy_dataset"] for i in sel], np.float32)
     pred = est.predict(samples_dir / rows[sel[0]]["img_path"], boxes, bbox_format="xyxy")
     np.testing.assert_allclose(pred[..., :2], keypoints[sel], rtol=0, atol=1e-2)
     np.testing.assert_allclose(pred[..., 2], scores[sel], rtol=1e-4, atol=1e-5)

@@ -405,3 +405,28 @@ def test_infer_refuses_a_detection_score_beyond_float32(tiny_checkpoint: Path, p
         json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in results.json"))
     assert code == 2, err
     assert "simplepose infer: error: " in err and "dets.json" in err and "detection [0]" in err
+
+
+def test_infer_uses_the_checkpoints_input_size(tiny_checkpoint: Path, samples_dir: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """A model trained at 96x128 (its saved config) is run at 96x128 by infer, and --input-size
+    overrides it; a size that is not a multiple of 32 is refused with one line."""
+    from simplepose import PoseEstimator
+    from simplepose.model.checkpoint import load_model, save_checkpoint
+    model, _ = load_model(tiny_checkpoint)
+    small = save_checkpoint(tmp_path / "small.pth", model,
+                            extra={"config": {"data": {"input_size": [96, 128], "heatmap_size": [24, 32]}}})
+    image = samples_dir / "coco" / "000000000785.jpg"
+    runs = {}
+    for name, extra in (("recorded", []), ("override", ["--input-size", "192", "256"])):
+        assert _infer(small, image, "--out-dir", tmp_path / name, *extra) == 0
+        (rec,) = _results(tmp_path / name)
+        runs[name] = (np.asarray(rec["keypoints"]).reshape(17, 3), np.asarray([rec["bbox"]]))
+    for name, size in (("recorded", (96, 128)), ("override", (192, 256))):
+        keypoints, box = runs[name]
+        expected = PoseEstimator(model, input_size=size).predict(image, box)[0]
+        np.testing.assert_allclose(keypoints, expected, rtol=0, atol=1e-4)
+    assert np.abs(runs["recorded"][0][:, :2] - runs["override"][0][:, :2]).max() > 1.0
+    capsys.readouterr()
+    assert _infer(small, image, "--out-dir", tmp_path / "bad", "--input-size", "100", "128") == 2
+    assert "simplepose infer: error: " in capsys.readouterr().err

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
 import sys
 import types
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -147,29 +151,117 @@ def test_corrupt_and_odd_files_raise_checkpoint_error(tmp_path: Path) -> None:
         ckpt.load_checkpoint(tmp_path / "absent.pth")
 
 
-def test_metadata_with_unimportable_classes_still_loads(tmp_path: Path) -> None:
-    """Pickled classes of absent packages (e.g. mmengine's message hub) become stubs; tensors load."""
-    fake = types.ModuleType("fake_mmengine_logging")
-
-    class HistoryBuffer:  # stands for mmengine.logging.HistoryBuffer
+def test_mmengine_metadata_loads_as_data_and_other_classes_are_refused(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy values and mmengine's HistoryBuffer (message_hub) load as inert data; any other class or
+    function in the pickle (os.system, a class of another package) is refused with a CheckpointError."""
+    class HistoryBuffer:  # stands for mmengine.logging.history_buffer.HistoryBuffer
         def __init__(self) -> None:
             self.values = [1.0, 2.0]
 
-    HistoryBuffer.__module__ = fake.__name__
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    HistoryBuffer.__module__ = "mmengine.logging.history_buffer"
     HistoryBuffer.__qualname__ = "HistoryBuffer"
-    fake.HistoryBuffer = HistoryBuffer
-    sys.modules[fake.__name__] = fake
-    try:
-        sd = _small_model().state_dict()
-        torch.save({"state_dict": sd, "meta": {"epoch": 1, "seed": np.int64(7), "hist": np.arange(3.0)},
-                    "message_hub": {"log": HistoryBuffer()}, "evil": os.system}, tmp_path / "mm.pth")
-    finally:
-        del sys.modules[fake.__name__]
+    sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
+    sd = _small_model().state_dict()
+    torch.save({"state_dict": sd, "meta": {"epoch": 1, "seed": np.int64(7), "hist": np.arange(3.0),
+                                          "colours": np.zeros((2, 3), np.uint8)},
+                "message_hub": {"log_scalars": {"loss": HistoryBuffer()}}}, tmp_path / "mm.pth")
+    other = types.ModuleType("fake_plugin")
+    HistoryBuffer.__module__ = other.__name__
+    other.HistoryBuffer = HistoryBuffer
+    monkeypatch.setitem(sys.modules, other.__name__, other)
+    torch.save({"state_dict": sd, "hub": HistoryBuffer()}, tmp_path / "foreign.pth")
+    torch.save({"state_dict": sd, "evil": os.system}, tmp_path / "evil.pth")
+    monkeypatch.undo()  # nothing of the fake packages is importable while loading
+
     loaded, meta = ckpt.load_checkpoint(tmp_path / "mm.pth")
     assert meta["epoch"] == 1 and meta["seed"] == 7 and meta["hist"].tolist() == [0.0, 1.0, 2.0]
+    assert meta["colours"].dtype == np.uint8 and meta["colours"].shape == (2, 3)
     raw, _ = ckpt.read_checkpoint_file(tmp_path / "mm.pth")
-    assert raw["evil"] is not os.system and issubclass(raw["evil"], ckpt._Stub)  # not importable code
+    buffer = raw["message_hub"]["log_scalars"]["loss"]
+    assert type(buffer) is not HistoryBuffer and buffer.state == {"values": [1.0, 2.0]}
     torch.testing.assert_close(loaded["head.final_layer.weight"], sd["head.final_layer.weight"])
+    with pytest.raises(CheckpointError, match=r"foreign\.pth: refused to load: .*fake_plugin\.HistoryBuffer"):
+        ckpt.load_checkpoint(tmp_path / "foreign.pth")
+    with pytest.raises(CheckpointError, match=r"evil\.pth: refused to load: .*(posix|os)\.system"):
+        ckpt.load_checkpoint(tmp_path / "evil.pth")
+
+
+# For every module the old "tolerant" unpickler allowed names from (by prefix or wholesale), an
+# attribute path from it to the builtins' dict: `<path>.get` then ("eval",) then (code,) runs code.
+_FORMERLY_ALLOWED = {
+    "torch": "__builtins__.get", "torch._utils": "_rebuild_tensor_v2.__builtins__.get",
+    "torch._tensor": "_rebuild_from_type_v2.__builtins__.get",
+    "torch.serialization": "_get_layout.__builtins__.get", "torch.nn.parameter": "__builtins__.get",
+    "numpy": "__builtins__.get", "numpy._core.multiarray": "__builtins__.get",
+    "numpy.core.multiarray": "__builtins__.get", "datetime": "__builtins__.get",
+    "collections": "__builtins__.get", "copyreg": "_reconstructor.__builtins__.get",
+    "builtins": "__dict__.get", "_codecs": "__loader__.exec_module.__builtins__.get",
+}
+
+
+def _text(value: str) -> bytes:
+    """Pickle opcodes pushing a str (SHORT_BINUNICODE or BINUNICODE)."""
+    b = value.encode()
+    return b"\x8c" + bytes([len(b)]) + b if len(b) < 256 else b"X" + len(b).to_bytes(4, "little") + b
+
+
+def _payload(module: str, name: str, marker: Path, opcode: str) -> bytes:
+    """Protocol-4 opcodes (no STOP) that resolve module.name, call it with "eval" and call the result
+    with code creating `marker`: harmless, and visible when it runs."""
+    code = f"open({str(marker)!r}, 'w').close()"
+    find = _text(module) + _text(name) + b"\x93" if opcode == "STACK_GLOBAL" else \
+        b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+    return b"\x80\x04" + find + _text("eval") + b"\x85R" + _text(code) + b"\x85R"
+
+
+@pytest.mark.parametrize("module", sorted(_FORMERLY_ALLOWED))
+def test_hand_built_pickles_with_dotted_names_never_run(tmp_path: Path, module: str) -> None:
+    """Dotted names (STACK_GLOBAL, and GLOBAL under protocol 4) from every formerly allowed module:
+    live payloads (the standard unpickler runs them), refused here with nothing run."""
+    pytest.importorskip(module)
+    marker = tmp_path / "ran"
+    for opcode in ("STACK_GLOBAL", "GLOBAL"):
+        data = _payload(module, _FORMERLY_ALLOWED[module], marker, opcode) + b"."
+        pickle.loads(data)
+        assert marker.exists(), f"{module} {opcode}: the payload is not live"
+        marker.unlink()
+        (tmp_path / "evil.pth").write_bytes(data)
+        with pytest.raises(CheckpointError, match="evil.pth: refused to load"):
+            ckpt.load_model(tmp_path / "evil.pth")
+        assert not marker.exists(), f"{module} {opcode}: code ran"
+
+
+def test_real_checkpoint_with_spliced_payload_is_refused(tmp_path: Path) -> None:
+    """Our own checkpoint with a payload spliced before its pickle: it would load and work with a
+    code-running loader (and run the payload); here it is refused and nothing runs."""
+    model = _small_model()
+    good = ckpt.save_checkpoint(tmp_path / "good.pth", model)
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pth"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("/data.pkl"):
+                data = _payload("torch._utils", _FORMERLY_ALLOWED["torch._utils"], marker, "STACK_GLOBAL") \
+                    + b"0" + data  # POP the payload's result, then the checkpoint's own pickle
+            dst.writestr(info, data)
+    x = torch.randn(1, 3, 64, 48)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch notes the protocol-4 opcodes
+        raw = torch.load(evil, weights_only=False)
+    assert marker.exists()  # live: a code-running load runs it ...
+    marker.unlink()
+    spliced = SimpleBaseline(18, 5, deconv_channels=32).eval()
+    spliced.load_state_dict(raw["state_dict"])
+    with torch.no_grad():
+        torch.testing.assert_close(spliced(x), model(x), rtol=0, atol=0)  # ... and the model works
+    for load in (ckpt.load_model, ckpt.load_checkpoint, ckpt.read_checkpoint_file):
+        with pytest.raises(CheckpointError, match=r"evil\.pth: refused to load: .*opcode"):
+            load(evil)
+        assert not marker.exists()
 
 
 def test_save_checkpoint_is_mmpose_layout_and_round_trips(tmp_path: Path) -> None:
@@ -186,3 +278,128 @@ def test_save_checkpoint_is_mmpose_layout_and_round_trips(tmp_path: Path) -> Non
     loaded, _ = ckpt.load_model(path)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_every_one_byte_corruption_of_our_checkpoint_is_refused(tmp_path: Path) -> None:
+    """Changing any single byte of a file save_checkpoint wrote gives a CheckpointError; torch.load
+    alone accepts a changed weight byte silently (the corruption this guards against)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    data = ckpt.save_checkpoint(tmp_path / "ours.pth", model, meta={"epoch": 3}).read_bytes()
+    weight = model.weight.detach().numpy().tobytes()
+    at = data.find(weight)
+    assert at > 0
+    bad = bytearray(data)
+    bad[at] ^= 0x01
+    (tmp_path / "bad.pth").write_bytes(bytes(bad))
+    silently = torch.load(tmp_path / "bad.pth", weights_only=True)["state_dict"]["weight"]
+    assert not torch.equal(silently, model.weight.detach())
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x20
+        (tmp_path / "bad.pth").write_bytes(bytes(bad))
+        with pytest.raises(CheckpointError, match="bad.pth: "):
+            ckpt.read_checkpoint_file(tmp_path / "bad.pth")
+    assert ckpt.load_checkpoint(tmp_path / "ours.pth")[1]["epoch"] == 3
+
+
+def test_our_checkpoint_rewritten_without_its_digest_is_refused(tmp_path: Path) -> None:
+    """The same archive re-zipped (its digest comment gone, content intact) no longer counts as ours."""
+    good = ckpt.save_checkpoint(tmp_path / "ours.pth", torch.nn.Linear(3, 2))
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(tmp_path / "rezip.pth", "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+    assert torch.load(tmp_path / "rezip.pth", weights_only=True)["state_dict"].keys() == {"weight", "bias"}
+    with pytest.raises(CheckpointError, match="rezip.pth: .*digest is missing"):
+        ckpt.read_checkpoint_file(tmp_path / "rezip.pth")
+
+
+_WRITER = """
+import os, sys, time
+from simplepose.io import atomic_write
+def write(f):
+    f.write(b"x" * 4096)
+    f.flush()
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), 9)   # as kill -9 during a checkpoint write
+    print("writing", flush=True)
+    time.sleep(120)
+atomic_write(sys.argv[1], write, mode="wb")
+"""
+
+
+def test_fragments_of_killed_checkpoint_writes_are_removed_when_safe(tmp_path: Path) -> None:
+    """save_checkpoint removes the temp file a kill -9 left, but not one a live writer is still
+    writing, nor files that only look like temp files."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    killed = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path / "latest.pth"), "die"], env=env)
+    assert killed.returncode == -9
+    (dead,) = tmp_path.iterdir()
+    assert dead.name.startswith(".latest.pth.") and dead.name.endswith(".tmp")
+    live = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "epoch_1.pth"), "live"], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline().strip() == "writing"
+        (alive,) = [p for p in tmp_path.iterdir() if p.name.startswith(".epoch_1.pth.")]
+        lookalikes = [".latest.pth.tmp", "notes.tmp", ".latest.pth.abcd1234.tmp", dead.name.replace("-", "_")]
+        for name in lookalikes:
+            (tmp_path / name).write_text("not the project's")
+        ckpt.save_checkpoint(tmp_path / "epoch_2.pth", torch.nn.Linear(3, 2))
+        assert not dead.exists() and alive.exists()
+        assert all((tmp_path / name).exists() for name in lookalikes)
+    finally:
+        live.kill()
+        live.wait()
+    ckpt.save_checkpoint(tmp_path / "epoch_3.pth", torch.nn.Linear(3, 2))
+    assert not alive.exists()  # its writer is gone now
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["epoch_2.pth", "epoch_3.pth", *lookalikes])
+
+
+# MMPose 1.3.2's parse_pose_metainfo output for configs/_base_/datasets/posetrack18.py, written out
+# by hand from that config (keypoint_info, skeleton_info, joint_weights, sigmas).
+_PT18_NAMES = ["nose", "head_bottom", "head_top", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+               "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+               "right_knee", "left_ankle", "right_ankle"]
+_B, _G, _O = [51, 153, 255], [0, 255, 0], [255, 128, 0]
+MMPOSE_POSETRACK18_META = {
+    "dataset_name": "posetrack18",
+    "num_keypoints": 17,
+    "keypoint_id2name": dict(enumerate(_PT18_NAMES)),
+    "keypoint_name2id": {n: i for i, n in enumerate(_PT18_NAMES)},
+    "upper_body_ids": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    "lower_body_ids": [11, 12, 13, 14, 15, 16],
+    "flip_indices": [0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15],
+    # (swap, name) per keypoint with a swap partner, kept when not yet listed: so both orders
+    "flip_pairs": [(4, 3), (3, 4), (6, 5), (5, 6), (8, 7), (7, 8), (10, 9), (9, 10), (12, 11), (11, 12),
+                   (14, 13), (13, 14), (16, 15), (15, 16)],
+    "keypoint_colors": [_B, _B, _B, _B, _B, _G, _O, _G, _O, _G, _O, _G, _O, _G, _O, _G, _O],
+    "num_skeleton_links": 16,
+    "skeleton_links": [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
+                       (6, 8), (7, 9), (8, 10), (0, 1), (0, 2), (1, 5), (1, 6)],
+    "skeleton_link_colors": [_G, _G, _O, _O, _B, _B, _B, _B, _G, _O, _G, _O, _B, _B, _B, _B],
+    "dataset_keypoint_weights": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5],
+    "sigmas": [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
+               0.087, 0.087, 0.089, 0.089],
+}
+
+
+def test_checkpoints_carry_the_dataset_meta_mmpose_reads(tmp_path: Path) -> None:
+    """meta["dataset_meta"] equals what MMPose builds from its PoseTrack18 dataset config, is readable by
+    a plain weights-only torch.load (what mmengine's loader does), and follows the saved keypoint set."""
+    model = SimpleBaseline(18, 17, deconv_channels=32).eval()
+    path = ckpt.save_checkpoint(tmp_path / "pt.pth", model,
+                                extra={"config": {"data": {"dataset": "posetrack18"}}})
+    meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
+    assert meta["dataset_meta"] == MMPOSE_POSETRACK18_META
+    assert [type(p) for p in meta["dataset_meta"]["flip_pairs"]] == [tuple] * 14
+    # MMPose's init_model: dataset_meta from the checkpoint's meta when present
+    assert ckpt.load_model(path)[1]["dataset_meta"]["flip_indices"][1:3] == [1, 2]  # head_bottom/top stay
+    coco = ckpt.save_checkpoint(tmp_path / "coco.pth", model, extra={"config": {"data": {"dataset": "coco"}}})
+    coco_meta = torch.load(coco, weights_only=True)["meta"]["dataset_meta"]
+    assert coco_meta["dataset_name"] == "coco"
+    assert coco_meta["flip_indices"] == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    assert coco_meta["keypoint_id2name"][1] == "left_eye" and coco_meta["num_skeleton_links"] == 19
+    assert torch.load(ckpt.save_checkpoint(tmp_path / "k5.pth", _small_model(5)),
+                      weights_only=True)["meta"].get("dataset_meta") is None   # no 5-keypoint dataset
+    with pytest.raises(ValueError, match="17 keypoints, the model 5"):
+        ckpt.save_checkpoint(tmp_path / "bad.pth", _small_model(5), schema="posetrack18")
