@@ -102,15 +102,6 @@ class Evaluation:
     data: EvalData | None = None    # PoseTrack18: the evaluated frames the result was computed from
     gt: str | None = None           # the ground truth evaluated against
 
-
-def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path:
-    """The HTML report (evaluation.report) of a PoseTrack18 evaluation; returns its index.html."""
-    if evaluation.data is None:
-        raise ConfigError(None, "the evaluation report needs a PoseTrack18 evaluation", key="data.dataset")
-    images = find_images_root(evaluation.gt, evaluation.data.file_names) if evaluation.gt else None
-    return write_report(out_dir, evaluation.data, evaluation.result, images_root=images,
-                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)})
-
     def to_json(self) -> dict[str, Any]:
         """Strict-JSON summary: metrics (NaN as null), the predictions' absolute path and, for
         PoseTrack18, per-joint AP/precision/recall in `simplepose eval --json`'s layout."""
@@ -120,6 +111,15 @@ def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path
         if isinstance(self.result, PoseTrackResult):
             out["posetrack"] = self.result.to_json()
         return out
+
+
+def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path:
+    """The HTML report (evaluation.report) of a PoseTrack18 evaluation; returns its index.html."""
+    if evaluation.data is None:
+        raise ConfigError(None, "the evaluation report needs a PoseTrack18 evaluation", key="data.dataset")
+    images = find_images_root(evaluation.gt, evaluation.data.file_names) if evaluation.gt else None
+    return write_report(out_dir, evaluation.data, evaluation.result, images_root=images,
+                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)})
 
 
 def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
