@@ -16,6 +16,7 @@ import yaml
 
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
+from simplepose.tracking.flowtrack import FlowTrackConfig
 
 OVERRIDES = "--set"   # where override values come from, as error messages name it
 
@@ -103,6 +104,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    track: FlowTrackConfig = field(default_factory=FlowTrackConfig)   # `simplepose track`
     name: str = "experiment"
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,6 +216,7 @@ def _validate(cfg: Config, source: str) -> None:
         problems.append("runtime.log_interval must be >= 1")
     if cfg.optim.epochs < 1:
         problems.append("optim.epochs must be >= 1")
+    problems += [f"track.{p}" for p in cfg.track.check()]
     if problems:
         raise ConfigError(source, "; ".join(problems))
 

@@ -197,8 +197,10 @@ class FlowTracker:
         keep = box_nms(boxes, scores, c.box_nms_thr)
         boxes, scores, propagated = boxes[keep], scores[keep], propagated[keep]
         t2 = time.perf_counter()
-        poses = np.asarray(self.estimator.predict(image, boxes, bbox_format="xyxy"), np.float32)
-        poses = poses.reshape(len(boxes), len(self.sigmas), 3)
+        poses = np.zeros((0, len(self.sigmas), 3), np.float32)
+        if len(boxes):
+            poses = np.asarray(self.estimator.predict(image, boxes, bbox_format="xyxy"), np.float32)
+            poses = poses.reshape(len(boxes), len(self.sigmas), 3)
         bad = ~np.isfinite(poses).all(-1)
         if bad.any():
             poses = poses.copy()
