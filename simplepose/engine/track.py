@@ -83,15 +83,17 @@ def _predictions(info: ImageInfo, out: FrameTracks, estimator: Any) -> list[Pose
             for i in range(len(out.track_ids))]
 
 
-def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, progress: bool = True) -> TrackRun:
-    """Run FlowTrack (config's track section) over every val video; predictions and timings."""
+def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, progress: bool = True,
+                 tracker: FlowTracker | None = None) -> TrackRun:
+    """Run FlowTrack (config's track section, or the given tracker) over every val video; predictions and timings."""
     if cfg.data.dataset != "posetrack18":
         raise ConfigError(None, f"tracking needs video data (posetrack18), not '{cfg.data.dataset}'",
                           key="data.dataset")
     videos = load_posetrack_videos(cfg.resolve(cfg.data.val_gt))
     images = video_image_records(videos, os.path.join(cfg.data.data_root, cfg.data.val_images))
     boxes = load_val_boxes(cfg, images, bbox_file)
-    tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
+    if tracker is None:
+        tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
     empty: Boxes = (np.zeros((0, 4)), np.zeros(0))
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simplepose.evaluation.rescore import oks_nms, rescore
-from simplepose.tracking.flow import FlowConfig, JointFlow, to_gray
+from simplepose.tracking.flow import FlowConfig, FlowFrame, JointFlow
 from simplepose.tracking.tracker import greedy_match, pairwise_iou, pairwise_oks
 
 SIMILARITIES = ("iou", "oks", "flow", "multiflow")
@@ -165,7 +165,7 @@ class FlowTracker:
         self.tracks: list[_Track] = []
         self.next_id = 0
         self.frame = -1
-        self.prev_gray: np.ndarray | None = None
+        self.prev_flow: FlowFrame | None = None
 
     @property
     def uses_flow(self) -> bool:
@@ -186,10 +186,10 @@ class FlowTracker:
         t0 = time.perf_counter()
         prev_frame, self.frame = self.frame, frame
         self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= c.max_age]
-        gray = to_gray(image) if self.uses_flow else None
-        if gray is not None and self.prev_gray is not None and self.tracks:
-            self._move_histories(self.prev_gray, gray)
-        self.prev_gray = gray
+        cur = self.flow.prepare(image) if self.uses_flow else None
+        if cur is not None and self.prev_flow is not None and self.tracks:
+            self._move_histories(self.prev_flow, cur)
+        self.prev_flow = cur
         t1 = time.perf_counter()
 
         boxes, scores, propagated = self._candidate_boxes(image.shape[:2], det_boxes_xyxy, det_scores,
@@ -220,18 +220,19 @@ class FlowTracker:
         return FrameTracks(boxes, scores, poses, ids, propagated)
 
     # ------------------------------------------------------------------------------------------
-    def _move_histories(self, prev_gray: np.ndarray, gray: np.ndarray) -> None:
-        """Move every live track's recent poses by the flow prev_gray -> gray (one flow call)."""
-        poses = [p for t in self.tracks for p in t.history]
-        stacked = np.stack(poses).astype(np.float64)                           # (M, K, 3)
-        moved = self.flow(prev_gray, gray, stacked[:, :, :2], stacked[:, :, 2] > 0)
-        i = 0
-        for t in self.tracks:
-            for j in range(len(t.history)):
-                p = t.history[j].copy()
-                p[:, :2] = moved[i]
-                t.history[j] = p
-                i += 1
+    def _move_histories(self, prev: FlowFrame, cur: FlowFrame) -> None:
+        """Move every live track's recent poses into the current frame (one flow call).
+
+        The flow is computed on each track's latest pose; its older poses move with the same
+        per-joint displacement (a joint the latest pose lacks takes the track's median displacement).
+        """
+        latest = np.stack([t.history[-1] for t in self.tracks]).astype(np.float64)   # (T, K, 3)
+        valid = (latest[:, :, 2] > 0) & np.isfinite(latest).all(-1)
+        disp = self.flow(prev, cur, latest[:, :, :2], valid) - latest[:, :, :2]       # (T, K, 2)
+        for t, d, v in zip(self.tracks, disp, valid):
+            d = np.where(v[:, None], d, np.median(d[v], axis=0) if v.any() else 0.0)
+            d = np.nan_to_num(d)
+            t.history = [np.concatenate([p[:, :2] + d, p[:, 2:]], axis=1) for p in t.history]
 
     def _candidate_boxes(self, hw: tuple[int, int], det_boxes: np.ndarray, det_scores: np.ndarray,
                          prev_frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
