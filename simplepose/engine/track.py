@@ -4,7 +4,7 @@ Frames come from the per-video ground truth (data.val_gt) in file order; boxes f
 file in COCO results format (data.val_bbox_file or the given file), or the ground-truth boxes when
 there is none (an upper bound: they exist on labeled frames only). With track.det_every N the
 detections of only every N-th frame of a video are used. The tracker (simplepose.tracking.flowtrack)
-gives each person a track id; two sets of per-video PoseTrack18 files are written:
+gives each person a track id (keypoints One-Euro smoothed when track.smooth.enabled); two sets of per-video PoseTrack18 files are written:
 
   <out_dir>/predictions/             after the paper's output filter (track.out_box_thr, out_kpt_thr):
                                      scored for mAP and MOTA;
@@ -37,6 +37,7 @@ from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
+from simplepose.tracking.smoothing import PoseSmoother
 
 Boxes = tuple[np.ndarray, np.ndarray]   # (D, 4) xyxy, (D,) scores
 
@@ -94,6 +95,7 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     boxes = load_val_boxes(cfg, images, bbox_file)
     if tracker is None:
         tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
+    smoother = PoseSmoother(cfg.track.smooth) if cfg.track.smooth.enabled else None
     empty: Boxes = (np.zeros((0, 4)), np.zeros(0))
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []
@@ -101,6 +103,8 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     bar = tqdm(total=len(images), desc="track", unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
     for video in videos:
         tracker.reset()
+        if smoother is not None:
+            smoother.reset()
         for pos, rec in enumerate(video.images):
             info = images[int(rec["id"])]
             t0 = time.perf_counter()
@@ -109,6 +113,8 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
             dets = boxes.get(info.image_id, empty) if pos % cfg.track.det_every == 0 else empty
             out = tracker.step(image, *dets, frame_index=info.frame_index, det_seconds=time.perf_counter() - t1)
             read_s += t1 - t0
+            if smoother is not None:
+                out.keypoints = smoother(out.keypoints, out.track_ids, info.frame_index)
             unfiltered += _predictions(info, out, estimator)
             filtered += _predictions(info, output_filter(out, cfg.track.out_box_thr, cfg.track.out_kpt_thr),
                                      estimator)

@@ -33,6 +33,7 @@ import numpy as np
 
 from simplepose.evaluation.rescore import oks_nms, rescore
 from simplepose.tracking.flow import FlowConfig, FlowFrame, JointFlow
+from simplepose.tracking.smoothing import SmoothingConfig
 from simplepose.tracking.tracker import greedy_match, pairwise_iou, pairwise_oks
 
 SIMILARITIES = ("iou", "oks", "flow", "multiflow")
@@ -62,6 +63,7 @@ class FlowTrackConfig:
     out_box_thr: float = 0.5        # output filter: persons below this box score dropped (paper 0.5)
     out_kpt_thr: float = 0.4        # output filter: joints below this score dropped (paper 0.4)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    smooth: SmoothingConfig = field(default_factory=SmoothingConfig)   # One-Euro on the output, off
 
     def check(self) -> list[str]:
         """Problems with the values (empty when they are usable)."""
