@@ -11,6 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint path or URL (simplepose or MMPose 0.x/1.x)")
     parser.add_argument("--bbox-file", help="person detections (COCO results json); default data.val_bbox_file, "
                                             "else ground-truth boxes")
+    parser.add_argument("--detector", metavar="MODEL", help="ONNX person detector (rtmlib YOLOX format: "
+                                                             "end2end or raw head), a file or URL")
     parser.add_argument("--similarity", choices=("iou", "oks", "flow", "multiflow"),
                         help="pose-to-track similarity (default track.similarity)")
     parser.add_argument("--no-propagate", action="store_true", help="no flow-propagated boxes")
@@ -44,16 +46,21 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.track import evaluate_run, track_videos
     from simplepose.evaluation.mota import format_tracking_table
     from simplepose.evaluation.pose_ap import format_table
+    from simplepose.errors import ConfigError
     from simplepose.inference.estimator import PoseEstimator
+    from simplepose.tracking.detector import OnnxPersonDetector
     from simplepose.io import write_json
 
+    if args.detector and args.bbox_file:
+        raise ConfigError(None, "give --bbox-file or --detector, not both")
     cfg = load_config(args.config, _overrides(args))
     if cfg.runtime.threads:
         torch.set_num_threads(cfg.runtime.threads)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
                                               flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
                                               device=resolve_device(args.device or cfg.runtime.device))
-    result = track_videos(cfg, estimator, bbox_file=args.bbox_file)
+    detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
+    result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
     out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
     evaluation = evaluate_run(cfg, result, out_dir)
     metrics = evaluation.metrics()

@@ -2,7 +2,7 @@
 
 Frames come from the per-video ground truth (data.val_gt) in file order; boxes from a detection
 file in COCO results format (data.val_bbox_file or the given file), or the ground-truth boxes when
-there is none (an upper bound: they exist on labeled frames only). With track.det_every N the
+there is none (an upper bound: they exist on labeled frames only), or from a detector run on the frames. With track.det_every N the
 detections of only every N-th frame of a video are used. The tracker (simplepose.tracking.flowtrack)
 gives each person a track id (keypoints One-Euro smoothed when track.smooth.enabled); two sets of per-video PoseTrack18 files are written:
 
@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -85,14 +85,19 @@ def _predictions(info: ImageInfo, out: FrameTracks, estimator: Any) -> list[Pose
 
 
 def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, progress: bool = True,
-                 tracker: FlowTracker | None = None) -> TrackRun:
-    """Run FlowTrack (config's track section, or the given tracker) over every val video; predictions and timings."""
+                 tracker: FlowTracker | None = None,
+                 detector: Callable[[np.ndarray], Boxes] | None = None) -> TrackRun:
+    """Run FlowTrack (config's track section, or the given tracker) over every val video; predictions and timings.
+
+    detector: a person detector run on the frames (e.g. tracking.detector.OnnxPersonDetector)
+    instead of reading boxes from a file.
+    """
     if cfg.data.dataset != "posetrack18":
         raise ConfigError(None, f"tracking needs video data (posetrack18), not '{cfg.data.dataset}'",
                           key="data.dataset")
     videos = load_posetrack_videos(cfg.resolve(cfg.data.val_gt))
     images = video_image_records(videos, os.path.join(cfg.data.data_root, cfg.data.val_images))
-    boxes = load_val_boxes(cfg, images, bbox_file)
+    boxes = load_val_boxes(cfg, images, bbox_file) if detector is None else {}
     if tracker is None:
         tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
     smoother = PoseSmoother(cfg.track.smooth) if cfg.track.smooth.enabled else None
@@ -110,7 +115,10 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
             t0 = time.perf_counter()
             image = read_image(Path(info.image_path))
             t1 = time.perf_counter()
-            dets = boxes.get(info.image_id, empty) if pos % cfg.track.det_every == 0 else empty
+            if pos % cfg.track.det_every:
+                dets = empty
+            else:
+                dets = boxes.get(info.image_id, empty) if detector is None else detector(image)
             out = tracker.step(image, *dets, frame_index=info.frame_index, det_seconds=time.perf_counter() - t1)
             read_s += t1 - t0
             if smoother is not None:

@@ -41,6 +41,14 @@ STAGES = ("detector", "flow", "pose", "association")
 
 
 @dataclass
+class DetectorConfig:
+    """ONNX person detector thresholds (tracking.detector; rtmlib's YOLOX: NMS 0.45, boxes above 0.3)."""
+
+    score_thr: float = 0.3
+    nms_thr: float = 0.45
+
+
+@dataclass
 class FlowTrackConfig:
     """Every knob of FlowTrack; paper defaults where the paper gives one."""
 
@@ -64,6 +72,7 @@ class FlowTrackConfig:
     out_kpt_thr: float = 0.4        # output filter: joints below this score dropped (paper 0.4)
     flow: FlowConfig = field(default_factory=FlowConfig)
     smooth: SmoothingConfig = field(default_factory=SmoothingConfig)   # One-Euro on the output, off
+    detector: DetectorConfig = field(default_factory=DetectorConfig)   # used with --detector
 
     def check(self) -> list[str]:
         """Problems with the values (empty when they are usable)."""

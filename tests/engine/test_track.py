@@ -9,7 +9,8 @@ import torch
 from simplepose.cli import main
 from simplepose.data.posetrack import load_posetrack
 from simplepose.engine.build import build_model
-from simplepose.engine.config import save_config
+from simplepose.engine.config import apply_overrides, save_config
+from simplepose.inference.estimator import PoseEstimator
 from simplepose.engine.track import evaluate_run, track_videos
 from tests.engine.conftest import tiny_config
 
@@ -62,7 +63,7 @@ def test_track_command_matches_eval_tracking_on_its_files(synth_root, tmp_path, 
     out = tmp_path / "track"
     rc = main(["track", str(config), str(ckpt), "--bbox-file", str(dets), "--similarity", "flow",
                "--det-every", "2", "--out-dir", str(out), "--json", str(tmp_path / "m.json"),
-               "--set", "track.out_box_thr=0.0", "track.out_kpt_thr=0.0"])
+               "--set", "track.out_box_thr=0.0", "track.out_kpt_thr=0.0", "track.smooth.enabled=true"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "MOTA Total" in printed and f"predictions: {out.resolve() / 'predictions'}" in printed
@@ -84,3 +85,19 @@ def test_track_command_rejects_a_bad_similarity_setting(synth_root, tmp_path, ca
     rc = main(["track", str(config), str(tmp_path / "none.pth"), "--set", "track.flow.method=farneback"])
     assert rc == 2
     assert "track.flow.method" in capsys.readouterr().err
+
+
+def test_track_with_a_detector_that_finds_nobody(synth_root, tmp_path):
+    cfg = tiny_config(synth_root, tmp_path)
+    torch.manual_seed(0)
+    estimator = PoseEstimator(build_model(cfg), input_size=tuple(cfg.data.input_size), flip_test=False)
+    calls = []
+
+    def nobody(image):
+        calls.append(image.shape)
+        return np.zeros((0, 4)), np.zeros(0)
+
+    run = track_videos(apply_overrides(cfg, ["track.det_every=3"]), estimator, progress=False, detector=nobody)
+    assert run.frames == 16 and run.unfiltered == [] and len(calls) == 6     # frames 0, 3, 6 of each video
+    m = evaluate_run(cfg, run, tmp_path / "out").metrics()
+    assert m["recall"] == 0 and m["IDSW"] == 0 and m["MOTA"] <= 0   # poseval: a dummy miss + FP per empty frame
