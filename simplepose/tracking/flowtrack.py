@@ -14,7 +14,9 @@ Per frame k (call FlowTracker.step once per frame, in order):
    reference rescoring; OKS area = box area).
 4. Similarity of every pose to every live track: ``iou`` (box IoU with the track's last box),
    ``oks`` (OKS with its last pose), ``flow`` (OKS with its last pose moved by the flow into frame
-   k), ``multiflow`` (the best OKS over its last ``flow_frames`` poses, each moved into frame k).
+   k), ``multiflow`` (the best OKS over its last ``flow_frames`` poses, each moved into frame k;
+   the flow is computed once per track on its latest pose, and its older poses move with the same
+   per-joint displacement, which keeps the flow cost at one pose per track).
    OKS counts the joints with score > ``kpt_score_thr`` in both poses and needs ``min_keypoints``
    of them. Greedy matching takes the most similar pair first while similarity >= the threshold
    (``iou_thr`` for iou, ``oks_thr`` otherwise); unmatched poses start new tracks (ids 0, 1, ...
