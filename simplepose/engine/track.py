@@ -32,6 +32,7 @@ from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import PoseTrackVideo, load_posetrack, load_posetrack_videos, video_image_records
 from simplepose.engine.config import Config
 from simplepose.errors import ConfigError
+from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.eval_data import load_eval_data
 from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
@@ -160,13 +161,16 @@ class TrackEvaluation:
     tracking: TrackingResult           # filtered predictions
     predictions: Path                  # the filtered prediction folder
 
-    def metrics(self) -> dict[str, float]:
-        """The headline numbers (percent; counts summed over the 15 joints)."""
+    def metrics(self) -> dict[str, float | int | None]:
+        """The headline numbers (percent, None where undefined; counts summed over the 15 joints)."""
         t = self.tracking
-        return {"mAP": float(self.pose.summary_ap[-1]), "mAP_unfiltered": float(self.pose_unfiltered.summary_ap[-1]),
-                "MOTA": float(t.mota[15]), "MOTP": float(t.motp[15]), "precision": float(t.precision[15]),
-                "recall": float(t.recall[15]), "FP": int(t.counts["num_false_positives"].sum()),
-                "FN": int(t.counts["num_misses"].sum()), "IDSW": int(t.counts["num_switches"].sum())}
+        rates = nan_to_none(np.array([self.pose.summary_ap[-1], self.pose_unfiltered.summary_ap[-1], t.mota[15],
+                                      t.motp[15], t.precision[15], t.recall[15]]))
+        out: dict[str, float | int | None] = dict(zip(("mAP", "mAP_unfiltered", "MOTA", "MOTP", "precision",
+                                                        "recall"), rates))
+        out.update(FP=int(t.counts["num_false_positives"].sum()), FN=int(t.counts["num_misses"].sum()),
+                   IDSW=int(t.counts["num_switches"].sum()))
+        return out
 
 
 def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvaluation:
