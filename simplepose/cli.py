@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("simplepose.commands.synth", "write a synthetic PoseTrack18-layout dataset"),
     "train": ("simplepose.commands.train", "train from a YAML config (one process or torchrun)"),
     "test": ("simplepose.commands.test", "evaluate a checkpoint on a config's validation split"),
+    "track": ("simplepose.commands.track", "track the val videos of a config (FlowTrack) and score mAP and MOTA"),
     "eval": ("simplepose.commands.eval", "official PoseTrack18 mAP of a prediction folder"),
     "infer": ("simplepose.commands.infer", "run a checkpoint on images, a folder or a video"),
     "export": ("simplepose.commands.export", "export a checkpoint to ONNX"),

@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.data import load_instances
     from simplepose.engine.curves import plot_training_curves
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances, write_evaluation_report
+    from simplepose.engine.track import evaluate_run, track_videos
     from simplepose.engine.train import train
+    from simplepose.inference.estimator import PoseEstimator
     from simplepose.model.checkpoint import load_model
     from simplepose.model.fusion import prepare_for_inference
     from simplepose.synthetic.writer import generate_posetrack_dataset
@@ -60,24 +62,31 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = Path(args.out_dir)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    print(f"[1/4] synthesising a PoseTrack18-layout dataset in {out / 'data'}")
+    print(f"[1/5] synthesising a PoseTrack18-layout dataset in {out / 'data'}")
     generate_posetrack_dataset(out / "data", videos={"train": args.train_videos, "val": args.val_videos},
                                frames=args.frames, seed=args.seed)
     cfg = demo_config(str(out / "data"), str(out / "work"))
     cfg = apply_overrides(cfg, [f"runtime.seed={args.seed}", *args.overrides])
-    print(f"[2/4] training SimpleBaseline ResNet-{cfg.model.depth} at {cfg.data.input_size[1]}x"
+    print(f"[2/5] training SimpleBaseline ResNet-{cfg.model.depth} at {cfg.data.input_size[1]}x"
           f"{cfg.data.input_size[0]} for {cfg.optim.epochs} epochs on {torch.get_num_threads()} CPU thread(s)")
     train_start = time.perf_counter()
     state = train(cfg)
     train_time = time.perf_counter() - train_start
-    print("[3/4] evaluating on the synthetic val split (official PoseTrack18 mAP, flip test)")
+    print("[3/5] evaluating on the synthetic val split (official PoseTrack18 mAP, flip test)")
     model, _ = load_model(Path(cfg.runtime.work_dir) / "latest.pth")
     model = prepare_for_inference(model)  # BatchNorm folded, channels_last: same outputs, faster
     instances = load_instances(cfg, "val")
     predictions = predict_instances(cfg, model, instances, "cpu")
     evaluation = evaluate_predictions(cfg, predictions, out / "eval")
     print(evaluation.table)
-    print(f"[4/4] drawing {args.overlays} overlay images and the evaluation report")
+    print("[4/5] tracking the val videos (FlowTrack on the noisy detections: mAP and MOTA)")
+    estimator = PoseEstimator(model, input_size=tuple(cfg.data.input_size), flip_test=cfg.data.flip_test,
+                              schema=cfg.data.dataset, fast=False)  # model is already prepared
+    tracking = evaluate_run(cfg, track_videos(cfg, estimator, bbox_file=cfg.resolve(
+        "annotations/posetrack18_val_human_detections.json")), out / "track").metrics()
+    print(f"tracking: mAP {tracking['mAP']:.1f}, MOTA {tracking['MOTA']:.1f}, ID switches {tracking['IDSW']} "
+          f"(predictions in {out / 'track' / 'predictions'})")
+    print(f"[5/5] drawing {args.overlays} overlay images and the evaluation report")
     written = save_prediction_overlays(predictions, get_schema(cfg.data.dataset), out / "overlays", args.overlays)
     work = Path(cfg.runtime.work_dir)
     plot_training_curves(work / "log.jsonl", work / "curves.png",       # the demo validates only here
@@ -86,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     total = time.perf_counter() - start
     print(f"\nDemo done in {total / 60:.1f} min (training {train_time / 60:.1f} min): "
-          f"Total AP {evaluation.metrics['Total AP']:.1f} on synthetic val; checkpoint {cfg.runtime.work_dir}/latest.pth; "
-          f"overlays in {out / 'overlays'} ({written} images)")
+          f"Total AP {evaluation.metrics['Total AP']:.1f}, tracking MOTA {tracking['MOTA']:.1f} on synthetic val; "
+          f"checkpoint {cfg.runtime.work_dir}/latest.pth; overlays in {out / 'overlays'} ({written} images)")
     return 0
 

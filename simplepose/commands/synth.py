@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write ground-truth overlay PNGs to OUT_DIR/overlays/<split>/ for a human to look at")
     parser.add_argument("--draw-count", type=int, default=3, metavar="N",
                         help="with --draw: overlays per split, one per video (default 3)")
+    parser.add_argument("--no-bursty-misses", action="store_true",
+                        help="detector misses independent (3%%) instead of in occlusion-dependent bursts")
     parser.add_argument("--fixed-sides", action="store_true",
                         help="cool colours / light markers always on the figures' left (default: drawn per "
                              "figure, which keeps the data mirror-symmetric for flip augmentation)")
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     summary = generate_posetrack_dataset(
         args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
         image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),
-        draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides)
+        draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides,
+        bursty_misses=not args.no_bursty_misses)
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames ({s['labeled_frames']} labeled), "
               f"{s['persons']} annotated persons, {s['ignore_polygons']} ignore polygons, "

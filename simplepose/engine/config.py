@@ -19,6 +19,7 @@ import yaml
 from simplepose.data.transforms import AugmentConfig
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
+from simplepose.tracking.flowtrack import FlowTrackConfig
 
 OVERRIDES = "--set"   # where override values come from, as error messages name it
 
@@ -106,6 +107,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    track: FlowTrackConfig = field(default_factory=FlowTrackConfig)   # `simplepose track`
     name: str = "experiment"
 
     def to_dict(self) -> dict[str, Any]:
@@ -314,7 +316,7 @@ def _range_problems(cfg: Config) -> list[str]:
 
 def _validate(cfg: Config, source: str) -> None:
     """Range checks that types alone do not catch, all at once and before any data is read."""
-    problems = _range_problems(cfg)
+    problems = _range_problems(cfg) + [f"track.{p}" for p in cfg.track.check()]
     if problems:
         first_key = re.search(r"[a-z_]+(\.[a-z_]+)+", problems[0])
         raise ConfigError(source, "; ".join(problems), key=first_key.group(0) if first_key else None)

@@ -114,19 +114,34 @@ def video_json(video: Video, number: int, seq_type: str, split: str, labeled: np
     return {"categories": [annotation_category()], "images": images, "annotations": anns}
 
 
+def miss_probability(missed_before: bool, visible: float) -> float:
+    """Bursty detector misses: P(miss) given a miss in the previous frame and the visible joint fraction.
+
+    A burst starts with probability 0.01 + 0.3 (1 - visible)^2 (occluded persons are missed more)
+    and goes on with probability 0.6 (bursts of 2.5 frames on average).
+    """
+    return 0.6 if missed_before else 0.01 + 0.3 * (1.0 - visible) ** 2
+
+
 def detections(rng: np.random.Generator, video: Video, number: int, seq_type: str,
-               size: tuple[int, int]) -> list[dict[str, Any]]:
-    """Noisy detector output for every frame: jittered true boxes, a few misses, false positives."""
+               size: tuple[int, int], bursty_misses: bool = True) -> list[dict[str, Any]]:
+    """Noisy detector output for every frame: jittered true boxes, misses (bursty and occlusion-dependent,
+    or independent 3% without bursty_misses), false positives."""
     w, h = size
     out = []
+    missed = np.zeros(video.present.shape[1], bool)                 # per person: missed in frame t - 1
     for t in range(len(video.frames)):
         iid = image_id_of(number, seq_type, t)
         boxes, scores = [], []
-        for i in np.flatnonzero(video.present[t]):
-            if rng.random() < 0.03:
-                continue  # missed
-            x1, y1, x2, y2 = video.visible_boxes[t, i]
+        present = video.present[t]
+        missed &= present
+        for i in np.flatnonzero(present):
             vis = video.keypoints[t, i, :, 2].sum() / (NUM_KPTS - len(UNANNOTATED))
+            p_miss = miss_probability(bool(missed[i]), float(vis)) if bursty_misses else 0.03
+            missed[i] = rng.random() < p_miss
+            if missed[i]:
+                continue
+            x1, y1, x2, y2 = video.visible_boxes[t, i]
             cw, ch = (x2 - x1) * rng.uniform(1.05, 1.25) + 4, (y2 - y1) * rng.uniform(1.05, 1.2) + 4
             cx = (x1 + x2) / 2 + rng.normal(0, 0.04) * cw
             cy = (y1 + y2) / 2 + rng.normal(0, 0.03) * ch

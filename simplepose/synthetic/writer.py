@@ -79,13 +79,16 @@ def generate_posetrack_dataset(
     draw: int = 0,
     progress: bool = True,
     fixed_sides: bool = False,
+    bursty_misses: bool = True,
 ) -> dict[str, Any]:
     """Write a synthetic PoseTrack18-layout dataset under out_dir; return a summary dict.
 
     videos: per-split count (int for every split, a {split: n} mapping, or None for
     DEFAULT_VIDEOS); image_size: (width, height); draw: number of ground-truth overlay PNGs per
     split written to out_dir/overlays/<split>/ for a human to look at; fixed_sides: cool colours
-    always on the left (see body._style; by default the colour->side assignment is drawn per figure).
+    always on the left (see body._style; by default the colour->side assignment is drawn per figure);
+    bursty_misses: detector misses come in bursts and follow occlusion (annotations.miss_probability),
+    else each person is missed independently with probability 0.03.
     Bad arguments, and an out_dir that is neither empty nor a synthetic dataset, raise DataError.
     """
     out = Path(out_dir)
@@ -111,7 +114,8 @@ def generate_posetrack_dataset(
     total = sum(counts.values())
     numbers = np.random.default_rng([seed, 7919]).choice(np.arange(1, 25000), size=total, replace=False)
     summary: dict[str, Any] = {"out_dir": str(out), "image_size": [w, h], "frames_per_video": frames,
-                               "seed": seed, "fixed_sides": fixed_sides, "splits": {}}
+                               "seed": seed, "fixed_sides": fixed_sides, "bursty_misses": bursty_misses,
+                               "splits": {}}
     offset = 0
     for si, split in enumerate(splits):
         nums = sorted(int(v) for v in numbers[offset:offset + counts[split]])
@@ -135,7 +139,7 @@ def generate_posetrack_dataset(
             write_json(out / "annotations" / split / f"{name}.json", vj)
             merged["images"].extend(vj["images"])
             merged["annotations"].extend(vj["annotations"])
-            dets.extend(detections(rng, video, number, seq_type, (w, h)))
+            dets.extend(detections(rng, video, number, seq_type, (w, h), bursty_misses=bursty_misses))
             seqs.append(name)
             if vi < draw:
                 overlays.append(_draw_overlay(out, split, name, vj, video, labeled))

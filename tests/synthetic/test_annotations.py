@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from simplepose.data.keypoints import annotation_category
-from simplepose.synthetic.annotations import image_id_of, labeled_frames, sequence_name
-from simplepose.synthetic.render import MIN_ANNOTATED
+from simplepose.synthetic.annotations import detections, image_id_of, labeled_frames, miss_probability, sequence_name
+from simplepose.synthetic.render import MIN_ANNOTATED, render_video
 from tests.synthetic.conftest import FRAMES, SIZE, VIDEOS, load_json
 
 
@@ -194,3 +194,37 @@ def test_detections_are_noisy_boxes_of_the_people(dataset):
     assert false_pos > 0
     # detections also cover unlabeled frames (as a detector run over the whole video would)
     assert {d["image_id"] for d in dets} - {im["id"] for im in merged["images"] if im["is_labeled"]}
+
+
+def test_miss_probability_by_hand():
+    assert miss_probability(False, 1.0) == pytest.approx(0.01)
+    assert miss_probability(False, 0.5) == pytest.approx(0.01 + 0.3 * 0.25)
+    assert miss_probability(True, 1.0) == pytest.approx(0.6)
+
+
+def _miss_runs(bursty: bool) -> list[int]:
+    """Lengths of the runs of consecutive missed frames of every person of a few rendered videos."""
+    runs = []
+    for seed in range(3):
+        video = render_video(np.random.default_rng(seed), 60, (160, 120), persons=(3, 3))
+        dets = detections(np.random.default_rng(100 + seed), video, 1, "mpii", (160, 120), bursty_misses=bursty)
+        for i in range(video.present.shape[1]):
+            run = 0
+            for t in range(60):
+                iid = image_id_of(1, "mpii", t)
+                x1, y1, x2, y2 = video.visible_boxes[t, i]
+                hit = any(abs(d["bbox"][0] - x1) < 0.5 * (x2 - x1) and abs(d["bbox"][1] - y1) < 0.5 * (y2 - y1)
+                          for d in dets if d["image_id"] == iid and d["score"] >= 0.5)
+                if video.present[t, i] and not hit:
+                    run += 1
+                elif run:
+                    runs.append(run)
+                    run = 0
+            if run:
+                runs.append(run)
+    return runs
+
+
+def test_bursty_misses_come_in_runs():
+    bursty, independent = _miss_runs(True), _miss_runs(False)
+    assert bursty and np.mean(bursty) > np.mean(independent or [1]) and max(bursty) >= 3

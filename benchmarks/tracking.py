@@ -1,0 +1,162 @@
+"""FlowTrack ablation in the paper's shape on the synthetic val split, and the flow + association cost.
+
+Rows (all on the val split's noisy detections unless said otherwise; output filter as the paper:
+boxes >= 0.5, joints >= 0.4 before MOTA):
+
+  (1) no propagation + iou      (2) no propagation + oks
+  (3) propagation + iou         (4) propagation + oks
+  (5) propagation + flow        (6) propagation + multiflow
+  greedy: the previous tracker (tracking/tracker.py, OKS then IoU, no propagation): the reference
+  GT boxes: ground-truth boxes (labeled frames only) + multiflow, an upper bound on the boxes
+
+Columns: mAP (filtered; unfiltered in brackets), MOTA, ID switches, FP, FN (summed over joints),
+ms/frame of detector (reading the detection file: ~0), flow, pose network and association (box
+NMS, OKS-NMS, similarity, matching). Then the cost of flow + association alone on a synthetic
+1080p frame with 10 persons (LK and DIS, 1 OpenCV thread), with the pose network replaced by a
+template. The paper's numbers (PoseTrack17 val, ResNet-50, FPN-DCN boxes): (1) 69.3 mAP / 59.8
+MOTA, (3) 72.4 / 62.1, (5) 62.4 MOTA, (6) 62.9 MOTA.
+
+    python benchmarks/tracking.py --data DEMO_OUT/data --checkpoint DEMO_OUT/work/latest.pth
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from simplepose.data.keypoints import get_schema
+from simplepose.engine.config import apply_overrides, load_config
+from simplepose.engine.track import evaluate_run, track_videos
+from simplepose.inference.estimator import PoseEstimator
+from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker
+from simplepose.tracking.tracker import PoseTracker
+
+ROWS = [("(1) no propagation + iou", ["track.propagate=false", "track.similarity=iou"]),
+        ("(2) no propagation + oks", ["track.propagate=false", "track.similarity=oks"]),
+        ("(3) propagation + iou", ["track.similarity=iou"]),
+        ("(4) propagation + oks", ["track.similarity=oks"]),
+        ("(5) propagation + flow", ["track.similarity=flow"]),
+        ("(6) propagation + multiflow", ["track.similarity=multiflow"])]
+
+
+class GreedyTracker(FlowTracker):
+    """The previous tracker (greedy OKS then IoU, last frame only) inside the same loop, no propagation."""
+
+    def reset(self) -> None:
+        """New video: the greedy tracker forgets its tracks too."""
+        super().reset()
+        self.greedy = PoseTracker(self.sigmas, max_age=self.cfg.max_age)
+
+    def _associate(self, boxes, scores, poses, frame):
+        """Track ids from PoseTracker.update."""
+        if len(boxes) == 0:
+            self.greedy.frame = frame
+            return np.zeros(0, np.int64)
+        return self.greedy.update(poses, np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1), frame)
+
+
+def machine() -> str:
+    """CPU model and the vector flags that matter for the pose network."""
+    info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("Flags")), [])
+    keep = [f for f in flags if f in ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile")]
+    return f"{model} ({' '.join(keep)}), torch {torch.get_num_threads()} threads, OpenCV {cv2.getNumThreads()} threads"
+
+
+def ablation(args: argparse.Namespace) -> None:
+    """The ablation table on the val split."""
+    base = load_config(args.config or Path(args.checkpoint).with_name("config.yaml"),
+                       [f"data.data_root={args.data}", *args.set])
+    estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(base.data.input_size),
+                                              flip_test=base.data.flip_test, schema=base.data.dataset)
+    dets = str(Path(args.data) / "annotations" / "posetrack18_val_human_detections.json")
+    sigmas = get_schema(base.data.dataset).sigmas_array
+    runs = [(name, apply_overrides(base, o), dets, None) for name, o in ROWS]
+    greedy_cfg = apply_overrides(base, ["track.propagate=false", "track.similarity=oks"])
+    runs.append(("greedy OKS/IoU (previous tracker)", greedy_cfg, dets, GreedyTracker(estimator, sigmas, greedy_cfg.track)))
+    runs.append(("GT boxes + multiflow", base, "", None))
+    print("| row | mAP (unfiltered) | MOTA | IDSW | FP | FN | det ms | flow ms | pose ms | assoc ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    results = {}
+    for name, cfg, bbox, tracker in runs:
+        run = track_videos(cfg, estimator, bbox_file=bbox or None, progress=False, tracker=tracker) if bbox else \
+            track_videos(apply_overrides(cfg, ["data.val_bbox_file=null"]), estimator, progress=False)
+        m = evaluate_run(cfg, run, Path(args.out) / name.split()[0].strip("()")).metrics()
+        ms = run.ms_per_frame
+        results[name] = m
+        print(f"| {name} | {m['mAP']:.1f} ({m['mAP_unfiltered']:.1f}) | {m['MOTA']:.1f} | {m['IDSW']} | {m['FP']} | "
+              f"{m['FN']} | {ms['detector']:.2f} | {ms['flow']:.2f} | {ms['pose']:.1f} | {ms['association']:.2f} |",
+              flush=True)
+    ref = results["greedy OKS/IoU (previous tracker)"]["MOTA"]
+    print(f"\nMOTA vs the previous greedy tracker measured in this run ({ref:.1f}): " + ", ".join(
+        f"{n.split()[0]} {m['MOTA'] - ref:+.1f}" for n, m in results.items() if n[0] == "("))
+
+
+class _Template:
+    """Poses laid into each box (the pose network's cost left out of the flow + association timing)."""
+
+    frac = np.stack([np.tile([0.3, 0.7], 9)[:17], np.linspace(0.05, 0.95, 17)], 1)
+
+    def predict(self, image, boxes, bbox_format="xyxy"):
+        """(N, 17, 3) template poses."""
+        b = np.asarray(boxes, np.float64).reshape(-1, 4)
+        out = np.full((len(b), 17, 3), 0.9, np.float32)
+        out[:, :, :2] = b[:, None, :2] + self.frac[None] * (b[:, None, 2:] - b[:, None, :2])
+        return out
+
+
+def flow_cost(frames: int = 30) -> None:
+    """ms per 1080p frame of flow and association with 10 moving persons (camera pan included)."""
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.uniform(0, 255, (1300, 2300)).astype(np.float32), (0, 0), 3)
+    big = cv2.normalize(big, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    starts = rng.uniform([50, 100], [1500, 400], (10, 2))
+    vel = rng.uniform(-8, 8, (10, 2))
+    patches = [cv2.GaussianBlur(rng.uniform(0, 255, (500, 200)).astype(np.float32), (0, 0), 3) for _ in range(10)]
+    patches = [cv2.normalize(p, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8) for p in patches]
+    cv2.setNumThreads(1)
+    for method in ("lk", "dis"):
+        cfg = FlowTrackConfig(similarity="multiflow")
+        cfg.flow.method = method
+        tr = FlowTracker(_Template(), np.full(17, 0.07), cfg)
+        for t in range(frames):
+            pan = 3 * t
+            img = big[100:1180, 100 + pan:2020 + pan].copy()
+            boxes = []
+            for p, s, v in zip(patches, starts, vel):
+                x, y = np.clip(s + v * t, 0, [1920 - 200, 1080 - 500]).astype(int)
+                img[y:y + 500, x:x + 200] = p
+                boxes.append([x, y, x + 200, y + 500])
+            bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+            tr.step(bgr, np.array(boxes, np.float64) if t % 3 == 0 else np.zeros((0, 4)),
+                    np.full(10 if t % 3 == 0 else 0, 0.9))
+        f, a = (1000 * tr.timings[k] / tr.frames for k in ("flow", "association"))
+        print(f"1080p, 10 persons, {method}: flow {f:.1f} ms + association {a:.1f} ms = {f + a:.1f} ms/frame "
+              f"(multiflow over 3 poses per track, propagation on, 1 OpenCV thread)")
+    cv2.setNumThreads(-1)
+
+
+def main() -> None:
+    """Parse arguments, print the machine, the ablation and the flow cost."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="synthetic dataset root (simplepose synth / demo DIR/data)")
+    p.add_argument("--checkpoint", help="a model trained on it (demo DIR/work/latest.pth)")
+    p.add_argument("--config", help="its config (default: config.yaml beside the checkpoint)")
+    p.add_argument("--out", default="/tmp/simplepose_tracking_bench", help="prediction folders")
+    p.add_argument("--set", nargs="*", default=[], help="config overrides for every row")
+    p.add_argument("--flow-only", action="store_true", help="only the 1080p flow + association cost")
+    args = p.parse_args()
+    print(machine())
+    if not args.flow_only:
+        ablation(args)
+    flow_cost()
+
+
+if __name__ == "__main__":
+    main()

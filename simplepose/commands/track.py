@@ -1,0 +1,81 @@
+"""`simplepose track CONFIG CHECKPOINT`: FlowTrack over the config's val videos, scored with mAP and MOTA."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `simplepose track`."""
+    parser.add_argument("config", help="YAML experiment config (its data and track sections are used)")
+    parser.add_argument("checkpoint", help="checkpoint path or URL (simplepose or MMPose 0.x/1.x)")
+    parser.add_argument("--bbox-file", help="person detections (COCO results json); default data.val_bbox_file, "
+                                            "else ground-truth boxes")
+    parser.add_argument("--detector", metavar="MODEL", help="ONNX person detector (rtmlib YOLOX format: "
+                                                             "end2end or raw head), a file or URL")
+    parser.add_argument("--similarity", choices=("iou", "oks", "flow", "multiflow"),
+                        help="pose-to-track similarity (default track.similarity)")
+    parser.add_argument("--no-propagate", action="store_true", help="no flow-propagated boxes")
+    parser.add_argument("--det-every", type=int, metavar="N", help="use detections of every N-th frame only")
+    parser.add_argument("--out-dir", help="where prediction folders go (default <work_dir>/track)")
+    parser.add_argument("--json", metavar="OUT", help="write the metrics and timings to this JSON file")
+    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override config values, e.g. --set track.max_age=10 track.flow.method=dis")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: runtime.device)")
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """--set values plus the dedicated flags, which win."""
+    out = list(args.overrides)
+    if args.similarity:
+        out.append(f"track.similarity={args.similarity}")
+    if args.no_propagate:
+        out.append("track.propagate=false")
+    if args.det_every is not None:
+        out.append(f"track.det_every={args.det_every}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Track, write the prediction files, print the pose and tracking tables."""
+    # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
+    import torch
+
+    from simplepose.engine.config import load_config
+    from simplepose.engine.distributed import resolve_device
+    from simplepose.engine.track import evaluate_run, track_videos
+    from simplepose.evaluation.mota import format_tracking_table
+    from simplepose.evaluation.pose_ap import format_table
+    from simplepose.errors import ConfigError
+    from simplepose.inference.estimator import PoseEstimator
+    from simplepose.tracking.detector import OnnxPersonDetector
+    from simplepose.io import write_json
+
+    if args.detector and args.bbox_file:
+        raise ConfigError(None, "give --bbox-file or --detector, not both")
+    cfg = load_config(args.config, _overrides(args))
+    if cfg.runtime.threads:
+        torch.set_num_threads(cfg.runtime.threads)
+    estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
+                                              flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
+                                              device=resolve_device(args.device or cfg.runtime.device))
+    detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
+    result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
+    out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
+    evaluation = evaluate_run(cfg, result, out_dir)
+    metrics = evaluation.metrics()
+    t = cfg.track
+    print(f"FlowTrack: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, "
+          f"detections every {t.det_every} frame(s), {result.frames} frames")
+    print(format_table(evaluation.pose, label=f"AP (boxes >= {t.out_box_thr}, joints >= {t.out_kpt_thr})"))
+    print(format_table(evaluation.pose_unfiltered, label="AP (unfiltered)"))
+    print()
+    print(format_tracking_table(evaluation.tracking))
+    print(f"FP {metrics['FP']}  FN {metrics['FN']}  ID switches {metrics['IDSW']}  (summed over joints)")
+    print("ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in result.ms_per_frame.items()))
+    print(f"predictions: {evaluation.predictions}")
+    if args.json:
+        write_json(args.json, {"metrics": metrics, "ms_per_frame": result.ms_per_frame, "frames": result.frames,
+                               "config": cfg.to_dict()["track"], "predictions": str(evaluation.predictions)},
+                   indent=1)
+    return 0

@@ -1,0 +1,152 @@
+"""FlowTrack on hand-built scenes: propagation, re-linking after a gap, NMS, duplicates and edge cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simplepose.tracking.flowtrack import (FlowTrackConfig, FlowTracker, FrameTracks, box_nms, joint_box,
+                                           output_filter)
+from tests.tracking.scenes import K, SIGMAS, TEMPLATE, TemplateEstimator, scene, texture
+
+HW = (240, 320)
+PW, PH = 60, 120                                       # the person patch: width, height
+
+
+def _video(steps: list[tuple[int, int]], seed: int = 0) -> list[np.ndarray]:
+    """Frames of one textured person whose top-left corner is at steps[t], on a fixed background."""
+    rng = np.random.default_rng(seed)
+    bg = texture(rng, *HW)
+    patch = texture(rng, PH, PW)
+    return [scene(rng, HW, [(patch, xy)], bg) for xy in steps]
+
+
+def _box(xy: tuple[int, int]) -> np.ndarray:
+    """The detector box (1, 4) xyxy of the person at top-left xy."""
+    return np.array([[xy[0], xy[1], xy[0] + PW, xy[1] + PH]], np.float64)
+
+
+NONE = (np.zeros((0, 4)), np.zeros(0))
+
+
+def _tracker(**kw) -> FlowTracker:
+    """A FlowTracker on the template estimator with config overrides."""
+    return FlowTracker(TemplateEstimator(), SIGMAS, FlowTrackConfig(**kw))
+
+
+def test_a_missed_person_is_propagated_by_flow_and_keeps_its_id():
+    steps = [(60, 50), (72, 55)]
+    frames = _video(steps)
+    tr = _tracker()
+    first = tr.step(frames[0], _box(steps[0]), np.array([0.9]))
+    second = tr.step(frames[1], *NONE)
+    assert first.track_ids.tolist() == [0] and second.track_ids.tolist() == [0]
+    assert second.propagated.tolist() == [True]
+    # the template joints moved by (12, 5), box around them enlarged by 15%
+    joints = steps[1] + TEMPLATE * [PW, PH]
+    lo, hi = joints.min(0), joints.max(0)
+    want = np.r_[(lo + hi) / 2 - (hi - lo) * 1.15 / 2, (lo + hi) / 2 + (hi - lo) * 1.15 / 2]
+    np.testing.assert_allclose(second.boxes_xyxy[0], want, atol=0.6)
+    np.testing.assert_allclose(second.box_scores, [0.9 * 0.9], rtol=1e-6)
+
+
+def test_without_propagation_a_missed_person_is_lost():
+    steps = [(60, 50), (72, 55)]
+    frames = _video(steps)
+    tr = _tracker(propagate=False, similarity="iou")
+    tr.step(frames[0], _box(steps[0]), np.array([0.9]))
+    out = tr.step(frames[1], *NONE)
+    assert out.track_ids.shape == (0,) and out.keypoints.shape == (0, K, 3)
+
+
+def test_propagated_and_detected_box_of_one_person_give_one_pose():
+    steps = [(60, 50), (70, 52)]
+    frames = _video(steps)
+    tr = _tracker(box_nms_thr=0.95)                      # let both boxes through box NMS: OKS-NMS must merge
+    tr.step(frames[0], _box(steps[0]), np.array([0.9]))
+    out = tr.step(frames[1], _box(steps[1]) + [[1, 0, 1, 0]], np.array([0.95]))
+    assert out.track_ids.tolist() == [0]
+    assert out.propagated.tolist() == [False]            # the detection scores higher and is kept
+
+
+@pytest.mark.parametrize("similarity, relinked", [("multiflow", True), ("flow", True), ("oks", False)])
+def test_relinking_after_a_detection_gap(similarity, relinked):
+    steps = [(40 + 15 * t, 60) for t in range(5)]        # 15 px per frame, missed in frames 2 and 3
+    frames = _video(steps, seed=4)
+    tr = _tracker(similarity=similarity, propagate=False)
+    ids = [tr.step(frames[t], *(( _box(steps[t]), np.array([0.9])) if t in (0, 1, 4) else NONE)).track_ids
+           for t in range(5)]
+    assert [i.tolist() for i in ids[:4]] == [[0], [0], [], []]
+    assert ids[4].tolist() == ([0] if relinked else [1])
+
+
+def test_a_track_ends_after_max_age_unseen_frames():
+    steps = [(60, 50)] * 4
+    frames = _video(steps)
+    tr = _tracker(propagate=False, similarity="iou", max_age=1)
+    det = (_box(steps[0]), np.array([0.9]))
+    ids = [tr.step(frames[t], *(det if t in (0, 3) else NONE)).track_ids.tolist() for t in range(4)]
+    assert ids == [[0], [], [], [1]]
+
+
+def test_frame_gaps_count_as_unseen_frames():
+    frames = _video([(60, 50)] * 2)
+    tr = _tracker(propagate=False, similarity="iou", max_age=2)
+    det = (_box((60, 50)), np.array([0.9]))
+    assert tr.step(frames[0], *det, frame_index=0).track_ids.tolist() == [0]
+    assert tr.step(frames[1], *det, frame_index=4).track_ids.tolist() == [1]   # 3 unseen > max_age
+    with pytest.raises(ValueError, match="does not follow"):
+        tr.step(frames[1], *det, frame_index=4)
+
+
+def test_empty_frames_and_a_one_frame_video():
+    frames = _video([(60, 50)])
+    tr = _tracker()
+    out = tr.step(frames[0], *NONE)
+    assert isinstance(out, FrameTracks)
+    assert out.boxes_xyxy.shape == (0, 4) and out.keypoints.shape == (0, K, 3) and out.track_ids.shape == (0,)
+    tr.reset()
+    two = np.concatenate([_box((10, 10)), _box((200, 100))])
+    out = tr.step(frames[0], two, np.array([0.8, 0.9]))
+    assert sorted(out.track_ids.tolist()) == [0, 1]
+
+
+def test_detections_below_det_thr_are_not_used():
+    frames = _video([(60, 50)])
+    out = _tracker(det_thr=0.5).step(frames[0], _box((60, 50)), np.array([0.49]))
+    assert len(out.track_ids) == 0
+
+
+def test_nan_keypoints_get_score_zero_and_tracking_goes_on():
+    steps = [(60, 50), (66, 50)]
+    frames = _video(steps)
+    tr = FlowTracker(TemplateEstimator(nan_joints=(0, 5)), SIGMAS, FlowTrackConfig())
+    tr.step(frames[0], _box(steps[0]), np.array([0.9]))
+    out = tr.step(frames[1], _box(steps[1]), np.array([0.9]))
+    assert np.isfinite(out.keypoints).all()
+    np.testing.assert_array_equal(out.keypoints[0, [0, 5]], 0.0)
+    assert out.track_ids.tolist() == [0]
+
+
+def test_box_nms_and_joint_box_by_hand():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]], np.float64)
+    # IoU(0, 1) = 90 / 110 = 0.818
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.8).tolist() == [1, 2]
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.85).tolist() == [1, 2, 0]
+    pose = np.array([[0, 0, 0.9], [10, 20, 0.9], [100, 100, 0.1], [5, 5, 0.9]], np.float64)
+    np.testing.assert_allclose(joint_box(pose, 0.3, 3, 0.2), [-1, -2, 11, 22])
+    assert joint_box(pose, 0.3, 4, 0.2) is None
+
+
+def test_output_filter_drops_weak_persons_and_joints():
+    kp = np.full((2, K, 3), 0.9, np.float32)
+    kp[0, 3, 2] = 0.39
+    frame = FrameTracks(np.zeros((2, 4)), np.array([0.5, 0.49]), kp, np.array([4, 7]), np.zeros(2, bool))
+    out = output_filter(frame, 0.5, 0.4)
+    assert out.track_ids.tolist() == [4]
+    np.testing.assert_array_equal(out.keypoints[0, 3], 0.0)
+    assert (out.keypoints[0, 4] == 0.9).all()
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="similarity"):
+        _tracker(similarity="hungarian")
