@@ -1,8 +1,4 @@
-"""Atomic file writing, JSON reading with clear errors, and folders the project owns.
-
-A folder the project writes as a whole holds the marker file OWNER_MARKER, a JSON object naming the
-project and listing every file it wrote there. Such a folder may be replaced or removed later only if
-the marker is present and nothing else is in it: files a user put there are never deleted.
+"""Atomic file writing and strict JSON reading and writing with clear errors.
 
 atomic_write names its temporary file `.<target name>.<host tag>-<pid>-<random>.tmp` beside the
 target, so a fragment left by a killed writer (kill -9, power loss) can later be recognised as the
@@ -16,12 +12,11 @@ import logging
 import math
 import os
 import re
-import shutil
 import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from simplepose.errors import DataError
 
@@ -49,6 +44,11 @@ def _umask() -> int:
 def usual_mode(path: str | os.PathLike) -> None:
     """Give a file made by mkstemp (mode 0600) the mode open() would have given it (0666 & ~umask)."""
     os.chmod(path, 0o666 & ~_umask())
+
+
+def usual_folder_mode(path: str | os.PathLike) -> None:
+    """Give a folder made by mkdtemp (mode 0700) the mode mkdir would have given it (0777 & ~umask)."""
+    os.chmod(path, 0o777 & ~_umask())
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> Path:
@@ -197,80 +197,3 @@ def _bounded_int(path: Path, text: str) -> int | float:
     if len(text.lstrip("-")) <= 308:
         return float(text)
     raise DataError(path, f"integer {text[:20]}... ({len(text)} digits) is out of range")
-
-
-OWNER_MARKER = ".simplepose"        # no .json suffix: tools listing *.json in the folder do not see it
-_OWNER = "simplepose"
-
-
-def _files_under(folder: Path) -> list[str]:
-    """Relative POSIX paths of the files (and links) under folder, the marker left out."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if (p.is_symlink() or not p.is_dir()) and p.name != OWNER_MARKER)
-
-
-def mark_owned(folder: str | os.PathLike, planned: Iterable[str] = ()) -> Path:
-    """Write the marker listing as the project's every file now under folder, and the `planned` ones
-    (relative paths) about to be written: a run killed while writing them leaves no unlisted file."""
-    folder = Path(folder)
-    files = sorted(set(_files_under(folder)) | set(planned))
-    return write_json(folder / OWNER_MARKER, {"written_by": _OWNER, "files": files}, indent=0)
-
-
-def check_owned(folder: str | os.PathLike) -> None:
-    """DataError unless folder is absent, or holds our marker and only the files it lists."""
-    folder = Path(folder)
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise DataError(folder, "exists and is not a folder: refusing to replace it")
-    if not folder.exists():
-        return
-    marker = folder / OWNER_MARKER
-    try:
-        listed = json.loads(marker.read_text()) if marker.is_file() else None
-    except (OSError, ValueError):
-        listed = None
-    if not (isinstance(listed, dict) and listed.get("written_by") == _OWNER and isinstance(listed.get("files"), list)):
-        raise DataError(folder, f"exists and was not written by simplepose (no {OWNER_MARKER} marker): refusing "
-                                "to delete it; remove it yourself or choose another output folder")
-    foreign = sorted(set(_files_under(folder)) - set(listed["files"]))
-    if foreign:
-        raise DataError(folder, f"holds {foreign[0]!r}" + (f" and {len(foreign) - 1} more" if len(foreign) > 1 else "")
-                                + ", not written by simplepose: refusing to delete it; move it elsewhere first")
-
-
-def remove_owned(folder: str | os.PathLike) -> None:
-    """Delete a folder the project wrote (check_owned first); nothing when it is absent."""
-    check_owned(folder)
-    if Path(folder).exists():
-        shutil.rmtree(folder)
-
-
-def replace_folder(folder: str | os.PathLike, fill: Callable[[Path], Any]) -> Path:
-    """fill(tmp) a fresh temporary folder beside `folder`, mark it ours, and swap it in as a whole.
-
-    An existing `folder` is replaced only if the project wrote it (check_owned, before any work).
-    """
-    folder = Path(folder)
-    check_owned(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    old: Path | None = None
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())                 # mkdtemp creates 0700; give the folder the usual mode
-        fill(tmp)
-        mark_owned(tmp)
-        check_owned(folder)                              # again: a user may have written there meanwhile
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-            os.replace(folder, old / folder.name)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / folder.name).exists() and not folder.exists():
-            os.replace(old / folder.name, folder)        # put the previous one back
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return folder
-

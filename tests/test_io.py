@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from simplepose.errors import DataError
-from simplepose.io import OWNER_MARKER, read_json, replace_folder, write_json
+from simplepose.folders import OWNER_MARKER, replace_folder
+from simplepose.io import read_json, write_json
 
 
 

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--det-every", type=int, metavar="N", help="use detections of every N-th frame only")
     parser.add_argument("--out-dir", help="where prediction folders go (default <work_dir>/track)")
     parser.add_argument("--json", metavar="OUT", help="write the metrics and timings to this JSON file")
+    parser.add_argument("--report", metavar="DIR", default=None,
+                        help="also write an HTML evaluation report (pose and tracking) to DIR/index.html")
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config values, e.g. --set track.max_age=10 track.flow.method=dis")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: runtime.device)")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from simplepose.engine.config import load_config
     from simplepose.engine.distributed import resolve_device
-    from simplepose.engine.track import evaluate_run, track_videos
+    from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
     from simplepose.evaluation.mota import format_tracking_table
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
@@ -78,4 +80,6 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.json, {"metrics": metrics, "ms_per_frame": result.ms_per_frame, "frames": result.frames,
                                "config": cfg.to_dict()["track"], "predictions": str(evaluation.predictions)},
                    indent=1)
+    if args.report:
+        print(f"report: {Path(write_tracking_report(evaluation, args.report)).absolute()}")
     return 0

@@ -30,7 +30,7 @@ from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evalu
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.inference.topdown import TopDownPredictor
-from simplepose.io import replace_folder
+from simplepose.folders import replace_folder
 
 log = logging.getLogger("simplepose.evaluate")
 

@@ -15,7 +15,6 @@ Each folder is written beside its final place and swapped in whole.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +32,12 @@ from simplepose.data.posetrack import PoseTrackVideo, load_posetrack, load_poset
 from simplepose.engine.config import Config
 from simplepose.errors import ConfigError
 from simplepose.evaluation.arrays import nan_to_none
-from simplepose.evaluation.eval_data import load_eval_data
+from simplepose.evaluation.eval_data import EvalData, load_eval_data
 from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
+from simplepose.evaluation.report import find_images_root, write_report
+from simplepose.folders import replace_folder
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
 from simplepose.tracking.smoothing import PoseSmoother
 
@@ -138,18 +139,9 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
 
 
 def write_folder(predictions: Sequence[PosePrediction], videos: Sequence[PoseTrackVideo], dest: Path) -> Path:
-    """Per-video PoseTrack18 files with the predictions' track ids, swapped into dest whole."""
-    tmp = dest.with_name(dest.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)   # a partial folder of an interrupted run of ours
-    write_posetrack_predictions(predictions, videos, tmp, use_track_ids=True)
-    old = dest.with_name(dest.name + ".old")
-    if dest.exists():
-        dest.rename(old)
-    tmp.rename(dest)
-    if old.exists():
-        shutil.rmtree(old)
-    return dest
+    """Per-video PoseTrack18 files with the predictions' track ids, swapped into dest whole (over a
+    previous dest only if the project wrote it)."""
+    return replace_folder(dest, lambda tmp: write_posetrack_predictions(predictions, videos, tmp, use_track_ids=True))
 
 
 @dataclass
@@ -160,6 +152,8 @@ class TrackEvaluation:
     pose_unfiltered: PoseTrackResult
     tracking: TrackingResult           # filtered predictions
     predictions: Path                  # the filtered prediction folder
+    data: EvalData                     # the evaluated frames of the filtered predictions
+    gt: str                            # the ground truth evaluated against
 
     def metrics(self) -> dict[str, float | int | None]:
         """The headline numbers (percent, None where undefined; counts summed over the 15 joints)."""
@@ -181,4 +175,13 @@ def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvalua
     pred = write_folder(run.filtered, run.videos, out_dir / "predictions")
     raw = write_folder(run.unfiltered, run.videos, out_dir / "predictions_unfiltered")
     data = load_eval_data(gt, pred)
-    return TrackEvaluation(evaluate_data(data), evaluate_data(load_eval_data(gt, raw)), evaluate_tracking(data), pred)
+    return TrackEvaluation(evaluate_data(data), evaluate_data(load_eval_data(gt, raw)), evaluate_tracking(data), pred,
+                           data, str(gt))
+
+
+def write_tracking_report(evaluation: TrackEvaluation, out_dir: str | Path) -> Path:
+    """The HTML evaluation report (pose and tracking) of the filtered predictions; returns its index.html."""
+    images = find_images_root(evaluation.gt, evaluation.data.file_names)
+    return write_report(out_dir, evaluation.data, evaluation.pose, evaluation.tracking, images_root=images,
+                        title="PoseTrack18 tracking report", extra={"gt": evaluation.gt,
+                                                                     "pred": str(evaluation.predictions)})

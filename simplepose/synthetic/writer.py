@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from simplepose.data.keypoints import POSETRACK18, annotation_category
 from simplepose.errors import DataError
-from simplepose.io import check_owned, mark_owned, remove_owned, write_json
+from simplepose.folders import check_owned, mark_owned, remove_owned
+from simplepose.io import write_json
 from simplepose.synthetic.annotations import detections, labeled_frames, sequence_name, video_json
 from simplepose.synthetic.body import NUM_KPTS
 from simplepose.synthetic.render import Video, render_video
@@ -168,7 +169,7 @@ def _write_marker(out: Path, summary: Mapping[str, Any], complete: bool) -> None
 
 
 def _split_dirs(out: Path, split: str) -> tuple[Path, Path, Path]:
-    """The folders written for one split (each marked as the project's: simplepose.io.mark_owned)."""
+    """The folders written for one split (each marked as the project's: simplepose.folders.mark_owned)."""
     return out / "images" / split, out / "annotations" / split, out / "overlays" / split
 
 
@@ -184,7 +185,7 @@ def _mark_split_dirs(out: Path, split: str, name: str, frames: int, labeled: np.
 
 def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
     """Refuse a non-empty folder that is not a synthetic dataset; clear the splits about to be rewritten
-    (only folders the project wrote, holding nothing else: simplepose.io.remove_owned).
+    (only folders the project wrote, holding nothing else: simplepose.folders.remove_owned).
 
     Stale files of an earlier run (e.g. per-video files of other sequences) would otherwise be read
     as ground truth by the evaluation, which lists annotations/<split>/*.json.

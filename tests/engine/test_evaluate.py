@@ -82,7 +82,7 @@ def test_test_out_dir_replaces_only_its_own_predictions(val_root: Path, checkpoi
     first = sorted(p.name for p in (out / "predictions").iterdir())
     assert main(["test", str(cfg), str(checkpoint), "--out-dir", str(out)]) == 0       # its own: replaced
     assert sorted(p.name for p in (out / "predictions").iterdir()) == first
-    assert sorted(p.name for p in out.iterdir()) == ["predictions"]                     # no temp folders left
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions"]     # no temp folders left
     mine.write_text("mine")                     # a user's file inside a folder the project wrote
     assert main(["test", str(cfg), str(checkpoint), "--out-dir", str(out)]) == 2
     assert "notes.txt" in capsys.readouterr().err and mine.read_text() == "mine"

@@ -63,7 +63,7 @@ def test_track_command_matches_eval_tracking_on_its_files(synth_root, tmp_path, 
     out = tmp_path / "track"
     rc = main(["track", str(config), str(ckpt), "--bbox-file", str(dets), "--similarity", "flow",
                "--det-every", "2", "--out-dir", str(out), "--json", str(tmp_path / "m.json"),
-               "--set", "track.out_box_thr=0.0", "track.out_kpt_thr=0.0", "track.smooth.enabled=true"])
+               "--report", str(tmp_path / "report"), "--set", "track.out_box_thr=0.0", "track.out_kpt_thr=0.0", "track.smooth.enabled=true"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "MOTA Total" in printed and f"predictions: {out.resolve() / 'predictions'}" in printed
@@ -76,6 +76,9 @@ def test_track_command_matches_eval_tracking_on_its_files(synth_root, tmp_path, 
     m = metrics["metrics"]
     assert ev["summary_ap"][-1] == m["mAP"] and ev["tracking"]["mota"][15] == m["MOTA"]
     assert sum(ev["tracking"]["per_joint_counts"]["num_switches"]) == m["IDSW"]
+    # the report holds exactly what `simplepose eval --tracking` computes on the same files
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["evaluation"] == ev and f"report: {tmp_path / 'report' / 'index.html'}" in printed
 
 
 def test_track_command_rejects_a_bad_similarity_setting(synth_root, tmp_path, capsys):
