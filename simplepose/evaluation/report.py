@@ -16,8 +16,6 @@ import csv
 import html
 import io
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,6 @@ import numpy as np
 
 from simplepose.data.image import read_image
 from simplepose.data.keypoints import get_schema
-from simplepose.errors import DataError
 from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.breakdown import GroupAP, ap_by_size, ap_by_visible, per_frame, per_sequence
 from simplepose.evaluation.diagnosis import (CLASSES, GOOD, JITTER_MAX, NEAR_OTHER, ORACLE_CLASSES, Diagnosis,
@@ -38,7 +35,8 @@ from simplepose.evaluation.pose_ap import (PCKH_THRESHOLD, SUMMARY_HEADER, Detec
                                            collect_detections, precision_recall_curves, summarize, table_cell)
 from simplepose.evaluation.poseval_files import JOINT_NAMES, NUM_JOINTS, POSEVAL_INDEX
 from simplepose.evaluation.report_plots import draw_plots
-from simplepose.io import atomic_write, read_json, write_json
+from simplepose.folders import replace_folder
+from simplepose.io import atomic_write, write_json
 from simplepose.visualize import draw_poses, save_image
 
 GENERATOR = "simplepose.evaluation.report"
@@ -450,31 +448,6 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
     return "\n".join(pg.parts)
 
 
-def _check_destination(out: Path) -> None:
-    """Raise DataError unless out is absent, an empty folder or a report this module wrote."""
-    if not out.exists():
-        return
-    marker = out / "report.json"
-    try:
-        ours = marker.is_file() and read_json(marker).get("generator") == GENERATOR
-    except (DataError, AttributeError):
-        ours = False
-    if not ours and (not out.is_dir() or any(out.iterdir())):
-        raise DataError(out, "exists and is not a simplepose report: refusing to replace it")
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace out by the finished folder tmp; an existing out must be an empty folder or a report."""
-    if out.exists():
-        _check_destination(out)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
-
-
 def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackResult,
                  tracking: TrackingResult | None = None, compare: Compared | None = None,
                  images_root: str | os.PathLike | None = None, title: str = "PoseTrack18 evaluation report",
@@ -487,22 +460,18 @@ def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackRe
     extra: JSON-able facts stored under report.json's "inputs" (paths, names).
     """
     out = Path(out_dir)
-    _check_destination(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     report, diag = build_report_data(data, result, tracking, compare)
     if extra:
         report["inputs"] = extra
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    tmp.chmod(0o755)                         # mkdtemp makes it private; a report is for reading
-    try:
+    root = Path(images_root) if images_root is not None else None
+
+    def fill(tmp: Path) -> None:
+        """Everything the page needs, written into the temporary folder that replace_folder swaps in."""
         _write_csvs(tmp, report)
         plots = draw_plots(tmp, report)
-        root = Path(images_root) if images_root is not None else None
         n_gallery = _draw_gallery(tmp, report, data, diag.joint_cls, root)
         atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root)))
         write_json(tmp / "report.json", report, indent=1)
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    replace_folder(out, fill)       # over an earlier report only: never over a folder we did not write
     return out / "index.html"

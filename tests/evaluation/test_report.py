@@ -153,7 +153,7 @@ def test_refuses_to_replace_a_folder_it_did_not_write(report: tuple[Path, Path],
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     data = load_eval_data(root / "gt", root / "pred0")
-    with pytest.raises(DataError, match="not a simplepose report"):
+    with pytest.raises(DataError, match="not written by simplepose"):
         write_report(tmp_path / "mine", data, evaluate_data(data))
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     write_report(tmp_path / "again", data, evaluate_data(data))
