@@ -43,6 +43,12 @@ def bbox_xywh_to_xyxy(bbox_xywh: np.ndarray) -> np.ndarray:
     return np.concatenate([b[..., :2], b[..., :2] + b[..., 2:]], axis=-1)
 
 
+def bbox_xyxy_to_xywh(bbox_xyxy: np.ndarray) -> np.ndarray:
+    """Boxes (..., 4) x1, y1, x2, y2 -> x, y, w, h, in the boxes' own dtype."""
+    b = np.asarray(bbox_xyxy)
+    return np.concatenate([b[..., :2], b[..., 2:] - b[..., :2]], axis=-1)
+
+
 def clip_xyxy(bbox_xyxy: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
     """Boxes (..., 4) clipped to images (..., 2) (w, h) as the reference's parser does: float32.
 

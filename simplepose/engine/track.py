@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from simplepose.data.cocostyle import ImageInfo
 from simplepose.data.detections import load_detections
+from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.data.image import read_image
 from simplepose.data.instances import PersonInstance, PosePrediction
 from simplepose.data.keypoints import get_schema
@@ -78,7 +79,7 @@ def _predictions(info: ImageInfo, out: FrameTracks, estimator: Any) -> list[Pose
     if len(out.track_ids) == 0:
         return []
     areas = estimator.oks_areas(out.boxes_xyxy, bbox_format="xyxy")
-    xywh = np.concatenate([out.boxes_xyxy[:, :2], out.boxes_xyxy[:, 2:] - out.boxes_xyxy[:, :2]], axis=1)
+    xywh = bbox_xyxy_to_xywh(out.boxes_xyxy)
     return [PosePrediction(image_id=info.image_id, bbox_xywh=xywh[i], keypoints=out.keypoints[i, :, :2].copy(),
                            keypoint_scores=out.keypoints[i, :, 2].copy(), area=float(areas[i]),
                            box_score=float(out.box_scores[i]), track_id=int(out.track_ids[i]),

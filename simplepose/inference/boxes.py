@@ -23,6 +23,7 @@ import numpy as np
 from simplepose.data.annotations import load_annotated_persons, load_image_records
 from simplepose.data.cocostyle import ImageInfo, frame_number
 from simplepose.data.detections import load_detections
+from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
 from simplepose.inference.video import Frame, ImageFrames, VideoFrames
@@ -192,8 +193,8 @@ class BoxProvider:
             return None
         insts = self.by_image.get(image_id, [])
         if self.clip:
-            xyxy = [i.reference_box((w, h)) for i in insts]
-            boxes = np.array([[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in xyxy], dtype=np.float64)
+            xyxy = np.array([i.reference_box((w, h)) for i in insts], dtype=np.float32).reshape(-1, 4)
+            boxes = bbox_xyxy_to_xywh(xyxy).astype(np.float64)
         else:
             boxes = np.array([i.bbox_xywh for i in insts], dtype=np.float64)
         scores = np.array([i.score for i in insts], dtype=np.float64)

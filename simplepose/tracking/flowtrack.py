@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.evaluation.rescore import oks_nms, rescore
 from simplepose.tracking.flow import FlowConfig, FlowFrame, JointFlow
 from simplepose.tracking.smoothing import SmoothingConfig
@@ -121,7 +122,7 @@ def box_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarra
     b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
     if len(b) == 0:
         return np.zeros(0, np.int64)
-    iou = pairwise_iou(_xywh(b), _xywh(b))
+    iou = pairwise_iou(bbox_xyxy_to_xywh(b), bbox_xyxy_to_xywh(b))
     order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
     suppressed = np.zeros(len(b), bool)
     keep = []
@@ -130,11 +131,6 @@ def box_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarra
             keep.append(i)
             suppressed |= iou[i] > thr
     return np.array(keep, np.int64)
-
-
-def _xywh(xyxy: np.ndarray) -> np.ndarray:
-    """(N, 4) xyxy -> xywh."""
-    return np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
 
 
 def joint_box(pose: np.ndarray, kpt_thr: float, min_joints: int, enlarge: float) -> np.ndarray | None:
@@ -280,7 +276,7 @@ class FlowTracker:
         c = self.cfg
         t_boxes = np.stack([t.box for t in self.tracks])
         if c.similarity == "iou":
-            return pairwise_iou(_xywh(boxes), _xywh(t_boxes))
+            return pairwise_iou(bbox_xyxy_to_xywh(boxes), bbox_xyxy_to_xywh(t_boxes))
         area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
         t_area = np.prod(t_boxes[:, 2:] - t_boxes[:, :2], axis=1)
         if c.similarity == "oks":

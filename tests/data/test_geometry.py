@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simplepose.data.geometry import (affine_points, bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, clip_xyxy,
+from simplepose.data.geometry import (affine_points, bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, bbox_xyxy_to_xywh,
+                                      clip_xyxy,
                                       fix_aspect_ratio, get_warp_matrix, input_center_scale, input_to_image,
                                       scale_area)
 from simplepose.data.instances import PersonInstance
@@ -25,6 +26,13 @@ def test_dataset_clipping_matches_reference(geo):
         inst = PersonInstance("x.jpg", 0, geo["bbox_xywh_raw"][i], np.zeros((17, 3), np.float32),
                               image_size=tuple(int(v) for v in geo["bbox_image_wh"][i]))
         np.testing.assert_array_equal(inst.reference_box(), geo["bbox_xyxy_dataset"][i], err_msg=f"row {i}")
+
+
+def test_xyxy_to_xywh_by_hand_and_round_trip() -> None:
+    np.testing.assert_array_equal(bbox_xyxy_to_xywh(np.array([[10.0, 20, 40, 60]])), [[10, 20, 30, 40]])
+    boxes = np.float32([[1.5, 2.25, 3, 4], [-5, 0, 7, 9]])
+    np.testing.assert_array_equal(bbox_xywh_to_xyxy(bbox_xyxy_to_xywh(boxes)), boxes)
+    assert bbox_xyxy_to_xywh(boxes).dtype == np.float32
 
 
 def test_oks_areas_by_hand() -> None:
