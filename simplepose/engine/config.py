@@ -19,6 +19,7 @@ import yaml
 from simplepose.data.transforms import AugmentConfig
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
+from simplepose.model.precision import PRECISIONS
 from simplepose.tracking.flowtrack import FlowTrackConfig
 
 OVERRIDES = "--set"   # where override values come from, as error messages name it
@@ -88,7 +89,8 @@ class RuntimeConfig:
     seed: int = 0
     deterministic: bool = False             # torch.use_deterministic_algorithms + cudnn flags
     device: str = "auto"                    # "auto", "cpu", "cuda"
-    amp: bool = True                        # mixed precision where the device supports it (CUDA)
+    precision: str = "auto"                 # "auto", "fp32", "bf16", "fp16" (model/precision.py)
+    amp: bool | None = None                 # former flag, read as an alias: false -> precision fp32
     val_interval: int = 1                   # epochs; 0 disables validation during training
     save_best: str | None = "Total AP"      # metric that selects best.pth (greater is better)
     log_interval: int = 20                  # iterations between JSON-lines log records
@@ -202,8 +204,22 @@ def config_from_dict(values: dict[str, Any], source: str = "<config>") -> Config
     if not isinstance(values, dict):
         raise ConfigError(source, "a config must be a YAML mapping")
     cfg = _build(Config, values, source)
+    _apply_amp_alias(cfg, source)
     _validate(cfg, source)
     return cfg
+
+
+def _apply_amp_alias(cfg: Config, source: str) -> None:
+    """Read the former `runtime.amp` flag as `runtime.precision` (true: auto, false: fp32), then drop it."""
+    rt = cfg.runtime
+    if rt.amp is None:
+        return
+    if rt.amp is False:
+        if rt.precision not in ("auto", "fp32"):
+            raise ConfigError(source, f"runtime.amp is false but runtime.precision is {rt.precision!r}; "
+                              "give runtime.precision only", key="runtime.amp")
+        rt.precision = "fp32"
+    rt.amp = None
 
 
 DEPTHS = (18, 34, 50, 101, 152)                     # the ResNets model.resnet builds
@@ -285,6 +301,8 @@ def _range_problems(cfg: Config) -> list[str]:
          f"optim.grad_clip must be null or a finite number > 0, got {o.grad_clip}"),
         (DEVICE_PATTERN.fullmatch(r.device) is not None,
          f"runtime.device must be auto, cpu, cuda, cuda:N or mps, got {r.device!r}"),
+        (r.precision in PRECISIONS,
+         f"runtime.precision must be one of {', '.join(PRECISIONS)}, got {r.precision!r}"),
         (0 <= r.seed < 2 ** 32, f"runtime.seed must be in 0 .. 2**32 - 1, got {r.seed}"),
         (r.val_interval >= 0, f"runtime.val_interval must be >= 0, got {r.val_interval}"),
         (r.log_interval >= 1, "runtime.log_interval must be >= 1"),

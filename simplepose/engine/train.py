@@ -42,6 +42,7 @@ from simplepose.engine.state import TrainState, load_training_checkpoint, save_t
 from simplepose.engine.stopping import STOPPED_AT_ONCE, STOPPED_BY_SIGNAL, StopSignals
 from simplepose.errors import CheckpointError, DataError
 from simplepose.model.loss import KeypointMSELoss
+from simplepose.model.precision import resolve_precision
 
 log = logging.getLogger("simplepose.train")
 
@@ -79,7 +80,8 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     train_set, val_instances = _load_data(cfg)
 
     model = place_model(build_model(cfg), device, sync_bn=info.distributed and cfg.model.sync_bn)
-    scaler = torch.amp.GradScaler("cuda") if rt.amp and device.type == "cuda" else None
+    precision = resolve_precision(rt.precision, device)
+    scaler = torch.amp.GradScaler("cuda") if precision.name == "fp16" and device.type == "cuda" else None
     batch = cfg.data.batch_size
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)

@@ -12,11 +12,11 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_overrides_are_typed():
-    cfg = apply_overrides(Config(), ["optim.lr=1e-3", "data.batch_size=16", "runtime.amp=false",
+    cfg = apply_overrides(Config(), ["optim.lr=1e-3", "data.batch_size=16", "runtime.precision=fp32",
                                      "optim.milestones=[3, 5]", "data.input_size=[96,128]", "data.heatmap_size=[24,32]",
                                      "model.load_from=null", "runtime.work_dir=out/x", "data.aug.rotate_factor=30"])
     assert cfg.optim.lr == 1e-3 and isinstance(cfg.optim.lr, float)
-    assert cfg.data.batch_size == 16 and cfg.runtime.amp is False
+    assert cfg.data.batch_size == 16 and cfg.runtime.precision == "fp32"
     assert cfg.optim.milestones == [3, 5] and cfg.data.input_size == [96, 128]
     assert cfg.model.load_from is None and cfg.runtime.work_dir == "out/x"
     assert cfg.data.aug == {"rotate_factor": 30}
@@ -29,7 +29,7 @@ def test_overrides_are_typed():
     ("optim.lrr=1", "optim.lrr"),
     ("optm.lr=1", "optm"),
     ("data.batch_size=1.5", "data.batch_size"),
-    ("runtime.amp=maybe", "runtime.amp"),
+    ("runtime.precision=int8", "runtime.precision"),
     ("optim.milestones=3", "optim.milestones"),
     ("data.batch_size=null", "data.batch_size"),
     ("novalue", "key=value"),
@@ -137,3 +137,16 @@ def test_yaml_alias_bomb_is_refused(tmp_path):
         load_config(deep)
     with pytest.raises(ConfigError, match="refused"):
         apply_overrides(Config(), ["name=" + "[" * 50 + "]" * 50])
+
+
+@pytest.mark.parametrize("amp, precision, expected", [(False, None, "fp32"), (True, None, "auto"),
+                                                      (True, "bf16", "bf16"), (False, "fp32", "fp32")])
+def test_former_amp_flag_is_read_as_precision(amp, precision, expected):
+    runtime = {"amp": amp} if precision is None else {"amp": amp, "precision": precision}
+    cfg = config_from_dict({"runtime": runtime})
+    assert cfg.runtime.precision == expected and cfg.runtime.amp is None
+
+
+def test_amp_false_contradicting_precision_is_refused():
+    with pytest.raises(ConfigError, match="runtime.amp is false but runtime.precision is 'bf16'"):
+        config_from_dict({"runtime": {"amp": False, "precision": "bf16"}})
