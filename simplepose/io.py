@@ -16,7 +16,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from simplepose.errors import DataError
 
@@ -158,13 +158,24 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = None) -> 
     """Write strict JSON atomically: a NaN or infinity is refused (DataError naming the file and the
     value's place) instead of being written as the non-standard NaN / Infinity; callers whose format
     has a meaning for a missing number write None there themselves."""
+    text = _strict_dumps(path, obj, indent)
+    return atomic_write(path, lambda f: f.write(text))
+
+
+def _strict_dumps(path: str | os.PathLike, obj: Any, indent: int | None = None) -> str:
+    """obj as strict JSON text; a NaN or infinity raises the DataError write_json describes."""
     # json.dumps then one write: json.dump streams through the slow pure-Python encoder
     try:
-        text = json.dumps(obj, indent=indent, default=_json_default, allow_nan=False)
+        return json.dumps(obj, indent=indent, default=_json_default, allow_nan=False)
     except ValueError:
         where = _first_nonfinite(obj) or "a value"
         raise DataError(path, f"{where} is NaN or infinity, which strict JSON cannot hold: file not written "
                               "(a model whose output is not finite?)") from None
+
+
+def write_json_lines(path: str | os.PathLike, rows: Sequence[Any]) -> Path:
+    """Write JSON Lines (one strict, compact JSON value per line) atomically, refusing NaN as write_json."""
+    text = "".join(_strict_dumps(path, row) + "\n" for row in rows)
     return atomic_write(path, lambda f: f.write(text))
 
 

@@ -5,18 +5,45 @@ import argparse
 from pathlib import Path
 
 
+def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tracking flags `simplepose track` and `simplepose infer` share (each a track.* setting)."""
+    parser.add_argument("--detector", metavar="MODEL", help="ONNX person detector (rtmlib YOLOX format: "
+                                                             "end2end or raw head), a file or URL")
+    parser.add_argument("--similarity", choices=("iou", "oks", "flow", "multiflow"),
+                        help="pose-to-track similarity (default track.similarity: multiflow)")
+    parser.add_argument("--no-propagate", action="store_true", help="no flow-propagated boxes")
+    parser.add_argument("--det-every", type=int, metavar="N",
+                        help="use the boxes of every N-th frame only, propagation between (track.det_every)")
+    parser.add_argument("--max-age", type=int, metavar="N",
+                        help="frames a track may stay unseen before it ends (default track.max_age: 5)")
+    parser.add_argument("--smooth", action="store_true",
+                        help="One-Euro smoothing of the tracked keypoints (track.smooth.enabled; lags, off for "
+                             "evaluation)")
+
+
+def tracking_overrides(args: argparse.Namespace) -> list[str]:
+    """The track.* overrides the shared tracking flags stand for."""
+    out = []
+    if args.similarity:
+        out.append(f"track.similarity={args.similarity}")
+    if args.no_propagate:
+        out.append("track.propagate=false")
+    if args.det_every is not None:
+        out.append(f"track.det_every={args.det_every}")
+    if args.max_age is not None:
+        out.append(f"track.max_age={args.max_age}")
+    if args.smooth:
+        out.append("track.smooth.enabled=true")
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose track`."""
     parser.add_argument("config", help="YAML experiment config (its data and track sections are used)")
     parser.add_argument("checkpoint", help="checkpoint path or URL (simplepose or MMPose 0.x/1.x)")
     parser.add_argument("--bbox-file", help="person detections (COCO results json); default data.val_bbox_file, "
                                             "else ground-truth boxes")
-    parser.add_argument("--detector", metavar="MODEL", help="ONNX person detector (rtmlib YOLOX format: "
-                                                             "end2end or raw head), a file or URL")
-    parser.add_argument("--similarity", choices=("iou", "oks", "flow", "multiflow"),
-                        help="pose-to-track similarity (default track.similarity)")
-    parser.add_argument("--no-propagate", action="store_true", help="no flow-propagated boxes")
-    parser.add_argument("--det-every", type=int, metavar="N", help="use detections of every N-th frame only")
+    add_tracking_arguments(parser)
     parser.add_argument("--out-dir", help="where prediction folders go (default <work_dir>/track)")
     parser.add_argument("--json", metavar="OUT", help="write the metrics and timings to this JSON file")
     parser.add_argument("--report", metavar="DIR", default=None,
@@ -24,18 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config values, e.g. --set track.max_age=10 track.flow.method=dis")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: runtime.device)")
-
-
-def _overrides(args: argparse.Namespace) -> list[str]:
-    """--set values plus the dedicated flags, which win."""
-    out = list(args.overrides)
-    if args.similarity:
-        out.append(f"track.similarity={args.similarity}")
-    if args.no_propagate:
-        out.append("track.propagate=false")
-    if args.det_every is not None:
-        out.append(f"track.det_every={args.det_every}")
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.detector and args.bbox_file:
         raise ConfigError(None, "give --bbox-file or --detector, not both")
-    cfg = load_config(args.config, _overrides(args))
+    cfg = load_config(args.config, [*args.overrides, *tracking_overrides(args)])  # the flags win
     if cfg.runtime.threads:
         torch.set_num_threads(cfg.runtime.threads)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),

@@ -2,9 +2,11 @@
 
 Frames come from the per-video ground truth (data.val_gt) in file order; boxes from a detection
 file in COCO results format (data.val_bbox_file or the given file), or the ground-truth boxes when
-there is none (an upper bound: they exist on labeled frames only), or from a detector run on the frames. With track.det_every N the
-detections of only every N-th frame of a video are used. The tracker (simplepose.tracking.flowtrack)
-gives each person a track id (keypoints One-Euro smoothed when track.smooth.enabled); two sets of per-video PoseTrack18 files are written:
+there is none (an upper bound: they exist on labeled frames only), or from a detector run on the
+frames. The per-frame loop is simplepose.tracking.online.OnlineTracker, the one `simplepose infer
+--track` runs too: FlowTrack (simplepose.tracking.flowtrack) gives each person a track id, with
+track.det_every N only every N-th frame's boxes are used, keypoints are One-Euro smoothed when
+track.smooth.enabled. Two sets of per-video PoseTrack18 files are written:
 
   <out_dir>/predictions/             after the paper's output filter (track.out_box_thr, out_kpt_thr):
                                      scored for mAP and MOTA;
@@ -40,9 +42,7 @@ from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.folders import replace_folder
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
-from simplepose.tracking.smoothing import PoseSmoother
-
-Boxes = tuple[np.ndarray, np.ndarray]   # (D, 4) xyxy, (D,) scores
+from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker
 
 
 @dataclass
@@ -103,29 +103,19 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     boxes = load_val_boxes(cfg, images, bbox_file) if detector is None else {}
     if tracker is None:
         tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
-    smoother = PoseSmoother(cfg.track.smooth) if cfg.track.smooth.enabled else None
-    empty: Boxes = (np.zeros((0, 4)), np.zeros(0))
+    online = OnlineTracker(tracker)
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []
     read_s, frames = 0.0, 0
     bar = tqdm(total=len(images), desc="track", unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
     for video in videos:
-        tracker.reset()
-        if smoother is not None:
-            smoother.reset()
-        for pos, rec in enumerate(video.images):
+        for rec in video.images:
             info = images[int(rec["id"])]
             t0 = time.perf_counter()
             image = read_image(Path(info.image_path))
-            t1 = time.perf_counter()
-            if pos % cfg.track.det_every:
-                dets = empty
-            else:
-                dets = boxes.get(info.image_id, empty) if detector is None else detector(image)
-            out = tracker.step(image, *dets, frame_index=info.frame_index, det_seconds=time.perf_counter() - t1)
-            read_s += t1 - t0
-            if smoother is not None:
-                out.keypoints = smoother(out.keypoints, out.track_ids, info.frame_index)
+            read_s += time.perf_counter() - t0
+            source = detector if detector is not None else lambda _, i=info.image_id: boxes.get(i, NO_BOXES)
+            out = online.step(image, video.name, info.frame_index, source)
             unfiltered += _predictions(info, out, estimator)
             filtered += _predictions(info, output_filter(out, cfg.track.out_box_thr, cfg.track.out_kpt_thr),
                                      estimator)

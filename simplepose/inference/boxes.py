@@ -8,7 +8,9 @@ Box files (recognised by their content):
   the longest common suffix of their path and the records' file_name;
 * detections in COCO results format (a JSON list of image_id, bbox xywh, score, category_id): the
   image_id is looked up in an annotation file's `images` when one is given; without it, image_id is
-  the frame number of a video, or the number in an image's file name (COCO: 000000000785.jpg -> 785).
+  the frame number of a video, or the number in an image's file name (COCO: 000000000785.jpg -> 785);
+* a person detector: a callable image -> (boxes (D, 4) xyxy, scores (D,)), run on each frame asked
+  for (e.g. simplepose.tracking.detector.OnnxPersonDetector).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -87,13 +89,21 @@ def box_file_kind(path: Path) -> str:
     raise DataError(path, "expected detections (a JSON list) or an annotation file (a JSON object)")
 
 
+Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]   # image -> (D, 4) xyxy, (D,) scores
+
+
 class BoxProvider:
-    """Frame -> FrameBoxes: the whole frame, or a box file's persons matched to the frames."""
+    """Frame -> FrameBoxes: the whole frame, a box file's persons matched to the frames, or a detector's."""
 
     def __init__(self, source: ImageFrames | VideoFrames, boxes_path: str | None = None,
-                 images_json: str | None = None, det_thr: float = 0.3):
+                 images_json: str | None = None, det_thr: float = 0.3, detector: Detector | None = None):
+        """det_thr: minimum score of a box file's or the detector's detections; detector: instead of a box file."""
+        if detector is not None and boxes_path is not None:
+            raise DataError(boxes_path, "give a box file or a detector, not both")
         self.source = source
         self.boxes_path = boxes_path
+        self.detector = detector
+        self.det_thr = det_thr
         self.frame_ids: dict[int, int | None] = {}     # frame index -> image id (images: known up front)
         self.by_image: dict[int, list[PersonInstance]] = defaultdict(list)
         self.clip = False
@@ -180,17 +190,33 @@ class BoxProvider:
                         path, len(hits) - matched, len(hits), first)
 
     # -- per frame
+    @property
+    def whole_frame(self) -> bool:
+        """Whether every frame is one whole-frame box (neither a box file nor a detector)."""
+        return self.boxes_path is None and self.detector is None
+
+    def image_id(self, frame: Frame) -> int | None:
+        """The image id of the frame: its box file record's, else its index; None when the file has no record."""
+        if self.boxes_path is None:
+            return frame.index
+        if isinstance(self.source, VideoFrames):
+            return self.video_frames.get(frame.index)
+        return self.frame_ids.get(frame.index)
+
     def __call__(self, frame: Frame) -> FrameBoxes | None:
         """The frame's persons; None when the box file has no record for it."""
         h, w = frame.image.shape[:2]
-        if self.boxes_path is None:
-            return FrameBoxes(frame.index, np.array([[0.0, 0.0, w, h]]), np.ones(1))
-        if isinstance(self.source, VideoFrames):
-            image_id = self.video_frames.get(frame.index)
-        else:
-            image_id = self.frame_ids.get(frame.index)
+        image_id = self.image_id(frame)
         if image_id is None:
             return None
+        if self.detector is not None:
+            xyxy, scores = self.detector(frame.image)
+            scores = np.asarray(scores, np.float64).reshape(-1)
+            keep = scores >= self.det_thr
+            xywh = bbox_xyxy_to_xywh(np.asarray(xyxy, np.float64).reshape(-1, 4)[keep])
+            return FrameBoxes(image_id, xywh, scores[keep])
+        if self.boxes_path is None:
+            return FrameBoxes(image_id, np.array([[0.0, 0.0, w, h]]), np.ones(1))
         insts = self.by_image.get(image_id, [])
         if self.clip:
             xyxy = np.array([i.reference_box((w, h)) for i in insts], dtype=np.float32).reshape(-1, 4)

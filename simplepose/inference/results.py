@@ -3,6 +3,11 @@
 A results record is COCO's (image_id, category_id 1, keypoints [x, y, score] * K, score, bbox) with
 the person score rescored as the reference does (box score x mean keypoint score above 0.2), plus
 box_score, the frame's file_name (images) or frame_index (videos), and track_id when tracking.
+
+A tracking line (one per tracked frame, JSON Lines) is {"sequence", "frame" (the frame number in the
+sequence), "name", "image_id", "persons": [{"track_id", "bbox" [x, y, w, h], "box_score", "score"
+(rescored as above), "propagated" (the box came from the previous frame by flow), "keypoints"
+[[x, y], ...] (K), "keypoint_scores" [K]}]}.
 """
 from __future__ import annotations
 
@@ -43,3 +48,16 @@ def frame_predictions(fb: FrameBoxes, poses: np.ndarray, areas: np.ndarray,
                            area=float(areas[i]), box_score=float(fb.scores[i]),
                            track_id=None if track_ids is None else int(track_ids[i]))
             for i in range(poses.shape[0])]
+
+
+def tracking_line(frame: Frame, fb: FrameBoxes, poses: np.ndarray, track_ids: np.ndarray,
+                  propagated: np.ndarray) -> dict[str, Any]:
+    """The JSON line of one tracked frame: poses (N, K, 3), track_ids (N,), propagated (N,) bool."""
+    scores = rescore(poses[:, :, 2], fb.scores)                 # (N,)
+    kp = np.asarray(poses, np.float32)
+    persons = [{"track_id": int(track_ids[i]), "bbox": np.asarray(fb.boxes_xywh[i], np.float64).tolist(),
+                "box_score": float(fb.scores[i]), "score": float(scores[i]), "propagated": bool(propagated[i]),
+                "keypoints": kp[i, :, :2].tolist(), "keypoint_scores": kp[i, :, 2].tolist()}
+               for i in range(kp.shape[0])]
+    return {"sequence": frame.sequence, "frame": frame.number, "name": frame.name, "image_id": int(fb.image_id),
+            "persons": persons}

@@ -5,6 +5,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class Frame:
     name: str                   # image path relative to the input folder, or "000123" for a video frame
     path: str | None            # image file path; None for video frames
     sequence: str               # frames of one sequence are tracked together (folder or video name)
+    number: int                 # frame number in the sequence (gaps: frames missing), see ImageFrames
 
 
 def is_video_path(path: str | os.PathLike) -> bool:
@@ -91,8 +93,33 @@ def is_video_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def natural_key(text: str) -> tuple:
+    """Sort key reading runs of ASCII digits as numbers ("img2" before "img10"), the text breaking ties."""
+    parts = re.split(r"([0-9]+)", text)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)) + (text,)
+
+
+def _trailing_number(stem: str) -> int | None:
+    """The last run of ASCII digits in a file stem ("cam1_000123" -> 123), else None."""
+    found = re.findall(r"[0-9]+", stem)
+    return int(found[-1]) if found else None
+
+
+def frame_numbers(stems: list[str]) -> list[int]:
+    """Frame numbers of one sequence's files in order: the last number in each stem when every stem
+    has one and they increase strictly, else the positions 0, 1, ..."""
+    numbers = [_trailing_number(s) for s in stems]
+    if all(n is not None for n in numbers) and all(a < b for a, b in zip(numbers, numbers[1:])):
+        return numbers  # type: ignore[return-value]
+    return list(range(len(stems)))
+
+
 class ImageFrames:
-    """Images from a file or a folder (searched recursively, sorted by relative path)."""
+    """Images from a file or a folder (searched recursively): the images of each folder together, folders
+    and then file names in natural order (numbers by value). A folder is a sequence; the frame number of
+    an image is the last number in its file name (000007.jpg, img_7.png: 7) when every image of the
+    folder has one and they increase, else its position in the folder, so gaps in the numbering are
+    frames the tracker did not see."""
 
     def __init__(self, path: str | os.PathLike):
         path = Path(path)
@@ -101,9 +128,16 @@ class ImageFrames:
         else:
             self.root = path
             self.paths = sorted((p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-                                key=lambda p: p.relative_to(path).as_posix())
+                                key=lambda p: (natural_key(p.parent.relative_to(path).as_posix()), natural_key(p.name)))
             if not self.paths:
                 raise DataError(path, f"folder holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        self.sequences = [p.parent.relative_to(self.root).as_posix() for p in self.paths]
+        self.numbers: list[int] = []
+        start = 0
+        for end in range(1, len(self.paths) + 1):
+            if end == len(self.paths) or self.sequences[end] != self.sequences[start]:
+                self.numbers += frame_numbers([p.stem for p in self.paths[start:end]])
+                start = end
         self.fps: float | None = None
 
     def __len__(self) -> int:
@@ -111,9 +145,7 @@ class ImageFrames:
 
     def __iter__(self) -> Iterator[Frame]:
         for i, p in enumerate(self.paths):
-            rel = p.relative_to(self.root).as_posix()
-            seq = Path(rel).parent.as_posix()
-            yield Frame(read_image(p), i, rel, str(p), seq)
+            yield Frame(read_image(p), i, p.relative_to(self.root).as_posix(), str(p), self.sequences[i], self.numbers[i])
 
 
 class VideoFrames:
@@ -153,7 +185,7 @@ class VideoFrames:
                 ok, image = cap.read()
                 if not ok or image is None:
                     break
-                yield Frame(image, i, f"{i:06d}", None, self.path.stem)
+                yield Frame(image, i, f"{i:06d}", None, self.path.stem, i)
                 i += 1
             if i == 0:
                 raise DataError(self.path, "no frame could be decoded from the video")

@@ -9,7 +9,7 @@ from simplepose.inference.video import Frame
 
 def _frames(sizes: list[tuple[int, int]]) -> list[Frame]:
     """Frames of the given (h, w) whose pixels take no memory (a broadcast view)."""
-    return [Frame(np.broadcast_to(np.zeros(1, np.uint8), (h, w, 3)), i, f"{i:06d}", None, "v")
+    return [Frame(np.broadcast_to(np.zeros(1, np.uint8), (h, w, 3)), i, f"{i:06d}", None, "v", i)
             for i, (h, w) in enumerate(sizes)]
 
 

@@ -47,3 +47,17 @@ def test_mp4_is_h264_when_possible_else_says_why(tmp_path: Path, caplog: pytest.
         assert writer.codec == "mp4v" and fourcc in ("mp4v", "FMP4")   # FFmpeg reads MPEG-4 Part 2 back as FMP4
         assert "cannot write H.264" in caplog.text and CODEC_NAMES["mp4v"] in caplog.text
     assert _write(tmp_path / "v.avi").codec == "MJPG"
+
+
+def test_folder_frames_are_grouped_by_folder_in_natural_order_and_numbered(tmp_path):
+    from simplepose.inference.video import ImageFrames, frame_numbers
+    for rel in ("a/img2.png", "a/img10.png", "a/b/0.png", "a/img1.png", "c/x.png", "c/y.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / rel), np.zeros((4, 4, 3), np.uint8))
+    frames = ImageFrames(tmp_path)
+    rel = [p.relative_to(tmp_path).as_posix() for p in frames.paths]
+    assert rel == ["a/img1.png", "a/img2.png", "a/img10.png", "a/b/0.png", "c/x.png", "c/y.png"]
+    assert frames.sequences == ["a", "a", "a", "a/b", "c", "c"]
+    assert frames.numbers == [1, 2, 10, 0, 0, 1]        # c: no numbers in the names -> positions
+    assert frame_numbers(["cam1_007", "cam1_009"]) == [7, 9]
+    assert frame_numbers(["1", "01"]) == [0, 1]           # not increasing: positions

@@ -1,0 +1,53 @@
+"""The online tracking loop shared by `simplepose track` and `simplepose infer --track`: FlowTrack frame
+by frame over a stream of frames from one or more sequences (videos, folders of frames).
+
+Per frame: a new sequence resets the tracker (ids from 0) and the smoother; the person boxes are
+asked for on every ``det_every``-th frame of the sequence only (counted by position, so a gap in
+the frame numbers does not shift the schedule), the detector's time is counted as the detector
+stage; FlowTracker.step tracks the frame (frame numbers with gaps count as unseen frames); the
+keypoints are One-Euro smoothed when ``smooth.enabled``. Settings come from the tracker's config.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from simplepose.tracking.flowtrack import FlowTracker, FrameTracks
+from simplepose.tracking.smoothing import PoseSmoother
+
+Boxes = tuple[np.ndarray, np.ndarray]          # (D, 4) xyxy, (D,) scores
+BoxSource = Callable[[np.ndarray], Boxes]      # image (H, W, 3) BGR -> the frame's person boxes
+NO_BOXES: Boxes = (np.zeros((0, 4)), np.zeros(0))
+_NEW = object()                                # the sequence before the first frame: matches none
+
+
+class OnlineTracker:
+    """One FlowTracker (and smoother) driven frame by frame; see the module docstring."""
+
+    def __init__(self, tracker: FlowTracker):
+        """tracker: the FlowTracker to drive (its cfg gives det_every and smoothing)."""
+        self.tracker = tracker
+        self.cfg = tracker.cfg
+        self.smoother = PoseSmoother(self.cfg.smooth) if self.cfg.smooth.enabled else None
+        self.sequence: Hashable = _NEW
+        self.position = 0                      # frames of the current sequence seen so far
+
+    def step(self, image: np.ndarray, sequence: Hashable, frame_index: int, boxes: BoxSource) -> FrameTracks:
+        """The tracked persons of one frame (image H x W x 3 uint8 BGR) of `sequence`, frame number frame_index.
+
+        boxes(image) gives the frame's person boxes; it is called on detection frames only.
+        """
+        if sequence != self.sequence:
+            self.tracker.reset()
+            if self.smoother is not None:
+                self.smoother.reset()
+            self.sequence, self.position = sequence, 0
+        t0 = time.perf_counter()
+        dets = boxes(image) if self.position % self.cfg.det_every == 0 else NO_BOXES
+        out = self.tracker.step(image, *dets, frame_index=frame_index, det_seconds=time.perf_counter() - t0)
+        self.position += 1
+        if self.smoother is not None:
+            out.keypoints = self.smoother(out.keypoints, out.track_ids, frame_index)
+        return out
