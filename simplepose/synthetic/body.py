@@ -4,7 +4,9 @@ Each figure is a 3-D stick body (yaw, lean, roll, walking joint angles within hu
 orthographically. A figure's two sides look different (one side cool coloured, blue arm and green leg,
 with light joint markers; the other warm, red and magenta, with dark markers), so the two arms and legs
 can be told apart; which side gets which is drawn per figure, keeping the data mirror-symmetric as flip
-augmentation and the flip test require (see ``_style``).
+augmentation and the flip test require (see ``_style``). It walks along the ground as its ``Walk``
+says (which walk each figure gets is ``scene``'s choice); its points are in scene coordinates, the
+image coordinates of a still camera (``render`` films them through ``camera``).
 """
 from __future__ import annotations
 
@@ -112,7 +114,8 @@ def project(points: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> tuple[np.n
 
 @dataclass
 class Figure:
-    """One figure's trajectory and look: image points (T,20,2) px, depth (T,20), height (T,) px."""
+    """One figure's trajectory and look: points (T,20,2) px, depth (T,20), height (T,) px (in the scene,
+    or in the image once filmed)."""
 
     points: np.ndarray
     depth: np.ndarray

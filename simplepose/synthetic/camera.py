@@ -45,7 +45,6 @@ def moving_camera(rng: np.random.Generator, num_frames: int, size: tuple[int, in
     frames), shake of 0.3-1.2 px (at 384 px width) and 0.05-0.15 degrees.
     """
     w, h = size
-    t = np.arange(num_frames, dtype=np.float64)
     vx = rng.choice([-1, 1]) * rng.uniform(0.002, 0.006) * w
     vy = rng.uniform(-0.0015, 0.0015) * h
     zoom = rng.uniform(-0.004, 0.004)
@@ -54,7 +53,7 @@ def moving_camera(rng: np.random.Generator, num_frames: int, size: tuple[int, in
     sx, sy, sa = _shake(rng, num_frames, sigma), _shake(rng, num_frames, sigma), _shake(rng, num_frames, sigma_a)
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     return np.stack([similarity(centre, math.exp(zoom * k), sa[k], np.array([vx * k + sx[k], vy * k + sy[k]]))
-                     for k in range(len(t))])
+                     for k in range(num_frames)])
 
 
 def apply(camera: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -89,7 +88,8 @@ def canvas_for(camera: np.ndarray, size: tuple[int, int]) -> Canvas:
     when the camera does not move."""
     w, h = size
     corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], np.float64)
-    seen = np.concatenate([corners @ invert(a)[:, :2].T + invert(a)[:, 2] for a in camera])
+    back = [invert(a) for a in camera]                        # image -> reference, per frame
+    seen = np.concatenate([corners @ m[:, :2].T + m[:, 2] for m in back])
     lo, hi = seen.min(0), seen.max(0)
     if (lo >= -1e-9).all() and (hi <= np.array([w - 1, h - 1]) + 1e-9).all():
         return Canvas((0, 0), (w, h))
