@@ -48,6 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --draw: overlays per split, one per video (default 3)")
     parser.add_argument("--no-bursty-misses", action="store_true",
                         help="detector misses independent (3%%) instead of in occlusion-dependent bursts")
+    parser.add_argument("--no-camera-motion", action="store_true",
+                        help="a still camera (default: a hand-held camera pans, zooms and shakes)")
+    parser.add_argument("--no-enter-leave", action="store_true",
+                        help="no figures walking out of or into the image (default: some do, across the borders)")
+    parser.add_argument("--no-crossings", action="store_true",
+                        help="no similarly dressed figures crossing each other's path (default: some do)")
+    parser.add_argument("--no-fast-motion", action="store_true",
+                        help="no runners (default: some figures move 3.5-5%% of the width per frame)")
     parser.add_argument("--fixed-sides", action="store_true",
                         help="cool colours / light markers always on the figures' left (default: drawn per "
                              "figure, which keeps the data mirror-symmetric for flip augmentation)")
@@ -60,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
         image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),
         draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides,
-        bursty_misses=not args.no_bursty_misses)
+        bursty_misses=not args.no_bursty_misses, camera_motion=not args.no_camera_motion,
+        enter_leave=not args.no_enter_leave, crossings=not args.no_crossings, fast_motion=not args.no_fast_motion)
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames ({s['labeled_frames']} labeled), "
               f"{s['persons']} annotated persons, {s['ignore_polygons']} ignore polygons, "

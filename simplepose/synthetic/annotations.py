@@ -94,7 +94,7 @@ def video_json(video: Video, number: int, seq_type: str, split: str, labeled: np
             kp = video.keypoints[t][video.present[t]]          # (P', 17, 3)
             pts = kp[kp[..., 2] > 0][:, :2]                    # annotated joints of the frame
             # a crowd polygon is an ignore region only where it holds no annotated joint
-            kept = [poly for poly in video.ignore_polygons if not _inside_any(pts, [poly]).any()]
+            kept = [poly for poly in video.ignore_polygons[t] if not _inside_any(pts, [poly]).any()]
             rec["ignore_regions_x"] = [poly[:, 0].tolist() for poly in kept]
             rec["ignore_regions_y"] = [poly[:, 1].tolist() for poly in kept]
         images.append(rec)
@@ -152,7 +152,7 @@ def detections(rng: np.random.Generator, video: Video, number: int, seq_type: st
             x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
             boxes.append([x, y, x + bw, y + bh])
             scores.append(float(rng.uniform(0.05, 0.45)))
-        for poly in video.ignore_polygons:
+        for poly in video.ignore_polygons[t]:           # the crowd fools the detector too
             if rng.random() < 0.5:
                 x1, y1 = poly.min(0)
                 x2, y2 = poly.max(0)

@@ -4,7 +4,9 @@ Each figure is a 3-D stick body (yaw, lean, roll, walking joint angles within hu
 orthographically. A figure's two sides look different (one side cool coloured, blue arm and green leg,
 with light joint markers; the other warm, red and magenta, with dark markers), so the two arms and legs
 can be told apart; which side gets which is drawn per figure, keeping the data mirror-symmetric as flip
-augmentation and the flip test require (see ``_style``).
+augmentation and the flip test require (see ``_style``). It walks along the ground as its ``Walk``
+says (which walk each figure gets is ``scene``'s choice); its points are in scene coordinates, the
+image coordinates of a still camera (``render`` films them through ``camera``).
 """
 from __future__ import annotations
 
@@ -41,9 +43,10 @@ def _wave(rng: np.random.Generator, t: np.ndarray, amp: float, fmin: float, fmax
     return out
 
 
-def _joint_angles(rng: np.random.Generator, t: np.ndarray, crowd: bool) -> dict[str, np.ndarray]:
-    """Walking-like joint angles in radians over time, within human ranges (each (T,))."""
-    omega = rng.uniform(0.25, 0.6) * (0.3 if crowd else 1.0)
+def _joint_angles(rng: np.random.Generator, t: np.ndarray, crowd: bool, tempo: float = 1.0) -> dict[str, np.ndarray]:
+    """Walking-like joint angles in radians over time, within human ranges (each (T,)); tempo scales the
+    gait frequency (runners step faster)."""
+    omega = rng.uniform(0.25, 0.6) * (0.3 if crowd else tempo)
     ph = rng.uniform(0, 2 * np.pi)
     a_leg, a_arm = rng.uniform(5, 35), rng.uniform(5, 40)
     gait = np.sin(omega * t + ph)
@@ -111,7 +114,8 @@ def project(points: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> tuple[np.n
 
 @dataclass
 class Figure:
-    """One figure's trajectory and look: image points (T,20,2) px, depth (T,20), height (T,) px."""
+    """One figure's trajectory and look: points (T,20,2) px, depth (T,20), height (T,) px (in the scene,
+    or in the image once filmed)."""
 
     points: np.ndarray
     depth: np.ndarray
@@ -157,18 +161,54 @@ def _style(rng: np.random.Generator, crowd: bool, fixed_sides: bool = False) -> 
     }
 
 
+@dataclass(frozen=True)
+class Walk:
+    """How a figure crosses the scene: its centre starts at `start` and moves `speed` per frame (both
+    fractions of the width), turning back at `lo` and `hi` (fractions of the width; beyond 0..1 the
+    figure walks out of the image before turning). ground: the feet's mean height as a fraction of
+    the image height (random if None), swaying by +-ground_sway; tempo scales the gait frequency."""
+
+    start: float
+    speed: float
+    lo: float = 0.12
+    hi: float = 0.88
+    ground: float | None = None
+    ground_sway: float = 0.06
+    tempo: float = 1.0
+
+
+def walk_x(walk: Walk, t: np.ndarray, width: int) -> np.ndarray:
+    """The figure's centre x in px at frames t (T,): a straight walk reflected at lo and hi."""
+    lo, hi = walk.lo * width, walk.hi * width
+    span = hi - lo
+    raw = (walk.start * width - lo + walk.speed * width * t) % (2 * span)
+    return lo + np.where(raw > span, 2 * span - raw, raw)
+
+
+def similar_style(rng: np.random.Generator, style: dict[str, Any]) -> dict[str, Any]:
+    """A look like `style` (same clothes, same sides): every colour moved by at most 12 levels."""
+    out = dict(style)
+    for k, v in style.items():
+        if isinstance(v, tuple) and k not in ("l_mark", "r_mark", "nose"):
+            out[k] = tuple(int(np.clip(c + rng.integers(-12, 13), 0, 255)) for c in v)
+    return out
+
+
 def make_figure(rng: np.random.Generator, num_frames: int, size: tuple[int, int],
                 crowd_box: tuple[float, float, float, float] | None = None,
-                start_x: float | None = None, fixed_sides: bool = False) -> Figure:
+                walk: Walk | None = None, fixed_sides: bool = False,
+                style: dict[str, Any] | None = None) -> Figure:
     """Sample one moving figure (or a small crowd figure inside crowd_box (x0,y0,x1,y1)).
 
-    start_x: the figure's horizontal start as a fraction of the width (random if None).
+    walk: how it moves (required unless crowd_box); style: its look (drawn if None).
     """
     w, h = size
     t = np.arange(num_frames, dtype=np.float64)
     crowd = crowd_box is not None
+    if not crowd and walk is None:
+        raise ValueError("a figure outside a crowd needs a walk")
     prop = {k: v * rng.uniform(0.92, 1.08) for k, v in _PROPORTIONS.items()}
-    ang = _joint_angles(rng, t, crowd)
+    ang = _joint_angles(rng, t, crowd, tempo=1.0 if crowd else walk.tempo)
     pts3 = body_points_3d(ang, prop)
     yaw = np.deg2rad(rng.uniform(-55, 55) + _wave(rng, t, 25, 0.03, 0.12))
     roll = np.deg2rad(rng.uniform(-6, 6) + _wave(rng, t, 6, 0.05, 0.2))
@@ -179,19 +219,14 @@ def make_figure(rng: np.random.Generator, num_frames: int, size: tuple[int, int]
         height = np.full(num_frames, rng.uniform(0.12, 0.18) * h)
         cx = rng.uniform(x0, x1) + _wave(rng, t, 0.01 * w, 0.02, 0.1)
     else:
-        g0 = rng.uniform(0.8, 0.96)
-        gfrac = np.clip(g0 + _wave(rng, t, 0.06, 0.02, 0.08), 0.78, 0.98)
+        g0 = rng.uniform(0.8, 0.96) if walk.ground is None else walk.ground
+        gfrac = np.clip(g0 + _wave(rng, t, walk.ground_sway, 0.02, 0.08), 0.78, 0.98)
         gy = gfrac * h
         height = h * (0.42 + 0.30 * (gfrac - 0.78) / 0.24) * rng.uniform(0.92, 1.05)
-        # horizontal walk with reflections at the margins
-        x0 = (rng.uniform(0.12, 0.88) if start_x is None else start_x) * w
-        v = rng.choice([-1, 1]) * rng.uniform(0.002, 0.01) * w
-        lo, hi = 0.12 * w, 0.88 * w
-        span = hi - lo
-        raw = (x0 - lo + v * t) % (2 * span)
-        cx = lo + np.where(raw > span, 2 * span - raw, raw)
+        cx = walk_x(walk, t, w)
     lowest = xy[..., 1].max(axis=1)              # (T,) lowest point (feet) in body units
     pts = xy * height[:, None, None]
     pts[..., 0] += cx[:, None]
     pts[..., 1] += (gy - lowest * height)[:, None]
-    return Figure(points=pts, depth=depth, height=height, ground=gy, style=_style(rng, crowd, fixed_sides))
+    look = _style(rng, crowd, fixed_sides) if style is None else style
+    return Figure(points=pts, depth=depth, height=height, ground=gy, style=look)

@@ -4,16 +4,20 @@ Figures are drawn far parts first: limbs as thick lines, torso polygon, head dis
 nose dot, hands, joint markers. An id map drawn alongside tells which figure is nearest at each pixel:
 joints outside the image or covered by a nearer figure are left unannotated ``(0, 0, 0)``; ears are
 never annotated (as in PoseTrack18). Small grey background "crowds" are surrounded by ignore polygons
-and not annotated.
+and not annotated. The scene is filmed by a still or a moving camera (``camera``): the background,
+the crowd, the figures and their annotations all go through each frame's camera map.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from simplepose.synthetic.body import L_TOE, NUM_KPTS, PELVIS, R_TOE, Figure, make_figure
+from simplepose.synthetic.body import L_TOE, NUM_KPTS, PELVIS, R_TOE, Figure, make_figure, similar_style
+from simplepose.synthetic.camera import (Canvas, apply, canvas_for, moving_camera, polygon_in_view, scale_of,
+                                         still_camera, view)
+from simplepose.synthetic.scene import cast_video
 from simplepose.visualize import SHIFT, fixed_length, fixed_point, fixed_points
 
 UNANNOTATED = (3, 4)  # left_ear, right_ear: never annotated in PoseTrack18
@@ -113,20 +117,28 @@ def make_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarr
 
 @dataclass
 class Video:
-    """A rendered video: frames, per-frame annotations (all frames) and crowd polygons."""
+    """A rendered video: frames, per-frame annotations (all frames), crowd polygons and the camera."""
 
     frames: list[np.ndarray]                 # T x (H,W,3) uint8 BGR
     keypoints: np.ndarray                    # (T, P, 17, 3) float64 x, y, annotated (0/1); 0 rows zeroed
     head_boxes: np.ndarray                   # (T, P, 4) float64 xywh
     present: np.ndarray                      # (T, P) bool: person annotated in the frame
     visible_boxes: np.ndarray                # (T, P, 4) xyxy of the visible joints (for detections)
-    ignore_polygons: list[np.ndarray]        # each (M, 2) int32
-    background: np.ndarray                   # (H,W,3) uint8: the static scene (with the crowd), no figures
+    ignore_polygons: list[list[np.ndarray]]  # per frame: the crowds in view, each (M, 2) int32
+    background: np.ndarray                   # the canvas: the static scene (with the crowd), no figures
+    canvas: Canvas                           # where the background lies in reference coordinates
+    camera: np.ndarray                       # (T, 2, 3) reference -> image map of each frame
+
+    def background_frame(self, t: int) -> np.ndarray:
+        """The background as frame t sees it (H,W,3) uint8: the frame without figures and noise."""
+        h, w = self.frames[t].shape[:2]
+        return view(self.background, self.canvas, self.camera[t], (w, h))
 
 
-def _crowd(rng: np.random.Generator, num_frames: int, size: tuple[int, int],
-           background: np.ndarray) -> list[np.ndarray]:
-    """Draw a small static grey crowd into background; return its ignore polygon (or nothing)."""
+def _crowd(rng: np.random.Generator, num_frames: int, size: tuple[int, int], background: np.ndarray,
+           origin: tuple[int, int]) -> list[np.ndarray]:
+    """Draw a small static grey crowd into the background canvas (reference point (0, 0) at canvas
+    pixel origin); return its ignore polygon in reference coordinates (or nothing)."""
     w, h = size
     if rng.random() < 0.4:
         return []
@@ -134,9 +146,10 @@ def _crowd(rng: np.random.Generator, num_frames: int, size: tuple[int, int],
     x0 = rng.uniform(0.02 * w, 0.98 * w - bw)
     y0 = rng.uniform(0.05 * h, 0.45 * h - bh * 0.5)
     box = (x0, y0, x0 + bw, y0 + bh)
-    mask = np.zeros((h, w), np.uint8)
+    mask = np.zeros(background.shape[:2], np.uint8)
     for _ in range(int(rng.integers(3, 7))):
         fig = make_figure(rng, num_frames, size, crowd_box=box)
+        fig = replace(fig, points=fig.points + np.asarray(origin, np.float64))
         draw_figure(background, mask, fig, 0, 255)       # a static crowd: its first frame
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
@@ -144,30 +157,45 @@ def _crowd(rng: np.random.Generator, num_frames: int, size: tuple[int, int],
     hull = cv2.convexHull(np.stack([xs, ys], 1).astype(np.int32))[:, 0, :].astype(np.float64)
     centre = hull.mean(0)
     hull = centre + (hull - centre) * 1.08 + np.sign(hull - centre) * 2
-    hull[:, 0] = np.clip(hull[:, 0], 0, w - 1)
-    hull[:, 1] = np.clip(hull[:, 1], 0, h - 1)
-    return [np.round(hull).astype(np.int32)]
+    return [hull - np.asarray(origin, np.float64)]
+
+
+def _filmed(fig: Figure, camera: np.ndarray) -> Figure:
+    """The figure as the camera (T, 2, 3) sees it: points and height in image pixels."""
+    return replace(fig, points=apply(camera, fig.points), height=fig.height * scale_of(camera))
 
 
 def render_video(rng: np.random.Generator, num_frames: int, size: tuple[int, int],
-                 persons: tuple[int, int] = (2, 4), noise: int = 4, fixed_sides: bool = False) -> Video:
-    """Render one video and its complete annotations (every frame; labels are chosen later)."""
+                 persons: tuple[int, int] = (2, 4), noise: int = 4, fixed_sides: bool = False,
+                 camera_motion: bool = True, enter_leave: bool = True, crossings: bool = True,
+                 fast_motion: bool = True) -> Video:
+    """Render one video and its complete annotations (every frame; labels are chosen later).
+
+    camera_motion: a hand-held camera pans, zooms and shakes (camera.moving_camera), else it is still;
+    enter_leave, crossings, fast_motion: the situations of scene.cast_video.
+    """
     w, h = size
-    background = make_background(rng, size)
-    polygons = _crowd(rng, num_frames, size, background)
+    camera = moving_camera(rng, num_frames, size) if camera_motion else still_camera(num_frames)
+    canvas = canvas_for(camera, size)
+    background = make_background(rng, canvas.size)
+    crowds = _crowd(rng, num_frames, size, background, canvas.origin)
     n = int(rng.integers(persons[0], persons[1] + 1))
-    # spread the start positions so figures begin apart and cross (occlude) later
-    starts = 0.1 + 0.8 * (np.arange(n) + rng.uniform(0.3, 0.7, n)) / n
-    figs = [make_figure(rng, num_frames, size, start_x=float(x), fixed_sides=fixed_sides)
-            for x in rng.permutation(starts)]
+    cast = cast_video(rng, n, num_frames, crossings=crossings, enter_leave=enter_leave, fast_motion=fast_motion)
+    figs: list[Figure] = []
+    for walk, like in zip(cast.walks, cast.looks_like):
+        style = None if like is None else similar_style(rng, figs[like].style)
+        figs.append(make_figure(rng, num_frames, size, walk=walk, fixed_sides=fixed_sides, style=style))
+    figs = [_filmed(f, camera) for f in figs]
     kps = np.zeros((num_frames, n, NUM_KPTS, 3))
     head_boxes = np.zeros((num_frames, n, 4))
     vis_boxes = np.zeros((num_frames, n, 4))
     present = np.zeros((num_frames, n), bool)
     frames = []
+    polygons = []
     idmap = np.zeros((h, w), np.uint8)
     for t in range(num_frames):
-        img = background.copy()
+        img = view(background, canvas, camera[t], size)
+        polygons.append([q for q in (polygon_in_view(c, camera[t], size) for c in crowds) if q is not None])
         idmap[:] = 0
         order = np.argsort([f.ground[t] for f in figs], kind="stable")  # far (small ground y) first
         for i in order:
@@ -195,4 +223,4 @@ def render_video(rng: np.random.Generator, num_frames: int, size: tuple[int, int
             kps[t, i, ann, :2] = np.round(vp, 2)
             kps[t, i, ann, 2] = 1
             vis_boxes[t, i] = [vp[:, 0].min(), vp[:, 1].min(), vp[:, 0].max(), vp[:, 1].max()]
-    return Video(frames, kps, head_boxes, present, vis_boxes, polygons, background)
+    return Video(frames, kps, head_boxes, present, vis_boxes, polygons, background, canvas, camera)

@@ -81,6 +81,10 @@ def generate_posetrack_dataset(
     progress: bool = True,
     fixed_sides: bool = False,
     bursty_misses: bool = True,
+    camera_motion: bool = True,
+    enter_leave: bool = True,
+    crossings: bool = True,
+    fast_motion: bool = True,
 ) -> dict[str, Any]:
     """Write a synthetic PoseTrack18-layout dataset under out_dir; return a summary dict.
 
@@ -89,7 +93,10 @@ def generate_posetrack_dataset(
     split written to out_dir/overlays/<split>/ for a human to look at; fixed_sides: cool colours
     always on the left (see body._style; by default the colour->side assignment is drawn per figure);
     bursty_misses: detector misses come in bursts and follow occlusion (annotations.miss_probability),
-    else each person is missed independently with probability 0.03.
+    else each person is missed independently with probability 0.03; camera_motion: a hand-held
+    camera pans, zooms and shakes (synthetic.camera); enter_leave, crossings, fast_motion: figures walk
+    out of and into the image, similarly dressed figures cross, runners (synthetic.scene). Which of
+    these were on is recorded in the summary and the marker ("features").
     Bad arguments, and an out_dir that is neither empty nor a synthetic dataset, raise DataError.
     """
     out = Path(out_dir)
@@ -109,14 +116,15 @@ def generate_posetrack_dataset(
     counts = _videos_per_split(out, videos, splits)
     _prepare_out_dir(out, splits)
     start = time.perf_counter()
-    _write_marker(out, {"seed": seed, "image_size": [w, h], "frames_per_video": frames, "splits": {}},
-                  complete=False)
+    features = {"fixed_sides": fixed_sides, "bursty_misses": bursty_misses, "camera_motion": camera_motion,
+                "enter_leave": enter_leave, "crossings": crossings, "fast_motion": fast_motion}
+    _write_marker(out, {"seed": seed, "image_size": [w, h], "frames_per_video": frames, "features": features,
+                        "splits": {}}, complete=False)
     # unique sequence numbers across all splits, fixed by the seed
     total = sum(counts.values())
     numbers = np.random.default_rng([seed, 7919]).choice(np.arange(1, 25000), size=total, replace=False)
     summary: dict[str, Any] = {"out_dir": str(out), "image_size": [w, h], "frames_per_video": frames,
-                               "seed": seed, "fixed_sides": fixed_sides, "bursty_misses": bursty_misses,
-                               "splits": {}}
+                               "seed": seed, "features": features, "splits": {}}
     offset = 0
     for si, split in enumerate(splits):
         nums = sorted(int(v) for v in numbers[offset:offset + counts[split]])
@@ -130,7 +138,9 @@ def generate_posetrack_dataset(
             rng = np.random.default_rng([seed, si, number])
             seq_type = ("bonn" if rng.random() < 0.5 else "mpii") if split == "train" else "mpii"
             name = sequence_name(number, seq_type, split)
-            video = render_video(rng, frames, (w, h), persons=persons, fixed_sides=fixed_sides)
+            video = render_video(rng, frames, (w, h), persons=persons, fixed_sides=fixed_sides,
+                                 camera_motion=camera_motion, enter_leave=enter_leave, crossings=crossings,
+                                 fast_motion=fast_motion)
             _mark_split_dirs(out, split, name, frames, labeled if vi < draw else None)
             vdir = out / "images" / split / name
             vdir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +174,7 @@ def _write_marker(out: Path, summary: Mapping[str, Any], complete: bool) -> None
     write_json(out / MARKER, {
         "generator": _GENERATOR, "complete": complete, "seed": summary["seed"],
         "image_size": summary["image_size"], "frames_per_video": summary["frames_per_video"],
+        "features": summary["features"],
         "splits": {k: {"sequences": v["sequences"], "persons": v["persons"]} for k, v in summary["splits"].items()},
     }, indent=1)
 

@@ -69,6 +69,32 @@ def test_deterministic_for_a_seed(dataset, tmp_path):
     assert first not in set(_files(root).values())
 
 
+SWITCHES = ("camera_motion", "enter_leave", "crossings", "fast_motion", "bursty_misses")
+
+
+def test_features_are_on_by_default_and_recorded(dataset):
+    root, summary = dataset
+    marker = load_json(root / MARKER)
+    want = {"fixed_sides": False, **{k: True for k in SWITCHES}}
+    assert marker["features"] == summary["features"] == want
+
+
+@pytest.mark.parametrize("switch", SWITCHES)
+def test_each_switch_turns_its_feature_off_through_the_cli(tmp_path, monkeypatch, switch):
+    """--no-<switch> reaches the renderer (or the detector simulation) and the marker records it."""
+    from simplepose.synthetic import writer
+    seen: list[dict] = []
+    for name in ("render_video", "detections"):
+        real = getattr(writer, name)
+        monkeypatch.setattr(writer, name, lambda *a, _real=real, **k: seen.append(k) or _real(*a, **k))
+    out = tmp_path / "off"
+    assert main(["synth", str(out), "--videos", "val=1", "--splits", "val", "--frames", "3", "--width", "96",
+                 "--height", "72", "--quiet", f"--no-{switch.replace('_', '-')}"]) == 0
+    assert load_json(out / MARKER)["features"] == {"fixed_sides": False, **{k: k != switch for k in SWITCHES}}
+    passed = {k: v for call in seen for k, v in call.items() if k in SWITCHES}
+    assert passed == {k: k != switch for k in SWITCHES}
+
+
 # ------------------------------------------------------------------------------ round trips
 
 def _instances_by_ann(instances) -> dict[int, object]:
