@@ -24,7 +24,7 @@ def demo_config(data_root: str, work_dir: str) -> Config:
         optim=OptimConfig(optimizer="adam", lr=2e-3, epochs=12, warmup_iters=50, warmup_ratio=0.001,
                           milestones=[10], gamma=0.1, auto_scale_lr=False, base_batch_size=512),
         # the demo evaluates once after training (val_interval=0 skips validation during training)
-        runtime=RuntimeConfig(work_dir=work_dir, seed=0, device="cpu", precision="fp32", val_interval=0,
+        runtime=RuntimeConfig(work_dir=work_dir, seed=0, device="cpu", precision="auto", val_interval=0,
                               save_best="Total AP", log_interval=10, tensorboard=False, keep_checkpoints=0),
     )
 

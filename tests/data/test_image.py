@@ -76,6 +76,19 @@ def test_region_equals_full_decode_any_chroma_sampling(textured_jpegs, sampling)
 
 
 @needs_turbo
+def test_large_regions_decode_the_whole_image(frame):
+    """Cutting pays only for small regions: a region of 15% of the frame or more comes back whole."""
+    full = read_image(frame)
+    # 4:2:0, 16x16 MCUs: (800, 400, 1000, 700) grows to (784, 384, 1024, 720), 240x336 px, 3.9% of 1920x1080
+    small, origin, _ = read_jpeg_region(frame, (800, 400, 1000, 700))
+    assert origin == (784, 384) and small.shape[:2] == (336, 240)
+    # (600, 300, 1300, 800) grows to (576, 272, 1328, 816), 752x544 px, 19.7%
+    img, origin, wh = read_jpeg_region(frame, (600, 300, 1300, 800))
+    assert origin == (0, 0) and wh == (1920, 1080)
+    np.testing.assert_array_equal(img, full)
+
+
+@needs_turbo
 def test_region_edges_differ_without_margin_documented(frame):
     """The MCU margin is needed: a cut edge inside the image changes the decode next to it (upsampling)."""
     img, (ox, oy), _ = read_jpeg_region(frame, (800, 400, 1000, 700))
