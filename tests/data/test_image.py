@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pickle
+
 import pytest
 
 import simplepose.data.image as image_mod
-from simplepose.data.image import read_image, read_jpeg_region, region_decode_available
+from simplepose.data.image import ImageCache, read_image, read_jpeg_region, region_decode_available
 from simplepose.data.transforms import (get_warp_matrix, remap_region, sampled_bounds, sampling_maps,
                                         warp_image)
 
@@ -130,3 +132,23 @@ def test_remap_region_equals_whole_image_warp(flip):
     assert not np.array_equal(remap_region(img[y0 + 1:y1, x0:x1].copy(), xy, alpha, (x0, y0 + 1)), whole)
     assert not np.array_equal(remap_region(img[y0:y1, x0:x1 - 1].copy(), xy, alpha, (x0, y0)), whole)
     assert sampled_bounds(xy + np.int16(1000), 160, 120) is None
+
+
+def test_image_cache_keeps_the_most_recent_within_its_budget():
+    decoded = []
+
+    def decode(path: str) -> np.ndarray:
+        decoded.append(path)
+        return np.zeros((1024, 1024), np.uint8)             # 1 MB each
+
+    cache = ImageCache(2.5)
+    for p in ("a", "b", "a", "c"):                          # "a" used again before "c" arrives: "b" goes
+        cache.get(p, decode)
+    assert decoded == ["a", "b", "c"] and len(cache) == 2 and cache.used == 2 * 2 ** 20
+    cache.get("a", decode)
+    cache.get("b", decode)
+    assert decoded == ["a", "b", "c", "b"]
+    big = ImageCache(0.5)                                   # an image over the budget is returned, not kept
+    assert big.get("a", decode).shape == (1024, 1024) and len(big) == 0
+    copy = pickle.loads(pickle.dumps(cache))                # a loader worker's copy starts empty
+    assert len(copy) == 0 and copy.budget == cache.budget
