@@ -1,12 +1,16 @@
-"""One training iteration of SimpleBaseline ResNet-50 at 256x192, batch 32, on the CPU.
+"""One training iteration of SimpleBaseline on the CPU, in fp32 and bf16, beside MMPose 1.3.2.
 
-forward + KeypointMSELoss + backward + Adam on a pre-built batch (data loading excluded), BN in
-train mode, as MMPose's measurement (iv). Prints seconds per iteration for the layouts tried and the
-ratio against MMPose: measured in the same run when MMPOSE_PYTHON points at the peer venv's python,
-else the recorded baseline (11.3 s/iter on the reference 2-vCPU machine). The FLOP bound of the
-step on that machine is about 5.7 s/iter.
+The step is the trainer's own (engine/train.py train_step: forward under the precision's autocast,
+KeypointMSELoss in float32, backward, Adam on float32 weights) on a pre-built batch (data loading
+excluded), BN in train mode, as MMPose's measurement (iv). Two cases: ResNet-50 256x192 batch 32
+(MMPose's config) and the demo's ResNet-18 128x96 batch 32, each in the layouts and precisions
+asked for (bf16 rows only where this CPU computes bf16 natively, unless --precisions names it).
+The ratio against MMPose is measured in the same run when MMPOSE_PYTHON points at the peer venv's
+python (shared/peers/mmpose), else the recorded baseline (11.3 s/iter on the reference 2-vCPU
+machine).
 
-    python benchmarks/train_step.py [--repeats 3] [--threads 2] [--layouts contiguous,channels_last]
+    MMPOSE_PYTHON=/work/peer-mmpose/bin/python python benchmarks/train_step.py [--repeats 3] [--threads 2]
+        [--cases res50,res18] [--layouts contiguous,channels_last] [--precisions fp32,bf16]
 """
 from __future__ import annotations
 
@@ -21,31 +25,53 @@ from pathlib import Path
 
 import torch
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from simplepose.engine.train import train_step  # noqa: E402
+from simplepose.model.loss import KeypointMSELoss  # noqa: E402
+from simplepose.model.pose_model import SimpleBaseline  # noqa: E402
+from simplepose.model.precision import cpu_bf16_support, resolve_precision  # noqa: E402
+
 MMPOSE_RECORDED_S = 11.3     # /work/shared/peers/mmpose/mmpose_baseline.md, (iv) train step, batch 32
-FLOP_BOUND_S = 5.7
+# case -> (ResNet depth, deconv channels, input (w, h), heatmap (w, h))
+CASES = {"res50": (50, 256, (192, 256), (48, 64)), "res18": (18, 128, (96, 128), (24, 32))}
 
 
-def time_layout(layout: str, batch: int, repeats: int) -> dict[str, float]:
-    """Median wall and CPU seconds per iteration for one memory layout."""
-    from simplepose.model.loss import KeypointMSELoss
-    from simplepose.model.pose_model import SimpleBaseline
+def machine() -> str:
+    """CPU model, core count and the flags that decide the bf16 path."""
+    try:
+        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    return f"{fields.get('Model name', '?').strip()}, {fields.get('CPU(s)', '?').strip()} CPUs, flags {' '.join(keep)}"
 
+
+def load() -> str:
+    """The 1/5/15-minute load averages (the machine may be shared)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def time_step(case: str, layout: str, precision: str, batch: int, repeats: int) -> dict[str, float]:
+    """Median wall and CPU seconds per training iteration of one case, layout and precision."""
+    depth, deconv, (w, h), (hw, hh) = CASES[case]
     torch.manual_seed(0)
-    model = SimpleBaseline(depth=50).train()
-    x = torch.randn(batch, 3, 256, 192)
-    target = torch.rand(batch, 17, 64, 48)
+    model = SimpleBaseline(depth=depth, deconv_channels=deconv).train()
+    x = torch.randn(batch, 3, h, w)
+    target = torch.rand(batch, 17, hh, hw)
     weights = torch.ones(batch, 17)
     if layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     loss_fn = KeypointMSELoss(use_target_weight=True)
+    prec = resolve_precision(precision, "cpu")
 
     def step() -> None:
-        loss = loss_fn(model(x), target, weights)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, loss_fn, opt, x, target, weights, precision=prec)
 
     step()  # warm-up (allocations, oneDNN primitive caches)
     walls, cpus = [], []
@@ -58,11 +84,11 @@ def time_layout(layout: str, batch: int, repeats: int) -> dict[str, float]:
 
 
 def mmpose_measured() -> float | None:
-    """MMPose's train-step seconds measured now with the peer venv (MMPOSE_PYTHON), or None."""
+    """MMPose's res50 train-step seconds measured now with the peer venv (MMPOSE_PYTHON), or None."""
     py = os.environ.get("MMPOSE_PYTHON")
     if not py:
         return None
-    shared = Path(os.environ.get("SIMPLEPOSE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = Path(os.environ.get("SIMPLEPOSE_SHARED", REPO.parent / "shared"))
     bench = shared / "peers" / "mmpose" / "mmpose_bench.py"
     if not bench.is_file():
         print(f"MMPOSE_PYTHON is set but {bench} is missing", file=sys.stderr)
@@ -78,24 +104,39 @@ def mmpose_measured() -> float | None:
 
 
 def main() -> int:
-    """Time the layouts and print the table."""
+    """Time the cases, layouts and precisions, MMPose around them, and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cases", default="res50,res18")
     ap.add_argument("--layouts", default="contiguous,channels_last")
+    ap.add_argument("--precisions", default=None,
+                    help="default: fp32, plus bf16 where the CPU computes it natively")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    results = {layout: time_layout(layout, args.batch, args.repeats) for layout in args.layouts.split(",")}
-    measured = mmpose_measured()
-    ref = measured if measured is not None else MMPOSE_RECORDED_S
-    src = "measured now" if measured is not None else "recorded baseline (MMPOSE_PYTHON not set)"
-    print(f"train step, ResNet-50 256x192, batch {args.batch}, {args.threads} threads "
-          f"(median of {args.repeats}); MMPose {ref:.2f} s/iter [{src}]; FLOP bound ~{FLOP_BOUND_S} s/iter")
-    print(f"{'layout':<15} {'wall s/iter':>11} {'cpu s/iter':>10} {'MMPose/ours':>11} {'ours/bound':>10}")
-    for layout, r in results.items():
-        print(f"{layout:<15} {r['wall_s']:>11.2f} {r['cpu_s']:>10.2f} {ref / r['wall_s']:>11.2f} "
-              f"{r['wall_s'] / FLOP_BOUND_S:>10.2f}")
+    native, found = cpu_bf16_support()
+    precisions = args.precisions.split(",") if args.precisions else ["fp32"] + (["bf16"] if native else [])
+    print(f"machine: {machine()}; torch {torch.__version__}, {args.threads} threads; bf16: {found}")
+    # the machine may be shared: MMPose runs before and after ours, and the median of the two is the reference
+    peer = [mmpose_measured()]
+    print(f"load before: {load()}")
+    rows = [(case, layout, prec, time_step(case, layout, prec, args.batch, args.repeats))
+            for case in args.cases.split(",") for prec in precisions for layout in args.layouts.split(",")]
+    print(f"load after: {load()}")
+    if peer[0] is not None:
+        peer.append(mmpose_measured())
+    measured = [p for p in peer if p is not None]
+    ref = statistics.median(measured) if measured else MMPOSE_RECORDED_S
+    src = (f"measured now, runs {', '.join(f'{p:.2f}' for p in measured)}" if measured
+           else "recorded baseline (MMPOSE_PYTHON not set)")
+    print(f"train step (fwd + KeypointMSELoss + bwd + Adam), batch {args.batch}, median of {args.repeats}; "
+          f"MMPose 1.3.2 res50 256x192: {ref:.2f} s/iter [{src}]")
+    print(f"{'case':<16} {'precision':<9} {'layout':<14} {'wall s/iter':>11} {'cpu s/iter':>10} {'MMPose/ours':>11}")
+    for case, layout, prec, r in rows:
+        depth, _, (w, h), _ = CASES[case]
+        ratio = f"{ref / r['wall_s']:>11.2f}" if case == "res50" else f"{'-':>11}"
+        print(f"{f'res{depth} {h}x{w}':<16} {prec:<9} {layout:<14} {r['wall_s']:>11.3f} {r['cpu_s']:>10.3f} {ratio}")
     print("cpu s/iter is process CPU time: on a machine shared with other jobs, cpu_s / threads "
           "estimates the wall time an idle machine would give.")
     return 0

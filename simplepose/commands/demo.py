@@ -20,11 +20,13 @@ def demo_config(data_root: str, work_dir: str) -> Config:
                         train_ann="annotations/posetrack18_train.json",
                         val_ann="annotations/posetrack18_val.json", val_gt="annotations/val",
                         val_bbox_file=None, input_size=[96, 128], heatmap_size=[24, 32], sigma=1.5,
-                        batch_size=32, val_batch_size=64, workers=1, flip_test=True),
+                        batch_size=32, val_batch_size=64, workers=1, flip_test=True,
+                        # the 720 train frames (384x288, 240 MB) fit: each is decoded once, not every epoch
+                        image_cache_mb=512),
         optim=OptimConfig(optimizer="adam", lr=2e-3, epochs=12, warmup_iters=50, warmup_ratio=0.001,
                           milestones=[10], gamma=0.1, auto_scale_lr=False, base_batch_size=512),
         # the demo evaluates once after training (val_interval=0 skips validation during training)
-        runtime=RuntimeConfig(work_dir=work_dir, seed=0, device="cpu", precision="fp32", val_interval=0,
+        runtime=RuntimeConfig(work_dir=work_dir, seed=0, device="cpu", precision="auto", val_interval=0,
                               save_best="Total AP", log_interval=10, tensorboard=False, keep_checkpoints=0),
     )
 

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from simplepose.data.codec import MSRAHeatmap
-from simplepose.data.image import choose_reduction, probe_image_size, read_image, read_jpeg_region
+from simplepose.data.image import ImageCache, choose_reduction, probe_image_size, read_image, read_jpeg_region
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import KeypointSchema
 from simplepose.data.transforms import (AugmentConfig, AugmentParams, image_sampling_matrix, normalise_crops,
@@ -60,6 +60,9 @@ class TopDownDataset(Dataset):
     With region_decode (default) JPEGs are decoded only where the crop samples them, when the optional
     TurboJPEG library is present (simplepose.data.image.read_jpeg_region); the crop is bit-identical to
     the one from a full decode, and everything falls back to a full OpenCV decode otherwise.
+    With image_cache_mb > 0 each process keeps that many megabytes of fully decoded frames
+    (image.ImageCache) and crops from them: the same crops, no decode for a frame seen before; it
+    pays when the frames fit and recur (several persons per frame, many epochs: the synthetic demo).
 
     Item keys: "inputs" (3, H, W) f32 normalised RGB, "heatmaps" (K, h, w) f32, "weights" (K,) f32,
     "center" (2,) f32, "scale" (2,) f32 (aspect-fixed input scale), "rotation" () f32 degrees,
@@ -69,7 +72,8 @@ class TopDownDataset(Dataset):
     def __init__(self, instances: Sequence[PersonInstance], schema: KeypointSchema,
                  input_size: Sequence[int] = (192, 256), heatmap_size: Sequence[int] = (48, 64),
                  train: bool = False, sigma: float = 2.0, aug: AugmentConfig = AugmentConfig(), seed: int = 0,
-                 unbiased: bool = False, padding: float = 1.25, region_decode: bool = True) -> None:
+                 unbiased: bool = False, padding: float = 1.25, region_decode: bool = True,
+                 image_cache_mb: float = 0) -> None:
         self.instances = list(instances)
         self.schema = schema
         self.input_size = (int(input_size[0]), int(input_size[1]))
@@ -79,6 +83,7 @@ class TopDownDataset(Dataset):
         self.seed = int(seed)
         self.padding = float(padding)
         self.region_decode = bool(region_decode)      # decode only the JPEG part the crop samples
+        self.image_cache = ImageCache(image_cache_mb) if image_cache_mb > 0 else None
         self.codec = MSRAHeatmap(self.input_size, self.heatmap_size, sigma=sigma, unbiased=unbiased)
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
@@ -166,6 +171,9 @@ class TopDownDataset(Dataset):
             if (img is None and self.train and self.aug.reduced_decode
                     and path.lower().endswith(_JPEG_EXTS)):
                 reduce = choose_reduction(float(geo.scale[0]) / self.input_size[0], self.aug.max_reduce)
+        if img is None and reduce == 1 and self.image_cache is not None:
+            with _stage(timings, "decode"):
+                img = self.image_cache.get(path, read_image)
         if img is None and self.region_decode and path.lower().endswith(_JPEG_EXTS):
             crop = self._region_crop(inst, path, size, geo, reduce, timings)
             if crop is not None:

@@ -1,4 +1,5 @@
-"""Image loading: OpenCV decoding from the file's bytes (any file name, UTF-8 or not) with clear errors, header-only size probing, reduced-scale JPEG
+"""Image loading: OpenCV decoding from the file's bytes (any file name, UTF-8 or not) with clear errors, a
+byte-bounded cache of decoded frames, header-only size probing, reduced-scale JPEG
 decoding (libjpeg's DCT scaling) for training crops that are downsampled anyway, and JPEG region
 decoding (only the MCU-aligned part a crop samples) through the optional system TurboJPEG library
 (apt: libturbojpeg0; no Python package needed; set SIMPLEPOSE_NO_TURBOJPEG=1 to disable).
@@ -14,7 +15,8 @@ import ctypes.util
 import os
 import struct
 import threading
-from typing import Sequence
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -44,6 +46,43 @@ def read_image(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
     if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
         raise DataError(p, "cannot decode image (corrupt file or unsupported format)")
     return img
+
+
+class ImageCache:
+    """Decoded images by path, at most `budget_mb` megabytes of pixels, the least recently used
+    dropped first. Each process fills its own: a pickled cache (a loader worker's copy) arrives empty."""
+
+    def __init__(self, budget_mb: float) -> None:
+        """An empty cache holding up to budget_mb * 2**20 bytes of pixels."""
+        self.budget = int(budget_mb * 2 ** 20)
+        self.used = 0
+        self._images: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, path: str, decode: Callable[[str], np.ndarray]) -> np.ndarray:
+        """The image of `path`: from the cache, else decode(path), kept if it fits. Do not modify it."""
+        img = self._images.get(path)
+        if img is not None:
+            self._images.move_to_end(path)
+            return img
+        img = decode(path)
+        if img.nbytes <= self.budget:
+            while self.used + img.nbytes > self.budget:
+                self.used -= self._images.popitem(last=False)[1].nbytes
+            self._images[path] = img
+            self.used += img.nbytes
+        return img
+
+    def __len__(self) -> int:
+        """Images held."""
+        return len(self._images)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The budget only: pixels are not sent to other processes."""
+        return {"budget": self.budget}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An empty cache with the pickled budget."""
+        self.budget, self.used, self._images = state["budget"], 0, OrderedDict()
 
 
 def read_image_bytes(path: str | os.PathLike) -> bytes:
@@ -127,6 +166,10 @@ def reduction_matrix(reduce: int) -> np.ndarray:
 _TJXOPT_CROP = 4
 _TJPF_BGR = 1
 _MCU_SIZE = {0: (8, 8), 1: (16, 8), 2: (16, 16), 3: (8, 8), 4: (8, 16), 5: (32, 8)}   # TJSAMP_* -> (w, h)
+# Cutting costs a pass over the whole entropy-coded image plus a re-encode of the cut, so it pays only
+# for small regions: measured break-even at 10% (384x288) to 20% (1280x720) of the image; at and above
+# this share the whole image is decoded instead (same pixels, no cut)
+_REGION_MAX_SHARE = 0.15
 
 
 class _TJRegion(ctypes.Structure):
@@ -194,7 +237,8 @@ def read_jpeg_region(path: str | os.PathLike, box: Sequence[int], reduce: int = 
     Returns (image (h, w, 3) uint8 BGR, (ox, oy), (width, height) of the full-resolution JPEG) where the
     image holds the pixels of the full decode (at 1/reduce: cv2's IMREAD_REDUCED_COLOR_r) starting at
     (ox, oy) of that full (reduced) image and
-    covers the box grown by one MCU, cut to the image. None when region decoding is unavailable or does
+    covers the box grown by one MCU, cut to the image (the whole image when that is at least
+    _REGION_MAX_SHARE of it: decoding all is then faster). None when region decoding is unavailable or does
     not apply (not a JPEG TurboJPEG can crop, CMYK, EXIF orientation present, any decoder error or
     warning such as truncated data); the caller then decodes the full image with read_image.
     """
@@ -222,6 +266,8 @@ def read_jpeg_region(path: str | os.PathLike, box: Sequence[int], reduce: int = 
     y1 = min(height, (-(-int(box[3]) // mh) + 1) * mh)
     if x1 <= x0 or y1 <= y0:
         return None
+    if (x1 - x0) * (y1 - y0) >= _REGION_MAX_SHARE * width * height:
+        x0, y0, x1, y1 = 0, 0, width, height
     if x0 == 0 and y0 == 0 and x1 == width and y1 == height:
         src, size = data, len(data)
         out_ptr = None

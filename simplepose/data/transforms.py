@@ -114,6 +114,8 @@ def sampled_bounds(xy: np.ndarray, width: int, height: int) -> tuple[int, int, i
 def remap_region(region: np.ndarray, xy: np.ndarray, alpha: np.ndarray, origin: Sequence[int]) -> np.ndarray:
     """cv2.remap (bilinear, 0 border) of maps made for a whole image, applied to its part `region`
     whose top-left pixel is at origin (ox, oy) of that image: an exact integer shift of the maps."""
+    if origin[0] == 0 and origin[1] == 0:      # the whole image (image.read_jpeg_region: large regions)
+        return cv2.remap(region, xy, alpha, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     shifted = xy.astype(np.int32) - np.array(origin, dtype=np.int32)
     xy_r = np.clip(shifted, -32768, 32767).astype(np.int16)
     return cv2.remap(region, xy_r, alpha, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

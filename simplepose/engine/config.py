@@ -59,6 +59,8 @@ class DataConfig:
     batch_size: int = 64                    # per process (GPU)
     val_batch_size: int = 32                # per process
     workers: int = 2
+    image_cache_mb: float = 0               # decoded frames kept per loading process (0: none), worth it
+                                            # when they fit and recur (data/dataset.py)
     flip_test: bool = True
     aug: dict[str, Any] = field(default_factory=dict)   # fields of data.transforms' AugmentConfig
 
@@ -283,6 +285,8 @@ def _range_problems(cfg: Config) -> list[str]:
         (d.batch_size >= 1 and d.val_batch_size >= 1, "data.batch_size and data.val_batch_size must be >= 1"),
         (_finite(d.sigma) and d.sigma > 0, f"data.sigma must be a finite number > 0, got {d.sigma}"),
         (d.workers >= 0, f"data.workers must be >= 0, got {d.workers}"),
+        (_finite(d.image_cache_mb) and d.image_cache_mb >= 0,
+         f"data.image_cache_mb must be a finite number >= 0, got {d.image_cache_mb}"),
         (_finite(d.bbox_score_thr), f"data.bbox_score_thr must be a finite number, got {d.bbox_score_thr}"),
         (o.optimizer.lower() in OPTIMIZERS, f"optim.optimizer must be one of {', '.join(OPTIMIZERS)}, "
                                             f"got {o.optimizer!r}"),

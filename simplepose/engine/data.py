@@ -157,7 +157,7 @@ def build_dataset(cfg: Config, instances: list[PersonInstance], train: bool) -> 
     """TopDownDataset with the config's codec and augmentation."""
     d = cfg.data
     kwargs: dict[str, Any] = dict(input_size=tuple(d.input_size), heatmap_size=tuple(d.heatmap_size),
-                                  train=train, sigma=d.sigma, seed=cfg.runtime.seed)
+                                  train=train, sigma=d.sigma, seed=cfg.runtime.seed, image_cache_mb=d.image_cache_mb)
     if d.aug:
         aug = {k: tuple(v) if isinstance(v, list) else v for k, v in d.aug.items()}
         try:

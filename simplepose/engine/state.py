@@ -8,6 +8,7 @@ exactly; the job must be the same, since the sampler position and the scaled LR 
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,8 @@ from simplepose.engine.config import Config
 from simplepose.errors import CheckpointError
 from simplepose.model.checkpoint import (load_state_dict_checked, normalise_state_dict, read_checkpoint_file,
                                          save_checkpoint)
+
+log = logging.getLogger("simplepose.train")
 
 
 @dataclass
@@ -80,20 +83,27 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                             scaler: torch.amp.GradScaler | None, state: TrainState, cfg: Config) -> None:
-    """Model (MMPose-loadable) + optimiser + scaler + train state + RNG states, atomically."""
+                             scaler: torch.amp.GradScaler | None, state: TrainState, cfg: Config,
+                             precision: str) -> None:
+    """Model (MMPose-loadable) + optimiser + scaler + train state + RNG states, atomically;
+    meta["precision"] names the resolved precision the steps ran in ("fp32", "bf16", "fp16")."""
     extra = {"train_state": asdict(state), "rng": rng_state(), "config": cfg.to_dict(),
              "job": {"world_size": du.get_info().world_size, "batch_size": cfg.data.batch_size}}
     if scaler is not None:
         extra["scaler"] = scaler.state_dict()
     save_checkpoint(path, model, optimizer=optimizer,
-                    meta={"epoch": state.epoch, "iter": state.global_iter, "experiment": cfg.name},
+                    meta={"epoch": state.epoch, "iter": state.global_iter, "experiment": cfg.name,
+                          "precision": precision},
                     extra=extra)
 
 
 def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                             scaler: torch.amp.GradScaler | None, batch_size: int) -> TrainState:
-    """Restore what save_training_checkpoint wrote; returns the train state."""
+                             scaler: torch.amp.GradScaler | None, batch_size: int,
+                             precision: str | None = None) -> TrainState:
+    """Restore what save_training_checkpoint wrote; returns the train state.
+
+    A checkpoint written in another precision than `precision` resumes (with a warning): the run
+    goes on, but no longer repeats the uninterrupted one exactly."""
     raw, _ = read_checkpoint_file(path)
     if not isinstance(raw, dict) or "train_state" not in raw or "optimizer" not in raw:
         raise CheckpointError(f"{path}: not a resumable training checkpoint (no train_state/optimizer)")
@@ -116,5 +126,10 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         # the sampler's position and the scaled LR depend on both: a different job resumes wrongly
         raise CheckpointError(f"{path}: written by a job with {job}, resumed with {here}; resume with the "
                               "same number of processes and data.batch_size")
+    saved_precision = (raw.get("meta") or {}).get("precision")
+    if precision is not None and saved_precision is not None and saved_precision != precision:
+        log.warning("%s was trained in %s and resumes in %s: training goes on, but does not repeat an "
+                    "uninterrupted run exactly (set runtime.precision=%s for that)", path, saved_precision,
+                    precision, saved_precision)
     set_rng_state(raw["rng"])
     return TrainState(**raw["train_state"])

@@ -1,11 +1,14 @@
-"""The trainer: one process or torchrun/DDP, AMP on CUDA, exact resume, validation, checkpoints.
+"""The trainer: one process or torchrun/DDP, reduced precision where it pays, exact resume, validation, checkpoints.
 
 Laid out as torchvision's reference training scripts: `train` sets the run up (device and process
 group, seeds, data, model, optimiser, resume) and then, epoch after epoch, `train_one_epoch` runs
 the iterations and `end_epoch` validates, keeps best.pth and writes the epoch's checkpoints.
-One iteration (`train_step`) is what MMEngine's (Amp)OptimWrapper does: forward under float16
-autocast on CUDA, the loss in float32, backward through the GradScaler, optional clipping of the
-gradient norm, optimiser step; the LR is set before it from the schedule (engine/schedule.py).
+One iteration (`train_step`) is what MMEngine's (Amp)OptimWrapper does: forward under autocast in
+runtime.precision as resolved for the device (model/precision.py: bfloat16 on CPUs with AMX or
+AVX512_BF16 and on CUDA with bf16, float16 on older CUDA, else float32), the loss in float32,
+backward (through the GradScaler for float16), optional clipping of the gradient norm, optimiser
+step; weights and optimiser state stay float32. The LR is set before it from the schedule
+(engine/schedule.py).
 
 Determinism: sampling and augmentation are functions of (seed, epoch, index) (engine/data.py), and
 the RNG states travel in the checkpoints (engine/state.py), so a run resumed mid-epoch from
@@ -42,7 +45,7 @@ from simplepose.engine.state import TrainState, load_training_checkpoint, save_t
 from simplepose.engine.stopping import STOPPED_AT_ONCE, STOPPED_BY_SIGNAL, StopSignals
 from simplepose.errors import CheckpointError, DataError
 from simplepose.model.loss import KeypointMSELoss
-from simplepose.model.precision import resolve_precision
+from simplepose.model.precision import Precision, resolve_precision
 
 log = logging.getLogger("simplepose.train")
 
@@ -82,13 +85,15 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     model = place_model(build_model(cfg), device, sync_bn=info.distributed and cfg.model.sync_bn)
     precision = resolve_precision(rt.precision, device)
     scaler = torch.amp.GradScaler("cuda") if precision.name == "fp16" and device.type == "cuda" else None
+    if info.is_main:
+        log.info("%s", training_path(precision, scaler is not None))
     batch = cfg.data.batch_size
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)
     latest = work_dir / "latest.pth"
-    state = _resume(latest, model, optimizer, scaler, batch, logger) if resume else TrainState()
+    state = _resume(latest, model, optimizer, scaler, batch, precision, logger) if resume else TrainState()
     save: SaveCheckpoint = functools.partial(save_training_checkpoint, model=model, optimizer=optimizer,
-                                             scaler=scaler, state=state, cfg=cfg)
+                                             scaler=scaler, state=state, cfg=cfg, precision=precision.name)
     ddp_model = _data_parallel(model, device, info)
     criterion = KeypointMSELoss(use_target_weight=True)
     n_iter = iters_per_epoch(len(train_set), batch, info.world_size, rt.max_iters_per_epoch)
@@ -104,7 +109,8 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
             while state.epoch < cfg.optim.epochs:
                 sampler.epoch, sampler.start = state.epoch, state.iter_in_epoch * batch
                 train_one_epoch(ddp_model, criterion, optimizer, loader, device, state,
-                                num_iters=n_iter, base_lr=base_lr, optim=cfg.optim, scaler=scaler,
+                                num_iters=n_iter, base_lr=base_lr, optim=cfg.optim, precision=precision,
+                                scaler=scaler,
                                 freeze_bn=cfg.model.freeze_bn, logger=logger, log_interval=rt.log_interval,
                                 stop=stop, save_latest=functools.partial(save, latest),
                                 save_every_iters=save_every_iters, hooks=hooks or ())
@@ -120,13 +126,15 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
 
 def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
                     device: torch.device, state: TrainState, *, num_iters: int, base_lr: float,
-                    optim: OptimConfig, scaler: torch.amp.GradScaler | None, freeze_bn: bool,
+                    optim: OptimConfig, precision: Precision, scaler: torch.amp.GradScaler | None,
+                    freeze_bn: bool,
                     logger: MetricLogger, log_interval: int, stop: StopSignals, save_latest: Callable[[], None],
                     save_every_iters: int | None, hooks: Sequence[Hook]) -> None:
     """Run epoch `state.epoch` from iteration `state.iter_in_epoch` to `num_iters`, advancing `state`.
 
     model: the model to run (DDP-wrapped in a distributed job; hooks get the module inside);
-    optim: the LR schedule (with base_lr), the gradient clipping and the number of epochs.
+    optim: the LR schedule (with base_lr), the gradient clipping and the number of epochs;
+    precision, scaler: as train_step takes them.
     Every `save_every_iters` iterations, and when a signal arrived, save_latest is called on the main
     process (mid-epoch only: the epoch's end writes its own); after a signal training then stops.
     """
@@ -145,7 +153,8 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
         set_lr(optimizer, lr)
         x, target, weights = _to_device(data, device)
         data_time = time.perf_counter() - t_data
-        loss = train_step(model, criterion, optimizer, x, target, weights, scaler, optim.grad_clip)
+        loss = train_step(model, criterion, optimizer, x, target, weights, precision=precision, scaler=scaler,
+                          grad_clip=optim.grad_clip)
         state.iter_in_epoch += 1
         state.global_iter += 1
         loss_value = float(loss.detach())
@@ -175,11 +184,25 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
         bar.close()
 
 
+def training_path(precision: Precision, scaled: bool) -> str:
+    """The log line naming the arithmetic a training step runs in, and why."""
+    if not precision.reduced:
+        how = "float32 throughout"
+    else:
+        scaling = ", loss scaled by a GradScaler" if scaled else ""
+        how = (f"forward in {precision.name} autocast{scaling}; loss, float32 master weights and "
+               f"optimiser state in float32")
+    return f"training {how} ({precision.describe()})"
+
+
 def train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
-               target: torch.Tensor, weights: torch.Tensor, scaler: torch.amp.GradScaler | None = None,
-               grad_clip: float | None = None) -> torch.Tensor:
-    """One optimisation step on a batch; returns the loss. A `scaler` turns on float16 autocast (AMP)."""
-    with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler is not None):
+               target: torch.Tensor, weights: torch.Tensor, *, precision: Precision,
+               scaler: torch.amp.GradScaler | None = None, grad_clip: float | None = None) -> torch.Tensor:
+    """One optimisation step on a batch; returns the float32 loss.
+
+    The forward runs under `precision`'s autocast (none for fp32); the loss, backward into the
+    float32 weights and the optimiser run outside it, in float32. A `scaler` (float16) scales the loss."""
+    with precision.autocast(inputs.device):
         pred = model(inputs)
     loss = criterion(pred.float(), target, weights)
     optimizer.zero_grad(set_to_none=True)
@@ -262,11 +285,11 @@ def _load_data(cfg: Config) -> tuple[SeededDataset, list[PersonInstance]]:
 
 
 def _resume(latest: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
-            batch_size: int, logger: MetricLogger) -> TrainState:
+            batch_size: int, precision: Precision, logger: MetricLogger) -> TrainState:
     """The state of latest.pth, loaded into model, optimiser and scaler; the log cut back to it."""
     if not latest.is_file():
         raise CheckpointError(f"{latest}: nothing to resume from")
-    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size)
+    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size, precision.name)
     log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
     logger.drop_after(state.global_iter)
     return state

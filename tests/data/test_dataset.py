@@ -104,6 +104,30 @@ def test_region_decode_is_bit_identical_to_full_decode(golden_instances, reduced
             np.testing.assert_array_equal(a["crop"], b["crop"])
 
 
+def test_image_cache_gives_the_same_samples_and_decodes_each_frame_once(golden_instances, monkeypatch):
+    plain = TopDownDataset(golden_instances, S, train=True, seed=5)
+    cached = TopDownDataset(golden_instances, S, train=True, seed=5, image_cache_mb=64)
+    decoded = []
+
+    def counting_read_image(path, reduce=1):
+        decoded.append(path)
+        return read_image(path, reduce)
+
+    monkeypatch.setattr(dataset_mod, "read_image", counting_read_image)
+    for epoch in range(2):
+        cached.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        for i in range(len(cached)):
+            a = cached.load_sample(i)
+            n = len(decoded)
+            b = plain.load_sample(i)
+            del decoded[n:]                                 # count the cached dataset's decodes only
+            np.testing.assert_array_equal(a["crop"], b["crop"])
+            np.testing.assert_array_equal(a["heatmaps"], b["heatmaps"])
+    frames = {inst.image_path for inst in golden_instances}
+    assert sorted(decoded) == sorted(frames)                # one decode per frame over both epochs
+
+
 def test_reduced_decode_keeps_labels_and_aligns_pixels(golden_instances):
     full = TopDownDataset(golden_instances, S, train=True)
     fast = TopDownDataset(golden_instances, S, train=True, aug=AugmentConfig(reduced_decode=True))

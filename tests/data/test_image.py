@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pickle
+
 import pytest
 
 import simplepose.data.image as image_mod
-from simplepose.data.image import read_image, read_jpeg_region, region_decode_available
+from simplepose.data.image import ImageCache, read_image, read_jpeg_region, region_decode_available
 from simplepose.data.transforms import (get_warp_matrix, remap_region, sampled_bounds, sampling_maps,
                                         warp_image)
 
@@ -76,6 +78,19 @@ def test_region_equals_full_decode_any_chroma_sampling(textured_jpegs, sampling)
 
 
 @needs_turbo
+def test_large_regions_decode_the_whole_image(frame):
+    """Cutting pays only for small regions: a region of 15% of the frame or more comes back whole."""
+    full = read_image(frame)
+    # 4:2:0, 16x16 MCUs: (800, 400, 1000, 700) grows to (784, 384, 1024, 720), 240x336 px, 3.9% of 1920x1080
+    small, origin, _ = read_jpeg_region(frame, (800, 400, 1000, 700))
+    assert origin == (784, 384) and small.shape[:2] == (336, 240)
+    # (600, 300, 1300, 800) grows to (576, 272, 1328, 816), 752x544 px, 19.7%
+    img, origin, wh = read_jpeg_region(frame, (600, 300, 1300, 800))
+    assert origin == (0, 0) and wh == (1920, 1080)
+    np.testing.assert_array_equal(img, full)
+
+
+@needs_turbo
 def test_region_edges_differ_without_margin_documented(frame):
     """The MCU margin is needed: a cut edge inside the image changes the decode next to it (upsampling)."""
     img, (ox, oy), _ = read_jpeg_region(frame, (800, 400, 1000, 700))
@@ -117,3 +132,23 @@ def test_remap_region_equals_whole_image_warp(flip):
     assert not np.array_equal(remap_region(img[y0 + 1:y1, x0:x1].copy(), xy, alpha, (x0, y0 + 1)), whole)
     assert not np.array_equal(remap_region(img[y0:y1, x0:x1 - 1].copy(), xy, alpha, (x0, y0)), whole)
     assert sampled_bounds(xy + np.int16(1000), 160, 120) is None
+
+
+def test_image_cache_keeps_the_most_recent_within_its_budget():
+    decoded = []
+
+    def decode(path: str) -> np.ndarray:
+        decoded.append(path)
+        return np.zeros((1024, 1024), np.uint8)             # 1 MB each
+
+    cache = ImageCache(2.5)
+    for p in ("a", "b", "a", "c"):                          # "a" used again before "c" arrives: "b" goes
+        cache.get(p, decode)
+    assert decoded == ["a", "b", "c"] and len(cache) == 2 and cache.used == 2 * 2 ** 20
+    cache.get("a", decode)
+    cache.get("b", decode)
+    assert decoded == ["a", "b", "c", "b"]
+    big = ImageCache(0.5)                                   # an image over the budget is returned, not kept
+    assert big.get("a", decode).shape == (1024, 1024) and len(big) == 0
+    copy = pickle.loads(pickle.dumps(cache))                # a loader worker's copy starts empty
+    assert len(copy) == 0 and copy.budget == cache.budget

@@ -20,7 +20,7 @@ def test_resume_refuses_a_different_job(tmp_path: Path) -> None:
     model = SimpleBaseline(depth=18, deconv_channels=16, num_keypoints=17)
     opt = torch.optim.Adam(model.parameters())
     cfg = apply_overrides(Config(), ["data.batch_size=4"])
-    save_training_checkpoint(tmp_path / "latest.pth", model, opt, None, TrainState(epoch=1), cfg)
+    save_training_checkpoint(tmp_path / "latest.pth", model, opt, None, TrainState(epoch=1), cfg, "fp32")
     assert load_training_checkpoint(tmp_path / "latest.pth", model, opt, None, 4).epoch == 1
     with pytest.raises(CheckpointError, match="batch_size"):
         load_training_checkpoint(tmp_path / "latest.pth", model, opt, None, 8)
@@ -38,7 +38,22 @@ def test_resume_refuses_a_different_optimizer(tmp_path: Path) -> None:
     model = SimpleBaseline(depth=18, deconv_channels=16, num_keypoints=17)
     cfg = apply_overrides(Config(), ["data.batch_size=4", "optim.optimizer=adam"])
     save_training_checkpoint(tmp_path / "latest.pth", model, torch.optim.Adam(model.parameters()), None,
-                             TrainState(epoch=1), cfg)
+                             TrainState(epoch=1), cfg, "fp32")
     sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     with pytest.raises(CheckpointError, match="optim.optimizer 'adam'.*'sgd'"):
         load_training_checkpoint(tmp_path / "latest.pth", model, sgd, None, 4)
+
+
+def test_checkpoint_records_its_precision(tmp_path: Path, caplog) -> None:
+    """meta["precision"] is what the steps ran in; resuming in another precision warns, and goes on."""
+    model = SimpleBaseline(depth=18, deconv_channels=16, num_keypoints=17)
+    opt = torch.optim.Adam(model.parameters())
+    cfg = apply_overrides(Config(), ["data.batch_size=4"])
+    save_training_checkpoint(tmp_path / "latest.pth", model, opt, None, TrainState(epoch=1), cfg, "bf16")
+    assert torch.load(tmp_path / "latest.pth", weights_only=False)["meta"]["precision"] == "bf16"
+    with caplog.at_level("WARNING", logger="simplepose.train"):
+        load_training_checkpoint(tmp_path / "latest.pth", model, opt, None, 4, "bf16")
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="simplepose.train"):
+        assert load_training_checkpoint(tmp_path / "latest.pth", model, opt, None, 4, "fp32").epoch == 1
+    assert any("trained in bf16 and resumes in fp32" in r.getMessage() for r in caplog.records)

@@ -26,11 +26,13 @@ def _stop_at(n: int):
     return hook
 
 
-@pytest.mark.parametrize("workers", [0, 1])
-def test_resume_mid_epoch_is_exact(synth_root, tmp_path, workers):
-    # 2 epochs x 4 iterations (batch 8); warm-up and a milestone make the LR depend on the position
+@pytest.mark.parametrize("workers, precision", [(0, "fp32"), (1, "fp32"), (0, "bf16")])
+def test_resume_mid_epoch_is_exact(synth_root, tmp_path, workers, precision):
+    # 2 epochs x 4 iterations (batch 8); warm-up and a milestone make the LR depend on the position.
+    # bf16: autocast forward, float32 weights and Adam state; the same kernels on the same machine
+    # repeat bit for bit, so the resumed run must too
     common = ("optim.epochs=2", "runtime.max_iters_per_epoch=4", "optim.warmup_iters=3", "optim.milestones=[1]",
-              f"data.workers={workers}")
+              f"data.workers={workers}", f"runtime.precision={precision}")
     full = tiny_config(synth_root, tmp_path / "full", *common)
     train(full)
 
@@ -41,6 +43,7 @@ def test_resume_mid_epoch_is_exact(synth_root, tmp_path, workers):
         train(cut, hooks=[_stop_at(7)], save_every_iters=2)
     mid = _raw(tmp_path / "cut" / "latest.pth")
     assert (mid["train_state"]["epoch"], mid["train_state"]["iter_in_epoch"]) == (1, 2)
+    assert mid["meta"]["precision"] == precision
     state = train(cut, resume=True)
     assert (state.epoch, state.global_iter) == (2, 8)
 
