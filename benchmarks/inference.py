@@ -4,11 +4,16 @@ Measures, in one run:
   * the fp32 matmul peak (torch.mm, n=2048) and the model's GFLOP per instance (FlopCounterMode),
   * end to end: PoseEstimator.predict on the 3 real PoseTrack18 sample frames with their 14 GT boxes,
     flip test on, JPEG decoding included (one predict call per image, and one predict_batch call),
-  * model only (heatmaps from a ready input batch) at batch 1, 8 and 32, flip test off and on:
+  * the same end to end in bf16 (precision="auto" on a CPU with AMX / AVX512_BF16: the fused
+    oneDNN model in bf16) and its ratio to the bf16 model-only rate (the pre/post-processing share),
+  * model only (heatmaps from a ready input batch) at batch 1, 8, 16 and 32, flip test off and on:
     PyTorch eager as MMPose runs it (plain), BN folded + channels_last, our default inference path
     (oneDNN fused conv+ReLU / conv+add+ReLU on folded weights, original and flipped copy in one pass,
-    chunked), and ONNX Runtime (same chunking),
-  * each as persons/s and as the fraction of the FLOP bound (GFLOP per person / matmul peak).
+    chunked) in fp32 and bf16, and as peers on the same folded model and input, when installed:
+    ONNX Runtime (fp32) and OpenVINO (fp32 and bf16 inference precision hints),
+  * each as persons/s and as the fraction of the FLOP bound (GFLOP per person / matmul peak of its
+    dtype: fp32 rows against the fp32 torch.mm peak, bf16 rows against the bf16 one).
+The machine (CPU model and its fp32/bf16 instruction sets) is named in the first lines.
 MMPose is measured in the same run when MMPOSE_PYTHON names the peer venv's python; otherwise the
 recorded baseline (shared/peers/mmpose/mmpose_baseline.md) is printed and labelled as such.
 Every timing is the median of --repeats runs after one warm-up; `others` is the share of the
@@ -16,7 +21,8 @@ machine's CPU time used by other processes meanwhile (read from /proc/stat): tru
 "per CPU-s" is persons per second of this process's own CPU time: on a shared machine, at 1 thread
 (--threads 1), it is far less sensitive to other processes than the wall-clock rate.
 
-Usage: python benchmarks/inference.py [--repeats 3] [--sections e2e,model,onnx,mmpose] [--sweep]
+Usage: python benchmarks/inference.py [--repeats 3] [--sections e2e,model,bf16,onnx,openvino,mmpose]
+       [--batches 1,8,16,32] [--sweep]
 """
 from __future__ import annotations
 
@@ -36,14 +42,15 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from simplepose.inference.estimator import DEFAULT_CHUNK, PoseEstimator  # noqa: E402
-from simplepose.model.fusion import prepare_for_inference  # noqa: E402
+from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK, PoseEstimator  # noqa: E402
+from simplepose.model.fusion import fold_batchnorm, prepare_for_inference, prepare_in_precision  # noqa: E402
+from simplepose.model.precision import Precision, cpu_bf16_support  # noqa: E402
 from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps  # noqa: E402
 
 SHARED = Path(os.environ.get("SIMPLEPOSE_SHARED", REPO.parent / "shared"))
 SAMPLES = SHARED / "data" / "mmpose_test_samples" / "posetrack18"
 FLIP_INDICES = [0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
-BATCHES = (1, 8, 32)
+BATCHES = (1, 8, 16, 32)
 # Recorded in shared/peers/mmpose/mmpose_baseline.md (same machine type, idle, torch threads 2).
 MMPOSE_RECORDED = {"e2e_flip": (4.1, None), ("model", 1, False): (9.4, None), ("model", 1, True): (4.7, None),
                    ("model", 8, False): (10.6, None), ("model", 8, True): (5.2, None),
@@ -76,9 +83,21 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> dict[str, 
     return {"median_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "others": statistics.median(others)}
 
 
-def matmul_peak(repeats: int = 5, n: int = 2048) -> float:
-    """fp32 torch.mm GFLOP/s at the current thread count (median time)."""
-    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+def machine() -> str:
+    """The CPU's model name and which of its instruction sets matter here (from lscpu)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    except OSError:
+        return "unknown CPU (no lscpu)"
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    flags = set(fields.get("Flags", "").split())
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni") if f in flags]
+    return f"{fields.get('Model name', '?').strip()}, {_NCPU} CPUs, {' '.join(isa) or 'no AVX2'}"
+
+
+def matmul_peak(repeats: int = 5, n: int = 2048, dtype: torch.dtype = torch.float32) -> float:
+    """torch.mm GFLOP/s in dtype at the current thread count (median time)."""
+    a, b, c = (torch.randn(n, n).to(dtype) for _ in range(3))
     r = timed(lambda: torch.mm(a, b, out=c), repeats, warmup=2)
     return 2 * n ** 3 / r["median_s"] / 1e9
 
@@ -127,13 +146,35 @@ def row(name: str, persons: int, r: dict[str, float], gflop_per_person: float, p
             "others_cpu": r["others"], "mmpose": mmpose}
 
 
+class OpenVinoModel(torch.nn.Module):
+    """The BN-folded model compiled by OpenVINO (dynamic batch) behind the nn.Module call interface."""
+
+    def __init__(self, model: torch.nn.Module, precision: str, threads: int) -> None:
+        """precision: OpenVINO's INFERENCE_PRECISION_HINT ("f32" or "bf16")."""
+        super().__init__()
+        import openvino as ov  # optional peer: only when installed
+        t0 = time.perf_counter()
+        graph = ov.convert_model(fold_batchnorm(model).eval(), example_input=torch.zeros(1, 3, 256, 192),
+                                 input=[(-1, 3, 256, 192)])
+        self.compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                               "INFERENCE_NUM_THREADS": threads,
+                                                               "PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.compiled.create_infer_request()
+        self.setup_s = time.perf_counter() - t0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> heatmaps (N, K, H/4, W/4) float32."""
+        out = self.request.infer({0: x.detach().float().contiguous().numpy()})
+        return torch.from_numpy(next(iter(out.values())).copy())
+
+
 # Runs inside the MMPose peer venv (MMPOSE_PYTHON): the same measurements through MMPose's own API.
 _MMPOSE_SNIPPET = r"""
 import json, os, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, torch
 threads, repeats, sections = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
-frames = json.loads(sys.argv[4])
+frames, batches = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 torch.set_num_threads(threads)
 import mmpose
 from mmengine.config import Config
@@ -164,7 +205,7 @@ def fwd(x, flip):
             h = (h + flip_heatmaps(hf, flip_indices=fi, flip_mode="heatmap", shift_heatmap=True)) * 0.5
     return h
 if "model" in sections:
-    for bs in (1, 8, 32):
+    for bs in batches:
         x = torch.randn(bs, 3, 256, 192)
         for flip in (False, True):
             w, c = timed(lambda: fwd(x, flip))
@@ -173,7 +214,8 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_mmpose(repeats: int, threads: int, sections: set[str], frames: list[tuple[Path, np.ndarray]]) -> dict:
+def run_mmpose(repeats: int, threads: int, sections: set[str], frames: list[tuple[Path, np.ndarray]],
+               batches: tuple[int, ...] = BATCHES) -> dict:
     """MMPose 1.3.2 measured now in the peer venv (MMPOSE_PYTHON) at the same thread count; {} if unset."""
     python = os.environ.get("MMPOSE_PYTHON")
     if not python:
@@ -181,7 +223,8 @@ def run_mmpose(repeats: int, threads: int, sections: set[str], frames: list[tupl
     wanted = ",".join(sorted(sections & {"e2e", "model"}))
     arg = json.dumps([(str(p), b.tolist()) for p, b in frames])
     busy0, t0 = _busy_seconds(), time.perf_counter()
-    proc = subprocess.run([python, "-c", _MMPOSE_SNIPPET, str(threads), str(repeats), wanted, arg],
+    proc = subprocess.run([python, "-c", _MMPOSE_SNIPPET, str(threads), str(repeats), wanted, arg,
+                           json.dumps(list(batches))],
                           capture_output=True, text=True)
     wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -209,7 +252,8 @@ def main() -> int:
     """Run the selected sections and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sections", default="e2e,model,onnx,mmpose")
+    parser.add_argument("--sections", default="e2e,model,bf16,onnx,openvino,mmpose")
+    parser.add_argument("--batches", default=",".join(map(str, BATCHES)), help="model-only batch sizes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--sweep", action="store_true", help="also sweep the chunk size (images per pass)")
     parser.add_argument("--json", help="write all rows to this JSON file")
@@ -217,17 +261,27 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     sections = set(args.sections.split(","))
+    batches = tuple(int(b) for b in args.batches.split(","))
     threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} threads, {_NCPU} CPUs, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; chunk = {DEFAULT_CHUNK} images per pass")
+    print(f"machine: {machine()}")
+    print(f"torch {torch.__version__}, {threads} threads, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; chunk = {DEFAULT_CHUNK} images per pass "
+          f"(fp32), {BF16_CHUNK} (bf16)")
+    native_bf16, found = cpu_bf16_support()
+    if "bf16" in sections and not native_bf16:
+        print(f"bf16 rows skipped: {found}")
+        sections.discard("bf16")
 
     model = benchmark_model()
     gflop = model_gflop(model)
     peak = matmul_peak(args.repeats + 2)
-    print(f"model: {gflop:.3f} GFLOP per 256x192 instance ({2 * gflop:.2f} with flip); fp32 matmul peak "
-          f"{peak:.1f} GFLOP/s -> bound {peak / gflop:.1f} persons/s ({peak / gflop / 2:.1f} with flip)")
+    peaks = {"fp32": peak, "bf16": matmul_peak(args.repeats + 2, dtype=torch.bfloat16) if "bf16" in sections else peak}
+    print(f"model: {gflop:.3f} GFLOP per 256x192 instance ({2 * gflop:.2f} with flip); matmul peak fp32 "
+          f"{peak:.1f} GFLOP/s -> bound {peak / gflop:.1f} persons/s ({peak / gflop / 2:.1f} with flip)"
+          + (f"; bf16 {peaks['bf16']:.1f} GFLOP/s -> {peaks['bf16'] / gflop:.1f} ({peaks['bf16'] / gflop / 2:.1f})"
+             if "bf16" in sections else ""))
     frames = gt_boxes()
-    mm = run_mmpose(args.repeats, threads, sections, frames) if "mmpose" in sections else {}
+    mm = run_mmpose(args.repeats, threads, sections, frames, batches) if "mmpose" in sections else {}
     src = " (measured now)" if mm else " (recorded)"
     if mm:
         print(f"MMPose 1.3.2 measured now in the peer venv at {threads} threads "
@@ -238,40 +292,63 @@ def main() -> int:
               "shared/peers/mmpose/mmpose_baseline.md (another machine: AMD EPYC Zen 3, AVX2, 2 threads)")
     rows: list[dict] = []
 
+    n = sum(len(b) for _, b in frames)
+    images, boxes = [p for p, _ in frames], [b for _, b in frames]
+    e2e_rates: dict[str, float] = {}
     if "e2e" in sections:
-        est = PoseEstimator(model)
-        n = sum(len(b) for _, b in frames)
-        r = timed(lambda: [est.predict(p, b) for p, b in frames], args.repeats)
-        rows.append(row(f"e2e predict() per image, flip, {len(frames)} images", n, r, 2 * gflop, peak,
-                        mm.get("e2e_flip"), src))
-        r = timed(lambda: est.predict_batch([p for p, _ in frames], [b for _, b in frames]), args.repeats)
-        rows.append(row("e2e predict_batch() all images, flip", n, r, 2 * gflop, peak, mm.get("e2e_flip"), src))
+        for name in ("fp32", "bf16") if "bf16" in sections else ("fp32",):
+            est = PoseEstimator(model, precision=name)
+            r = timed(lambda: [est.predict(p, b) for p, b in frames], args.repeats)
+            rows.append(row(f"e2e {name} predict() per image, flip, {len(frames)} images", n, r, 2 * gflop,
+                            peaks[name], mm.get("e2e_flip"), src))
+            r = timed(lambda: est.predict_batch(images, boxes), args.repeats)
+            rows.append(row(f"e2e {name} predict_batch() all images, flip", n, r, 2 * gflop, peaks[name],
+                            mm.get("e2e_flip"), src))
+            e2e_rates[name] = rows[-1]["persons_per_s"]
         if "onnx" in sections:
             est = PoseEstimator(model, backend="onnxruntime")
             r = timed(lambda: [est.predict(p, b) for p, b in frames], args.repeats)
-            rows.append(row("e2e predict() per image, flip, onnxruntime", n, r, 2 * gflop, peak,
+            rows.append(row("e2e fp32 predict() per image, flip, onnxruntime", n, r, 2 * gflop, peak,
                             mm.get("e2e_flip"), src))
 
-    fast = prepare_for_inference(model)  # what PoseEstimator runs: fused oneDNN kernels when available
+    fast = prepare_for_inference(model)  # what PoseEstimator runs in fp32: fused oneDNN kernels when available
     fast_name = "fused" if type(fast).__name__ == "FusedSimpleBaseline" else "folded+CL"
-    backends: list[tuple[str, torch.nn.Module, int | None]] = []
+    backends: list[tuple[str, str, torch.nn.Module, int | None]] = []
     if "model" in sections:
-        backends += [("eager plain (as MMPose), unchunked", model, None),
-                     ("eager BN-folded+channels_last, unchunked", prepare_for_inference(model, fuse=False), None),
-                     (f"eager {fast_name}, unchunked", fast, None),
-                     (f"eager {fast_name}, chunk {DEFAULT_CHUNK} (default)", fast, DEFAULT_CHUNK)]
+        backends += [("fp32", "eager plain (as MMPose), unchunked", model, None),
+                     ("fp32", "eager BN-folded+channels_last, unchunked", prepare_for_inference(model, fuse=False), None),
+                     ("fp32", f"eager {fast_name}, chunk {DEFAULT_CHUNK} (default)", fast, DEFAULT_CHUNK)]
+    if "bf16" in sections:
+        fast16, used = prepare_in_precision(model, Precision("bf16", "benchmark"))
+        backends += [("bf16", f"{type(fast16).__name__} bf16, chunk {BF16_CHUNK} (default)", fast16, BF16_CHUNK)]
     if "onnx" in sections:
         from simplepose.inference.export import OnnxRuntimeModel
         ort = OnnxRuntimeModel(model, num_threads=threads)
-        backends += [("onnxruntime, unchunked", ort, None), (f"onnxruntime, chunk {DEFAULT_CHUNK}", ort, DEFAULT_CHUNK)]
-    for name, net, chunk in backends:
-        for bs in BATCHES:
+        backends += [("fp32", f"onnxruntime, chunk {DEFAULT_CHUNK}", ort, DEFAULT_CHUNK)]
+    if "openvino" in sections:
+        try:
+            for name, hint in (("fp32", "f32"), ("bf16", "bf16")):
+                ov_model = OpenVinoModel(model, hint, threads)
+                print(f"OpenVINO {hint}: convert + compile {ov_model.setup_s:.1f} s")
+                backends += [(name, f"OpenVINO {hint}, unchunked", ov_model, None)]
+        except ImportError:
+            print("OpenVINO not installed: its rows are skipped (pip install openvino)")
+    model_rates: dict[tuple[str, int, bool], float] = {}
+    for dtype_name, name, net, chunk in backends:
+        for bs in batches:
             x = torch.randn(bs, 3, 256, 192)
             for flip in (False, True):
                 fi = FLIP_INDICES if flip else None
                 r = timed(lambda: predict_heatmaps(net, x, fi, chunk_size=chunk), args.repeats)
                 rows.append(row(f"model {name}, b{bs}{' flip' if flip else ''}", bs, r,
-                                gflop * (2 if flip else 1), peak, mm.get(("model", bs, flip)), src))
+                                gflop * (2 if flip else 1), peaks[dtype_name], mm.get(("model", bs, flip)), src))
+                if "default" in name:
+                    model_rates[(dtype_name, bs, flip)] = rows[-1]["persons_per_s"]
+    for name, rate in e2e_rates.items():
+        ref = model_rates.get((name, 16, True))
+        if ref:
+            print(f"e2e {name} predict_batch (flip, {n} persons) / model-only {name} (b16 flip): "
+                  f"{rate / ref:.0%}")
     if args.sweep:
         x = torch.randn(32, 3, 256, 192)
         for flip in (False, True):
@@ -283,7 +360,8 @@ def main() -> int:
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.json:
         from simplepose.io import write_json
-        write_json(args.json, {"threads": threads, "gflop": gflop, "matmul_peak": peak, "rows": rows}, indent=1)
+        write_json(args.json, {"machine": machine(), "threads": threads, "gflop": gflop, "matmul_peak": peaks,
+                               "rows": rows}, indent=1)
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from simplepose.commands import add_precision_argument
 from simplepose.commands.track import add_tracking_arguments, tracking_overrides
 from simplepose.data.keypoints import SCHEMAS, get_schema
 from simplepose.errors import DataError
@@ -76,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with a warning")
     parser.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
+    add_precision_argument(parser, "auto", "the fastest path this device runs natively")
 
 
 def _posetrack_videos(args: argparse.Namespace) -> list:
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                               input_size=tuple(args.input_size) if args.input_size else None,
                                               schema=get_schema(args.schema) if args.schema else None,
-                                              device=device)
+                                              device=device, precision=args.precision)
     video = VideoWriter(args.video_out, fps=args.fps or source.fps or 30.0) if args.video_out else None
     outputs = InferenceOutputs(args.out_dir, estimator.schema, estimator, isinstance(source, VideoFrames),
                                tracking=args.track, draw=args.draw, video=video, kpt_thr=args.kpt_thr,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simplepose.commands import add_precision_argument
+
 
 def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
     """The tracking flags `simplepose track` and `simplepose infer` share (each a track.* setting)."""
@@ -51,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config values, e.g. --set track.max_age=10 track.flow.method=dis")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: runtime.device)")
+    add_precision_argument(parser, "auto", "the fastest path this device runs natively")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(cfg.runtime.threads)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
                                               flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
-                                              device=resolve_device(args.device or cfg.runtime.device))
+                                              device=resolve_device(args.device or cfg.runtime.device),
+                                              precision=args.precision)
     detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
     result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
     out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()

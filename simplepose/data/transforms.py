@@ -153,19 +153,36 @@ def crop_persons(image: np.ndarray, centers: np.ndarray, scales: np.ndarray, rot
 # (256, 3) float32 lookup table: value v of RGB channel c -> (v - mean[c]) / std[c], computed with the
 # same float32 operations as the reference's preprocessor, so the table entries are bit-identical
 _NORM_LUT = ((np.arange(256, dtype=np.float32)[:, None] - MEAN_RGB) / STD_RGB).astype(np.float32)
+# the same table rounded to bfloat16 (round to nearest even, as torch's .to(bfloat16)), held as the
+# uint16 bit patterns numpy can index: normalising straight into bf16 is one pass of half the bytes
+_NORM_LUT_BF16 = torch.from_numpy(_NORM_LUT).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
 
 
-def normalise_crops(crops: np.ndarray) -> torch.Tensor:
-    """Crops (N, H, W, 3) (or (H, W, 3)) uint8 BGR -> (N, 3, H, W) float32 RGB, (x - mean) / std."""
+def normalise_crops(crops: np.ndarray, dtype: torch.dtype = torch.float32, channels_last: bool = False) -> torch.Tensor:
+    """Crops (N, H, W, 3) (or (H, W, 3)) uint8 BGR -> (N, 3, H, W) RGB, (x - mean) / std, in dtype
+    (float32, or bfloat16: the float32 values rounded once); channels_last gives that memory layout
+    (the crops' own, no transpose pass)."""
     c = np.asarray(crops)
     if c.ndim == 3:
         c = c[None]
     if c.ndim != 4 or c.shape[-1] != 3 or c.dtype != np.uint8:
         raise ValueError(f"crops must be (N, H, W, 3) uint8, got {c.shape} {c.dtype}")
-    out = np.empty((c.shape[0], 3, c.shape[1], c.shape[2]), dtype=np.float32)
-    for ch in range(3):                       # RGB channel ch is BGR channel 2 - ch
-        np.take(_NORM_LUT[:, ch], c[..., 2 - ch], out=out[:, ch])
-    return torch.from_numpy(out)
+    if dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"crops are normalised to float32 or bfloat16, not {dtype}")
+    lut = _NORM_LUT if dtype == torch.float32 else _NORM_LUT_BF16
+    n, h, w, _ = c.shape
+    if channels_last:
+        out = np.empty((n, h, w, 3), dtype=lut.dtype)
+        planes = [out[..., ch] for ch in range(3)]
+    else:
+        out = np.empty((n, 3, h, w), dtype=lut.dtype)
+        planes = [out[:, ch] for ch in range(3)]
+    for ch, plane in enumerate(planes):          # RGB channel ch is BGR channel 2 - ch
+        np.take(lut[:, ch], c[..., 2 - ch], out=plane, mode="clip")  # uint8 is in range; "raise" buffers out
+    tensor = torch.from_numpy(out)
+    if dtype == torch.bfloat16:
+        tensor = tensor.view(torch.int16).view(torch.bfloat16)
+    return tensor.permute(0, 3, 1, 2) if channels_last else tensor
 
 
 # --------------------------------------------------------------------------- flips

@@ -29,19 +29,23 @@ from simplepose.evaluation.eval_data import EvalData, load_eval_data
 from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_data, format_table
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
+from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.folders import replace_folder
+from simplepose.model.fusion import prepare_in_precision
+from simplepose.model.precision import resolve_precision
 
 log = logging.getLogger("simplepose.evaluate")
 
 
 def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
                       device: torch.device | str = "cpu", progress: bool = True,
-                      keep_bar: bool = False) -> list[PosePrediction]:
+                      keep_bar: bool = False, precision: str = "fp32") -> list[PosePrediction]:
     """Predict every instance (this rank's share under DDP, gathered on all ranks) in input order.
 
     keep_bar: leave the finished progress bar on its own line (a cleared bar leaves the cursor
     where the next output, e.g. a table, would be written over it in logs and pipes).
+    precision: "fp32" (default: the reference's numbers), "auto", "bf16" or "fp16".
     """
 
     device = torch.device(device)
@@ -52,8 +56,12 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
                            round_up=False)
     loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
     flip_indices = list(get_schema(d.dataset).flip_indices) if d.flip_test else None
-    chunk = 8 if device.type == "cpu" else None  # CPU: small passes keep activations in cache
-    predictor = TopDownPredictor(model, d.input_size, flip_indices, chunk, device)
+    wanted = resolve_precision(precision, device)
+    net, used = prepare_in_precision(model, wanted) if wanted.reduced else (model, wanted)
+    log.info("test loop: %s", used.describe())
+    # CPU: passes small enough for the activations to stay in cache (sizes measured: estimator.py)
+    chunk = (BF16_CHUNK if used.name == "bf16" else DEFAULT_CHUNK) if device.type == "cpu" else None
+    predictor = TopDownPredictor(net, d.input_size, flip_indices, chunk, device)
     was_training = model.training
     model.eval()
     out: list[tuple[int, PosePrediction]] = []
@@ -161,7 +169,7 @@ def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance],
              out_dir: Path) -> dict[str, float]:
     """Predict on every rank, evaluate on rank 0; metrics dict on rank 0 ({} elsewhere)."""
     net = model.module if hasattr(model, "module") else model
-    predictions = predict_instances(cfg, net, instances, device)
+    predictions = predict_instances(cfg, net, instances, device, precision=cfg.runtime.precision)
     metrics: dict[str, float] = {}
     if du.get_info().is_main:
         metrics = evaluate_predictions(cfg, predictions, out_dir).metrics

@@ -8,6 +8,13 @@ mean/std normalisation, then the shared prediction step (``simplepose.inference.
 The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
 fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
 enough for the activations to stay in cache.
+
+Precision (`precision=`, model/precision.py): `auto` runs the fused model in bfloat16 where the CPU
+multiplies bf16 natively (AMX / AVX512_BF16) and in float32 elsewhere (model.fusion.prepare_in_precision
+says why that path and what it falls back to). In bf16 the crops are normalised straight into bf16
+channels_last (one pass, the float32 values rounded once) and the heatmaps are upcast to float32
+before the flip average and decoding. `fp32` reproduces the reference's numbers (the goldens);
+one INFO line names the path that runs and why.
 """
 from __future__ import annotations
 
@@ -28,7 +35,8 @@ from simplepose.errors import DataError
 from simplepose.inference.export import OnnxRuntimeModel
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.model.checkpoint import load_model_and_settings
-from simplepose.model.fusion import prepare_for_inference
+from simplepose.model.fusion import Autocast, FusedSimpleBaseline, prepare_in_precision
+from simplepose.model.precision import Precision, resolve_precision
 from simplepose.model.settings import checkpoint_input_size
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,10 @@ log = logging.getLogger(__name__)
 # activations spill out of cache); passes of 4-8 images are the fastest, and with them batch 32
 # runs as fast per person as batch 8.
 DEFAULT_CHUNK = 8
+# The same for the fused bf16 path (AMX tiles want more rows). res50, 16 persons, best of 3 in one
+# interleaved run on the 2-core AMX Xeon under load ~9: no flip 8 images/pass 7.1 persons/s, 16: 10.5;
+# flip 8: 2.4, 16: 3.8, 32 (unchunked): 4.6 -- 32 may be better still; to re-measure on a quiet machine.
+BF16_CHUNK = 16
 _GROUP = 64  # persons normalised and decoded together (bounds the float input memory)
 
 
@@ -45,35 +57,53 @@ class PoseEstimator:
     """Top-down keypoint estimator around a SimpleBaseline network."""
 
     def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256), flip_test: bool = True,
-                 schema: KeypointSchema | str | None = None, chunk_size: int = DEFAULT_CHUNK,
+                 schema: KeypointSchema | str | None = None, chunk_size: int | None = None,
                  fast: bool = True, padding: float = 1.25, backend: str = "torch",
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", precision: str = "auto"):
         """model: (N, 3, H, W) -> (N, K, H/4, W/4); input_size (w, h); schema gives the flip pairs.
 
         device: where the network runs ("cpu", "cuda", "cuda:1", ...); crops and decoding stay on
         the CPU. The oneDNN-fused kernels are CPU-only; other devices get the BN-folded model.
 
+        precision: "auto" (bf16 where native, else fp32), "fp32" (the reference's numbers), "bf16"
+        or "fp16"; see the module docstring. chunk_size: images per pass (default per precision).
+
         backend "torch" (BN folded, channels_last when fast=True) or "onnxruntime" (needs the
-        onnxruntime package; the model is exported in memory, typically ~10% faster on CPU).
+        onnxruntime package; the model is exported in memory and runs float32).
         """
         self.input_size = (int(input_size[0]), int(input_size[1]))
         if self.input_size[0] % 32 or self.input_size[1] % 32 or min(self.input_size) <= 0:
             # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
             raise ValueError(f"input_size (w, h) must be positive multiples of 32, got {self.input_size}")
-        self.chunk_size = int(chunk_size)
         self.padding = float(padding)
         self.device = torch.device(device)
         if backend == "torch":
             model = model.to(self.device)
-            self.model = prepare_for_inference(model) if fast else model.eval()
+            wanted = resolve_precision(precision, self.device)
+            if fast:
+                self.model, self.precision = prepare_in_precision(model, wanted)
+            else:
+                self.model, self.precision = (Autocast(model.eval(), wanted) if wanted.reduced else model.eval()), wanted
         elif backend == "onnxruntime":
             if self.device.type != "cpu":
                 raise ValueError("the onnxruntime backend runs on the CPU here; use backend='torch' for "
                                  f"device {self.device}")
+            if precision not in ("auto", "fp32"):
+                raise ValueError(f"the onnxruntime backend runs float32 only, not {precision}")
             self.model = OnnxRuntimeModel(model.eval(), self.input_size)
+            self.precision = Precision("fp32", "the onnxruntime backend runs float32")
         else:
             raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        log.info("pose estimator: %s (%s backend, %s)", self.precision.describe(), backend,
+                 type(self.model).__name__)
         self.backend = backend
+        # the fused bf16 model takes bf16 channels_last input: the crops are normalised straight into it
+        fused = isinstance(self.model, FusedSimpleBaseline)
+        self.input_dtype = self.model.dtype if fused and self.model.dtype == torch.bfloat16 else torch.float32
+        self.channels_last = fused
+        if chunk_size is None:
+            chunk_size = BF16_CHUNK if self.input_dtype == torch.bfloat16 else DEFAULT_CHUNK
+        self.chunk_size = int(chunk_size)
         num_keypoints = getattr(model, "num_keypoints", None)
         if schema is None:
             schema = "posetrack18"
@@ -88,8 +118,8 @@ class PoseEstimator:
     @classmethod
     def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] | None = None,
                         flip_test: bool = True, schema: KeypointSchema | str | None = None,
-                        chunk_size: int = DEFAULT_CHUNK, fast: bool = True, backend: str = "torch",
-                        device: str | torch.device = "cpu") -> "PoseEstimator":
+                        chunk_size: int | None = None, fast: bool = True, backend: str = "torch",
+                        device: str | torch.device = "cpu", precision: str = "auto") -> "PoseEstimator":
         """From an MMPose 0.x/1.x or simplepose checkpoint (file or URL); depth and K from the weights.
 
         input_size (w, h) and the keypoint schema default to what the checkpoint records (see
@@ -106,7 +136,7 @@ class PoseEstimator:
             log.warning("%s: its dataset_meta flip indices %s differ from schema %r's %s; using the schema's",
                         source, list(settings.flip_indices), keypoints.name, list(keypoints.flip_indices))
         return cls(model, input_size=input_size, flip_test=flip_test, schema=keypoints, chunk_size=chunk_size,
-                   fast=fast, backend=backend, device=device)
+                   fast=fast, backend=backend, device=device, precision=precision)
 
     # ------------------------------------------------------------------------------------------
     def predict(self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray,
@@ -140,8 +170,8 @@ class PoseEstimator:
         """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.flip_indices), 3), np.float32)
-        parts = [self.predictor.keypoints(normalise_crops(crops[i:i + _GROUP]), centers[i:i + _GROUP],
-                                          scales[i:i + _GROUP])
+        parts = [self.predictor.keypoints(normalise_crops(crops[i:i + _GROUP], self.input_dtype, self.channels_last),
+                                          centers[i:i + _GROUP], scales[i:i + _GROUP])
                  for i in range(0, len(crops), _GROUP)]  # bounded memory for many persons
         return np.concatenate(parts)
 

@@ -57,6 +57,8 @@ def predict_heatmaps(model: nn.Module, inputs: torch.Tensor, flip_indices: Seque
 
     The flipped copy runs in the same forward pass as the original; chunk_size bounds the number of
     images (original + flipped) per pass so that activations stay in cache. Gradients are not tracked.
+    A reduced-precision network's heatmaps are upcast to float32 before the flip average, so the
+    result is always float32.
     """
     n = inputs.shape[0]
     flip = flip_indices is not None
@@ -68,7 +70,7 @@ def predict_heatmaps(model: nn.Module, inputs: torch.Tensor, flip_indices: Seque
             if flip:
                 x = torch.cat([x, x.flip(-1)])
             x = _match_memory_format(model, x)
-            h = model(x)
+            h = model(x).float()
             if flip:
                 m = h.shape[0] // 2
                 h = (h[:m] + flip_back(h[m:], flip_indices, shift)) * 0.5

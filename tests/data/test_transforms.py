@@ -96,6 +96,20 @@ def test_normalise_equals_float32_arithmetic():
     assert torch.equal(normalise_crops(crops[1]), ((rgb - mean) / std)[1:2])
 
 
+def test_normalise_into_bf16_channels_last_rounds_the_float32_values_once():
+    crops = np.random.default_rng(6).integers(0, 256, (3, 8, 6, 3), dtype=np.uint8)
+    rgb = torch.from_numpy(crops[..., ::-1].copy()).permute(0, 3, 1, 2).float()
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    x = normalise_crops(crops, torch.bfloat16, channels_last=True)
+    assert x.dtype == torch.bfloat16 and x.shape == (3, 3, 8, 6)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x, ((rgb - mean) / std).to(torch.bfloat16))
+    assert torch.equal(normalise_crops(crops, channels_last=True), (rgb - mean) / std)
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        normalise_crops(crops, torch.float16)
+
+
 def test_warp_image_same_geometry_as_opencv():
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 256, (300, 401, 3), dtype=np.uint8), (5, 5), 0)

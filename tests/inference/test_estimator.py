@@ -19,8 +19,8 @@ from tests.model.fill_rule import fill_state_dict
 
 @pytest.fixture(scope="module")
 def estimator(mmpose_golden_dir: Path) -> PoseEstimator:
-    """Res50 estimator with the goldens' fill-rule weights; flip test on (default)."""
-    return PoseEstimator(build_model_from_state_dict(fill_state_dict(mmpose_golden_dir)))
+    """Res50 estimator with the goldens' fill-rule weights; flip test on (default); fp32, the goldens' precision."""
+    return PoseEstimator(build_model_from_state_dict(fill_state_dict(mmpose_golden_dir)), precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_from_mmpose_0x_checkpoint(tmp_path: Path, mmpose_golden_dir: Path, e2e:
     """An MMPose 0.x-named checkpoint file gives a res50/17 estimator with the golden keypoints."""
     path = tmp_path / "res50_0x.pth"
     torch.save({"meta": {"mmpose_version": "0.8.0"}, "state_dict": fill_state_dict(mmpose_golden_dir, "0.x")}, path)
-    est = PoseEstimator.from_checkpoint(path)
+    est = PoseEstimator.from_checkpoint(path, precision="fp32")
     assert est.model is not None and len(est.flip_indices) == 17
     image = e2e["images"][1]
     sel = [i for i, p in enumerate(e2e["paths"]) if p == image]

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from simplepose.model import fusion
-from simplepose.model.fusion import FusedSimpleBaseline, fold_batchnorm, prepare_for_inference
+from simplepose.model.fusion import FusedSimpleBaseline, fold_batchnorm, prepare_for_inference, prepare_in_precision
 from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps
+from simplepose.model.precision import Precision, cpu_bf16_support
 from tests.model.fill_rule import FLIP_INDICES
 
 
@@ -51,3 +52,37 @@ def test_fold_batchnorm_on_random_statistics() -> None:
         got = fold_batchnorm(model)(x)
     assert ref.abs().max() > 1e-3
     torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5 * ref.abs().max().item())
+
+
+@pytest.mark.skipif(not cpu_bf16_support()[0], reason="needs a CPU with native bf16 (AMX or AVX512_BF16)")
+def test_bf16_fused_model_is_close_to_the_golden(golden_model: SimpleBaseline, forward_golden: dict) -> None:
+    """The fused bf16 model runs bf16 weights and activations and gives float32 heatmaps within 2% of
+    the golden's peak (bf16 keeps 8 significant bits), flip test included."""
+    fast, used = prepare_in_precision(golden_model, Precision("bf16", "test"))
+    assert isinstance(fast, FusedSimpleBaseline) and used.name == "bf16"
+    assert all(p.dtype == torch.bfloat16 for p in fast.parameters())
+    x = torch.from_numpy(forward_golden["input"])
+    for flip, key in ((None, "heatmaps"), (FLIP_INDICES, "heatmaps_flip_test")):
+        got = predict_heatmaps(fast, x, flip, chunk_size=2)
+        ref = forward_golden[key]
+        assert got.dtype == torch.float32
+        err = np.abs(got.numpy() - ref).max() / np.abs(ref).max()
+        assert 0 < err < 0.02, err  # not bit-equal (it is bf16) yet close
+
+
+def test_bf16_falls_back_to_fp32_when_the_fused_kernels_refuse(monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Fused bf16 kernels that raise give the float32 path, a warning and the reason in the precision."""
+    model = SimpleBaseline(18, 3, deconv_channels=16).eval()
+    real = fusion.FusedSimpleBaseline.to_dtype
+
+    def refuse(self, dtype):
+        if dtype != torch.float32:
+            raise RuntimeError("no bf16 kernels")
+        return real(self, dtype)
+    monkeypatch.setattr(fusion.FusedSimpleBaseline, "to_dtype", refuse)
+    with caplog.at_level("WARNING", logger="simplepose.precision"):
+        fast, used = prepare_in_precision(model, Precision("bf16", "test"))
+    assert used.name == "fp32" and "fallback" in used.describe()
+    assert all(p.dtype == torch.float32 for p in fast.parameters())
+    assert "running fp32" in caplog.text
