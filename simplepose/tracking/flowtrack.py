@@ -17,8 +17,9 @@ Per frame k (call FlowTracker.step once per frame, in order):
    k), ``multiflow`` (the best OKS over its last ``flow_frames`` poses, each moved into frame k;
    the flow is computed once per track on its latest pose, and its older poses move with the same
    per-joint displacement, which keeps the flow cost at one pose per track).
-   OKS counts the joints with score > ``kpt_score_thr`` in both poses and needs ``min_keypoints``
-   of them. Greedy matching takes the most similar pair first while similarity >= the threshold
+   OKS is the mean over the joints with score > ``kpt_score_thr`` in either pose (a joint
+   confident in only one counts 0, so a few-joint false positive cannot look like a whole person)
+   and needs ``min_keypoints`` joints confident in both. Greedy matching takes the most similar pair first while similarity >= the threshold
    (``iou_thr`` for iou, ``oks_thr`` otherwise); unmatched poses start new tracks (ids 0, 1, ...
    per video); tracks unseen for more than ``max_age`` frames end.
 
@@ -143,6 +144,11 @@ def joint_box(pose: np.ndarray, kpt_thr: float, min_joints: int, enlarge: float)
     return np.concatenate([centre - size / 2, centre + size / 2])
 
 
+def propagated_score(box_score: float, pose: np.ndarray) -> float:
+    """Score of a box propagated from a person with box_score and pose (K, 3): box score x mean joint score."""
+    return box_score * float(pose[:, 2].mean())
+
+
 def output_filter(frame: FrameTracks, box_thr: float, kpt_thr: float) -> FrameTracks:
     """The paper's output drop: persons with box score < box_thr removed, joints < kpt_thr set to (0, 0, 0)."""
     keep = frame.box_scores >= box_thr
@@ -165,7 +171,8 @@ class FlowTracker:
         self.estimator = estimator
         self.sigmas = np.asarray(sigmas, np.float64)
         self.flow = JointFlow(self.cfg.flow)
-        self.timings = {s: 0.0 for s in STAGES}   # seconds spent per stage, over all frames
+        self.timings = {s: 0.0 for s in STAGES}   # wall seconds spent per stage, over all frames
+        self.cpu_timings = {s: 0.0 for s in STAGES}   # process CPU seconds per stage (less load-bound)
         self.frames = 0
         self.reset()
 
@@ -192,20 +199,20 @@ class FlowTracker:
         frame = self.frame + 1 if frame_index is None else int(frame_index)
         if frame <= self.frame:
             raise ValueError(f"frame_index {frame} does not follow the previous frame {self.frame}")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         prev_frame, self.frame = self.frame, frame
         self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= c.max_age]
         cur = self.flow.prepare(image) if self.uses_flow else None
         if cur is not None and self.prev_flow is not None and self.tracks:
             self._move_histories(self.prev_flow, cur)
         self.prev_flow = cur
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
 
         boxes, scores, propagated = self._candidate_boxes(image.shape[:2], det_boxes_xyxy, det_scores,
                                                           prev_frame)
         keep = box_nms(boxes, scores, c.box_nms_thr)
         boxes, scores, propagated = boxes[keep], scores[keep], propagated[keep]
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         poses = np.zeros((0, len(self.sigmas), 3), np.float32)
         if len(boxes):
             poses = np.asarray(self.estimator.predict(image, boxes, bbox_format="xyxy"), np.float32)
@@ -214,7 +221,7 @@ class FlowTracker:
         if bad.any():
             poses = poses.copy()
             poses[bad] = 0.0
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
 
         if len(boxes):
             person = rescore(poses[:, :, 2], scores)
@@ -222,9 +229,11 @@ class FlowTracker:
                                    np.zeros(len(boxes), np.int64), self.sigmas, c.oks_nms_thr))
             boxes, scores, propagated, poses = boxes[keep], scores[keep], propagated[keep], poses[keep]
         ids = self._associate(boxes, scores, poses, frame)
-        t4 = time.perf_counter()
-        for stage, dt in zip(STAGES, (det_seconds, t1 - t0, t3 - t2, (t2 - t1) + (t4 - t3))):
+        t4, c4 = time.perf_counter(), time.process_time()
+        for stage, dt, dc in zip(STAGES, (det_seconds, t1 - t0, t3 - t2, (t2 - t1) + (t4 - t3)),
+                                 (det_seconds, c1 - c0, c3 - c2, (c2 - c1) + (c4 - c3))):
             self.timings[stage] += dt
+            self.cpu_timings[stage] += dc
         self.frames += 1
         return FrameTracks(boxes, scores, poses, ids, propagated)
 
@@ -255,7 +264,7 @@ class FlowTracker:
         boxes, scores = [b[ok]], [s[ok]]
         if c.propagate:
             props = [(joint_box(t.history[-1], c.prop_kpt_thr, c.prop_min_joints, c.box_enlarge),
-                      t.score * float(t.history[-1][:, 2].mean()))
+                      propagated_score(t.score, t.history[-1]))
                      for t in self.tracks if t.last_frame == prev_frame and t.history]
             props = [(bx, sc) for bx, sc in props if bx is not None and sc >= c.prop_score_thr]
             if props:
@@ -288,7 +297,7 @@ class FlowTracker:
         flat = np.stack([p for r in refs for p in r]).astype(np.float64)        # (R, K, 3)
         owner = np.repeat(np.arange(len(refs)), [len(r) for r in refs])        # (R,) track position
         oks, counts = pairwise_oks(poses.astype(np.float64), flat, area, t_area[owner], self.sigmas,
-                                   c.kpt_score_thr)
+                                   c.kpt_score_thr, either=True)
         oks[counts < max(c.min_keypoints, 1)] = np.nan
         sim = np.full((len(boxes), len(refs)), np.nan)
         for j in range(len(refs)):                                              # best over a track's poses

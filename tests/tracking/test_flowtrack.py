@@ -150,3 +150,38 @@ def test_output_filter_drops_weak_persons_and_joints():
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="similarity"):
         _tracker(similarity="hungarian")
+
+
+class _ScriptedEstimator:
+    """A pose network returning, for each box, the pose scripted for the box whose top-left corner it has."""
+
+    def __init__(self, poses: dict[tuple[int, int], np.ndarray]):
+        """poses: top-left (x, y) of a box -> its pose (K, 3)."""
+        self.poses = poses
+
+    def predict(self, image: np.ndarray, boxes: np.ndarray, bbox_format: str = "xyxy") -> np.ndarray:
+        """(N, K, 3) the scripted poses."""
+        return np.stack([self.poses[(int(b[0]), int(b[1]))] for b in np.asarray(boxes).reshape(-1, 4)])
+
+
+def test_a_three_joint_false_positive_track_cannot_take_a_whole_persons_pose():
+    # frame 0: a person (17 joints at 0.9) and a false positive whose 3 confident joints sit 3 px
+    # from the person's head joints; frame 1: the person's pose moved by 4 px.
+    # OKS over the joints of both poses would give the false positive's track 1.0 (3 joints 1 px
+    # from the new pose's) against < 1 for the person's own track; over the joints of either pose
+    # the false positive gets at most 3/17 < oks_thr, the person its own track.
+    person = np.zeros((K, 3))
+    person[:, 0], person[:, 1], person[:, 2] = 100 + TEMPLATE[:, 0] * PW, 50 + TEMPLATE[:, 1] * PH, 0.9
+    ghost = person.copy()
+    ghost[:3, 0] += 4.0                                  # the person's next head joints, exactly
+    ghost[3:, :2] += 60.0                                # elsewhere, unconfident
+    ghost[3:, 2] = 0.1
+    moved = person.copy()
+    moved[:, 0] += 4.0
+    est = _ScriptedEstimator({(100, 50): person, (200, 40): ghost, (104, 50): moved})
+    tr = FlowTracker(est, SIGMAS, FlowTrackConfig(similarity="oks", propagate=False))
+    blank = np.zeros((*HW, 3), np.uint8)
+    first = tr.step(blank, np.array([[100, 50, 160, 170], [200, 40, 230, 80]], np.float64), np.array([0.9, 0.5]))
+    assert first.track_ids.tolist() == [0, 1]
+    second = tr.step(blank, np.array([[104, 50, 164, 170]], np.float64), np.array([0.9]))
+    assert second.track_ids.tolist() == [0]
