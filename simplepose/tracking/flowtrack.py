@@ -17,9 +17,11 @@ Per frame k (call FlowTracker.step once per frame, in order):
    k), ``multiflow`` (the best OKS over its last ``flow_frames`` poses, each moved into frame k;
    the flow is computed once per track on its latest pose, and its older poses move with the same
    per-joint displacement, which keeps the flow cost at one pose per track).
-   OKS is the mean over the joints with score > ``kpt_score_thr`` in either pose (a joint
-   confident in only one counts 0, so a few-joint false positive cannot look like a whole person)
-   and needs ``min_keypoints`` joints confident in both. Greedy matching takes the most similar pair first while similarity >= the threshold
+   OKS is the mean over the joints with score > ``kpt_score_thr`` in both poses, or with
+   ``oks_joints="either"`` in either pose (a joint confident in only one counts 0, so a few-joint
+   false-positive track cannot take a whole person's pose, but an occluded person's pose matches
+   its track less), and needs ``min_keypoints`` joints confident in both.
+   Greedy matching takes the most similar pair first while similarity >= the threshold
    (``iou_thr`` for iou, ``oks_thr`` otherwise); unmatched poses start new tracks (ids 0, 1, ...
    per video); tracks unseen for more than ``max_age`` frames end.
 
@@ -70,6 +72,7 @@ class FlowTrackConfig:
     oks_thr: float = 0.3            # match threshold of the oks, flow and multiflow similarities
     kpt_score_thr: float = 0.3      # joints taking part in OKS similarity
     min_keypoints: int = 3          # pairs with fewer joints in common get no OKS similarity
+    oks_joints: str = "both"        # OKS similarity over the joints confident in "both" poses or "either"
     flow_frames: int = 3            # multiflow: compare with a track's last L poses
     max_age: int = 5                # frames a track may stay unseen before it ends
     out_box_thr: float = 0.5        # output filter: persons below this box score dropped (paper 0.5)
@@ -83,6 +86,8 @@ class FlowTrackConfig:
         problems = []
         if self.similarity not in SIMILARITIES:
             problems.append(f"similarity must be one of {', '.join(SIMILARITIES)}, got {self.similarity!r}")
+        if self.oks_joints not in ("both", "either"):
+            problems.append(f"oks_joints must be 'both' or 'either', got {self.oks_joints!r}")
         if self.flow.method not in ("lk", "dis"):
             problems.append(f"flow.method must be 'lk' or 'dis', got {self.flow.method!r}")
         for name in ("det_every", "flow_frames", "prop_min_joints"):
@@ -297,7 +302,7 @@ class FlowTracker:
         flat = np.stack([p for r in refs for p in r]).astype(np.float64)        # (R, K, 3)
         owner = np.repeat(np.arange(len(refs)), [len(r) for r in refs])        # (R,) track position
         oks, counts = pairwise_oks(poses.astype(np.float64), flat, area, t_area[owner], self.sigmas,
-                                   c.kpt_score_thr, either=True)
+                                   c.kpt_score_thr, either=c.oks_joints == "either")
         oks[counts < max(c.min_keypoints, 1)] = np.nan
         sim = np.full((len(boxes), len(refs)), np.nan)
         for j in range(len(refs)):                                              # best over a track's poses

@@ -164,7 +164,7 @@ class _ScriptedEstimator:
         return np.stack([self.poses[(int(b[0]), int(b[1]))] for b in np.asarray(boxes).reshape(-1, 4)])
 
 
-def test_a_three_joint_false_positive_track_cannot_take_a_whole_persons_pose():
+def test_over_either_poses_joints_a_three_joint_false_positive_track_cannot_take_a_whole_persons_pose():
     # frame 0: a person (17 joints at 0.9) and a false positive whose 3 confident joints sit 3 px
     # from the person's head joints; frame 1: the person's pose moved by 4 px.
     # OKS over the joints of both poses would give the false positive's track 1.0 (3 joints 1 px
@@ -179,9 +179,10 @@ def test_a_three_joint_false_positive_track_cannot_take_a_whole_persons_pose():
     moved = person.copy()
     moved[:, 0] += 4.0
     est = _ScriptedEstimator({(100, 50): person, (200, 40): ghost, (104, 50): moved})
-    tr = FlowTracker(est, SIGMAS, FlowTrackConfig(similarity="oks", propagate=False))
     blank = np.zeros((*HW, 3), np.uint8)
-    first = tr.step(blank, np.array([[100, 50, 160, 170], [200, 40, 230, 80]], np.float64), np.array([0.9, 0.5]))
-    assert first.track_ids.tolist() == [0, 1]
-    second = tr.step(blank, np.array([[104, 50, 164, 170]], np.float64), np.array([0.9]))
-    assert second.track_ids.tolist() == [0]
+    for joints, want in (("either", 0), ("both", 1)):
+        tr = FlowTracker(est, SIGMAS, FlowTrackConfig(similarity="oks", propagate=False, oks_joints=joints))
+        first = tr.step(blank, np.array([[100, 50, 160, 170], [200, 40, 230, 80]], np.float64), np.array([0.9, 0.5]))
+        assert first.track_ids.tolist() == [0, 1]
+        second = tr.step(blank, np.array([[104, 50, 164, 170]], np.float64), np.array([0.9]))
+        assert second.track_ids.tolist() == [want], joints
