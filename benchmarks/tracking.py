@@ -28,6 +28,7 @@ import argparse
 import os
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -83,8 +84,10 @@ def load() -> str:
 
 def ablation(args: argparse.Namespace) -> None:
     """The ablation table on the val split."""
-    base = load_config(args.config or Path(args.checkpoint).with_name("config.yaml"),
-                       [f"data.data_root={args.data}", *args.set])
+    base = load_config(args.config or Path(args.checkpoint).with_name("config.yaml"), [f"data.data_root={args.data}"])
+    if not args.config_track:      # a checkpoint's config.yaml keeps the track settings of its training day
+        base = replace(base, track=FlowTrackConfig())
+    base = apply_overrides(base, args.set)
     if base.runtime.threads:
         torch.set_num_threads(base.runtime.threads)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(base.data.input_size),
@@ -188,6 +191,8 @@ def main() -> None:
     p.add_argument("--config", help="its config (default: config.yaml beside the checkpoint)")
     p.add_argument("--out", default="/tmp/simplepose_tracking_bench", help="prediction folders")
     p.add_argument("--set", nargs="*", default=[], help="config overrides for every row")
+    p.add_argument("--config-track", action="store_true",
+                   help="take the track settings from the config (default: FlowTrackConfig's defaults)")
     p.add_argument("--flow-only", action="store_true", help="only the 1080p flow + association cost")
     args = p.parse_args()
     t0 = time.perf_counter()
