@@ -34,7 +34,9 @@ class FlowConfig:
     """How joints are moved from one frame to the next."""
 
     method: str = "lk"          # "lk" (sparse pyramidal Lucas-Kanade) or "dis" (dense, scaled)
-    win_size: int = 21          # LK window (pixels at each pyramid level)
+    win_size: int = 15          # LK window (pixels at each pyramid level; 21 loses joints near a person's edge)
+    lk_iters: int = 30          # LK iterations per pyramid level at most
+    lk_eps: float = 0.01        # LK stops at a level once its update is below this (px)
     max_level: int = 4          # LK pyramid: max_level + 1 levels (>= 4 levels for fast motion)
     fb_thr: float = 1.5         # LK forward-backward round-trip error (px) above which a joint is bad
     lk_max_side: int = 960      # LK on frames scaled down to at most this longer side (px)
@@ -56,8 +58,6 @@ class FlowFrame:
 
 class JointFlow:
     """Moves joints (M, K, 2) from a previous grey frame to the current one."""
-
-    _CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 
     def __init__(self, cfg: FlowConfig | None = None):
         """cfg: the method and its parameters (FlowConfig defaults if None)."""
@@ -106,7 +106,8 @@ class JointFlow:
         """LK forward and back on points (P, 2): (moved (P, 2), good (P,) bool)."""
         c = self.cfg
         p0 = pts.astype(np.float32).reshape(-1, 1, 2)
-        kw = dict(winSize=(c.win_size, c.win_size), maxLevel=c.max_level, criteria=self._CRITERIA)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, c.lk_iters, c.lk_eps)
+        kw = dict(winSize=(c.win_size, c.win_size), maxLevel=c.max_level, criteria=criteria)
         p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, p0, None, **kw)
         p0b, st2, _ = cv2.calcOpticalFlowPyrLK(gray, prev_gray, p1, None, **kw)
         p1 = p1.reshape(-1, 2).astype(np.float64)

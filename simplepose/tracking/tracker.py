@@ -19,12 +19,15 @@ import numpy as np
 
 
 def pairwise_oks(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_a: np.ndarray, areas_b: np.ndarray,
-                 sigmas: np.ndarray, score_thr: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+                 sigmas: np.ndarray, score_thr: float = 0.3, either: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """OKS (N, M) between poses a (N, K, 3) and b (M, K, 3) (x, y, score), and the keypoint counts.
 
     The object scale s^2 is the mean of the two box areas; per keypoint
     e = d^2 / (2 s^2 (2 sigma)^2) and OKS is the mean of exp(-e) over the keypoints with
-    score > score_thr in both poses (0 where there is none). Returns (oks (N, M) f64, counts (N, M)).
+    score > score_thr in both poses (0 where there is none). With `either`, the mean is over the
+    keypoints confident in either pose, a keypoint confident in only one of them counting 0: a
+    pose with three confident joints then cannot look like a full one on those three alone.
+    counts are always the keypoints confident in both. Returns (oks (N, M) f64, counts (N, M)).
     """
     a = np.asarray(kpts_a, dtype=np.float64)
     b = np.asarray(kpts_b, dtype=np.float64)
@@ -35,7 +38,8 @@ def pairwise_oks(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_a: np.ndarray, ar
     valid = (a[:, None, :, 2] > score_thr) & (b[None, :, :, 2] > score_thr)          # (N, M, K)
     counts = valid.sum(-1)
     total = np.where(valid, np.exp(-e), 0.0).sum(-1)
-    oks = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+    over = ((a[:, None, :, 2] > score_thr) | (b[None, :, :, 2] > score_thr)).sum(-1) if either else counts
+    oks = np.divide(total, over, out=np.zeros_like(total), where=over > 0)
     return oks, counts
 
 

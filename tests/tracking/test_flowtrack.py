@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simplepose.tracking.flowtrack import (FlowTrackConfig, FlowTracker, FrameTracks, box_nms, joint_box,
-                                           output_filter)
+                                           output_filter, propagated_score)
 from tests.tracking.scenes import K, SIGMAS, TEMPLATE, TemplateEstimator, scene, texture
 
 HW = (240, 320)
@@ -150,3 +150,76 @@ def test_output_filter_drops_weak_persons_and_joints():
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="similarity"):
         _tracker(similarity="hungarian")
+    with pytest.raises(ValueError, match="prop_score"):
+        _tracker(prop_score="max")
+
+
+def test_propagated_score_rules_by_hand():
+    pose = np.zeros((K, 3))
+    pose[:10, 2], pose[10:, 2] = 0.9, 0.1                # 10 joints at 0.9, 7 at 0.1 (below rescoring's 0.2)
+    assert propagated_score(0.8, pose, "mean") == pytest.approx(0.8 * (10 * 0.9 + 7 * 0.1) / 17)
+    assert propagated_score(0.8, pose, "rescore") == pytest.approx(0.8 * 0.9)
+    assert propagated_score(0.8, pose, "keep") == pytest.approx(0.8)
+    assert propagated_score(0.5, pose, "detected", det_score=0.8) == pytest.approx(0.8 * (10 * 0.9 + 7 * 0.1) / 17)
+
+
+class _WeakLegsEstimator(TemplateEstimator):
+    """The template estimator with the 6 leg joints (11-16) at score 0.1: 11 joints at 0.9."""
+
+    def predict(self, image: np.ndarray, boxes: np.ndarray, bbox_format: str = "xyxy") -> np.ndarray:
+        """(N, K, 3) template poses, legs weak."""
+        out = super().predict(image, boxes, bbox_format)
+        out[:, 11:, 2] = 0.1
+        return out
+
+
+@pytest.mark.parametrize("rule, want", [("mean", [0.9 * (10.5 / 17), 0.9 * (10.5 / 17) ** 2]),
+                                        ("rescore", [0.9 * 0.9, 0.9 * 0.9 ** 2]),
+                                        ("keep", [0.9, 0.9]),
+                                        ("detected", [0.9 * (10.5 / 17), 0.9 * (10.5 / 17)])])
+def test_a_burst_of_misses_compounds_the_propagated_score_by_the_rule(rule, want):
+    # detected at 0.9 in frame 0, missed in frames 1 and 2: each propagated box scores its
+    # predecessor's score by the rule (mean of all joints: (11 x 0.9 + 6 x 0.1) / 17 = 10.5 / 17),
+    # except "detected", which scores the last detector box's 0.9 by the mean every frame
+    steps = [(60, 50), (66, 52), (72, 54)]
+    frames = _video(steps)
+    tr = FlowTracker(_WeakLegsEstimator(), SIGMAS, FlowTrackConfig(prop_score=rule))
+    tr.step(frames[0], _box(steps[0]), np.array([0.9]))
+    scores = [tr.step(f, *NONE).box_scores for f in frames[1:]]
+    assert [s.tolist() for s in scores] == [[pytest.approx(w, rel=1e-6)] for w in want]
+
+
+class _ScriptedEstimator:
+    """A pose network returning, for each box, the pose scripted for the box whose top-left corner it has."""
+
+    def __init__(self, poses: dict[tuple[int, int], np.ndarray]):
+        """poses: top-left (x, y) of a box -> its pose (K, 3)."""
+        self.poses = poses
+
+    def predict(self, image: np.ndarray, boxes: np.ndarray, bbox_format: str = "xyxy") -> np.ndarray:
+        """(N, K, 3) the scripted poses."""
+        return np.stack([self.poses[(int(b[0]), int(b[1]))] for b in np.asarray(boxes).reshape(-1, 4)])
+
+
+def test_over_either_poses_joints_a_three_joint_false_positive_track_cannot_take_a_whole_persons_pose():
+    # frame 0: a person (17 joints at 0.9) and a false positive whose 3 confident joints sit 3 px
+    # from the person's head joints; frame 1: the person's pose moved by 4 px.
+    # OKS over the joints of both poses would give the false positive's track 1.0 (3 joints 1 px
+    # from the new pose's) against < 1 for the person's own track; over the joints of either pose
+    # the false positive gets at most 3/17 < oks_thr, the person its own track.
+    person = np.zeros((K, 3))
+    person[:, 0], person[:, 1], person[:, 2] = 100 + TEMPLATE[:, 0] * PW, 50 + TEMPLATE[:, 1] * PH, 0.9
+    ghost = person.copy()
+    ghost[:3, 0] += 4.0                                  # the person's next head joints, exactly
+    ghost[3:, :2] += 60.0                                # elsewhere, unconfident
+    ghost[3:, 2] = 0.1
+    moved = person.copy()
+    moved[:, 0] += 4.0
+    est = _ScriptedEstimator({(100, 50): person, (200, 40): ghost, (104, 50): moved})
+    blank = np.zeros((*HW, 3), np.uint8)
+    for joints, want in (("either", 0), ("both", 1)):
+        tr = FlowTracker(est, SIGMAS, FlowTrackConfig(similarity="oks", propagate=False, oks_joints=joints))
+        first = tr.step(blank, np.array([[100, 50, 160, 170], [200, 40, 230, 80]], np.float64), np.array([0.9, 0.5]))
+        assert first.track_ids.tolist() == [0, 1]
+        second = tr.step(blank, np.array([[104, 50, 164, 170]], np.float64), np.array([0.9]))
+        assert second.track_ids.tolist() == [want], joints

@@ -47,6 +47,25 @@ def test_pairwise_oks_hand_computed() -> None:
     assert none[0, 0] == 0.0 and c0[0, 0] == 0
 
 
+def test_pairwise_oks_over_either_pose_counts_one_sided_joints_as_zero() -> None:
+    # same poses as above: joint 0 shared (exp(-1)), joint 1 confident in b only, joint 2 in a only
+    sig = np.full(3, 0.025)
+    a = np.array([[[10, 10, 0.9], [0, 0, 0.1], [50, 50, 0.9]]])
+    b = np.array([[[15, 15, 0.9], [99, 99, 0.9], [50, 50, 0.2]]])
+    oks, counts = pairwise_oks(a, b, np.array([10000.0]), np.array([10000.0]), sig, score_thr=0.3, either=True)
+    assert counts.tolist() == [[1]]                                   # still the joints confident in both
+    assert oks[0, 0] == pytest.approx(np.exp(-1.0) / 3, rel=1e-12)    # 3 joints confident in either
+    # a three-joint pose on a full pose's joints: 1 with the intersection, 3/17 over either
+    full = np.zeros((1, 17, 3))
+    full[0, :, 0], full[0, :, 2] = np.arange(17) * 10.0, 0.9
+    part = full.copy()
+    part[0, 3:, 2] = 0.1
+    sig17 = np.full(17, 0.05)
+    both, _ = pairwise_oks(part, full, np.array([1e4]), np.array([1e4]), sig17)
+    either, _ = pairwise_oks(part, full, np.array([1e4]), np.array([1e4]), sig17, either=True)
+    assert both[0, 0] == pytest.approx(1.0) and either[0, 0] == pytest.approx(3 / 17)
+
+
 def test_pairwise_iou_hand_computed() -> None:
     a = np.array([[0, 0, 10, 10], [100, 100, 5, 5]])
     b = np.array([[5, 0, 10, 10], [0, 0, 10, 10], [0, 0, 0, 0]])
