@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,13 +36,16 @@ import cv2
 import numpy as np
 import torch
 
-from simplepose.data.geometry import bbox_xyxy_to_xywh
-from simplepose.data.keypoints import get_schema
-from simplepose.engine.config import apply_overrides, load_config
-from simplepose.engine.track import evaluate_run, track_videos
-from simplepose.inference.estimator import PoseEstimator
-from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker
-from simplepose.tracking.tracker import PoseTracker, pairwise_iou
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from simplepose.data.geometry import bbox_xyxy_to_xywh  # noqa: E402
+from simplepose.data.keypoints import get_schema  # noqa: E402
+from simplepose.engine.config import apply_overrides, load_config  # noqa: E402
+from simplepose.engine.track import evaluate_run, track_videos  # noqa: E402
+from simplepose.inference.estimator import PoseEstimator  # noqa: E402
+from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker  # noqa: E402
+from simplepose.tracking.tracker import PoseTracker, pairwise_iou  # noqa: E402
 
 ROWS = [("(1) no propagation + iou", ["track.propagate=false", "track.similarity=iou"]),
         ("(2) no propagation + oks", ["track.propagate=false", "track.similarity=oks"]),

@@ -12,12 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from simplepose.cli import main
-from simplepose.engine.build import build_model
-from simplepose.engine.config import save_config
-from tests.engine.conftest import tiny_config
+from tests.engine.conftest import random_model_files
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "official_poseval.py"
 
@@ -41,13 +38,7 @@ def poseval_python() -> str:
 
 
 def test_track_files_score_the_same_in_official_poseval(synth_root, tmp_path, poseval_python, capsys):
-    cfg = tiny_config(synth_root, tmp_path)
-    ckpt = tmp_path / "model.pth"
-    torch.manual_seed(0)
-    torch.save({"state_dict": build_model(cfg).state_dict(), "meta": {"schema": "posetrack18"}}, ckpt)
-    config = tmp_path / "cfg.yaml"
-    save_config(cfg, config)
-    dets = synth_root / "annotations" / "posetrack18_val_human_detections.json"
+    config, ckpt, dets = random_model_files(synth_root, tmp_path)
     out = tmp_path / "track"
     # no output filter: a random model's persons are all kept, so poseval sees FPs, misses and switches
     assert main(["track", str(config), str(ckpt), "--bbox-file", str(dets), "--out-dir", str(out),

@@ -12,7 +12,7 @@ from simplepose.engine.build import build_model
 from simplepose.engine.config import apply_overrides, save_config
 from simplepose.inference.estimator import PoseEstimator
 from simplepose.engine.track import evaluate_run, track_videos
-from tests.engine.conftest import tiny_config
+from tests.engine.conftest import random_model_files, tiny_config
 
 
 class OracleEstimator:
@@ -53,13 +53,7 @@ def test_ground_truth_boxes_and_poses_track_without_id_switches(synth_root, tmp_
 
 
 def test_track_command_matches_eval_tracking_on_its_files(synth_root, tmp_path, capsys):
-    cfg = tiny_config(synth_root, tmp_path)
-    ckpt = tmp_path / "model.pth"
-    torch.manual_seed(0)
-    torch.save({"state_dict": build_model(cfg).state_dict(), "meta": {"schema": "posetrack18"}}, ckpt)
-    config = tmp_path / "cfg.yaml"
-    save_config(cfg, config)
-    dets = synth_root / "annotations" / "posetrack18_val_human_detections.json"
+    config, ckpt, dets = random_model_files(synth_root, tmp_path)
     out = tmp_path / "track"
     rc = main(["track", str(config), str(ckpt), "--bbox-file", str(dets), "--similarity", "flow",
                "--det-every", "2", "--out-dir", str(out), "--json", str(tmp_path / "m.json"),
