@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draw-count", type=int, default=3, metavar="N",
                         help="with --draw: overlays per split, one per video (default 3)")
     parser.add_argument("--no-bursty-misses", action="store_true",
-                        help="detector misses independent (3%%) instead of in occlusion-dependent bursts")
+                        help="detector misses independent (3%%) instead of following size, occlusion, "
+                             "truncation and motion, in bursts")
     parser.add_argument("--no-camera-motion", action="store_true",
                         help="a still camera (default: a hand-held camera pans, zooms and shakes)")
     parser.add_argument("--no-enter-leave", action="store_true",

@@ -124,6 +124,9 @@ class Video:
     head_boxes: np.ndarray                   # (T, P, 4) float64 xywh
     present: np.ndarray                      # (T, P) bool: person annotated in the frame
     visible_boxes: np.ndarray                # (T, P, 4) xyxy of the visible joints (for detections)
+    joints: np.ndarray                       # (T, P, 17, 2) every joint's image position, annotated or not
+    covered: np.ndarray                      # (T, P, 17) bool: joint in the image but under a nearer figure
+    heights: np.ndarray                      # (T, P) the figure's body height in image px
     ignore_polygons: list[list[np.ndarray]]  # per frame: the crowds in view, each (M, 2) int32
     background: np.ndarray                   # the canvas: the static scene (with the crowd), no figures
     canvas: Canvas                           # where the background lies in reference coordinates
@@ -190,6 +193,7 @@ def render_video(rng: np.random.Generator, num_frames: int, size: tuple[int, int
     head_boxes = np.zeros((num_frames, n, 4))
     vis_boxes = np.zeros((num_frames, n, 4))
     present = np.zeros((num_frames, n), bool)
+    covered = np.zeros((num_frames, n, NUM_KPTS), bool)
     frames = []
     polygons = []
     idmap = np.zeros((h, w), np.uint8)
@@ -210,6 +214,7 @@ def render_video(rng: np.random.Generator, num_frames: int, size: tuple[int, int
             yi = np.clip(np.round(p[:, 1]).astype(int), 0, h - 1)
             lab = idmap[yi, xi]
             ann = inside & (lab == i + 1)
+            covered[t, i] = inside & (lab > 0) & (lab != i + 1)
             ann[list(UNANNOTATED)] = False
             # head box: a square about the head, 1.2x the head_bottom-head_top distance (annotators'
             # boxes are loose); its diagonal sets the PCKh threshold
@@ -223,4 +228,7 @@ def render_video(rng: np.random.Generator, num_frames: int, size: tuple[int, int
             kps[t, i, ann, :2] = np.round(vp, 2)
             kps[t, i, ann, 2] = 1
             vis_boxes[t, i] = [vp[:, 0].min(), vp[:, 1].min(), vp[:, 0].max(), vp[:, 1].max()]
-    return Video(frames, kps, head_boxes, present, vis_boxes, polygons, background, canvas, camera)
+    joints = np.stack([f.points[:, :NUM_KPTS] for f in figs], 1)                 # (T, P, 17, 2)
+    heights = np.stack([f.height for f in figs], 1)                             # (T, P)
+    return Video(frames, kps, head_boxes, present, vis_boxes, joints, covered, heights, polygons, background,
+                 canvas, camera)

@@ -92,8 +92,8 @@ def generate_posetrack_dataset(
     DEFAULT_VIDEOS); image_size: (width, height); draw: number of ground-truth overlay PNGs per
     split written to out_dir/overlays/<split>/ for a human to look at; fixed_sides: cool colours
     always on the left (see body._style; by default the colour->side assignment is drawn per figure);
-    bursty_misses: detector misses come in bursts and follow occlusion (annotations.miss_probability),
-    else each person is missed independently with probability 0.03; camera_motion: a hand-held
+    bursty_misses: detector misses follow size, occlusion, truncation and motion and come in bursts
+    (synthetic.annotations), else each person is missed independently with probability 0.03; camera_motion: a hand-held
     camera pans, zooms and shakes (synthetic.camera); enter_leave, crossings, fast_motion: figures walk
     out of and into the image, similarly dressed figures cross, runners (synthetic.scene). Which of
     these were on is recorded in the summary and the marker ("features").

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from simplepose.data.keypoints import annotation_category
-from simplepose.synthetic.annotations import detections, image_id_of, labeled_frames, miss_probability, sequence_name
-from simplepose.synthetic.render import MIN_ANNOTATED, render_video
+from simplepose.synthetic.annotations import (detectability, detections, image_id_of, labeled_frames, miss_probability,
+                                              sequence_name)
+from simplepose.synthetic.camera import Canvas, still_camera
+from simplepose.synthetic.render import MIN_ANNOTATED, Video, render_video
 from tests.synthetic.conftest import FRAMES, SIZE, VIDEOS, load_json
 
 
@@ -190,16 +192,105 @@ def test_detections_are_noisy_boxes_of_the_people(dataset):
     for iid, ds in det_by_image.items():
         gts = [a["bbox"] for a in merged["annotations"] if a["image_id"] == iid]
         false_pos += sum(all(iou(d["bbox"], g) < 0.1 for g in gts) for d in ds) if gts else 0
-    assert found / gt_total > 0.85
+    assert found / gt_total > 0.75       # the miss model misses 10-12% of a generated set's persons
     assert false_pos > 0
     # detections also cover unlabeled frames (as a detector run over the whole video would)
     assert {d["image_id"] for d in dets} - {im["id"] for im in merged["images"] if im["is_labeled"]}
 
 
 def test_miss_probability_by_hand():
-    assert miss_probability(False, 1.0) == pytest.approx(0.01)
-    assert miss_probability(False, 0.5) == pytest.approx(0.01 + 0.3 * 0.25)
-    assert miss_probability(True, 1.0) == pytest.approx(0.6)
+    # a large, fully visible, slow person: the base rate only
+    assert miss_probability(0.5, 0.0, 0.0, 0.01) == pytest.approx(0.03)
+    # each cause on its own, then all four failing the person independently
+    assert miss_probability(0.15, 0.0, 0.0, 0.0) == pytest.approx(1 - 0.97 * (1 - 0.8 * 0.5))     # half-way small
+    assert miss_probability(0.5, 0.25, 0.0, 0.0) == pytest.approx(1 - 0.97 * (1 - 0.125))         # 0.25^1.5
+    assert miss_probability(0.5, 0.0, 0.25, 0.0) == pytest.approx(1 - 0.97 * (1 - 0.5 * 0.125))
+    assert miss_probability(0.5, 0.0, 0.0, 0.12) == pytest.approx(1 - 0.97 * (1 - 0.4 * 0.5))     # half-way blurred
+    assert miss_probability(0.15, 0.25, 0.25, 0.12) == pytest.approx(1 - 0.97 * 0.6 * 0.875 * 0.9375 * 0.8)
+    assert miss_probability(0.01, 1.0, 1.0, 1.0) == pytest.approx(1.0)
+
+
+def test_detectability_is_uniform_each_frame_and_correlated_over_frames():
+    u = detectability(np.random.default_rng(0), 400, 500, 0.9)
+    assert u.shape == (400, 500) and ((u >= 0) & (u <= 1)).all()
+    low = u < 0.1
+    assert low.mean() == pytest.approx(0.1, abs=0.005)
+    # P(u_t < 0.1 | u_{t-1} < 0.1) for an AR(1) Gaussian of correlation 0.9: the bivariate normal
+    # CDF at its 10% quantiles over 0.1 = 0.69; independent frames would give 0.1
+    assert (low[1:] & low[:-1]).sum() / low[:-1].sum() == pytest.approx(0.69, abs=0.02)
+    independent = detectability(np.random.default_rng(0), 400, 500, 0.0) < 0.1
+    assert (independent[1:] & independent[:-1]).sum() / independent[:-1].sum() == pytest.approx(0.1, abs=0.01)
+
+
+W, H = 320, 240
+
+
+def _still_person(cx: float, cy: float, height: float) -> np.ndarray:
+    """15 annotatable joints (and the ears) of a standing person (17, 2): a column of points about (cx, cy)."""
+    ys = cy + height * (np.linspace(0, 1, 17) - 0.5)
+    xs = cx + 0.15 * height * np.tile([-1.0, 1.0], 9)[:17]
+    return np.stack([xs, ys], 1)
+
+
+def _hand_built_video(joints: np.ndarray, covered: np.ndarray, heights: np.ndarray) -> Video:
+    """A Video of persons with the given joints (T, P, 17, 2), covered flags (T, P, 17) and heights (T, P):
+    joints in the image and not covered are annotated; no pixels (detections do not look at them)."""
+    t, p = joints.shape[:2]
+    inside = (joints[..., 0] >= 0) & (joints[..., 0] <= W - 1) & (joints[..., 1] >= 0) & (joints[..., 1] <= H - 1)
+    ann = inside & ~covered
+    ann[..., [3, 4]] = False                                          # ears: never annotated
+    kps = np.concatenate([np.where(ann[..., None], joints, 0.0), ann[..., None].astype(float)], -1)
+    boxes = np.zeros((t, p, 4))
+    for ti in range(t):
+        for i in range(p):
+            v = joints[ti, i][ann[ti, i]]
+            boxes[ti, i] = [*v.min(0), *v.max(0)]
+    return Video(frames=[np.zeros((H, W, 3), np.uint8)] * t, keypoints=kps, head_boxes=np.zeros((t, p, 4)),
+                 present=ann.sum(-1) >= 3, visible_boxes=boxes, joints=joints, covered=covered, heights=heights,
+                 ignore_polygons=[[] for _ in range(t)], background=np.zeros((H, W, 3), np.uint8),
+                 canvas=Canvas((0, 0), (W, H)), camera=still_camera(t))
+
+
+def _miss_rates(video: Video, seeds: int) -> np.ndarray:
+    """Fraction of frames (P,) in which no detection's centre falls near (10 px) the person's visible box,
+    over seeds."""
+    t, p = video.present.shape
+    missed = np.zeros(p)
+    for seed in range(seeds):
+        dets = detections(np.random.default_rng(seed), video, 1, "mpii", (W, H))
+        by_frame: dict[int, list] = {}
+        for d in dets:
+            if d["score"] >= 0.5:                     # the false positives score below 0.45
+                x, y, bw, bh = d["bbox"]
+                by_frame.setdefault(d["image_id"], []).append((x + bw / 2, y + bh / 2))
+        for ti in range(t):
+            centres = by_frame.get(image_id_of(1, "mpii", ti), [])
+            for i in range(p):
+                x1, y1, x2, y2 = video.visible_boxes[ti, i]
+                missed[i] += not any(x1 - 10 <= cx <= x2 + 10 and y1 - 10 <= cy <= y2 + 10 for cx, cy in centres)
+    return missed / (seeds * t)
+
+
+def test_small_truncated_occluded_and_fast_persons_are_missed_more_than_a_big_central_one():
+    t = 10
+    big = np.repeat(_still_person(40, 120, 200)[None], t, 0)          # large, fully visible, still
+    small = np.repeat(_still_person(100, 60, 30)[None], t, 0)          # an eighth of the frame height
+    cut = np.repeat(_still_person(W - 1 + 6, 120, 180)[None], t, 0)   # its right-hand joints outside
+    occluded = np.repeat(_still_person(170, 120, 180)[None], t, 0)
+    fast = np.stack([_still_person(260 if k % 2 else 215, 120, 180) for k in range(t)])   # 45 px (25%) a frame
+    joints = np.stack([big, small, cut, occluded, fast], 1)                                # (T, 5, 17, 2)
+    covered = np.zeros(joints.shape[:3], bool)
+    covered[:, 3, 5:13] = True                                        # 8 of its 15 joints under someone
+    heights = np.array([200, 30, 180, 180, 180], float)[None].repeat(t, 0)
+    video = _hand_built_video(joints, covered, heights)
+    assert video.present.all()
+    rates = _miss_rates(video, 300)
+    assert rates[0] == pytest.approx(0.03, abs=0.02)                  # the base rate only
+    # small (1/8 of the frame height, 5/8 of the way from 1/4 to 1/20): 1 - 0.97 (1 - 0.8 x 5/8);
+    # cut (7 of 15 joints outside): 1 - 0.97 (1 - 0.5 (7/15)^1.5); occluded: 1 - 0.97 (1 - (8/15)^1.5);
+    # fast (moves 25% of its height a frame, past the 20% of full blur): 1 - 0.97 (1 - 0.4)
+    for i, want in ((1, 0.515), (2, 0.184), (3, 0.407), (4, 0.418)):
+        assert rates[i] == pytest.approx(want, abs=0.07) and rates[i] > 3 * rates[0]
 
 
 def _miss_runs(bursty: bool) -> list[int]:

@@ -78,3 +78,25 @@ def test_fixed_sides_put_light_markers_on_the_left(tmp_path):
     pairs = [(left, right) for left, right in _marker_luminance(out, "val") if len(left) and len(right)]
     assert len(pairs) > 5
     assert np.mean([np.median(left) > np.median(right) for left, right in pairs]) > 0.9
+
+
+def test_every_joints_position_and_what_hides_it_are_recorded():
+    video = render_video(np.random.default_rng(5), 30, SIZE, persons=(4, 4))
+    w, h = SIZE
+    kps, joints = video.keypoints, video.joints                            # (T, P, 17, 3), (T, P, 17, 2)
+    ann = kps[..., 2] > 0
+    np.testing.assert_allclose(kps[..., :2][ann], joints[ann], atol=0.006)  # annotated: where the joint is
+    x, y = joints[..., 0], joints[..., 1]
+    inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    assert not (video.covered & ann).any() and not (video.covered & ~inside).any()
+    assert video.covered.any()                                             # four figures overlap somewhere
+    # a covered joint lies on another figure: within its joints' extent widened by its limbs' width
+    for t, i, k in zip(*np.nonzero(video.covered)):
+        px, py = joints[t, i, k]
+        lo, hi = joints[t].min(1), joints[t].max(1)                        # (P, 2) each figure's extent
+        pad = 0.1 * video.heights[t]
+        on = (lo[:, 0] - pad <= px) & (px <= hi[:, 0] + pad) & (lo[:, 1] - pad <= py) & (py <= hi[:, 1] + pad)
+        assert np.delete(on, i).any()
+    # the height is the body's: its joints span most of it, never more
+    span = np.ptp(joints[..., 1], axis=-1)
+    assert ((span <= video.heights) & (span >= 0.5 * video.heights)).all()
