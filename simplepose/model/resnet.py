@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from simplepose.model.gemm_conv import Conv2d
+
 
 class BasicBlock(nn.Module):
     """Two 3x3 convs with a residual connection (ResNet 18/34)."""
@@ -19,9 +21,9 @@ class BasicBlock(nn.Module):
                  downsample: nn.Module | None = None) -> None:
         """Convs of `planes` channels, the first strided; `downsample` maps the identity when shapes differ."""
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, planes, 3, stride, 1, bias=False)
+        self.conv1 = Conv2d(in_channels, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.conv2 = Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -44,11 +46,11 @@ class Bottleneck(nn.Module):
                  downsample: nn.Module | None = None) -> None:
         """1x1 to `planes`, strided 3x3, 1x1 to 4x`planes`; `downsample` maps the identity when shapes differ."""
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, planes, 1, 1, 0, bias=False)
+        self.conv1 = Conv2d(in_channels, planes, 1, 1, 0, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.conv2 = Conv2d(planes, planes, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, 1, 0, bias=False)
+        self.conv3 = Conv2d(planes, planes * self.expansion, 1, 1, 0, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -130,7 +132,7 @@ def _make_layer(block: type[nn.Module], in_channels: int, planes: int, num_block
     out_channels = planes * block.expansion
     downsample = None
     if stride != 1 or in_channels != out_channels:
-        downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+        downsample = nn.Sequential(Conv2d(in_channels, out_channels, 1, stride, bias=False),
                                    nn.BatchNorm2d(out_channels))
     blocks = [block(in_channels, planes, stride, downsample)]
     blocks += [block(out_channels, planes) for _ in range(num_blocks - 1)]
