@@ -231,12 +231,14 @@ class _GemmDeconvReLU(nn.Module):
 
 
 class _GemmTapsDeconvReLU(nn.Module):
-    """ConvTranspose2d + bias + ReLU as one matrix product and kh*kw strided float32 adds (reduced precision).
+    """ConvTranspose2d + bias + ReLU as one matrix product and a few float32 shifted adds (reduced precision).
 
-    The same product as _GemmDeconvReLU with its columns ordered (kh, kw, C_out), so each kernel tap's
-    contribution is a (N, h, w, C_out) slice that is added into a float32 channels_last output at
-    stride 2 offsets: vectorised over C_out, where bf16 col2im (F.fold) is a slow scalar loop, and the
-    overlapping taps are summed in float32 rather than in bf16.
+    The same product as _GemmDeconvReLU with its columns ordered (kh, kw, C_out). With the kernel a
+    multiple of the stride, tap (ki, kj) = (s*di + r, s*dj + c) of input pixel (i, j) lands on output
+    phase (r, c) at (i + di, j + dj): for each shift (di, dj) all phases are one (N, h, s, w, s, C_out)
+    slice, added into a float32 channels_last output seen as (N, h', s, w', s, C_out). That is
+    (k/s)^2 vectorised adds where bf16 col2im (F.fold) is a slow scalar loop, and the overlapping taps
+    are summed in float32 rather than in bf16.
     """
 
     def __init__(self, deconv: nn.ConvTranspose2d) -> None:
@@ -253,12 +255,14 @@ class _GemmTapsDeconvReLU(nn.Module):
         """(N, C_in, h, w) -> relu(deconv(x) + bias) (N, C_out, H, W) in x's dtype, channels_last."""
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        cout = self.bias.shape[0]
-        taps = torch.mm(x.permute(0, 2, 3, 1).reshape(n * h * w, c), self.weight).view(n, h, w, kh, kw, cout)
-        full = torch.zeros((n, (h - 1) * sh + kh, (w - 1) * sw + kw, cout), dtype=torch.float32)  # before cropping
-        for i in range(kh):
-            for j in range(kw):
-                full[:, i:i + (h - 1) * sh + 1:sh, j:j + (w - 1) * sw + 1:sw] += taps[:, :, :, i, j]
+        dh, dw, cout = kh // sh, kw // sw, self.bias.shape[0]
+        taps = torch.mm(x.permute(0, 2, 3, 1).reshape(n * h * w, c), self.weight)      # (N*h*w, kh*kw*C_out)
+        taps = taps.view(n, h, w, dh, sh, dw, sw, cout).permute(0, 1, 2, 3, 5, 4, 6, 7)  # (.., di, dj, r, c, C)
+        full = torch.zeros((n, h + dh - 1, sh, w + dw - 1, sw, cout), dtype=torch.float32)
+        for di in range(dh):
+            for dj in range(dw):
+                full[:, di:di + h, :, dj:dj + w] += taps[:, :, :, di, dj].permute(0, 1, 3, 2, 4, 5)
+        full = full.view(n, (h + dh - 1) * sh, (w + dw - 1) * sw, cout)                  # = (h-1)*s + k rows
         y = full[:, ph:full.shape[1] - ph, pw:full.shape[2] - pw]
         return (y + self.bias).relu_().to(x.dtype).permute(0, 3, 1, 2)
 
@@ -340,7 +344,8 @@ def _deconv_relu(deconv: nn.ConvTranspose2d, reduced: bool = False) -> nn.Module
     """The faster fused form of deconv + ReLU for this layer's shape (reduced: for a bf16/fp16 model)."""
     plain = deconv.groups == 1 and tuple(deconv.dilation) == (1, 1) and tuple(deconv.output_padding) == (0, 0)
     if plain and deconv.in_channels >= 4 * deconv.out_channels:
-        return _GemmTapsDeconvReLU(deconv) if reduced else _GemmDeconvReLU(deconv)
+        taps_fit = all(k % st == 0 for k, st in zip(deconv.kernel_size, deconv.stride))
+        return _GemmTapsDeconvReLU(deconv) if reduced and taps_fit else _GemmDeconvReLU(deconv)
     return _FusedDeconvReLU(deconv)
 
 

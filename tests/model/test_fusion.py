@@ -113,9 +113,10 @@ def test_sub_pixel_head_equals_deconv_relu_final(cin: int, cout: int, size: tupl
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
 
 
-@pytest.mark.parametrize("kernel,stride,padding", [(4, 2, 1), (3, 2, 1), (2, 2, 0)])
+@pytest.mark.parametrize("kernel,stride,padding", [(4, 2, 1), (3, 1, 1), (2, 2, 0), (6, 3, 2)])
 def test_gemm_taps_deconv_equals_conv_transpose(kernel: int, stride: int, padding: int) -> None:
-    """Matrix product + strided tap sums = relu(ConvTranspose2d(x)) (PyTorch's op), float32."""
+    """Matrix product + shifted tap sums = relu(ConvTranspose2d(x)) (PyTorch's op), float32, for kernels
+    that are multiples of the stride."""
     torch.manual_seed(0)
     deconv = torch.nn.ConvTranspose2d(32, 6, kernel, stride, padding).eval()
     x = torch.randn(2, 32, 4, 3).contiguous(memory_format=torch.channels_last)
