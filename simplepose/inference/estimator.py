@@ -7,7 +7,9 @@ float64), an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine)
 mean/std normalisation, then the shared prediction step (``simplepose.inference.topdown``).
 The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
 fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
-enough for the activations to stay in cache.
+enough for the activations to stay in cache. predict_batch decodes and crops its images side by side
+(up to torch's thread count: OpenCV releases the GIL), so that this serial part of the work does not
+leave a core idle.
 
 Precision (`precision=`, model/precision.py): `auto` runs the fused model in bfloat16 where the CPU
 multiplies bf16 natively (AMX / AVX512_BF16) and in float32 elsewhere (model.fusion.prepare_in_precision

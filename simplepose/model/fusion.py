@@ -291,13 +291,11 @@ def interleave_phases(phases: torch.Tensor, height: int, width: int) -> torch.Te
     -> (N, C, 2h, 2w) with y[.., 2m+a, 2l+b] = phase (a, b) at (m+a, l+b); channels_last memory."""
     n, c4 = phases.shape[:2]
     c = c4 // 4
-    src = phases.permute(0, 2, 3, 1).reshape(n, height + 1, width + 1, 2, 2, c)
-    out = phases.new_empty((n, 2 * height, 2 * width, c))
-    view = out.view(n, height, 2, width, 2, c)
-    for a in (0, 1):
-        for b in (0, 1):
-            view[:, :, a, :, b] = src[:, a:a + height, b:b + width, a, b]
-    return out.permute(0, 3, 1, 2)
+    src = phases.permute(0, 2, 3, 1).contiguous()          # (N, h+1, w+1, 4*C): a no-op when channels_last
+    sn, sh, sw, _ = src.stride()
+    # element (m, a, l, b, k) sits at (m+a)*sh + (l+b)*sw + (2a+b)*C + k: one strided view, one copy
+    view = src.as_strided((n, height, 2, width, 2, c), (sn, sh, sh + 2 * c, sw, sw + c, 1))
+    return view.reshape(n, 2 * height, 2 * width, c).permute(0, 3, 1, 2)
 
 
 class _SubPixelHead(nn.Module):
