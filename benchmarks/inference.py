@@ -255,7 +255,8 @@ def main() -> int:
     parser.add_argument("--sections", default="e2e,model,bf16,onnx,openvino,mmpose")
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)), help="model-only batch sizes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--sweep", action="store_true", help="also sweep the chunk size (images per pass)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also sweep the chunk size (images per pass), fp32 and (with bf16) bf16")
     parser.add_argument("--json", help="write all rows to this JSON file")
     args = parser.parse_args()
     if args.threads:
@@ -351,12 +352,15 @@ def main() -> int:
                   f"{rate / ref:.0%}")
     if args.sweep:
         x = torch.randn(32, 3, 256, 192)
-        for flip in (False, True):
-            for chunk in (2, 4, 6, 8, 12, 16, 32):
-                fi = FLIP_INDICES if flip else None
-                r = timed(lambda: predict_heatmaps(fast, x, fi, chunk_size=chunk), max(1, args.repeats - 1))
-                rows.append(row(f"sweep: {fast_name}, 32 persons, {chunk} images/pass{', flip' if flip else ''}",
-                                32, r, gflop * (2 if flip else 1), peak))
+        swept = [("fp32", fast_name, fast)] + ([("bf16", f"{type(fast16).__name__} bf16", fast16)]
+                                              if "bf16" in sections else [])
+        for dtype_name, name, net in swept:
+            for flip in (False, True):
+                for chunk in (2, 4, 6, 8, 12, 16, 28, 32):
+                    fi = FLIP_INDICES if flip else None
+                    r = timed(lambda: predict_heatmaps(net, x, fi, chunk_size=chunk), max(1, args.repeats - 1))
+                    rows.append(row(f"sweep: {name}, 32 persons, {chunk} images/pass{', flip' if flip else ''}",
+                                    32, r, gflop * (2 if flip else 1), peaks[dtype_name]))
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.json:
         from simplepose.io import write_json

@@ -7,7 +7,9 @@ float64), an affine crop (OpenCV's fixed-point bilinear warp, as cv2.warpAffine)
 mean/std normalisation, then the shared prediction step (``simplepose.inference.topdown``).
 The network is prepared for CPU inference: BN folded into the convs, channels_last weights, oneDNN's
 fused conv+ReLU and conv+add+ReLU kernels where available, and persons processed in chunks small
-enough for the activations to stay in cache.
+enough for the activations to stay in cache. predict_batch decodes and crops its images side by side
+(up to torch's thread count: OpenCV releases the GIL), so that this serial part of the work does not
+leave a core idle.
 
 Precision (`precision=`, model/precision.py): `auto` runs the fused model in bfloat16 where the CPU
 multiplies bf16 natively (AMX / AVX512_BF16) and in float32 elsewhere (model.fusion.prepare_in_precision
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -149,22 +152,31 @@ class PoseEstimator:
         """Per image (N_i, K, 3) keypoints; all persons of all images share the network's batches."""
         if len(images) != len(boxes):
             raise ValueError(f"{len(images)} images but {len(boxes)} box arrays")
-        crops, centers, scales, counts = [], [], [], []
-        for image, image_boxes in zip(images, boxes):
-            img = load_image(image)
-            xyxy = _boxes_to_xyxy(image_boxes, bbox_format, source=image)
-            # in the boxes' own precision, as inference_topdown: float32 boxes stay float32 (its
-            # dataset path), any others give float64 centres and scales
-            center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding, dtype=xyxy.dtype)
-            crops.append(crop_persons(img, center, scale, None, self.input_size, dtype=xyxy.dtype))
-            centers.append(center)
-            scales.append(scale)
-            counts.append(len(xyxy))
+        workers = min(len(images), torch.get_num_threads())
+        if workers > 1:
+            # OpenCV decodes and warps with the GIL released: the images are cropped side by side
+            # (in order; the first bad image's error is raised, as in the loop)
+            with ThreadPoolExecutor(workers) as pool:
+                per_image = list(pool.map(lambda ib: self._crop_image(*ib, bbox_format), zip(images, boxes)))
+        else:
+            per_image = [self._crop_image(image, image_boxes, bbox_format) for image, image_boxes in zip(images, boxes)]
+        crops, centers, scales = (list(parts) for parts in zip(*per_image)) if per_image else ([], [], [])
+        counts = [len(c) for c in crops]
         k = len(self.flip_indices)
         if sum(counts) == 0:
             return [np.zeros((0, k, 3), np.float32) for _ in counts]
         keypoints = self.predict_crops(np.concatenate(crops), np.concatenate(centers), np.concatenate(scales))
         return np.split(keypoints, np.cumsum(counts)[:-1])
+
+    def _crop_image(self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray,
+                    bbox_format: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One image's person crops (N, H, W, 3) uint8 with their input centers and scales (N, 2)."""
+        img = load_image(image)
+        xyxy = _boxes_to_xyxy(boxes, bbox_format, source=image)
+        # in the boxes' own precision, as inference_topdown: float32 boxes stay float32 (its dataset
+        # path), any others give float64 centres and scales
+        center, scale = geometry.input_center_scale(xyxy, self.aspect_ratio, self.padding, dtype=xyxy.dtype)
+        return crop_persons(img, center, scale, None, self.input_size, dtype=xyxy.dtype), center, scale
 
     def predict_crops(self, crops: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""

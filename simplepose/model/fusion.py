@@ -29,6 +29,13 @@ accepted only if it agrees with the float32 folded model to 5% of max|heatmap| o
 input (bf16 keeps 8 significant bits: ~0.4% per rounding, over ~50 layers); where it does not,
 or the ops refuse bf16, the float32 path runs instead, with a warning. Other devices (CUDA) run
 the folded model under autocast.
+
+The bf16 model's head takes two forms that sum in another order than the float32 path (which keeps
+the direct kernels, whose outputs the goldens check): the wide first deconv's GEMM columns are
+summed tap by tap in float32 (`_GemmTapsDeconvReLU`: bf16 col2im is a slow scalar loop), and the
+last deconv with the final 1x1 conv runs per output phase (`_SubPixelHead`: a stride-2 kernel-4
+transposed conv is 4 ordinary 2x2 convs, one fused conv on the fast oneDNN conv kernels, and the
+final conv commutes with interleaving the phases, so only K channels are interleaved).
 """
 from __future__ import annotations
 
@@ -223,11 +230,120 @@ class _GemmDeconvReLU(nn.Module):
         return y.relu_().contiguous(memory_format=torch.channels_last)
 
 
-def _deconv_relu(deconv: nn.ConvTranspose2d) -> nn.Module:
-    """The faster fused form of deconv + ReLU for this layer's shape."""
+class _GemmTapsDeconvReLU(nn.Module):
+    """ConvTranspose2d + bias + ReLU as one matrix product and a few float32 shifted adds (reduced precision).
+
+    The same product as _GemmDeconvReLU with its columns ordered (kh, kw, C_out). With the kernel a
+    multiple of the stride, tap (ki, kj) = (s*di + r, s*dj + c) of input pixel (i, j) lands on output
+    phase (r, c) at (i + di, j + dj): for each shift (di, dj) all phases are one (N, h, s, w, s, C_out)
+    slice, added into a float32 channels_last output seen as (N, h', s, w', s, C_out). That is
+    (k/s)^2 vectorised adds where bf16 col2im (F.fold) is a slow scalar loop, and the overlapping taps
+    are summed in float32 rather than in bf16.
+    """
+
+    def __init__(self, deconv: nn.ConvTranspose2d) -> None:
+        """The (BN-folded) deconv's weight as a (C_in, kh*kw*C_out) matrix, its bias and geometry."""
+        super().__init__()
+        cin, cout, kh, kw = deconv.weight.shape
+        self.weight = nn.Parameter(deconv.weight.detach().permute(0, 2, 3, 1).reshape(cin, kh * kw * cout).clone(),
+                                   requires_grad=False)
+        bias = deconv.bias.detach() if deconv.bias is not None else torch.zeros(cout)
+        self.bias = nn.Parameter(bias.clone(), requires_grad=False)
+        self.kernel, self.stride, self.padding = (kh, kw), tuple(deconv.stride), tuple(deconv.padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, h, w) -> relu(deconv(x) + bias) (N, C_out, H, W) in x's dtype, channels_last."""
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        dh, dw, cout = kh // sh, kw // sw, self.bias.shape[0]
+        taps = torch.mm(x.permute(0, 2, 3, 1).reshape(n * h * w, c), self.weight)      # (N*h*w, kh*kw*C_out)
+        taps = taps.view(n, h, w, dh, sh, dw, sw, cout).permute(0, 1, 2, 3, 5, 4, 6, 7)  # (.., di, dj, r, c, C)
+        full = torch.zeros((n, h + dh - 1, sh, w + dw - 1, sw, cout), dtype=torch.float32)
+        for di in range(dh):
+            for dj in range(dw):
+                full[:, di:di + h, :, dj:dj + w] += taps[:, :, :, di, dj].permute(0, 1, 3, 2, 4, 5)
+        full = full.view(n, (h + dh - 1) * sh, (w + dw - 1) * sw, cout)                  # = (h-1)*s + k rows
+        y = full[:, ph:full.shape[1] - ph, pw:full.shape[2] - pw]
+        return (y + self.bias).relu_().to(x.dtype).permute(0, 3, 1, 2)
+
+
+# which input rows (offset from the phase's window start) and kernel taps give the output phases of a
+# kernel-4, stride-2, padding-1 transposed conv: y[2m] = x[m-1] w[3] + x[m] w[1],
+# y[2m+1] = x[m] w[2] + x[m+1] w[0]; phase a reads the window (m-1+a, m+a) with taps _PHASE_TAPS[a]
+_PHASE_TAPS = ((3, 1), (2, 0))
+
+
+def _phase_weight(deconv_weight: torch.Tensor) -> torch.Tensor:
+    """A k4 s2 p1 transposed conv's weight (C_in, C_out, 4, 4) -> the 2x2 conv weight (4*C_out, C_in, 2, 2)
+    that computes its 4 output phases (a, b) (row, column parity) as channel blocks a*2+b."""
+    cin, cout = deconv_weight.shape[:2]
+    out = deconv_weight.new_empty(2, 2, cout, cin, 2, 2)
+    for a, rows in enumerate(_PHASE_TAPS):
+        for b, cols in enumerate(_PHASE_TAPS):
+            for i, ki in enumerate(rows):
+                for j, kj in enumerate(cols):
+                    out[a, b, :, :, i, j] = deconv_weight[:, :, ki, kj].t()
+    return out.reshape(4 * cout, cin, 2, 2)
+
+
+def interleave_phases(phases: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(N, 4*C, h+1, w+1) phase blocks a*2+b (phase (a, b) valid at rows a..a+h-1, columns b..b+w-1)
+    -> (N, C, 2h, 2w) with y[.., 2m+a, 2l+b] = phase (a, b) at (m+a, l+b); channels_last memory."""
+    n, c4 = phases.shape[:2]
+    c = c4 // 4
+    src = phases.permute(0, 2, 3, 1).contiguous()          # (N, h+1, w+1, 4*C): a no-op when channels_last
+    sn, sh, sw, _ = src.stride()
+    # element (m, a, l, b, k) sits at (m+a)*sh + (l+b)*sw + (2a+b)*C + k: one strided view, one copy
+    view = src.as_strided((n, height, 2, width, 2, c), (sn, sh, sh + 2 * c, sw, sw + c, 1))
+    return view.reshape(n, 2 * height, 2 * width, c).permute(0, 3, 1, 2)
+
+
+class _SubPixelHead(nn.Module):
+    """The last deconv (kernel 4, stride 2, padding 1) + bias + ReLU and the 1x1 final conv, per output phase.
+
+    Each of the transposed conv's 4 output phases (row and column parity) is an ordinary 2x2 conv of
+    the input, so the deconv runs as one fused 2x2 conv + ReLU with 4*C_out outputs (on the fast
+    oneDNN conv kernels rather than the transposed-conv one), the final 1x1 conv runs on each phase
+    (a grouped conv: it commutes with the interleave), and only the K-channel heatmaps are interleaved.
+    Same sums as deconv + final, in a different order.
+    """
+
+    def __init__(self, deconv: nn.ConvTranspose2d, final: nn.Conv2d) -> None:
+        """The (BN-folded) last deconv and final conv as phase weights."""
+        super().__init__()
+        self.weight = nn.Parameter(_phase_weight(deconv.weight.detach()).contiguous(memory_format=torch.channels_last),
+                                   requires_grad=False)
+        bias = deconv.bias.detach() if deconv.bias is not None else torch.zeros(deconv.out_channels)
+        self.bias = nn.Parameter(bias.repeat(4), requires_grad=False)
+        self.final_weight = nn.Parameter(final.weight.detach().repeat(4, 1, 1, 1).contiguous(
+            memory_format=torch.channels_last), requires_grad=False)            # (4*K, C_out, 1, 1), 4 groups
+        final_bias = final.bias.detach() if final.bias is not None else torch.zeros(final.out_channels)
+        self.final_bias = nn.Parameter(final_bias.repeat(4), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, h, w) channels_last -> heatmaps (N, K, 2h, 2w) channels_last."""
+        phases = torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, [1, 1], [1, 1], [1, 1], 1,
+                                                         "relu", [], "")                    # (N, 4*C_out, h+1, w+1)
+        heatmaps = torch.ops.mkldnn._convolution_pointwise(phases, self.final_weight, self.final_bias, [0, 0],
+                                                           [1, 1], [1, 1], 4, "none", [], "")  # (N, 4*K, h+1, w+1)
+        return interleave_phases(heatmaps, x.shape[2], x.shape[3])
+
+
+def _sub_pixel_ready(deconv: nn.ConvTranspose2d, final: nn.Conv2d) -> bool:
+    """Whether the last deconv and final conv have the geometry _SubPixelHead computes."""
+    return (tuple(deconv.kernel_size) == (4, 4) and tuple(deconv.stride) == (2, 2)
+            and tuple(deconv.padding) == (1, 1) and tuple(deconv.output_padding) == (0, 0)
+            and tuple(deconv.dilation) == (1, 1) and deconv.groups == 1
+            and tuple(final.kernel_size) == (1, 1) and tuple(final.stride) == (1, 1)
+            and tuple(final.padding) == (0, 0) and final.groups == 1)
+
+
+def _deconv_relu(deconv: nn.ConvTranspose2d, reduced: bool = False) -> nn.Module:
+    """The faster fused form of deconv + ReLU for this layer's shape (reduced: for a bf16/fp16 model)."""
     plain = deconv.groups == 1 and tuple(deconv.dilation) == (1, 1) and tuple(deconv.output_padding) == (0, 0)
     if plain and deconv.in_channels >= 4 * deconv.out_channels:
-        return _GemmDeconvReLU(deconv)
+        taps_fit = all(k % st == 0 for k, st in zip(deconv.kernel_size, deconv.stride))
+        return _GemmTapsDeconvReLU(deconv) if reduced and taps_fit else _GemmDeconvReLU(deconv)
     return _FusedDeconvReLU(deconv)
 
 
@@ -254,8 +370,12 @@ class _FusedBlock(nn.Module):
 class FusedSimpleBaseline(nn.Module):
     """Inference-only SimpleBaseline on oneDNN fused kernels; built from a BN-folded model."""
 
-    def __init__(self, folded: SimpleBaseline) -> None:
-        """Fused stem, blocks, deconvs and final conv of a SimpleBaseline without BatchNorm layers."""
+    def __init__(self, folded: SimpleBaseline, reduced: bool = False) -> None:
+        """Fused stem, blocks, deconvs and final conv of a SimpleBaseline without BatchNorm layers.
+
+        reduced: the forms that are faster for a bf16 model (to_dtype) but sum in another order than
+        the float32 path's: a _GemmTapsDeconvReLU for the wide first deconv, and the last deconv and
+        the final conv as a _SubPixelHead (where their geometry fits)."""
         super().__init__()
         self.dtype = torch.float32  # the dtype of weights and activations (see to_dtype)
         bad = [n for n, m in folded.named_modules() if isinstance(m, nn.BatchNorm2d)]
@@ -268,8 +388,13 @@ class FusedSimpleBaseline(nn.Module):
         self.blocks = nn.Sequential(*[_FusedBlock(b) for layer in (bb.layer1, bb.layer2, bb.layer3, bb.layer4)
                                       for b in layer])
         deconvs = [m for m in folded.head.deconv_layers if isinstance(m, nn.ConvTranspose2d)]
-        self.deconvs = nn.Sequential(*[_deconv_relu(d) for d in deconvs])
-        self.final = _FusedConv(folded.head.final_layer, relu=False)
+        final = folded.head.final_layer
+        if reduced and deconvs and _sub_pixel_ready(deconvs[-1], final):
+            self.deconvs = nn.Sequential(*[_deconv_relu(d, reduced) for d in deconvs[:-1]])
+            self.final = _SubPixelHead(deconvs[-1], final)
+        else:
+            self.deconvs = nn.Sequential(*[_deconv_relu(d, reduced) for d in deconvs])
+            self.final = _FusedConv(final, relu=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) any float dtype -> heatmaps (N, K, h, w) in self.dtype (channels_last memory)."""
@@ -289,7 +414,8 @@ def fuse_for_cpu(model: SimpleBaseline, check: bool = True, dtype: torch.dtype =
     random input (tolerance per dtype: _CHECK_TOLERANCE)."""
     try:
         folded = fold_batchnorm(model)
-        fused = FusedSimpleBaseline(folded).eval().to_dtype(dtype)
+        # float32 keeps the direct kernels' summation order (its outputs are the goldens')
+        fused = FusedSimpleBaseline(folded, reduced=dtype != torch.float32).eval().to_dtype(dtype)
         if check:
             x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
             with torch.inference_mode():

@@ -132,6 +132,10 @@ def test_empty_and_bad_input(estimator: PoseEstimator, e2e: dict, tmp_path: Path
         estimator.predict(np.zeros((64, 48), np.float32), np.array([[0, 0, 10, 10]]))
     with pytest.raises(DataError, match="nothere.jpg"):
         estimator.predict(tmp_path / "nothere.jpg", np.array([[0, 0, 10, 10]]))
+    # the images of a batch are cropped side by side; the first bad one in order is the one reported
+    with pytest.raises(DataError, match="first.jpg"):
+        estimator.predict_batch([image, tmp_path / "first.jpg", tmp_path / "second.jpg"],
+                                [np.array([[0, 0, 10, 10]])] * 3)
 
 
 def test_schema_from_checkpoint_metadata() -> None:

@@ -86,3 +86,53 @@ def test_bf16_falls_back_to_fp32_when_the_fused_kernels_refuse(monkeypatch: pyte
     assert used.name == "fp32" and "fallback" in used.describe()
     assert all(p.dtype == torch.float32 for p in fast.parameters())
     assert "running fp32" in caplog.text
+
+
+def test_interleave_phases_by_hand() -> None:
+    """Phase (a, b) lands at row 2m+a, column 2l+b, read from its block at (m+a, l+b)."""
+    # h = 1, w = 2, one channel: block p = 2a+b holds 6p + (3 * row + column) on its 2 x 3 grid
+    phases = torch.arange(24.0).view(1, 4, 2, 3).contiguous(memory_format=torch.channels_last)
+    out = fusion.interleave_phases(phases, 1, 2)
+    # row 0: phase (0, 0) at (0, 0), (0, 1); phase (0, 1) at (0, 1), (0, 2) -> 0, 7, 1, 8
+    # row 1: phase (1, 0) at (1, 0), (1, 1); phase (1, 1) at (1, 1), (1, 2) -> 15, 22, 16, 23
+    assert out.tolist() == [[[[0.0, 7.0, 1.0, 8.0], [15.0, 22.0, 16.0, 23.0]]]]
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("cin,cout,size", [(24, 8, (5, 4)), (8, 16, (3, 6))])
+def test_sub_pixel_head_equals_deconv_relu_final(cin: int, cout: int, size: tuple[int, int]) -> None:
+    """The phase-wise head = ConvTranspose2d(4, 2, 1) + ReLU then the 1x1 final conv (PyTorch's ops), float32."""
+    torch.manual_seed(0)
+    deconv = torch.nn.ConvTranspose2d(cin, cout, 4, 2, 1).eval()
+    final = torch.nn.Conv2d(cout, 5, 1).eval()
+    x = torch.randn(3, cin, *size).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = final(torch.relu(deconv(x)))
+        got = fusion._SubPixelHead(deconv, final)(x)
+    assert got.shape == ref.shape == (3, 5, 2 * size[0], 2 * size[1])
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(4, 2, 1), (3, 1, 1), (2, 2, 0), (6, 3, 2)])
+def test_gemm_taps_deconv_equals_conv_transpose(kernel: int, stride: int, padding: int) -> None:
+    """Matrix product + shifted tap sums = relu(ConvTranspose2d(x)) (PyTorch's op), float32, for kernels
+    that are multiples of the stride."""
+    torch.manual_seed(0)
+    deconv = torch.nn.ConvTranspose2d(32, 6, kernel, stride, padding).eval()
+    x = torch.randn(2, 32, 4, 3).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = torch.relu(deconv(x))
+        got = fusion._GemmTapsDeconvReLU(deconv)(x)
+    assert got.shape == ref.shape and got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+
+
+def test_reduced_forms_only_in_reduced_precision(golden_model: SimpleBaseline) -> None:
+    """float32 keeps the direct deconv kernels (the goldens' summation order); bf16 gets the phase-wise head."""
+    fp32 = fusion.fuse_for_cpu(golden_model)
+    assert fp32 is not None and isinstance(fp32.final, fusion._FusedConv)
+    assert not any(isinstance(m, (fusion._SubPixelHead, fusion._GemmTapsDeconvReLU)) for m in fp32.modules())
+    if cpu_bf16_support()[0]:
+        bf16 = fusion.fuse_for_cpu(golden_model, dtype=torch.bfloat16)
+        assert bf16 is not None and isinstance(bf16.final, fusion._SubPixelHead)
+        assert isinstance(bf16.deconvs[0], fusion._GemmTapsDeconvReLU) and len(bf16.deconvs) == golden_model.num_deconv - 1
