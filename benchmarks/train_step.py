@@ -114,6 +114,9 @@ def main() -> int:
     ap.add_argument("--precisions", default=None,
                     help="default: fp32, plus bf16 where the CPU computes it natively")
     args = ap.parse_args()
+    unknown = [c for c in args.cases.split(",") if c not in CASES]
+    if unknown:
+        ap.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     torch.set_num_threads(args.threads)
     native, found = cpu_bf16_support()
     precisions = args.precisions.split(",") if args.precisions else ["fp32"] + (["bf16"] if native else [])
