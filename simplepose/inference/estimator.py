@@ -49,9 +49,9 @@ log = logging.getLogger(__name__)
 # activations spill out of cache); passes of 4-8 images are the fastest, and with them batch 32
 # runs as fast per person as batch 8.
 DEFAULT_CHUNK = 8
-# The same for the fused bf16 path (AMX tiles want more rows). res50, 16 persons, best of 3 in one
-# interleaved run on the 2-core AMX Xeon under load ~9: no flip 8 images/pass 7.1 persons/s, 16: 10.5;
-# flip 8: 2.4, 16: 3.8, 32 (unchunked): 4.6 -- 32 may be better still; to re-measure on a quiet machine.
+# The same for the fused bf16 path (AMX tiles want more rows). res50, 32 persons, median of 3 in one
+# interleaved run on the 2-core AMX Xeon, nothing else running: no flip 8 images/pass 33.9 persons/s,
+# 16: 34.7, 28: 29.3, 32: 34.0; flip 8: 18.1, 16: 19.3, 28: 17.9, 32: 16.0.
 BF16_CHUNK = 16
 _GROUP = 64  # persons normalised and decoded together (bounds the float input memory)
 
