@@ -22,9 +22,13 @@ def demo_config(data_root: str, work_dir: str) -> Config:
                         val_bbox_file=None, input_size=[96, 128], heatmap_size=[24, 32], sigma=1.5,
                         batch_size=32, val_batch_size=64, workers=1, flip_test=True,
                         # the 720 train frames (384x288, 240 MB) fit: each is decoded once, not every epoch
-                        image_cache_mb=512),
-        optim=OptimConfig(optimizer="adam", lr=2e-3, epochs=12, warmup_iters=50, warmup_ratio=0.001,
-                          milestones=[10], gamma=0.1, auto_scale_lr=False, base_batch_size=512),
+                        image_cache_mb=512,
+                        # lighter than the reference's (rotate 80 at 0.6, scale 0.5-1.5, half-body 0.3): the
+                        # val crops are upright, and a 4-minute run learns more from them (+3.4 AP, README)
+                        aug={"rotate_factor": 30.0, "rotate_prob": 0.3, "scale_range": [0.75, 1.25],
+                             "halfbody_prob": 0.1}),
+        optim=OptimConfig(optimizer="adam", lr=2e-3, epochs=16, warmup_iters=50, warmup_ratio=0.001,
+                          milestones=[14], gamma=0.1, auto_scale_lr=False, base_batch_size=512),
         # the demo evaluates once after training (val_interval=0 skips validation during training)
         runtime=RuntimeConfig(work_dir=work_dir, seed=0, device="cpu", precision="auto", val_interval=0,
                               save_best="Total AP", log_interval=10, tensorboard=False, keep_checkpoints=0),
