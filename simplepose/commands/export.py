@@ -1,4 +1,6 @@
-"""`simplepose export CHECKPOINT OUT.onnx`: ONNX with a dynamic batch, checked against PyTorch."""
+"""`simplepose export CHECKPOINT OUT.onnx`: ONNX with a dynamic batch, checked against PyTorch; with
+`--int8 --calibrate CONFIG`, statically quantised to int8 on crops of the config's train split and
+checked on held-out ones (simplepose.inference.export)."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=None,
                         help="largest accepted |ONNX - PyTorch| heatmap difference (default 1e-4 for fp32, "
                              "1e-2 for bf16/fp16)")
+    parser.add_argument("--int8", action="store_true",
+                        help="write the model quantised to int8 (QDQ; OpenVINO runs it on AMX-INT8/VNNI); "
+                             "needs --calibrate")
+    parser.add_argument("--calibrate", metavar="CONFIG",
+                        help="with --int8: experiment config whose train split gives the calibration crops")
+    parser.add_argument("--calibration-count", type=int, default=128,
+                        help="with --int8: train persons sampled (default 128); a quarter is held out for the check")
+    parser.add_argument("--min-agreement", type=float, default=0.9,
+                        help="with --int8: smallest accepted share of confident held-out joints decoding within "
+                             "one heatmap pixel of float32 (default 0.9)")
+    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override --calibrate's config values, e.g. --set data.data_root=/data/posetrack18")
     add_precision_argument(parser, "fp32", "the precision PyTorch runs in for the check (the ONNX graph is "
                                            "float32); auto compares with the path `infer` would run")
 
@@ -36,11 +50,20 @@ def run(args: argparse.Namespace) -> int:
     if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
         raise SimplePoseError(f"input size {args.input_size[0]}x{args.input_size[1]} must be a positive "
                               "multiple of 32 in both dimensions")
+    if args.int8 and not args.calibrate:
+        raise SimplePoseError("--int8 needs --calibrate CONFIG: crops of its train split set the activation ranges")
+    if args.int8 and args.calibration_count < 2:
+        raise SimplePoseError(f"--calibration-count must be >= 2 (some to calibrate, some to check), "
+                              f"got {args.calibration_count}")
+    if not 0 <= args.min_agreement <= 1:
+        raise SimplePoseError(f"--min-agreement must be within [0, 1], got {args.min_agreement:g}")
     model, _, settings = load_model_and_settings(args.checkpoint)
     if args.input_size is not None:
         size = (args.input_size[0], args.input_size[1])
     else:
         size = checkpoint_input_size(settings, args.checkpoint, model.num_deconv)
+    if args.int8:
+        return _export_int8(args, model, size)
     precision = resolve_precision(args.precision, "cpu").name
     tolerance = args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE[precision]
     path, diff = export_verified(model, args.output, size, opset=args.opset,
@@ -50,4 +73,26 @@ def run(args: argparse.Namespace) -> int:
     if diff is not None:
         print(f"onnxruntime vs PyTorch ({precision}): max abs heatmap difference {diff:.3g} (batches 1 and 3), "
               f"within {tolerance:g}")
+    return 0
+
+
+def _export_int8(args: argparse.Namespace, model, size: tuple[int, int]) -> int:
+    """Calibrate on three quarters of the sampled train crops, check on the rest, write, print."""
+    from simplepose.engine.config import apply_overrides, load_config
+    from simplepose.engine.data import calibration_crops
+    from simplepose.inference.export import export_int8_verified
+
+    cfg = load_config(args.calibrate, args.overrides)
+    if tuple(cfg.data.input_size) != size:      # crop at the exported size (the heatmap size follows)
+        up = 2 ** model.num_deconv
+        cfg = apply_overrides(cfg, [f"data.input_size=[{size[0]},{size[1]}]",
+                                    f"data.heatmap_size=[{size[0] * up // 32},{size[1] * up // 32}]"])
+    crops = calibration_crops(cfg, args.calibration_count)
+    held = max(1, len(crops) // 4)
+    path, agreement = export_int8_verified(model, args.output, crops[held:], crops[:held], size, args.opset,
+                                           args.min_agreement)
+    print(f"wrote {path} (int8 QDQ, ResNet-{model.depth}, {model.num_keypoints} keypoints, input 3x{size[1]}x"
+          f"{size[0]}, dynamic batch, opset {args.opset}; activation ranges from {len(crops) - held} train crops)")
+    print(f"int8 vs float32 on {held} held-out crops: {agreement:.1%} of the confident joints decode within one "
+          f"heatmap pixel (required {args.min_agreement:.0%})")
     return 0

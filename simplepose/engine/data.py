@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_worker_info
 
@@ -165,6 +166,15 @@ def build_dataset(cfg: Config, instances: list[PersonInstance], train: bool) -> 
         except TypeError as e:
             raise ConfigError(None, f"bad data.aug option: {e}", key="data.aug") from None
     return TopDownDataset(instances, get_schema(d.dataset), **kwargs)
+
+
+def calibration_crops(cfg: Config, count: int, seed: int = 0) -> np.ndarray:
+    """`count` normalised crops (N, 3, H, W) float32 of random train-split persons (fewer if the split
+    has fewer), cropped as the test loop crops them: no augmentation."""
+    instances = load_instances(cfg, "train")      # raises DataError when the split has none
+    dataset = build_dataset(cfg, instances, train=False)
+    picks = np.random.default_rng(seed).choice(len(dataset), min(count, len(dataset)), replace=False)
+    return torch.stack([dataset[int(i)]["inputs"] for i in picks]).numpy()
 
 
 def _exit_with(pid: int) -> None:

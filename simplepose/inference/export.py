@@ -4,6 +4,13 @@ The exported graph is always float32 (ONNX Runtime's CPU provider has no fast bf
 The check compares it with PyTorch in a chosen precision: fp32 (default, tolerance 1e-4 on the
 heatmaps) or the reduced precision the model would run in here (bf16: tolerance 1e-2, as bf16 keeps
 8 significant bits, ~1% of a heatmap peak near 1 after ~50 layers).
+
+int8 (`quantize_int8`): ONNX Runtime's static post-training quantisation of that float32 graph, in
+QDQ form (QuantizeLinear/DequantizeLinear pairs around each convolution: int8 per-channel weights,
+uint8 activations whose ranges are the min-max over calibration crops). OpenVINO runs such a file
+on AMX-INT8 / VNNI kernels; ONNX Runtime runs it too, slowly on CPU. Its check (`int8_agreement`)
+is on keypoints, not heatmap values: the share of confident joints on held-out crops whose int8
+heatmap maximum lies within one heatmap pixel of the float32 one.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simplepose.data.codec import heatmap_maximum
 from simplepose.errors import SimplePoseError
 from simplepose.io import atomic_write
 from simplepose.model.fusion import fold_batchnorm, prepare_in_precision
@@ -132,3 +140,90 @@ def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple
                                   f"difference), above the tolerance {tolerance:g}; nothing written "
                                   "(--no-verify writes it unchecked)")
     return atomic_write(path, lambda f: f.write(data), mode="wb"), diff
+
+
+def _quantization_api():
+    """onnxruntime.quantization, or a SimplePoseError saying how to install it."""
+    try:
+        from onnxruntime import quantization  # optional (the `export` extra), with onnx
+    except ImportError as e:
+        raise SimplePoseError(f"int8 export needs onnxruntime and onnx ({e}): pip install 'simplepose[export]'") \
+            from None
+    return quantization
+
+
+def _check_crops(crops: np.ndarray, what: str) -> np.ndarray:
+    """crops as (N, 3, H, W) float32 with N >= 1 and finite values, else a SimplePoseError."""
+    crops = np.asarray(crops, np.float32)
+    if crops.ndim != 4 or crops.shape[1] != 3 or len(crops) == 0:
+        raise SimplePoseError(f"{what} must be (N, 3, H, W) crops with N >= 1, got shape {crops.shape}")
+    if not np.isfinite(crops).all():
+        raise SimplePoseError(f"{what} contain NaN or infinity")
+    return crops
+
+
+def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes:
+    """The float32 ONNX model `data` (onnx_bytes) statically quantised to int8 (QDQ, module docstring),
+    activation ranges from calibration (N, 3, H, W) normalised crops fed `batch` at a time."""
+    q = _quantization_api()
+    calibration = _check_crops(calibration, "calibration crops")
+    feeds = iter([{"input": calibration[i:i + batch]} for i in range(0, len(calibration), batch)])
+
+    class Crops(q.CalibrationDataReader):
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            """The next calibration batch, or None when all were fed."""
+            return next(feeds, None)
+
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(data)
+        # it logs advice (shape-inference pre-processing) on the root logger that changes nothing here
+        root = logging.getLogger()
+        was = root.disabled
+        root.disabled = True
+        try:
+            q.quantize_static(str(src), str(dst), Crops(), quant_format=q.QuantFormat.QDQ,
+                              activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
+                              per_channel=True, calibrate_method=q.CalibrationMethod.MinMax)
+        except Exception as e:  # onnx's and onnxruntime's errors derive from Exception only
+            raise SimplePoseError(f"int8 quantisation failed: {e}") from None
+        finally:
+            root.disabled = was
+        return dst.read_bytes()
+
+
+def int8_agreement(float32: bytes, int8: bytes, crops: np.ndarray, score_thr: float = 0.3) -> float:
+    """Share of joints with float32 heatmap maximum >= score_thr on crops (N, 3, H, W) whose int8
+    maximum lies within one heatmap pixel (Chebyshev) of the float32 one; 1.0 if none is confident."""
+    crops = _check_crops(crops, "check crops")
+    outs = []
+    for source in (float32, int8):
+        heatmaps = onnx_session(source).run(["heatmaps"], {"input": crops})[0]     # (N, K, h, w)
+        if not np.isfinite(heatmaps).all():
+            raise SimplePoseError("the int8 check: ONNX Runtime outputs NaN or infinity")
+        outs.append(heatmap_maximum(np.ascontiguousarray(heatmaps, np.float32)))
+    (loc32, val32), (loc8, _) = outs
+    confident = val32 >= score_thr                                                  # (N, K)
+    if not confident.any():
+        return 1.0
+    near = np.abs(loc8 - loc32).max(-1) <= 1                                        # (N, K)
+    return float(near[confident].mean())
+
+
+def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration: np.ndarray, check: np.ndarray,
+                         input_size: tuple[int, int] = (192, 256), opset: int = 17,
+                         min_agreement: float = 0.9) -> tuple[Path, float]:
+    """Export, quantise to int8 on the calibration crops, measure int8_agreement on the held-out
+    check crops, and write the file only if it is >= min_agreement. Returns (path, agreement)."""
+    try:
+        data = onnx_bytes(model, input_size, opset)
+    except (RuntimeError, ValueError) as e:
+        raise SimplePoseError(f"{path}: ONNX export at opset {opset} failed: {e}") from None
+    int8 = quantize_int8(data, calibration)
+    agreement = int8_agreement(data, int8, check)
+    if not agreement >= min_agreement:
+        raise SimplePoseError(f"{path}: only {agreement:.1%} of the confident joints of the held-out crops decode "
+                              f"within one heatmap pixel of float32 after int8 quantisation, under the "
+                              f"required {min_agreement:.0%}; nothing written")
+    return atomic_write(path, lambda f: f.write(int8), mode="wb"), agreement

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simplepose.engine.config import DATASETS, Config, apply_overrides, save_config
@@ -129,3 +130,19 @@ def test_kill_9_of_trainer_ends_its_loader_processes(synth_root: Path, tmp_path:
         for pid in _group(proc.pid):                     # what this test started, should it fail
             os.kill(pid, signal.SIGKILL)
         proc.stdout.close()
+
+
+def test_calibration_crops_are_unaugmented_train_crops(synth_root: Path, tmp_path: Path) -> None:
+    """calibration_crops: (N, 3, H, W) float32 at the config's input size, the same draw for a seed,
+    another for another seed, and at most every train person once."""
+    from simplepose.engine.data import calibration_crops
+    cfg = tiny_config(synth_root, tmp_path)
+    w, h = cfg.data.input_size
+    crops = calibration_crops(cfg, 6, seed=0)
+    assert crops.shape == (6, 3, h, w) and crops.dtype == np.float32 and np.isfinite(crops).all()
+    np.testing.assert_array_equal(crops, calibration_crops(cfg, 6, seed=0))
+    assert not np.array_equal(crops, calibration_crops(cfg, 6, seed=1))
+    persons = len(load_instances(cfg, "train"))
+    everyone = calibration_crops(cfg, persons + 50)
+    assert len(everyone) == persons
+    assert len({c.tobytes() for c in everyone}) == persons          # no person drawn twice
