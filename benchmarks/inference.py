@@ -21,7 +21,11 @@ machine's CPU time used by other processes meanwhile (read from /proc/stat): tru
 "per CPU-s" is persons per second of this process's own CPU time: on a shared machine, at 1 thread
 (--threads 1), it is far less sensitive to other processes than the wall-clock rate.
 
-Usage: python benchmarks/inference.py [--repeats 3] [--sections e2e,model,bf16,onnx,openvino,mmpose]
+Opt-in section `int8` (the speed issue's stretch): the model statically quantised to int8 by ONNX
+Runtime (QDQ; calibrated on random inputs, so for speed only), run by ONNX Runtime and by OpenVINO
+(AMX-INT8 / VNNI kernels where the CPU has them); its "of bound" column uses the bf16 matmul peak.
+
+Usage: python benchmarks/inference.py [--repeats 3] [--sections e2e,model,bf16,onnx,openvino,mmpose[,int8]]
        [--batches 1,8,16,32] [--sweep]
 """
 from __future__ import annotations
@@ -166,6 +170,32 @@ class OpenVinoModel(torch.nn.Module):
         """(N, 3, H, W) -> heatmaps (N, K, H/4, W/4) float32."""
         out = self.request.infer({0: x.detach().float().contiguous().numpy()})
         return torch.from_numpy(next(iter(out.values())).copy())
+
+
+class Int8Model(torch.nn.Module):
+    """An int8 ONNX model (bytes, simplepose.inference.export.quantize_int8) behind the nn.Module call
+    interface, run by ONNX Runtime or OpenVINO (optional peers: ImportError when not installed)."""
+
+    def __init__(self, data: bytes, runtime: str, threads: int) -> None:
+        """runtime: "onnxruntime" or "openvino"."""
+        super().__init__()
+        if runtime == "openvino":
+            import openvino as ov
+            core = ov.Core()
+            request = core.compile_model(core.read_model(data), "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                                      "PERFORMANCE_HINT": "LATENCY"}
+                                         ).create_infer_request()
+            self.name = f"OpenVINO {ov.__version__.split('-')[0]}"
+            self.run = lambda x: next(iter(request.infer({0: x}).values()))
+        else:
+            from simplepose.inference.export import onnx_session
+            session = onnx_session(data, threads)
+            self.name = "onnxruntime"
+            self.run = lambda x: session.run(["heatmaps"], {"input": x})[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> heatmaps (N, K, h, w) float32."""
+        return torch.from_numpy(np.array(self.run(x.detach().float().contiguous().numpy()), np.float32))
 
 
 # Runs inside the MMPose peer venv (MMPOSE_PYTHON): the same measurements through MMPose's own API.
@@ -334,6 +364,19 @@ def main() -> int:
                 backends += [(name, f"OpenVINO {hint}, unchunked", ov_model, None)]
         except ImportError:
             print("OpenVINO not installed: its rows are skipped (pip install openvino)")
+    if "int8" in sections:
+        from simplepose.inference.export import onnx_bytes, quantize_int8
+        t0 = time.perf_counter()
+        calibration = np.random.default_rng(0).standard_normal((8, 3, 256, 192)).astype(np.float32)
+        int8 = quantize_int8(onnx_bytes(model), calibration)
+        print(f"int8: export + quantise {time.perf_counter() - t0:.1f} s (random calibration: for speed only)")
+        for runtime in ("onnxruntime", "openvino"):
+            try:
+                q = Int8Model(int8, runtime, threads)
+            except ImportError as e:
+                print(f"int8 through {runtime} skipped: {e}")
+                continue
+            backends += [("bf16", f"int8 QDQ {q.name}, unchunked", q, None)]
     model_rates: dict[tuple[str, int, bool], float] = {}
     for dtype_name, name, net, chunk in backends:
         for bs in batches:

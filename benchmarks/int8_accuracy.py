@@ -23,37 +23,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inference import machine  # noqa: E402  (benchmarks/inference.py)
+from inference import Int8Model, machine  # noqa: E402  (benchmarks/inference.py)
 from simplepose.engine.config import apply_overrides, load_config  # noqa: E402
 from simplepose.engine.data import calibration_crops, load_instances  # noqa: E402
 from simplepose.engine.evaluate import evaluate_predictions, predict_instances  # noqa: E402
-from simplepose.inference.export import int8_agreement, onnx_bytes, onnx_session, quantize_int8  # noqa: E402
+from simplepose.inference.export import int8_agreement, onnx_bytes, quantize_int8  # noqa: E402
 from simplepose.model.checkpoint import load_model  # noqa: E402
 from simplepose.model.precision import cpu_bf16_support  # noqa: E402
-
-
-class Int8Network(torch.nn.Module):
-    """An int8 ONNX model (bytes) behind the nn.Module call interface: OpenVINO if installed, else ONNX Runtime."""
-
-    def __init__(self, data: bytes, threads: int) -> None:
-        super().__init__()
-        try:
-            import openvino as ov
-        except ImportError:
-            session = onnx_session(data, threads)
-            self.runtime = "onnxruntime"
-            self.run = lambda x: session.run(["heatmaps"], {"input": x})[0]
-            return
-        core = ov.Core()
-        compiled = core.compile_model(core.read_model(data), "CPU", {"INFERENCE_NUM_THREADS": threads,
-                                                                   "PERFORMANCE_HINT": "LATENCY"})
-        request = compiled.create_infer_request()
-        self.runtime = f"OpenVINO {ov.__version__}"
-        self.run = lambda x: next(iter(request.infer({0: x}).values()))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> heatmaps (N, K, h, w) float32."""
-        return torch.from_numpy(np.array(self.run(x.detach().float().contiguous().numpy()), np.float32))
 
 
 def main() -> int:
@@ -78,11 +54,14 @@ def main() -> int:
     agreement = int8_agreement(data, int8, crops[:held])
     print(f"int8: quantised on {len(crops) - held} train crops in {time.perf_counter() - t0:.1f} s; "
           f"{agreement:.1%} of the confident joints of {held} held-out crops within one heatmap pixel of float32")
-    net = Int8Network(int8, threads)
+    try:
+        net = Int8Model(int8, "openvino", threads)
+    except ImportError:
+        net = Int8Model(int8, "onnxruntime", threads)
     cfg = apply_overrides(cfg, [f"data.data_root={args.val or args.data}"])
     val = load_instances(cfg, "val")
     runs = [("fp32", model, "fp32")] + ([("bf16", model, "bf16")] if cpu_bf16_support()[0] else []) \
-        + [(f"int8 ({net.runtime})", net, "fp32")]
+        + [(f"int8 ({net.name})", net, "fp32")]
     print(f"{len(val)} val persons, flip test {'on' if cfg.data.flip_test else 'off'}")
     print("| network | Head | Shou | Elb | Wri | Hip | Knee | Ankl | Total AP | test loop s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
