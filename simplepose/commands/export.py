@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_int8(args: argparse.Namespace, model, size: tuple[int, int]) -> int:
     """Calibrate on three quarters of the sampled train crops, check on the rest, write, print."""
+    # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.engine.config import apply_overrides, load_config
     from simplepose.engine.data import calibration_crops
     from simplepose.inference.export import export_int8_verified

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -174,7 +175,6 @@ def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes
             """The next calibration batch, or None when all were fed."""
             return next(feeds, None)
 
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
