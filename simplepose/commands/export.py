@@ -82,12 +82,12 @@ def _export_int8(args: argparse.Namespace, model, size: tuple[int, int]) -> int:
     from simplepose.engine.config import apply_overrides, load_config
     from simplepose.engine.data import calibration_crops
     from simplepose.inference.export import export_int8_verified
+    from simplepose.model.head import heatmap_output_size
 
     cfg = load_config(args.calibrate, args.overrides)
     if tuple(cfg.data.input_size) != size:      # crop at the exported size (the heatmap size follows)
-        up = 2 ** model.num_deconv
-        cfg = apply_overrides(cfg, [f"data.input_size=[{size[0]},{size[1]}]",
-                                    f"data.heatmap_size=[{size[0] * up // 32},{size[1] * up // 32}]"])
+        hw, hh = heatmap_output_size(size, model.num_deconv)
+        cfg = apply_overrides(cfg, [f"data.input_size=[{size[0]},{size[1]}]", f"data.heatmap_size=[{hw},{hh}]"])
     crops = calibration_crops(cfg, args.calibration_count)
     held = max(1, len(crops) // 4)
     path, agreement = export_int8_verified(model, args.output, crops[held:], crops[:held], size, args.opset,

@@ -19,6 +19,7 @@ import yaml
 from simplepose.data.transforms import AugmentConfig
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
+from simplepose.model.head import heatmap_output_size
 from simplepose.model.precision import PRECISIONS
 from simplepose.tracking.flowtrack import FlowTrackConfig
 
@@ -329,7 +330,7 @@ def _range_problems(cfg: Config) -> list[str]:
             # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
             problems.append(f"data.input_size must be multiples of 32 (the backbone's stride), got {d.input_size}")
         elif 1 <= m.num_deconv <= 5:
-            expected = [s // 32 * 2 ** m.num_deconv for s in d.input_size]
+            expected = list(heatmap_output_size(d.input_size, m.num_deconv))
             if d.heatmap_size != expected:
                 problems.append(f"data.heatmap_size must be {expected} (what the network outputs for "
                                 f"input_size {d.input_size} and {m.num_deconv} deconvolutions), got {d.heatmap_size}")

@@ -124,15 +124,20 @@ def verify_onnx(model: nn.Module, source: str | os.PathLike | bytes, input_size:
     return worst
 
 
+def _exported(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int], opset: int) -> bytes:
+    """onnx_bytes, its failure a SimplePoseError naming the file that would have been written."""
+    try:
+        return onnx_bytes(model, input_size, opset)
+    except (RuntimeError, ValueError) as e:
+        raise SimplePoseError(f"{path}: ONNX export at opset {opset} failed: {e}") from None
+
+
 def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
                     opset: int = 17, tolerance: float | None = 1e-4,
                     precision: str = "fp32") -> tuple[Path, float | None]:
     """Export, compare with PyTorch (in `precision`) in memory, and write the file only if it passed
     (tolerance None: no comparison). Returns (path, max difference or None)."""
-    try:
-        data = onnx_bytes(model, input_size, opset)
-    except (RuntimeError, ValueError) as e:
-        raise SimplePoseError(f"{path}: ONNX export at opset {opset} failed: {e}") from None
+    data = _exported(model, path, input_size, opset)
     diff = None
     if tolerance is not None:
         diff = verify_onnx(model, data, input_size, precision=precision)
@@ -216,10 +221,7 @@ def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration:
                          min_agreement: float = 0.9) -> tuple[Path, float]:
     """Export, quantise to int8 on the calibration crops, measure int8_agreement on the held-out
     check crops, and write the file only if it is >= min_agreement. Returns (path, agreement)."""
-    try:
-        data = onnx_bytes(model, input_size, opset)
-    except (RuntimeError, ValueError) as e:
-        raise SimplePoseError(f"{path}: ONNX export at opset {opset} failed: {e}") from None
+    data = _exported(model, path, input_size, opset)
     int8 = quantize_int8(data, calibration)
     agreement = int8_agreement(data, int8, check)
     if not agreement >= min_agreement:

@@ -5,8 +5,15 @@ deconv_layers.<3i+2> (ReLU, no parameters) and final_layer (Conv2d with bias).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
+
+
+def heatmap_output_size(input_size: Sequence[int], num_deconv: int) -> tuple[int, int]:
+    """Heatmap (w, h) that the stride-32 backbone and num_deconv 2x deconvolutions give for input (w, h)."""
+    return input_size[0] // 32 * 2 ** num_deconv, input_size[1] // 32 * 2 ** num_deconv
 
 
 class HeatmapHead(nn.Module):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from simplepose.errors import CheckpointError
+from simplepose.model.head import heatmap_output_size
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,7 @@ def checkpoint_input_size(settings: DataSettings, source: str, num_deconv: int =
         raise CheckpointError(f"{source}: records input size {size[0]}x{size[1]} (from {settings.source}), "
                               "which is not a multiple of 32; pass an input size explicitly")
     log.info("%s: input size %dx%d (w x h) from %s", source, size[0], size[1], settings.source)
-    stride = 32 // 2 ** num_deconv
-    produced = (size[0] // stride, size[1] // stride) if stride else None
+    produced = heatmap_output_size(size, num_deconv) if num_deconv <= 5 else None   # beyond 5: stride < 1
     if settings.heatmap_size is not None and produced is not None and tuple(settings.heatmap_size) != produced:
         log.warning("%s: records heatmap size %dx%d, but the network gives %dx%d at input %dx%d; decoding "
                     "uses the network's", source, *settings.heatmap_size, *produced, *size)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from simplepose.model.fusion import fold_batchnorm
+from simplepose.model.head import heatmap_output_size
 from simplepose.model.loss import KeypointMSELoss
 from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps
 from simplepose.model.resnet import ResNet
@@ -80,3 +81,12 @@ def test_mse_loss_hand_computed() -> None:
         (0.5 * 10 + 2.0 * 8) / 4)
     with pytest.raises(ValueError, match="weights"):
         KeypointMSELoss(True)(pred, target, torch.ones(1, 3))
+
+
+@pytest.mark.parametrize("input_size, num_deconv", [((192, 256), 3), ((96, 128), 3), ((64, 96), 2), ((32, 32), 1)])
+def test_heatmap_output_size_is_what_the_network_outputs(input_size: tuple[int, int], num_deconv: int) -> None:
+    """The rule configs and checkpoints are checked against equals the network's actual output (w, h)."""
+    model = SimpleBaseline(18, 17, deconv_channels=16, num_deconv=num_deconv).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, input_size[1], input_size[0]))
+    assert heatmap_output_size(input_size, num_deconv) == (out.shape[-1], out.shape[-2])
