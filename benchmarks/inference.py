@@ -13,7 +13,9 @@ Measures, in one run:
     ONNX Runtime (fp32) and OpenVINO (fp32 and bf16 inference precision hints),
   * each as persons/s and as the fraction of the FLOP bound (GFLOP per person / matmul peak of its
     dtype: fp32 rows against the fp32 torch.mm peak, bf16 rows against the bf16 one).
-The machine (CPU model and its fp32/bf16 instruction sets) is named in the first lines.
+The machine (CPU model and its fp32/bf16 instruction sets) is named in the first lines, and the
+malloc setting every simplepose predict path makes (simplepose/allocator.py; SIMPLEPOSE_MALLOC=system
+measures without it); the peers in this process (ONNX Runtime, OpenVINO) run under it too.
 MMPose is measured in the same run when MMPOSE_PYTHON names the peer venv's python; otherwise the
 recorded baseline (shared/peers/mmpose/mmpose_baseline.md) is printed and labelled as such.
 Every timing is the median of --repeats runs after one warm-up; `others` is the share of the
@@ -46,6 +48,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from simplepose.allocator import keep_freed_memory  # noqa: E402
 from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK, PoseEstimator  # noqa: E402
 from simplepose.model.fusion import fold_batchnorm, prepare_for_inference, prepare_in_precision  # noqa: E402
 from simplepose.model.precision import Precision, cpu_bf16_support  # noqa: E402
@@ -295,6 +298,8 @@ def main() -> int:
     batches = tuple(int(b) for b in args.batches.split(","))
     threads = torch.get_num_threads()
     print(f"machine: {machine()}")
+    # as every CPU predict path runs (inference/topdown.py); MMPose runs with its own process's malloc
+    print(f"memory: {keep_freed_memory()}")
     print(f"torch {torch.__version__}, {threads} threads, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; chunk = {DEFAULT_CHUNK} images per pass "
           f"(fp32), {BF16_CHUNK} (bf16)")

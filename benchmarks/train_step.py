@@ -2,7 +2,8 @@
 
 The step is the trainer's own (engine/train.py train_step: forward under the precision's autocast,
 KeypointMSELoss in float32, backward, Adam on float32 weights) on a pre-built batch (data loading
-excluded), BN in train mode, as MMPose's measurement (iv). Two cases: ResNet-50 256x192 batch 32
+excluded), BN in train mode, as MMPose's measurement (iv), with malloc set as `simplepose train`
+sets it (simplepose/allocator.py; SIMPLEPOSE_MALLOC=system measures without). Two cases: ResNet-50 256x192 batch 32
 (MMPose's config) and the demo's ResNet-18 128x96 batch 32, each in the layouts and precisions
 asked for (bf16 rows only where this CPU computes bf16 natively, unless --precisions names it).
 The ratio against MMPose is measured in the same run when MMPOSE_PYTHON points at the peer venv's
@@ -28,6 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from simplepose.allocator import keep_freed_memory  # noqa: E402
 from simplepose.engine.train import train_step  # noqa: E402
 from simplepose.model.loss import KeypointMSELoss  # noqa: E402
 from simplepose.model.pose_model import SimpleBaseline  # noqa: E402
@@ -121,6 +123,8 @@ def main() -> int:
     native, found = cpu_bf16_support()
     precisions = args.precisions.split(",") if args.precisions else ["fp32"] + (["bf16"] if native else [])
     print(f"machine: {machine()}; torch {torch.__version__}, {args.threads} threads; bf16: {found}")
+    # as `simplepose train` on the CPU runs (engine/train.py); MMPose runs with its own process's malloc
+    print(f"memory: {keep_freed_memory()}")
     # the machine may be shared: MMPose runs before and after ours, and the median of the two is the reference
     peer = [mmpose_measured()]
     print(f"load before: {load()}")

@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from simplepose.allocator import keep_freed_memory
 from simplepose.data.instances import PersonInstance
 from simplepose.engine import distributed as du
 from simplepose.engine.build import build_model, channels_last, freeze_batchnorm, place_model
@@ -72,6 +73,8 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     rt = cfg.runtime
     save_every_iters = save_every_iters if save_every_iters is not None else rt.save_every_iters
     device, info = du.setup_device(rt.device)
+    if device.type == "cpu":
+        keep_freed_memory()          # large activations would be page-faulted in on every step
     if rt.threads:
         torch.set_num_threads(rt.threads)
     seed_everything(rt.seed, rt.deterministic)

@@ -44,14 +44,14 @@ from simplepose.model.settings import checkpoint_input_size
 
 log = logging.getLogger(__name__)
 
-# Images (original + flipped copies) per forward pass. benchmarks/inference.py on the 2-core machine
-# (res50 256x192, 2 threads): an unchunked batch of 32 ran 23% slower per person than batch 8 (the
-# activations spill out of cache); passes of 4-8 images are the fastest, and with them batch 32
-# runs as fast per person as batch 8.
-DEFAULT_CHUNK = 8
-# The same for the fused bf16 path (AMX tiles want more rows). res50, 32 persons, median of 3 in one
-# interleaved run on the 2-core AMX Xeon, nothing else running: no flip 8 images/pass 33.9 persons/s,
-# 16: 34.7, 28: 29.3, 32: 34.0; flip 8: 18.1, 16: 19.3, 28: 17.9, 32: 16.0.
+# Images (original + flipped copies) per forward pass. res50 256x192, 32 persons with flip, 2 threads,
+# persons/s, median of 3, two runs on the 2-core AMX Xeon with glibc malloc keeping freed blocks
+# (simplepose.allocator; without it every pass above ~20 images page-faults its activations in and
+# the larger passes lose: fp32 16 images 11.5, 32: 11.3; bf16 16: 52, 32: 43):
+# fp32 4 images/pass 12.0-12.5, 8: 12.5-12.7, 16: 13.0-13.4, 32: 13.4-13.7;
+# bf16 8: 54-57, 16: 59-60, 32: 56-61, 64: 57-58. 16 is the fastest or within noise of it in both,
+# at ~0.2 GB less peak memory than 32.
+DEFAULT_CHUNK = 16
 BF16_CHUNK = 16
 _GROUP = 64  # persons normalised and decoded together (bounds the float input memory)
 

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from simplepose.allocator import keep_freed_memory
 from simplepose.data.codec import MSRAHeatmap
 from simplepose.data.geometry import input_to_image
 from simplepose.model.pose_model import predict_heatmaps
@@ -34,6 +35,8 @@ class TopDownPredictor:
         self.flip_indices = None if flip_indices is None else list(flip_indices)
         self.chunk_size = chunk_size
         self.device = None if device is None else torch.device(device)
+        if self.device is None or self.device.type == "cpu":
+            keep_freed_memory()      # large activations would be page-faulted in on every pass
         self._codecs: dict[tuple[int, int], MSRAHeatmap] = {}
 
     def heatmaps(self, inputs: torch.Tensor) -> torch.Tensor:
