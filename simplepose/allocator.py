@@ -9,9 +9,9 @@ a 1x1 conv 64 -> 256 channels on 32 x 64x48 pixels (bf16) took 18.1 ms, 4.0 ms w
 kept; the fused bf16 network on one pass of 32 images 0.380 s against 0.304 s; the fp32 ResNet-50
 training step (batch 32) 6.67 s against 4.90 s; `predict_batch` on the 3 sample frames (14 persons,
 flip, 16 images per pass) 49.5-52.5 -> 55.1-56.5 persons/s in bf16 and 11.3-11.7 -> 12.5-12.7 in
-fp32, peak memory within 10% (755-1040 MB against 771-949). Kept blocks are reused by the next call of the same
-shape, so memory stays near the run's peak instead of being handed back and faulted in again, as
-PyTorch's CUDA caching allocator, jemalloc and tcmalloc do.
+fp32, peak memory within 10% (755-1040 MB against 771-949). Kept blocks are reused by the next
+call of the same shape, so memory stays near the run's peak instead of being handed back and
+faulted in again, as PyTorch's CUDA caching allocator, jemalloc and tcmalloc do.
 
 How: mallopt(M_MMAP_MAX, 0), every block from malloc's heap, and mallopt(M_TRIM_THRESHOLD, 1 GiB),
 freed memory at the heap's top kept up to that size. It is set once per process, by the CPU
