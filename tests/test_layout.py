@@ -36,7 +36,7 @@ FLOORS: dict[str, int] = {
     "synthetic": 7,
     "commands": 8, "cli": 8, "__main__": 8, "": 8,
 }
-HEAVY_OPTIONAL = ("onnx", "onnxruntime", "tensorboard", "torch.utils.tensorboard", "matplotlib")
+HEAVY_OPTIONAL = ("onnx", "onnxruntime", "openvino", "tensorboard", "torch.utils.tensorboard", "matplotlib")
 LIGHT_IMPORT_MODULES = ("commands", "")        # imported by the CLI before a command is chosen
 
 

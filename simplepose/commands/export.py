@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export, compare ONNX Runtime with PyTorch on random inputs at batch 1 and 3, then write."""
     # torch loads here, not at import: the CLI imports every command module for its parser
+    from simplepose.inference.deployed import export_metadata
+    from simplepose.inference.estimator import schema_from_meta
     from simplepose.inference.export import DEFAULT_TOLERANCE, export_verified
     from simplepose.model.precision import resolve_precision
     from simplepose.model.checkpoint import load_model_and_settings
@@ -57,17 +59,20 @@ def run(args: argparse.Namespace) -> int:
                               f"got {args.calibration_count}")
     if not 0 <= args.min_agreement <= 1:
         raise SimplePoseError(f"--min-agreement must be within [0, 1], got {args.min_agreement:g}")
-    model, _, settings = load_model_and_settings(args.checkpoint)
+    model, meta, settings = load_model_and_settings(args.checkpoint)
     if args.input_size is not None:
         size = (args.input_size[0], args.input_size[1])
     else:
         size = checkpoint_input_size(settings, args.checkpoint, model.num_deconv)
+    # what a runtime needs beside the graph (PoseEstimator.from_onnx reads it back)
+    schema = schema_from_meta(meta, model.num_keypoints, source=args.checkpoint, dataset=settings.dataset).name
     if args.int8:
-        return _export_int8(args, model, size)
+        return _export_int8(args, model, size, export_metadata(size, schema, "int8"))
     precision = resolve_precision(args.precision, "cpu").name
     tolerance = args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE[precision]
     path, diff = export_verified(model, args.output, size, opset=args.opset,
-                                 tolerance=None if args.no_verify else tolerance, precision=precision)
+                                 tolerance=None if args.no_verify else tolerance, precision=precision,
+                                 metadata=export_metadata(size, schema, "float32"))
     print(f"wrote {path} (ResNet-{model.depth}, {model.num_keypoints} keypoints, input 3x{size[1]}x{size[0]}, "
           f"dynamic batch, opset {args.opset})")
     if diff is not None:
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_int8(args: argparse.Namespace, model, size: tuple[int, int]) -> int:
+def _export_int8(args: argparse.Namespace, model, size: tuple[int, int], metadata: dict[str, str]) -> int:
     """Calibrate on three quarters of the sampled train crops, check on the rest, write, print."""
     # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.engine.config import apply_overrides, load_config
@@ -91,7 +96,7 @@ def _export_int8(args: argparse.Namespace, model, size: tuple[int, int]) -> int:
     crops = calibration_crops(cfg, args.calibration_count)
     held = max(1, len(crops) // 4)
     path, agreement = export_int8_verified(model, args.output, crops[held:], crops[:held], size, args.opset,
-                                           args.min_agreement)
+                                           args.min_agreement, metadata)
     print(f"wrote {path} (int8 QDQ, ResNet-{model.depth}, {model.num_keypoints} keypoints, input 3x{size[1]}x"
           f"{size[0]}, dynamic batch, opset {args.opset}; activation ranges from {len(crops) - held} train crops)")
     print(f"int8 vs float32 on {held} held-out crops: {agreement:.1%} of the confident joints decode within one "

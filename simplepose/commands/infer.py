@@ -40,7 +40,8 @@ def finite_float(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose infer`."""
-    parser.add_argument("checkpoint", help="model checkpoint (ours, or MMPose 0.x/1.x)")
+    parser.add_argument("checkpoint", help="model checkpoint (ours, or MMPose 0.x/1.x), or an ONNX file "
+                                            "`simplepose export` wrote (float32 or int8; see --runtime)")
     parser.add_argument("input", help="an image, a folder of images (searched recursively) or a video file")
     parser.add_argument("--boxes", metavar="FILE",
                         help="person boxes: detections (COCO results json), a COCO/PoseTrack annotation file "
@@ -78,6 +79,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
     parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
     add_precision_argument(parser, "auto", "the fastest path this device runs natively")
+    parser.add_argument("--runtime", choices=("auto", "openvino", "onnxruntime"), default="auto",
+                        help="for a CHECKPOINT that is an ONNX file from `simplepose export` (float32 or "
+                             "int8): the runtime that runs it; auto: OpenVINO where installed, else ONNX Runtime")
+
+
+def _estimator(args: argparse.Namespace, device):
+    """The PoseEstimator of the checkpoint, or of an exported ONNX file (its own size and schema)."""
+    # torch loads here, not at import: the CLI imports every command module for its parser
+    from simplepose.inference.estimator import PoseEstimator
+
+    if str(args.checkpoint).lower().endswith(".onnx"):
+        fixed = [name for name, given in (("--input-size", args.input_size), ("--schema", args.schema),
+                                          ("--precision", args.precision != "auto"),
+                                          ("--device", device.type != "cpu")) if given]
+        if fixed:
+            raise DataError(args.checkpoint, f"{fixed[0]} does not apply to an exported ONNX file: its input size, "
+                                             "schema and number format are fixed at export, and it runs on the CPU")
+        return PoseEstimator.from_onnx(args.checkpoint, runtime=args.runtime, flip_test=not args.no_flip)
+    return PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
+                                         input_size=tuple(args.input_size) if args.input_size else None,
+                                         schema=get_schema(args.schema) if args.schema else None,
+                                         device=device, precision=args.precision)
 
 
 def _posetrack_videos(args: argparse.Namespace) -> list:
@@ -99,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.infer import (InferenceOutputs, estimate_frames, track_frames, tracking_config)
     from simplepose.inference.boxes import BoxProvider
-    from simplepose.inference.estimator import PoseEstimator
     from simplepose.inference.video import VideoFrames, VideoWriter, open_frames
     from simplepose.tracking.detector import OnnxPersonDetector
     from simplepose.tracking.flowtrack import FlowTracker
@@ -127,10 +149,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("no --boxes or --detector given: every frame is estimated as ONE person filling the WHOLE frame; "
                     "pass person detections (COCO results json) with --boxes or an ONNX --detector for real scenes")
     gt_videos = _posetrack_videos(args) if args.posetrack_out else None
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
-                                              input_size=tuple(args.input_size) if args.input_size else None,
-                                              schema=get_schema(args.schema) if args.schema else None,
-                                              device=device, precision=args.precision)
+    estimator = _estimator(args, device)
     video = VideoWriter(args.video_out, fps=args.fps or source.fps or 30.0) if args.video_out else None
     outputs = InferenceOutputs(args.out_dir, estimator.schema, estimator, isinstance(source, VideoFrames),
                                tracking=args.track, draw=args.draw, video=video, kpt_thr=args.kpt_thr,

@@ -35,6 +35,7 @@ from simplepose.data.image import read_image
 from simplepose.data.keypoints import KeypointSchema, get_schema
 from simplepose.data.transforms import crop_persons, normalise_crops
 from simplepose.errors import DataError
+from simplepose.inference.deployed import DeployedModel
 from simplepose.inference.export import OnnxRuntimeModel
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.model.checkpoint import load_model_and_settings
@@ -71,8 +72,9 @@ class PoseEstimator:
         precision: "auto" (bf16 where native, else fp32), "fp32" (the reference's numbers), "bf16"
         or "fp16"; see the module docstring. chunk_size: images per pass (default per precision).
 
-        backend "torch" (BN folded, channels_last when fast=True) or "onnxruntime" (needs the
-        onnxruntime package; the model is exported in memory and runs float32).
+        backend "torch" (BN folded, channels_last when fast=True), "onnxruntime" (needs the
+        onnxruntime package; the model is exported in memory and runs float32) or "deployed" (model
+        is a DeployedModel: an exported file run as it is; see from_onnx).
         """
         self.input_size = (int(input_size[0]), int(input_size[1]))
         if self.input_size[0] % 32 or self.input_size[1] % 32 or min(self.input_size) <= 0:
@@ -95,8 +97,15 @@ class PoseEstimator:
                 raise ValueError(f"the onnxruntime backend runs float32 only, not {precision}")
             self.model = OnnxRuntimeModel(model.eval(), self.input_size)
             self.precision = Precision("fp32", "the onnxruntime backend runs float32")
+        elif backend == "deployed":
+            if not isinstance(model, DeployedModel) or self.device.type != "cpu" or precision != "auto":
+                raise ValueError("backend 'deployed' takes a DeployedModel on the CPU, in the precision it was "
+                                 "exported in (precision='auto')")
+            self.model = model
+            # float32 in and out; the arithmetic inside is the file's (int8 or float32)
+            self.precision = Precision("fp32", model.describe())
         else:
-            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+            raise ValueError(f"backend must be 'torch', 'onnxruntime' or 'deployed', got {backend!r}")
         log.info("pose estimator: %s (%s backend, %s)", self.precision.describe(), backend,
                  type(self.model).__name__)
         self.backend = backend
@@ -140,6 +149,15 @@ class PoseEstimator:
                         source, list(settings.flip_indices), keypoints.name, list(keypoints.flip_indices))
         return cls(model, input_size=input_size, flip_test=flip_test, schema=keypoints, chunk_size=chunk_size,
                    fast=fast, backend=backend, device=device, precision=precision)
+
+    @classmethod
+    def from_onnx(cls, path: str | os.PathLike, runtime: str = "auto", flip_test: bool = True,
+                  chunk_size: int | None = None, num_threads: int | None = None) -> "PoseEstimator":
+        """From a file `simplepose export` wrote (float32 or int8), run by OpenVINO (runtime auto,
+        where installed) or ONNX Runtime; input size and schema are the ones the file records."""
+        model = DeployedModel(path, runtime, num_threads)
+        return cls(model, input_size=model.info.input_size, flip_test=flip_test, schema=model.info.schema,
+                   chunk_size=chunk_size, backend="deployed")
 
     # ------------------------------------------------------------------------------------------
     def predict(self, image: np.ndarray | str | os.PathLike, boxes: np.ndarray,

@@ -124,6 +124,20 @@ def verify_onnx(model: nn.Module, source: str | os.PathLike | bytes, input_size:
     return worst
 
 
+def with_metadata(data: bytes, metadata: dict[str, str] | None) -> bytes:
+    """The ONNX model `data` with `metadata` entries set in its metadata_props (graph unchanged)."""
+    if not metadata:
+        return data
+    import onnx  # optional (the `export` extra): needed only to write a file
+    model = onnx.load_from_string(data)
+    kept = [p for p in model.metadata_props if p.key not in metadata]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    return model.SerializeToString()
+
+
 def _exported(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int], opset: int) -> bytes:
     """onnx_bytes, its failure a SimplePoseError naming the file that would have been written."""
     try:
@@ -133,10 +147,11 @@ def _exported(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, 
 
 
 def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int] = (192, 256),
-                    opset: int = 17, tolerance: float | None = 1e-4,
-                    precision: str = "fp32") -> tuple[Path, float | None]:
-    """Export, compare with PyTorch (in `precision`) in memory, and write the file only if it passed
-    (tolerance None: no comparison). Returns (path, max difference or None)."""
+                    opset: int = 17, tolerance: float | None = 1e-4, precision: str = "fp32",
+                    metadata: dict[str, str] | None = None) -> tuple[Path, float | None]:
+    """Export, compare with PyTorch (in `precision`) in memory, and write the file (with `metadata`
+    in its metadata_props) only if it passed (tolerance None: no comparison). Returns (path, max
+    difference or None)."""
     data = _exported(model, path, input_size, opset)
     diff = None
     if tolerance is not None:
@@ -145,6 +160,7 @@ def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple
             raise SimplePoseError(f"{path}: onnxruntime differs from PyTorch by {diff:.3g} (max abs heatmap "
                                   f"difference), above the tolerance {tolerance:g}; nothing written "
                                   "(--no-verify writes it unchecked)")
+    data = with_metadata(data, metadata)
     return atomic_write(path, lambda f: f.write(data), mode="wb"), diff
 
 
@@ -218,9 +234,11 @@ def int8_agreement(float32: bytes, int8: bytes, crops: np.ndarray, score_thr: fl
 
 def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration: np.ndarray, check: np.ndarray,
                          input_size: tuple[int, int] = (192, 256), opset: int = 17,
-                         min_agreement: float = 0.9) -> tuple[Path, float]:
+                         min_agreement: float = 0.9,
+                         metadata: dict[str, str] | None = None) -> tuple[Path, float]:
     """Export, quantise to int8 on the calibration crops, measure int8_agreement on the held-out
-    check crops, and write the file only if it is >= min_agreement. Returns (path, agreement)."""
+    check crops, and write the file (with `metadata`) only if it is >= min_agreement. Returns
+    (path, agreement)."""
     data = _exported(model, path, input_size, opset)
     int8 = quantize_int8(data, calibration)
     agreement = int8_agreement(data, int8, check)
@@ -228,4 +246,5 @@ def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration:
         raise SimplePoseError(f"{path}: only {agreement:.1%} of the confident joints of the held-out crops decode "
                               f"within one heatmap pixel of float32 after int8 quantisation, under the "
                               f"required {min_agreement:.0%}; nothing written")
+    int8 = with_metadata(int8, metadata)
     return atomic_write(path, lambda f: f.write(int8), mode="wb"), agreement
