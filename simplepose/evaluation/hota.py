@@ -49,6 +49,7 @@ from simplepose.evaluation.arrays import ranks_within
 from simplepose.evaluation.eval_data import EvalData, VideoSource
 from simplepose.evaluation.mota import linear_sum_assignment
 from simplepose.evaluation.polygons import points_in_polygons
+from simplepose.evaluation.pose_ap import table_cell
 from simplepose.evaluation.poseval_files import NUM_JOINTS, POSEVAL_INDEX
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)           # (19,) the kit's thresholds
@@ -60,6 +61,8 @@ HOTA_JOINT_NAMES: tuple[str, ...] = (
     "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
     "right_ankle", "total")
 _KIT_ORDER = np.array([POSEVAL_INDEX[n] for n in HOTA_JOINT_NAMES[:NUM_JOINTS]])   # kit j -> poseval j
+HOTA_TABLE_JOINTS: tuple[str, ...] = ("Nose", "Neck", "Head", "LSho", "RSho", "LElb", "RElb", "LWri", "RWri",
+                                      "LHip", "RHip", "LKnee", "RKnee", "LAnk", "RAnk", "Total")
 FIELDS: tuple[str, ...] = ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA")
 COUNTS: tuple[str, ...] = ("TP", "FN", "FP")
 DEFECT_NOTE = ("anDoer/PoseTrack21#10 fixed: a frame without GT (predicted) persons adds its own predicted "
@@ -117,9 +120,10 @@ class HotaResult:
             s = self.summary(arrays)
             seqs[name] = {f: float(s[f][NUM_JOINTS]) for f in FIELDS + COUNTS}
         return {"joint_names": list(HOTA_JOINT_NAMES), "kit_defect": self.kit_defect, "note": self.note,
-                "alphas": ALPHAS.tolist(),
+                "alphas": np.round(ALPHAS, 2).tolist(),
                 "total": {f: float(summ[f][NUM_JOINTS]) for f in FIELDS + COUNTS},
                 "per_joint": {f: summ[f].tolist() for f in FIELDS + COUNTS},
+                "per_alpha": {f: (100 * self.combined[f][:, NUM_JOINTS]).tolist() for f in FIELDS},
                 "per_sequence": seqs}
 
 
@@ -384,3 +388,16 @@ def evaluate_hota(data: EvalData, kit_defect: bool = False) -> HotaResult:
     """Keypoint HOTA of loaded data (``eval_data.load_eval_data``), as the PoseTrack21 kit computes it;
     kit_defect=True reproduces anDoer/PoseTrack21#10 as the kit is published."""
     return evaluate_hota_frames(hota_frames(data), kit_defect)
+
+
+def format_hota_table(result: HotaResult, per_joint: bool = True) -> str:
+    """Markdown: a row per field (HOTA .. LocA, percent, one decimal), a column per joint and the
+    total (per_joint) or the totals alone in one row; then which counting of empty frames was used."""
+    summ = result.summary()
+    if per_joint:
+        lines = ["| keypoint HOTA | " + " | ".join(HOTA_TABLE_JOINTS) + " |", "|" + "---|" * (len(HOTA_TABLE_JOINTS) + 1)]
+        lines += ["| " + " | ".join([f, *(table_cell(float(v)) for v in summ[f])]) + " |" for f in FIELDS]
+    else:
+        lines = ["| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS),
+                 "| " + " | ".join(table_cell(float(summ[f][NUM_JOINTS])) for f in FIELDS) + " |"]
+    return "\n".join(lines + [f"keypoint HOTA as the PoseTrack21 kit computes it; {result.note}"])
