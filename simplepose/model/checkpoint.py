@@ -42,6 +42,7 @@ from simplepose.model.settings import DataSettings, data_settings
 log = logging.getLogger(__name__)
 
 _DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
+MAX_KEYPOINTS = 1000   # keypoint channels of a head (COCO-WholeBody has 133)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +313,9 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
             break
     bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{source}: state dict entry {bad[0]!r} is not a named tensor")
+        raise CheckpointError(f"{source}: state dict entry {str(bad[0])[:80]!r} is not a named tensor")
+    for key, value in sd.items():
+        _check_plain_tensor(key, value, source)
     if not sd:
         raise CheckpointError(f"{source}: the state dict is empty")
     out: dict[str, torch.Tensor] = {}
@@ -328,6 +331,21 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
         meta.setdefault("format", "torchvision_resnet")
         out = {f"backbone.{k}": v for k, v in out.items() if not k.startswith("fc.")}
     return out, meta
+
+
+_PLAIN_TENSOR_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32,
+                        torch.int16, torch.int8, torch.uint8, torch.bool)
+
+
+def _check_plain_tensor(key: str, t: torch.Tensor, source: str) -> None:
+    """A CheckpointError unless t is a dense CPU tensor of a real dtype whose elements its data holds
+    (a stride-0 view of a few bytes may declare a shape of terabytes)."""
+    if t.layout != torch.strided or t.is_quantized or t.device.type != "cpu" or t.dtype not in _PLAIN_TENSOR_DTYPES:
+        what = f"{t.layout}, {t.dtype}" + (", quantised" if t.is_quantized else "") + f", on {t.device.type}"
+        raise CheckpointError(f"{source}: tensor {key[:80]} is not a dense tensor of real numbers ({what})")
+    if t.numel() * t.element_size() > t.untyped_storage().nbytes():
+        raise CheckpointError(f"{source}: tensor {key[:80]} declares shape {tuple(t.shape)} with strides {t.stride()}, "
+                              f"more elements than the {t.untyped_storage().nbytes()} bytes of data it holds")
 
 
 def _rename_old_final_layer(sd: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
@@ -372,7 +390,14 @@ def infer_arch(sd: Mapping[str, torch.Tensor], source: str = "<state dict>") -> 
     deconvs = sorted({int(m.group(1)) for k in sd if (m := re.match(r"^head\.deconv_layers\.(\d+)\.weight$", k))
                       and sd[k].dim() == 4})
     deconv_channels = int(sd[f"head.deconv_layers.{deconvs[0]}.weight"].shape[1]) if deconvs else 256
-    return {"depth": depth, "num_keypoints": int(sd["head.final_layer.weight"].shape[0]),
+    final = sd["head.final_layer.weight"]
+    if final.dim() != 4 or not 0 < final.shape[0] <= MAX_KEYPOINTS:
+        raise CheckpointError(f"{source}: the head has {final.shape[0] if final.dim() else 0} keypoint channels "
+                              f"(head.final_layer.weight of shape {tuple(final.shape)}); expected 1..{MAX_KEYPOINTS}")
+    if not 0 < deconv_channels <= 4096 or len(deconvs) > 5:
+        raise CheckpointError(f"{source}: the head has {len(deconvs)} deconv layers of {deconv_channels} channels; "
+                              "expected at most 5 of at most 4096")
+    return {"depth": depth, "num_keypoints": int(final.shape[0]),
             "deconv_channels": deconv_channels, "num_deconv": len(deconvs)}
 
 

@@ -472,3 +472,31 @@ def test_plain_numpy_values_of_every_numeric_dtype_round_trip(tmp_path: Path) ->
     for key, expected in {**values, **scalars}.items():
         assert isinstance(meta[key], (np.ndarray, np.generic)) and meta[key].dtype == expected.dtype, key
         np.testing.assert_array_equal(meta[key], expected)
+
+
+@pytest.mark.parametrize("kind", ["stride0", "meta", "quantised", "sparse", "complex"])
+def test_tensors_that_are_not_plain_data_are_refused(tmp_path: Path, kind: str) -> None:
+    """A head weight that is a stride-0 view asking for far more than the file holds, a meta, quantised,
+    sparse or complex tensor: one CheckpointError naming the tensor, before any model is built."""
+    sd = _small_model().state_dict()
+    weight = sd["head.final_layer.weight"]
+    sd["head.final_layer.weight"] = {
+        "stride0": torch.zeros(1, 1, 1, 1).expand(1 << 20, 1 << 16, 1, 1),
+        "meta": torch.empty(weight.shape, device="meta"),
+        "quantised": torch.quantize_per_tensor(weight, 0.1, 0, torch.qint8),
+        "sparse": weight.reshape(weight.shape[0], -1).to_sparse(),
+        "complex": weight.to(torch.complex64),
+    }[kind]
+    torch.save({"state_dict": sd}, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match=r"odd\.pth: tensor head\.final_layer\.weight .*"):
+        ckpt.load_model(tmp_path / "odd.pth")
+
+
+def test_a_head_with_absurd_keypoint_count_is_refused(tmp_path: Path) -> None:
+    """A checkpoint whose head claims more keypoints than any schema: refused before building the model."""
+    sd = _small_model().state_dict()
+    sd["head.final_layer.weight"] = torch.zeros(5000, 32, 1, 1)
+    sd["head.final_layer.bias"] = torch.zeros(5000)
+    torch.save({"state_dict": sd}, tmp_path / "wide.pth")
+    with pytest.raises(CheckpointError, match=r"wide\.pth: the head has 5000 keypoint channels"):
+        ckpt.load_model(tmp_path / "wide.pth")
