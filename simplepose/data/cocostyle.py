@@ -85,7 +85,7 @@ def frame_number(stem: str) -> int | None:
 
     str.isdigit() also accepts superscripts and other scripts' digits, some of which int() refuses.
     """
-    return int(stem) if stem.isascii() and stem.isdigit() else None
+    return int(stem) if stem.isascii() and stem.isdigit() and len(stem) <= 18 else None
 
 
 def document_lists(doc: Any, path: PathLike, need_annotations: bool = True) -> tuple[list, list]:
@@ -141,6 +141,26 @@ def parse_image_size(img: Mapping, path: PathLike, where: str) -> tuple[int, int
     return w, h
 
 
+MAX_PATH_CHARS = 4096   # Linux PATH_MAX: no longer name can be opened
+
+
+def checked_file_name(name: Any, path: PathLike, where: str) -> str:
+    """A record's file_name, refused (DataError) when no file can have it: empty, a NUL character, a
+    lone surrogate, or longer than MAX_PATH_CHARS."""
+    if not isinstance(name, str) or not name:
+        raise DataError(path, "missing or empty field 'file_name'", record=where)
+    if len(name) > MAX_PATH_CHARS:
+        raise DataError(path, f"file_name {name[:24]!r}... is {len(name)} characters long, over {MAX_PATH_CHARS}",
+                        record=where)
+    if "\0" in name:
+        raise DataError(path, f"file_name {name!r} holds a NUL character", record=where)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(path, f"file_name {name!r} holds a lone surrogate (not text)", record=where) from None
+    return name
+
+
 def parse_images(images: list, path: PathLike, image_root: PathLike, video_name: str | None = None,
                  videos: bool = False) -> list[ImageInfo]:
     """Validate an `images` list and resolve paths; with `videos`, derive sequence and frame.
@@ -162,9 +182,7 @@ def parse_images(images: list, path: PathLike, image_root: PathLike, video_name:
         if image_id in seen:
             raise DataError(path, f"duplicate image id {image_id} (also images[{seen[image_id]}])", record=where)
         seen[image_id] = i
-        file_name = img.get("file_name")
-        if not isinstance(file_name, str) or not file_name:
-            raise DataError(path, "missing or empty field 'file_name'", record=where)
+        file_name = checked_file_name(img.get("file_name"), path, where)
         video_id, frame_index = None, 0
         if videos:
             rel = PurePosixPath(file_name.replace("\\", "/"))
@@ -222,11 +240,16 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
                       drop_invalid: bool = True) -> list[PersonInstance]:
     """COCO-style person annotations -> PersonInstances in MMPose's order, validated and filtered."""
     by_image: dict[int, list[int]] = {im.image_id: [] for im in images}
+    first_of_id: dict[int, int] = {}
     for j, ann in enumerate(annotations):
         where = f"annotations[{j}]"
         if not isinstance(ann, dict):
             raise DataError(path, f"annotation must be an object, got {type(ann).__name__}", record=where)
         ann_id = int_field(ann, "id", path, where)
+        if ann_id in first_of_id:
+            raise DataError(path, f"annotation id {ann_id} appears twice (also annotations[{first_of_id[ann_id]}])",
+                            record=where)
+        first_of_id[ann_id] = j
         image_id = int_field(ann, "image_id", path, f"annotation id {ann_id}")
         if image_id not in by_image:
             raise DataError(path, f"image_id {image_id} is not in 'images'", record=f"annotation id {ann_id}")

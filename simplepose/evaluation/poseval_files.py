@@ -74,6 +74,7 @@ POSEVAL_INDEX: dict[str, int] = {
 }
 MISSING_SCORE = -9999.0     # poseval's score for joints of a person without `scores`
 MAX_TRACK_ID = 10000
+MAX_PERSONS_PER_FRAME = 1000   # persons in one frame at most (matching a frame is quadratic in them)
 # images/<...>/<6 digits>_<mpii|bonn|mpiinew>[_...]/<frame number>.<ext>, frame < 10000
 _FILE_NAME_RE = re.compile(r"(?:^|/)(\d+)_(mpii|bonn|mpiinew)(?:_[^/]*)?/(\d+)\.[^/]*$")
 
@@ -183,6 +184,8 @@ def _track_ids(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
         t = a.get("track_id")
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
             raise DataError(path, f"'track_id' must be a finite number, got {t!r}", record=records[i])
+        if t < 0 or t != int(t):
+            raise DataError(path, f"'track_id' must be a whole number >= 0, got {t!r}", record=records[i])
         if t >= MAX_TRACK_ID:
             raise DataError(path, f"track_id {t} must be < {MAX_TRACK_ID}", record=records[i])
         out[i] = t
@@ -221,10 +224,39 @@ def _joint_scores(path: Path, anns: list[dict], records: list[str], k: int,
     sc = stack_rows([anns[i]["scores"] for i in chosen], k, path, [records[i] for i in chosen], "scores")
     keep = table >= 0
     score = np.full((len(anns), NUM_JOINTS), MISSING_SCORE)
+    _refuse_non_finite(path, sc, [records[i] for i in chosen], "scores")
     sc15 = np.full((len(chosen), NUM_JOINTS), np.nan)
     sc15[:, table[keep]] = sc[:, keep]
     score[with_scores] = sc15
     return score
+
+
+def _refuse_non_finite(path: Path, rows: np.ndarray, records: list[str], what: str) -> None:
+    """DataError naming the first row (N, ...) holding NaN or infinity (JSON's non-standard literals)."""
+    bad = np.flatnonzero(~np.isfinite(rows).reshape(len(rows), -1).all(1)) if rows.size else []
+    if len(bad):
+        raise DataError(path, f"'{what}' hold NaN or infinity", record=records[bad[0]])
+
+
+def _check_annotation_ids(path: Path, anns: list[dict], records: list[str]) -> None:
+    """DataError on an annotation id given twice (annotations without an id are not compared)."""
+    seen: set = set()
+    for a, rec in zip(anns, records):
+        key = a.get("id")
+        if key is None or isinstance(key, (list, dict)):
+            continue
+        if key in seen:
+            raise DataError(path, f"annotation id {key} appears twice", record=rec)
+        seen.add(key)
+
+
+def _check_frame_sizes(path: Path, frame: np.ndarray, n_images: int, file_names: list[str]) -> None:
+    """DataError when a frame holds more than MAX_PERSONS_PER_FRAME persons."""
+    counts = np.bincount(frame, minlength=n_images)
+    if len(counts) and counts.max() > MAX_PERSONS_PER_FRAME:
+        f = int(counts.argmax())
+        raise DataError(path, f"{counts[f]} persons in one frame, over the limit of {MAX_PERSONS_PER_FRAME}",
+                        record=f"image {f} ({file_names[f]})")
 
 
 def _ignore_frames(path: Path, images: list[dict]) -> dict[int, list[np.ndarray]]:
@@ -257,10 +289,13 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
         anns, frames = _posetrack21_labelled(images, anns, frames)
     records = [f"annotation id {a.get('id', f'#{i}')}" for i, a in enumerate(anns)]
     n = len(anns)
+    _check_frame_sizes(path, np.asarray(frames, dtype=np.int64), len(images), file_names)
+    _check_annotation_ids(path, anns, records)
     for a, rec in zip(anns, records):
         if "keypoints" not in a:
             raise DataError(path, "annotation without 'keypoints'", record=rec)
     kp = stack_rows([a["keypoints"] for a in anns], 3 * k, path, records, "keypoints").reshape(n, k, 3)
+    _refuse_non_finite(path, kp, records, "keypoints")
     keep = table >= 0
     kp15 = np.zeros((n, NUM_JOINTS, 3))
     kp15[:, table[keep]] = kp[:, keep]

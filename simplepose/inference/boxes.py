@@ -52,16 +52,18 @@ def match_file_names(paths: list[str], file_names: list[str], source: str) -> li
 
     None where not even the base name matches; a DataError when the best match is not unique.
     """
+    inputs = [_path_parts(Path(p).absolute().as_posix()) for p in paths]
+    deepest = max((len(parts) for parts in inputs), default=0)
+    # suffixes no deeper than the deepest input: memory linear in the records, whatever their depth
     index: dict[tuple[str, ...], list[int]] = defaultdict(list)
     longest = 0
     for j, name in enumerate(file_names):
         parts = _path_parts(name)
-        longest = max(longest, len(parts))
-        for n in range(1, len(parts) + 1):
+        longest = max(longest, min(len(parts), deepest))
+        for n in range(1, min(len(parts), deepest) + 1):
             index[parts[-n:]].append(j)
     out: list[int | None] = []
-    for p in paths:
-        parts = _path_parts(Path(p).absolute().as_posix())
+    for p, parts in zip(paths, inputs):
         found = None
         for n in range(min(len(parts), longest), 0, -1):
             hits = index.get(parts[-n:])

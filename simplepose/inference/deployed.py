@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from simplepose.errors import SimplePoseError
+from simplepose.data.keypoints import SCHEMAS
+from simplepose.errors import CheckpointError, SimplePoseError
 from simplepose.inference.export import onnx_session
+from simplepose.model.settings import MAX_INPUT_SIDE
 
 INPUT_SIZE_KEY = "simplepose.input_size"
 SCHEMA_KEY = "simplepose.schema"
@@ -62,12 +64,14 @@ def read_export_info(path: str | os.PathLike) -> ExportInfo:
     if missing:
         raise SimplePoseError(f"{path}: no {missing[0]} metadata: not written by `simplepose export` (re-export "
                               "it from its checkpoint with `simplepose export CHECKPOINT OUT.onnx`)")
-    try:
-        w, h = (int(v) for v in meta[INPUT_SIZE_KEY].split(","))
-    except ValueError:
-        raise SimplePoseError(f"{path}: {INPUT_SIZE_KEY} {meta[INPUT_SIZE_KEY]!r} is not 'W,H'") from None
+    w, h = _recorded_size(path, meta[INPUT_SIZE_KEY])
     if meta[FORMAT_KEY] not in FORMATS:
-        raise SimplePoseError(f"{path}: {FORMAT_KEY} {meta[FORMAT_KEY]!r} is not one of {', '.join(FORMATS)}")
+        raise SimplePoseError(f"{path}: {FORMAT_KEY} {meta[FORMAT_KEY][:40]!r} is not one of {', '.join(FORMATS)}")
+    if meta[SCHEMA_KEY] not in SCHEMAS:
+        raise SimplePoseError(f"{path}: schema {meta[SCHEMA_KEY][:40]!r} is not one of {', '.join(SCHEMAS)}")
+    if len(model.graph.input) != 1 or len(model.graph.output) < 1:
+        raise SimplePoseError(f"{path}: the graph has {len(model.graph.input)} inputs and {len(model.graph.output)} "
+                              "outputs; an exported pose model has one input and one output")
     graph_in = _dims(model.graph.input[0])
     if len(graph_in) != 4 or graph_in[1:] != [3, h, w]:
         raise SimplePoseError(f"{path}: the graph's input {graph_in} does not take 3x{h}x{w} crops as its "
@@ -75,7 +79,24 @@ def read_export_info(path: str | os.PathLike) -> ExportInfo:
     graph_out = _dims(model.graph.output[0])
     if len(graph_out) != 4 or not isinstance(graph_out[1], int):
         raise SimplePoseError(f"{path}: the graph's output {graph_out} is not (batch, K, h, w) heatmaps")
+    schema = SCHEMAS[meta[SCHEMA_KEY]]
+    if graph_out[1] != schema.num_keypoints:
+        raise CheckpointError(f"{path}: the graph predicts {graph_out[1]} keypoints, schema {schema.name!r} has "
+                              f"{schema.num_keypoints}")
     return ExportInfo((w, h), meta[SCHEMA_KEY], meta[FORMAT_KEY], graph_out[1])
+
+
+def _recorded_size(path: str | os.PathLike, text: str) -> tuple[int, int]:
+    """(w, h) of the input size metadata "W,H", each 1..MAX_INPUT_SIDE."""
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() and len(p.strip()) <= 6 for p in parts):
+        raise SimplePoseError(f"{path}: {INPUT_SIZE_KEY} {text[:20] + ('...' if len(text) > 20 else '')!r} "
+                              "is not 'W,H'")
+    w, h = int(parts[0]), int(parts[1])
+    if not 0 < w <= MAX_INPUT_SIDE or not 0 < h <= MAX_INPUT_SIDE:
+        raise SimplePoseError(f"{path}: records input size {w}x{h}, a side over {MAX_INPUT_SIDE} or zero "
+                              "(simplepose's limit for a recorded size)")
+    return w, h
 
 
 def _dims(value) -> list[int | str]:

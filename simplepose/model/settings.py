@@ -25,6 +25,9 @@ from simplepose.model.head import heatmap_output_size
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SIZE = (192, 256)  # (w, h) assumed for a checkpoint that records none
+# The largest input or heatmap side read from a file (a checkpoint's config, an MMPose config text,
+# ONNX metadata): a 4096x4096 input is 200 MB of float32 per person, far above any pose model
+MAX_INPUT_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,10 @@ def _size(value: Any, source: str, record: str) -> tuple[int, int]:
     ok = isinstance(value, (list, tuple)) and len(value) == 2 and \
         all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
     if not ok:
-        raise CheckpointError(f"{source}: {record} is {value!r}, not two positive integers (w, h)")
+        raise CheckpointError(f"{source}: {record} is {str(value)[:40]!r}, not two positive integers (w, h)")
+    if max(value) > MAX_INPUT_SIDE:
+        raise CheckpointError(f"{source}: {record} is {value[0]}x{value[1]}, a side over {MAX_INPUT_SIDE} "
+                              "(simplepose's limit for a recorded size)")
     return int(value[0]), int(value[1])
 
 
@@ -111,6 +117,9 @@ def _from_config_text(text: str, source: str, key: str) -> dict[str, Any]:
             log.warning("%s: meta[%r] gives several %s values %s; using the first", source, key, name,
                         ", ".join("x".join(v) for v in values))
         first = values[0]
+        if name != "sigma" and any(len(x) > 6 or int(x) > MAX_INPUT_SIDE for x in first):
+            raise CheckpointError(f"{source}: meta[{key!r}] gives {name} {'x'.join(x[:8] for x in first)} "
+                                  f"(first digits), a side over {MAX_INPUT_SIDE} (simplepose's limit for a recorded size)")
         out[name] = float(first[0]) if name == "sigma" else (int(first[0]), int(first[1]))
     return out
 

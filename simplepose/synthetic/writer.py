@@ -29,6 +29,7 @@ from simplepose.folders import check_owned, mark_owned, remove_owned
 from simplepose.io import write_json
 from simplepose.synthetic.annotations import detections, labeled_frames, sequence_name, video_json
 from simplepose.synthetic.body import NUM_KPTS
+from simplepose.synthetic.camera import canvas_pixels_bound
 from simplepose.synthetic.render import Video, render_video
 from simplepose.visualize import save_overlay
 
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_VIDEOS = {"train": 16, "val": 6}
 DEFAULT_IMAGE_SIZE = (384, 288)
+MAX_IMAGE_SIDE = 4096                # frame width and height at most
+MAX_FRAMES = 1000                    # frames per video at most
+MAX_CANVAS_PIXELS = 100_000_000      # a moving camera's background (which zoom and pan grow with frames)
 MARKER = "synthetic_dataset.json"  # written last into out_dir: the generation summary
 # The marker's "generator" value: the package, not __name__, so that the dataset's bytes depend on
 # the seed and options only, not on which module holds the code.
@@ -101,10 +105,14 @@ def generate_posetrack_dataset(
     """
     out = Path(out_dir)
     w, h = (int(v) for v in image_size)
-    if w < 32 or h < 32:
-        raise DataError(out, f"image_size {image_size} too small (need at least 32x32)")
-    if not 1 <= frames < 10**4:
-        raise DataError(out, f"frames must be in 1..9999, got {frames}")
+    if not 32 <= min(w, h) or max(w, h) > MAX_IMAGE_SIDE:
+        raise DataError(out, f"image_size {w}x{h} must be 32x32 to {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
+    if not 1 <= frames <= MAX_FRAMES:
+        raise DataError(out, f"frames must be in 1..{MAX_FRAMES}, got {frames}")
+    if camera_motion and canvas_pixels_bound(frames, (w, h)) > MAX_CANVAS_PIXELS:
+        raise DataError(out, f"a moving camera over {frames} frames of {w}x{h} may need a background of up to "
+                             f"{canvas_pixels_bound(frames, (w, h)) / 1e6:.0f} megapixels (limit "
+                             f"{MAX_CANVAS_PIXELS / 1e6:.0f}): use fewer frames or a still camera (--no-camera-motion)")
     if len(set(splits)) != len(splits) or not splits:
         raise DataError(out, f"splits must be distinct and non-empty, got {splits}")
     bad_names = [s for s in splits if not _PLAIN_NAME.fullmatch(s)]

@@ -46,6 +46,7 @@ Flow is only computed when propagation or a flow similarity needs it.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ from simplepose.evaluation.rescore import oks_nms, rescore
 from simplepose.tracking.flow import FlowConfig, FlowFrame, JointFlow
 from simplepose.tracking.smoothing import SmoothingConfig
 from simplepose.tracking.tracker import greedy_match, pairwise_iou, pairwise_oks
+
+log = logging.getLogger(__name__)
 
 SIMILARITIES = ("iou", "oks", "flow", "multiflow")
 PROP_SCORES = ("mean", "rescore", "keep", "detected")
@@ -94,6 +97,7 @@ class FlowTrackConfig:
     max_age: int = 5                # frames a track may stay unseen before it ends
     out_box_thr: float = 0.5        # output filter: persons below this box score dropped (paper 0.5)
     out_kpt_thr: float = 0.4        # output filter: joints below this score dropped (paper 0.4)
+    max_persons: int = 100          # detected boxes per frame at most: the best by score, with a warning
     flow: FlowConfig = field(default_factory=FlowConfig)
     smooth: SmoothingConfig = field(default_factory=SmoothingConfig)   # One-Euro on the output, off
     detector: DetectorConfig = field(default_factory=DetectorConfig)   # used with --detector
@@ -114,6 +118,14 @@ class FlowTrackConfig:
                 problems.append(f"{name} must be >= 1")
         if self.max_age < 0:
             problems.append("max_age must be >= 0")
+        if not 1 <= self.max_persons <= 10_000:
+            problems.append(f"max_persons must be in 1..10000, got {self.max_persons}")
+        for name, low, high in (("win_size", 3, 255), ("max_level", 0, 10), ("lk_iters", 1, 1000),
+                                ("lk_max_side", 32, 8192)):
+            if not low <= getattr(self.flow, name) <= high:
+                problems.append(f"flow.{name} must be in {low}..{high}, got {getattr(self.flow, name)}")
+        if not 0 < self.flow.dis_scale <= 1:
+            problems.append(f"flow.dis_scale must be in (0, 1], got {self.flow.dis_scale}")
         if self.box_enlarge < 0:
             problems.append("box_enlarge must be >= 0")
         return problems
@@ -214,6 +226,7 @@ class FlowTracker:
         self.next_id = 0
         self.frame = -1
         self.prev_flow: FlowFrame | None = None
+        self.warned_persons = False
 
     @property
     def uses_flow(self) -> bool:
@@ -293,6 +306,14 @@ class FlowTracker:
         if len(b) != len(s):
             raise ValueError(f"{len(b)} detection boxes but {len(s)} scores")
         ok = (s >= c.det_thr) & np.isfinite(b).all(1) & np.isfinite(s)
+        if ok.sum() > c.max_persons:
+            best = np.flatnonzero(ok)[np.argsort(-s[ok], kind="stable")[:c.max_persons]]
+            if not self.warned_persons:
+                log.warning("frame %d: %d detections, over track.max_persons=%d: tracking the %d best (warned "
+                            "once per video)", self.frame, int(ok.sum()), c.max_persons, c.max_persons)
+                self.warned_persons = True
+            ok = np.zeros_like(ok)
+            ok[np.sort(best)] = True
         boxes, scores = [b[ok]], [s[ok]]
         if c.propagate:
             props = [(joint_box(t.history[-1], c.prop_kpt_thr, c.prop_min_joints, c.box_enlarge),

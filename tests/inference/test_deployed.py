@@ -129,3 +129,48 @@ def test_infer_runs_an_exported_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert _cli("infer", str(out), str(image), "--input-size", "96", "128", "--out-dir", str(tmp_path / "x")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"simplepose infer: error: {out}: --input-size does not apply")
+
+
+def _rewritten(src: Path, dst: Path, edit) -> Path:
+    """A copy of an exported file with edit(model) applied (metadata or graph)."""
+    model = onnx.load(str(src))
+    edit(model)
+    onnx.save(model, str(dst))
+    return dst
+
+
+def _set_meta(key: str, value: str):
+    """An edit setting one metadata entry."""
+    def edit(model) -> None:
+        for p in model.metadata_props:
+            if p.key == key:
+                p.value = value
+    return edit
+
+
+def _drop_inputs(model) -> None:
+    """An edit removing the graph's inputs."""
+    del model.graph.input[:]
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (_set_meta("simplepose.input_size", "16384,32768"), r"input size 16384x32768, a side over 4096"),
+    (_set_meta("simplepose.input_size", "9" * 5000 + ",1"), r"simplepose\.input_size '9999.*' is not 'W,H'"),
+    (_set_meta("simplepose.schema", "martian"), r"schema 'martian' is not one of"),
+    (_drop_inputs, r"the graph has 0 inputs"),
+])
+def test_hostile_export_metadata_is_one_error(exported: Path, tmp_path: Path, edit, problem: str) -> None:
+    """A size beyond the limit or of 5000 digits, an unknown schema, a schema of another K, no input:
+    a SimplePoseError naming the file, before any session or tensor is made."""
+    path = _rewritten(exported, tmp_path / "odd.onnx", edit)
+    with pytest.raises(SimplePoseError, match=rf"odd\.onnx: .*{problem}"):
+        read_export_info(path)
+
+
+def test_a_graph_of_other_keypoints_than_its_schema_is_refused_when_read(tmp_path: Path) -> None:
+    """K = 5 heatmaps under the 17-keypoint schema: refused by read_export_info, naming both counts."""
+    path = tmp_path / "k5.onnx"
+    path.write_bytes(with_metadata(onnx_bytes(SimpleBaseline(18, 5, deconv_channels=16).eval(), SIZE),
+                                   export_metadata(SIZE, "coco", "float32")))
+    with pytest.raises(SimplePoseError, match=r"k5\.onnx: the graph predicts 5 keypoints, schema 'coco' has 17"):
+        read_export_info(path)

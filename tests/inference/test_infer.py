@@ -433,3 +433,18 @@ def test_infer_uses_the_checkpoints_input_size(tiny_checkpoint: Path, samples_di
     capsys.readouterr()
     assert _infer(small, image, "--out-dir", tmp_path / "bad", "--input-size", "100", "128") == 2
     assert "simplepose infer: error: " in capsys.readouterr().err
+
+
+def test_match_file_names_memory_does_not_grow_with_record_depth(tmp_path: Path) -> None:
+    """200 records of 1500 path components (each under the 4096-character limit) against shallow inputs:
+    the suffix index stays under 20 MB (indexing every suffix: 1769 MiB), and the match is found."""
+    import tracemalloc
+    deep = ["/".join(["d"] * 1500) + f"/v{i}/000001.jpg" for i in range(200)]
+    paths = [str(tmp_path / "v7" / "000001.jpg")]
+    tracemalloc.start()
+    try:
+        got = match_file_names(paths, deep, "ann.json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == [7] and peak < 20 * 2 ** 20

@@ -258,3 +258,16 @@ def test_rerun_after_an_interrupted_run(tmp_path, monkeypatch):
     monkeypatch.undo()
     generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
     assert load_json(out / MARKER)["complete"] is True
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--frames", "9999"], "frames must be in 1..1000, got 9999"),
+    (["--frames", "1000"], "a moving camera over 1000 frames of 384x288 may need a background of up to"),
+    (["--width", "30000"], "image_size 30000x288 must be 32x32 to 4096x4096"),
+    (["--height", "0"], "image_size 384x0 must be 32x32"),
+])
+def test_synth_sizes_beyond_the_limits_are_one_line(tmp_path, capsys, argv, problem):
+    """Frame counts, sizes and camera paths whose memory would explode: one error line, exit 2, no output."""
+    assert main(["synth", str(tmp_path / "out"), "--quiet", "--videos", "1", "--splits", "val", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and problem in err[0] and not (tmp_path / "out").exists()

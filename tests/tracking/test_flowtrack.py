@@ -223,3 +223,26 @@ def test_over_either_poses_joints_a_three_joint_false_positive_track_cannot_take
         assert first.track_ids.tolist() == [0, 1]
         second = tr.step(blank, np.array([[104, 50, 164, 170]], np.float64), np.array([0.9]))
         assert second.track_ids.tolist() == [want], joints
+
+
+def test_flow_window_and_person_limits_are_range_checked():
+    """flow.win_size=100001 (a 40 GB LK window) and max_persons=0: refused when the tracker is made."""
+    from simplepose.tracking.flow import FlowConfig
+    with pytest.raises(ValueError, match=r"flow\.win_size must be in 3\.\.255, got 100001"):
+        _tracker(flow=FlowConfig(win_size=100001))
+    with pytest.raises(ValueError, match="max_persons must be in 1..10000"):
+        _tracker(max_persons=0)
+
+
+def test_persons_per_frame_are_capped_at_the_best_scores_with_one_warning(caplog):
+    """20000 detections in a frame: only the max_persons best by score are tracked, one warning per video."""
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 250, (20000, 2))
+    boxes = np.concatenate([xy, xy + 10 + rng.uniform(0, 50, (20000, 2))], 1)
+    scores = rng.uniform(0.5, 1.0, 20000)
+    tracker = _tracker(max_persons=5, propagate=False, similarity="iou", box_nms_thr=1.0, oks_nms_thr=1.0)
+    frames = _video([(10, 10), (12, 10)])
+    out = [tracker.step(f, boxes, scores) for f in frames]
+    best = np.sort(scores)[-5:]
+    assert all(len(o.box_scores) <= 5 and set(o.box_scores) <= set(best) for o in out)
+    assert caplog.text.count("20000 detections, over track.max_persons=5") == 1
