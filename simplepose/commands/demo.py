@@ -7,12 +7,17 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simplepose.engine.config import Config, DataConfig, ModelConfig, OptimConfig, RuntimeConfig, apply_overrides
+if TYPE_CHECKING:
+    from simplepose.engine.config import Config
 
 
 def demo_config(data_root: str, work_dir: str) -> Config:
     """The demo's experiment (same as configs/synthetic_demo.yaml): ResNet-18, 128x96 input, CPU."""
+    # the config module loads torch: imported here so that the CLI's parser stays light
+    from simplepose.engine.config import Config, DataConfig, ModelConfig, OptimConfig, RuntimeConfig
+
     return Config(
         name="synthetic_demo",
         model=ModelConfig(depth=18, num_keypoints=17, deconv_channels=128, num_deconv=3),
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from simplepose.data.keypoints import get_schema
+    from simplepose.engine.config import apply_overrides
     from simplepose.engine.data import load_instances
     from simplepose.engine.curves import plot_training_curves
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances, write_evaluation_report
