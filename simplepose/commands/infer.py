@@ -97,10 +97,11 @@ def _estimator(args: argparse.Namespace, device):
             raise DataError(args.checkpoint, f"{fixed[0]} does not apply to an exported ONNX file: its input size, "
                                              "schema and number format are fixed at export, and it runs on the CPU")
         return PoseEstimator.from_onnx(args.checkpoint, runtime=args.runtime, flip_test=not args.no_flip)
+    # --precision fp32 is the reference's arithmetic, the network as `simplepose test` runs it (BN not folded)
     return PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                          input_size=tuple(args.input_size) if args.input_size else None,
                                          schema=get_schema(args.schema) if args.schema else None,
-                                         device=device, precision=args.precision)
+                                         device=device, precision=args.precision, fast=args.precision != "fp32")
 
 
 def _posetrack_videos(args: argparse.Namespace) -> list:
