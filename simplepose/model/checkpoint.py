@@ -60,6 +60,20 @@ class _HistoryBuffer:
         return "<mmengine HistoryBuffer (not loaded)>"
 
 
+@dataclass(frozen=True)
+class _BoundMethodName:
+    """What an mmengine training checkpoint pickles as `getattr(buffer, "min")` (a HistoryBuffer's
+    statistics methods) becomes here: the method's name only; no attribute is looked up."""
+
+    name: str
+
+
+def _inert_getattr(obj: Any, name: Any) -> _BoundMethodName:
+    """Stands in for builtins.getattr in the unpickler: names the attribute, never resolves it (a real
+    getattr there would reach any attribute of any loaded object, and through them run code)."""
+    return _BoundMethodName(str(name))
+
+
 def _numpy_globals() -> list[tuple[Any, str]]:
     """numpy's array/scalar rebuild functions under the exact names numpy 1.x and 2.x pickle them with."""
     reconstruct = np.zeros(1).__reduce__()[0]   # numpy.(_)core.multiarray._reconstruct
@@ -71,14 +85,16 @@ def _numpy_globals() -> list[tuple[Any, str]]:
 
 # What a checkpoint may hold beyond torch's own weights-only allow-list (tensors, storages, dtypes,
 # OrderedDict, plain containers): numpy arrays and scalars of plain numeric dtypes (MMPose 1.x keeps
-# its `meta["dataset_meta"]` colours/sigmas and mmengine its logs in them) and mmengine's log buffer
-# as an inert stand-in. Every entry is one exact name: the weights-only unpickler resolves nothing
+# its `meta["dataset_meta"]` colours/sigmas and mmengine its logs in them), and the parts of mmengine's
+# raw training checkpoints (epoch_N.pth, best_*.pth: message_hub, optimizer, param_schedulers) as inert
+# stand-ins: its log buffer and the getattr its buffers' methods are pickled with. Every entry is one exact name: the weights-only unpickler resolves nothing
 # else, follows no attribute paths and refuses protocol-4 opcodes (STACK_GLOBAL).
 _NUMERIC_DTYPE_CLASSES = list(dict.fromkeys(type(np.dtype(t)) for t in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.longlong, np.uint8, np.uint16, np.uint32, np.uint64,
     np.ulonglong, np.float16, np.float32, np.float64)))
 _SAFE_GLOBALS: list[Any] = [*_numpy_globals(), *_NUMERIC_DTYPE_CLASSES,
-                            (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer")]
+                            (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer"),
+                            (_inert_getattr, "builtins.getattr")]
 # torch.serialization.safe_globals edits one process-wide list: loads in several threads take turns,
 # so that one thread leaving the context does not take the entries from under another's load
 _LOAD_LOCK = threading.Lock()
@@ -195,6 +211,7 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
         if wrapper in raw and isinstance(raw[wrapper], Mapping):
             sd = raw[wrapper]
             meta = dict(raw.get("meta") or {}) if isinstance(raw.get("meta"), Mapping) else {}
+            _log_ignored(raw, wrapper, source)
             break
     bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
@@ -214,6 +231,20 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
         meta.setdefault("format", "torchvision_resnet")
         out = {f"backbone.{k}": v for k, v in out.items() if not k.startswith("fc.")}
     return out, meta
+
+
+_MMENGINE_TRAINING_PARTS = ("message_hub", "param_schedulers")
+
+
+def _log_ignored(raw: Mapping[str, Any], wrapper: str, source: str) -> None:
+    """Say which parts of a checkpoint beside its weights and meta are not used (training state)."""
+    ignored = [str(k) for k in raw if k not in (wrapper, "meta", "config")]
+    if not ignored:
+        return
+    # an mmengine training checkpoint (epoch_N.pth, best_*.pth): the user may wonder what became of its state
+    level = logging.INFO if any(k in raw for k in _MMENGINE_TRAINING_PARTS) else logging.DEBUG
+    log.log(level, "%s: using its %s; ignored: %s (training state, read as inert data)", source, wrapper,
+            ", ".join(ignored))
 
 
 def _rename_old_final_layer(sd: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
