@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and OKS-NMS; with --track, our track ids) for `simplepose eval`; needs PoseTrack "
                              "ground-truth image records from --boxes or --images-json")
     parser.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
-    parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv)")
+    parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv, .webm: VP8, which browsers play)")
     parser.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
     parser.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
