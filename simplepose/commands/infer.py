@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{args.input_size[0]} {args.input_size[1]}")
     whole_frame = args.boxes is None and args.detector is None
     det_thr = [] if args.det_thr is None else [f"track.det_thr={args.det_thr}"]
-    track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame)
+    track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame and args.track)
     source = open_frames(args.input)
     detector = OnnxPersonDetector(args.detector, track_cfg.detector) if args.detector else None
     provider = BoxProvider(source, args.boxes, args.images_json, detector=detector,
