@@ -180,3 +180,11 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture) -> No
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"simplepose {simplepose.__version__}"
+
+
+def test_a_synthetic_config_without_its_data_says_how_to_make_it(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(CONFIGS / "synthetic_tiny.yaml"), "--work-dir", str(tmp_path / "work")]) == 2
+    _one_error_line(capsys, "train", "synthetic_tiny/data/annotations/posetrack18_train.json: not found",
+                    "`simplepose synth synthetic_tiny/data`")
