@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and OKS-NMS; with --track, our track ids) for `simplepose eval`; needs PoseTrack "
                              "ground-truth image records from --boxes or --images-json")
     parser.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
-    parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv)")
+    parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv, .webm: VP8, which browsers play)")
     parser.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
     parser.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
@@ -97,10 +97,11 @@ def _estimator(args: argparse.Namespace, device):
             raise DataError(args.checkpoint, f"{fixed[0]} does not apply to an exported ONNX file: its input size, "
                                              "schema and number format are fixed at export, and it runs on the CPU")
         return PoseEstimator.from_onnx(args.checkpoint, runtime=args.runtime, flip_test=not args.no_flip)
+    # --precision fp32 is the reference's arithmetic, the network as `simplepose test` runs it (BN not folded)
     return PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                          input_size=tuple(args.input_size) if args.input_size else None,
                                          schema=get_schema(args.schema) if args.schema else None,
-                                         device=device, precision=args.precision)
+                                         device=device, precision=args.precision, fast=args.precision != "fp32")
 
 
 def _posetrack_videos(args: argparse.Namespace) -> list:
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{args.input_size[0]} {args.input_size[1]}")
     whole_frame = args.boxes is None and args.detector is None
     det_thr = [] if args.det_thr is None else [f"track.det_thr={args.det_thr}"]
-    track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame)
+    track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame and args.track)
     source = open_frames(args.input)
     detector = OnnxPersonDetector(args.detector, track_cfg.detector) if args.detector else None
     provider = BoxProvider(source, args.boxes, args.images_json, detector=detector,

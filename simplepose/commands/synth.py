@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
+# synthetic.writer's DEFAULT_VIDEOS and DEFAULT_IMAGE_SIZE, spelled out here: importing that module would
+# load OpenCV with the CLI's parser (tests/commands check that the two agree)
+DEFAULT_VIDEOS = {"train": 16, "val": 6}
+DEFAULT_IMAGE_SIZE = (384, 288)
 
 
 def _videos(text: str) -> int | dict[str, int]:
@@ -65,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print a summary."""
+    # OpenCV loads here, not at import: the CLI imports every command module for its parser
+    from simplepose.synthetic.writer import generate_posetrack_dataset
+
     summary = generate_posetrack_dataset(
         args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
         image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),

@@ -87,8 +87,13 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate_run(cfg, result, out_dir)
     metrics = evaluation.metrics()
     t = cfg.track
-    print(f"FlowTrack: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, "
-          f"detections every {t.det_every} frame(s), {result.frames} frames")
+    if args.detector or args.bbox_file or cfg.data.val_bbox_file:
+        boxes = f"detections every {t.det_every} frame(s)"
+    else:       # load_val_boxes falls back to the annotations
+        boxes = f"ground-truth boxes (labeled frames only; every {t.det_every} frame(s))" if t.det_every > 1 \
+            else "ground-truth boxes (labeled frames only)"
+    print(f"FlowTrack: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, {boxes}, "
+          f"{result.frames} frames")
     print(format_table(evaluation.pose, label=f"AP (boxes >= {t.out_box_thr}, joints >= {t.out_kpt_thr})"))
     print(format_table(evaluation.pose_unfiltered, label="AP (unfiltered)"))
     print()

@@ -143,6 +143,10 @@ def load_instances(cfg: Config, split: str, bbox_file: str | None = None) -> lis
     if read is None:
         raise ConfigError(None, f"unknown dataset '{d.dataset}' ({', '.join(DATASET_READERS)})",
                           key="data.dataset")
+    if cfg.name.startswith("synthetic") and not os.path.exists(ann):
+        # the shipped synthetic configs name data that `simplepose synth` writes, not a download
+        raise DataError(ann, f"not found: config '{cfg.name}' trains on synthetic data; write it first with "
+                             f"`simplepose synth {d.data_root}` (or --set data.data_root=DIR)")
     instances = read(ann, image_root)
     if split != "train":
         bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)

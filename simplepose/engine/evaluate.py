@@ -28,7 +28,7 @@ from simplepose.evaluation.coco import evaluate_coco_keypoints
 from simplepose.evaluation.eval_data import EvalData, load_eval_data
 from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_data, format_table
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
-from simplepose.evaluation.report import find_images_root, write_report
+from simplepose.evaluation.report import Clip, find_images_root, write_report
 from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.folders import replace_folder
@@ -121,13 +121,14 @@ class Evaluation:
         return out
 
 
-def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path:
-    """The HTML report (evaluation.report) of a PoseTrack18 evaluation; returns its index.html."""
+def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path, clip: Clip | None = None) -> Path:
+    """The HTML report (evaluation.report) of a PoseTrack18 evaluation, with an optional video clip;
+    returns its index.html."""
     if evaluation.data is None:
         raise ConfigError(None, "the evaluation report needs a PoseTrack18 evaluation", key="data.dataset")
     images = find_images_root(evaluation.gt, evaluation.data.file_names) if evaluation.gt else None
     return write_report(out_dir, evaluation.data, evaluation.result, images_root=images,
-                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)})
+                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)}, clip=clip)
 
 
 def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from simplepose.data.geometry import bbox_xywh_to_xyxy, bbox_xyxy_to_xywh
+from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.data.instances import PosePrediction
 from simplepose.data.keypoints import KeypointSchema
 from simplepose.engine.config import Config, apply_overrides
@@ -75,7 +75,7 @@ def estimate_frames(frames: Any, provider: BoxProvider, estimator: Any, batch_si
     """Poses of every frame, persons of consecutive frames batched up to batch_size per estimator call."""
     for batch in batch_frames(frames, provider, batch_size):
         todo = [(f, fb) for f, fb in batch if fb is not None and len(fb.boxes_xywh)]
-        poses = estimator.predict_batch([f.image for f, _ in todo], [fb.boxes_xywh for _, fb in todo])
+        poses = estimator.predict_batch([f.image for f, _ in todo], [fb.xyxy() for _, fb in todo], bbox_format="xyxy")
         by_frame = {id(f): p for (f, _), p in zip(todo, poses)}
         for frame, fb in batch:
             yield FrameResult(frame, fb, by_frame.get(id(frame), np.zeros((0, estimator.schema.num_keypoints, 3), np.float32)))
@@ -83,7 +83,7 @@ def estimate_frames(frames: Any, provider: BoxProvider, estimator: Any, batch_si
 
 def _xyxy(fb: FrameBoxes | None) -> Boxes:
     """A frame's boxes (D, 4) xyxy and scores (D,) for the tracker."""
-    return bbox_xywh_to_xyxy(fb.boxes_xywh), fb.scores
+    return fb.xyxy(), fb.scores
 
 
 def _persons(image_id: int, tracks: FrameTracks) -> FrameBoxes:
@@ -146,7 +146,7 @@ class InferenceOutputs:
     def _predictions(self, r: FrameResult) -> list[PosePrediction]:
         """The PosePrediction records a frame adds to the PoseTrack files."""
         if r.scored is None:
-            return frame_predictions(r.persons, r.poses, self.estimator.oks_areas(r.persons.boxes_xywh), None)
+            return frame_predictions(r.persons, r.poses, self.estimator.oks_areas(r.persons.xyxy(), "xyxy"), None)
         fb = _persons(r.persons.image_id, r.scored)
         return frame_predictions(fb, r.scored.keypoints, self.estimator.oks_areas(fb.boxes_xywh), r.scored.track_ids)
 

@@ -42,8 +42,10 @@ from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.folders import replace_folder
+from simplepose.inference.video import VideoWriter
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
 from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker
+from simplepose.visualize import draw_poses
 
 
 @dataclass
@@ -183,3 +185,27 @@ def write_tracking_report(evaluation: TrackEvaluation, out_dir: str | Path) -> P
                         title="PoseTrack18 tracking report", extra={"gt": evaluation.gt,
                                                                      "pred": str(evaluation.predictions)},
                         hota=evaluation.hota)
+
+
+def write_tracked_clip(run: TrackRun, images_root: str | os.PathLike, out_path: str | Path, video: int = 0,
+                       fps: float = 10.0) -> Path | None:
+    """One tracked video of a run drawn as a clip (skeletons, boxes and track ids of the filtered
+    persons, every frame); .webm plays in browsers. None when the run has no such video or frame."""
+    if not 0 <= video < len(run.videos):
+        return None
+    images = video_image_records(run.videos[video:video + 1], images_root)
+    by_image: dict[int, list[PosePrediction]] = {}
+    for p in run.filtered:
+        by_image.setdefault(int(p.image_id), []).append(p)
+    schema = get_schema("posetrack18")
+    with VideoWriter(out_path, fps) as writer:
+        for rec in run.videos[video].images:
+            info = images[int(rec["id"])]
+            image = read_image(Path(info.image_path))
+            persons = by_image.get(info.image_id, [])
+            if persons:
+                kps = np.stack([np.concatenate([p.keypoints, p.keypoint_scores[:, None]], 1) for p in persons])
+                image = draw_poses(image, kps, schema, track_ids=[p.track_id for p in persons],
+                                   boxes_xywh=np.stack([p.bbox_xywh for p in persons]))
+            writer.write(image)
+    return writer.path if writer.frames else None

@@ -95,6 +95,9 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     optimizer = build_optimizer(model, cfg.optim, base_lr)
     latest = work_dir / "latest.pth"
     state = _resume(latest, model, optimizer, scaler, batch, precision, logger) if resume else TrainState()
+    if resume and state.epoch >= cfg.optim.epochs and info.is_main:
+        log.warning("%s: this run already finished its %d epochs: nothing to train (set optim.epochs higher, "
+                    "e.g. --set optim.epochs=%d, to train on from it)", latest, cfg.optim.epochs, cfg.optim.epochs + 1)
     save: SaveCheckpoint = functools.partial(save_training_checkpoint, model=model, optimizer=optimizer,
                                              scaler=scaler, state=state, cfg=cfg, precision=precision.name)
     ddp_model = _data_parallel(model, device, info)

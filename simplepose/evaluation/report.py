@@ -17,6 +17,7 @@ import csv
 import html
 import io
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -326,7 +327,7 @@ def _draw_gallery(out: Path, r: dict[str, Any], data: EvalData, joint_cls: np.nd
 _CSS = """body{font-family:system-ui,sans-serif;margin:16px auto;padding:0 24px;max-width:1040px;color:#222}
 summary{cursor:pointer;color:#3b6fb6;margin:4px 0}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td.name,th:first-child{text-align:left}th{background:#f0f3f7}img{max-width:100%}
+td.name,th:first-child{text-align:left}th{background:#f0f3f7}img,video{max-width:100%}
 .note{color:#555;font-size:90%}figure{margin:8px 0 20px}figcaption{font-size:85%;color:#555}
 .gallery img{width:49%;margin:3px 0}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
 
@@ -461,9 +462,24 @@ def _gallery_section(pg: _Page, r: dict[str, Any], n_gallery: int, images_root: 
         pg.add(f"<p class='note'>No gallery: {reason} (give --images ROOT).</p>")
 
 
+@dataclass(frozen=True)
+class Clip:
+    """A video to show on the page (e.g. a tracked overlay clip): the file and what it shows."""
+
+    path: Path
+    caption: str
+
+
+def _clip_section(pg: _Page, name: str, caption: str) -> None:
+    """The clip beside the page, in a <video> that plays from disk (WebM VP8 or H.264 MP4 in browsers)."""
+    kind = "video/webm" if name.endswith(".webm") else "video/mp4"
+    pg.add(f'<h2>Tracking clip</h2><figure><video controls muted loop preload="auto"><source src="{name}" '
+           f'type="{kind}"></video><figcaption class="name">{html.escape(caption)}</figcaption></figure>')
+
+
 def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
-          images_root: Path | None) -> str:
-    """The page."""
+          images_root: Path | None, clip: tuple[str, str] | None = None) -> str:
+    """The page; clip: (file name beside the page, caption)."""
     pg = _Page(r)
     pg.add("<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
            f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
@@ -477,6 +493,8 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
     _group_section(pg, r, plots)
     _diagnosis_section(pg, r, plots)
     _gallery_section(pg, r, n_gallery, images_root)
+    if clip is not None:
+        _clip_section(pg, *clip)
     pg.add("</body></html>")
     return "\n".join(pg.parts)
 
@@ -484,14 +502,16 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
 def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackResult,
                  tracking: TrackingResult | None = None, compare: Compared | None = None,
                  images_root: str | os.PathLike | None = None, title: str = "PoseTrack18 evaluation report",
-                 extra: dict[str, Any] | None = None, hota: HotaResult | None = None) -> Path:
+                 extra: dict[str, Any] | None = None, hota: HotaResult | None = None,
+                 clip: Clip | None = None) -> Path:
     """Write out_dir/index.html, report.json, the plots and their CSVs; returns the index.html path.
 
     data/result/tracking/hota: what the evaluator computed (load_eval_data, evaluate_data,
     evaluate_tracking, evaluate_hota); compare: a second prediction folder on the same GT;
     images_root: the folder the GT file names are relative to (the gallery is left out when None
     or not found);
-    extra: JSON-able facts stored under report.json's "inputs" (paths, names).
+    extra: JSON-able facts stored under report.json's "inputs" (paths, names); clip: a video copied
+    beside the page and shown at its end.
     """
     out = Path(out_dir)
     report, diag = build_report_data(data, result, tracking, compare, hota)
@@ -504,7 +524,11 @@ def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackRe
         _write_csvs(tmp, report)
         plots = draw_plots(tmp, report)
         n_gallery = _draw_gallery(tmp, report, data, diag.joint_cls, root)
-        atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root)))
+        shown = None
+        if clip is not None:
+            shown = ("clip" + Path(clip.path).suffix.lower(), clip.caption)
+            shutil.copyfile(clip.path, tmp / shown[0])
+        atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root, shown)))
         write_json(tmp / "report.json", report, indent=1)
 
     replace_folder(out, fill)       # over an earlier report only: never over a folder we did not write

@@ -25,7 +25,7 @@ import numpy as np
 from simplepose.data.annotations import load_annotated_persons, load_image_records
 from simplepose.data.cocostyle import ImageInfo, frame_number
 from simplepose.data.detections import load_detections
-from simplepose.data.geometry import bbox_xyxy_to_xywh
+from simplepose.data.geometry import bbox_xywh_to_xyxy, bbox_xyxy_to_xywh
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
 from simplepose.inference.video import Frame, ImageFrames, VideoFrames
@@ -40,6 +40,13 @@ class FrameBoxes:
     image_id: int
     boxes_xywh: np.ndarray      # (N, 4) float64
     scores: np.ndarray          # (N,) float64 box scores
+    # (N, 4) float32 x1, y1, x2, y2 a box file's persons are cropped from, as MMPose's dataset and
+    # `simplepose test` crop them (PersonInstance.reference_box); None: from boxes_xywh
+    crop_xyxy: np.ndarray | None = None
+
+    def xyxy(self) -> np.ndarray:
+        """The (N, 4) boxes to crop from, x1, y1, x2, y2: float32 from a box file, else float64."""
+        return self.crop_xyxy if self.crop_xyxy is not None else bbox_xywh_to_xyxy(self.boxes_xywh)
 
 
 def _path_parts(name: str | Path) -> tuple[str, ...]:
@@ -220,13 +227,14 @@ class BoxProvider:
         if self.boxes_path is None:
             return FrameBoxes(image_id, np.array([[0.0, 0.0, w, h]]), np.ones(1))
         insts = self.by_image.get(image_id, [])
+        # one box path with `simplepose test`: float32 boxes as the dataset reads them (clipped if annotated)
+        xyxy = np.array([i.reference_box((w, h)) for i in insts], dtype=np.float32).reshape(-1, 4)
         if self.clip:
-            xyxy = np.array([i.reference_box((w, h)) for i in insts], dtype=np.float32).reshape(-1, 4)
             boxes = bbox_xyxy_to_xywh(xyxy).astype(np.float64)
         else:
             boxes = np.array([i.bbox_xywh for i in insts], dtype=np.float64)
         scores = np.array([i.score for i in insts], dtype=np.float64)
-        return FrameBoxes(image_id, boxes.reshape(-1, 4), scores)
+        return FrameBoxes(image_id, boxes.reshape(-1, 4), scores, xyxy)
 
 
 # decoded pixels held at once by batch_frames: 16 full-HD frames, ~100 MB of BGR

@@ -155,6 +155,20 @@ def _empty_bytes(*args: Any) -> bytes:
     return b""
 
 
+@dataclass(frozen=True)
+class _BoundMethodName:
+    """What an mmengine training checkpoint pickles as `getattr(buffer, "min")` (a HistoryBuffer's
+    statistics methods) becomes here: the method's name only; no attribute is looked up."""
+
+    name: str
+
+
+def _inert_getattr(obj: Any, name: Any) -> _BoundMethodName:
+    """Stands in for builtins.getattr in the unpickler: names the attribute, never resolves it (a real
+    getattr there would reach any attribute of any loaded object, and through them run code)."""
+    return _BoundMethodName(str(name))
+
+
 def _numpy_globals() -> list[tuple[Any, str]]:
     """The stand-ins for numpy's pickled names (numpy 1.x numpy.core, numpy 2.x numpy._core)."""
     return [(_plain_reconstruct, f"{core}.multiarray._reconstruct") for core in ("numpy.core", "numpy._core")] + \
@@ -187,10 +201,13 @@ def _plain_values(obj: Any, seen: set[int]) -> Any:
 # What a checkpoint may hold beyond torch's own weights-only allow-list (tensors, storages, dtypes,
 # OrderedDict, plain containers): numpy arrays and scalars of plain numeric dtypes (MMPose 1.x keeps
 # its `meta["dataset_meta"]` colours/sigmas and mmengine its logs in them), rebuilt by the stand-ins
-# above, and mmengine's log buffer as an inert stand-in. Every entry is one exact name: the
+# above, and the parts of mmengine's raw training checkpoints
+# (epoch_N.pth, best_*.pth) as inert stand-ins: its log buffer and the getattr its buffers' methods are
+# pickled with. Every entry is one exact name: the
 # weights-only unpickler resolves nothing else, follows no attribute paths and refuses protocol-4
 # opcodes (STACK_GLOBAL).
-_SAFE_GLOBALS: list[Any] = [*_numpy_globals(), (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer")]
+_SAFE_GLOBALS: list[Any] = [*_numpy_globals(), (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer"),
+                            (_inert_getattr, "builtins.getattr")]
 # torch.serialization.safe_globals edits one process-wide list: loads in several threads take turns,
 # so that one thread leaving the context does not take the entries from under another's load
 _LOAD_LOCK = threading.Lock()
@@ -310,6 +327,7 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
         if wrapper in raw and isinstance(raw[wrapper], Mapping):
             sd = raw[wrapper]
             meta = dict(raw.get("meta") or {}) if isinstance(raw.get("meta"), Mapping) else {}
+            _log_ignored(raw, wrapper, source)
             break
     bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
@@ -346,6 +364,20 @@ def _check_plain_tensor(key: str, t: torch.Tensor, source: str) -> None:
     if t.numel() * t.element_size() > t.untyped_storage().nbytes():
         raise CheckpointError(f"{source}: tensor {key[:80]} declares shape {tuple(t.shape)} with strides {t.stride()}, "
                               f"more elements than the {t.untyped_storage().nbytes()} bytes of data it holds")
+
+
+_MMENGINE_TRAINING_PARTS = ("message_hub", "param_schedulers")
+
+
+def _log_ignored(raw: Mapping[str, Any], wrapper: str, source: str) -> None:
+    """Say which parts of a checkpoint beside its weights and meta are not used (training state)."""
+    ignored = [str(k) for k in raw if k not in (wrapper, "meta", "config")]
+    if not ignored:
+        return
+    # an mmengine training checkpoint (epoch_N.pth, best_*.pth): the user may wonder what became of its state
+    level = logging.INFO if any(k in raw for k in _MMENGINE_TRAINING_PARTS) else logging.DEBUG
+    log.log(level, "%s: using its %s; ignored: %s (training state, read as inert data)", source, wrapper,
+            ", ".join(ignored))
 
 
 def _rename_old_final_layer(sd: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:

@@ -7,7 +7,8 @@ was saved with it. In order of precedence:
    sigma, dataset), which simplepose's trainer writes beside the weights;
 2. MMPose checkpoints that carry their config as text, `meta["cfg"]` (1.x) or `meta["config"]`
    (0.x): the codec's `input_size` / 0.x `image_size`, `heatmap_size` and `sigma`, read with regular
-   expressions (the text is never executed);
+   expressions in every form mmengine writes (one-line or pretty_text's multi-line tuples, JSON,
+   YAML; the text is never executed);
 3. MMPose 1.x's `meta["dataset_meta"]`: the dataset name and flip indices.
 
 What none of them gives stays None; the caller decides on a default and says it guessed.
@@ -96,7 +97,11 @@ def _size(value: Any, source: str, record: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-_PAIR = r"['\"]?\s*[=:]\s*[\(\[]\s*(\d+)\s*,\s*(\d+)\s*[\)\]]"
+# every form mmengine writes a pair in: `(96, 128)` / `[96, 128]` on one line, pretty_text's one value per
+# line with a trailing comma (what a checkpoint's meta['cfg'] holds), JSON, and YAML's block list (with
+# or without its `!!python/tuple` tag)
+_PAIR = (r"['\"]?[ \t]*[=:][ \t]*(?:!!python/tuple)?"
+         r"(?:\s*[\(\[]\s*(\d+)\s*,\s*(\d+)\s*,?\s*[\)\]]|[ \t]*\n\s*-[ \t]*(\d+)[ \t]*\n\s*-[ \t]*(\d+)\b)")
 _TEXT_PATTERNS = {
     "input_size": re.compile(r"\b(?:input_size|image_size)" + _PAIR),
     "heatmap_size": re.compile(r"\bheatmap_size" + _PAIR),
@@ -109,7 +114,7 @@ def _from_config_text(text: str, source: str, key: str) -> dict[str, Any]:
     differing values (with a warning)."""
     out: dict[str, Any] = {}
     for name, pattern in _TEXT_PATTERNS.items():
-        values = list(dict.fromkeys(m.groups() for m in pattern.finditer(text)))
+        values = list(dict.fromkeys(tuple(g for g in m.groups() if g is not None) for m in pattern.finditer(text)))
         values = [v for v in values if all(float(x) > 0 for x in v)]
         if not values:
             continue

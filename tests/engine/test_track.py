@@ -99,3 +99,11 @@ def test_track_with_a_detector_that_finds_nobody(synth_root, tmp_path):
     assert run.frames == 16 and run.unfiltered == [] and len(calls) == 6     # frames 0, 3, 6 of each video
     m = evaluate_run(cfg, run, tmp_path / "out").metrics()
     assert m["recall"] == 0 and m["IDSW"] == 0 and m["MOTA"] <= 0   # poseval: a dummy miss + FP per empty frame
+
+
+def test_track_command_with_ground_truth_boxes_says_so(synth_root, tmp_path, capsys):
+    """Without a box file the ground truth's boxes are tracked: no detections, no detection interval."""
+    config, ckpt, _ = random_model_files(synth_root, tmp_path)
+    assert main(["track", str(config), str(ckpt), "--out-dir", str(tmp_path / "track")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FlowTrack:"))
+    assert "ground-truth boxes (labeled frames only)" in line and "detections" not in line

@@ -174,3 +174,45 @@ def test_a_graph_of_other_keypoints_than_its_schema_is_refused_when_read(tmp_pat
                                    export_metadata(SIZE, "coco", "float32")))
     with pytest.raises(SimplePoseError, match=r"k5\.onnx: the graph predicts 5 keypoints, schema 'coco' has 17"):
         read_export_info(path)
+
+def _cli_without(hidden: tuple[str, ...], *argv: str):
+    """`simplepose ARGV` in a fresh interpreter where importing any of `hidden` fails, as when not installed."""
+    import subprocess
+    import sys
+
+    from tests.cli_subprocess import cli_env
+    code = (f"import sys\nfor name in {hidden!r}:\n    sys.modules[name] = None\n"
+            f"from simplepose.cli import main\nsys.exit(main({list(argv)!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=300)
+
+
+def test_infer_runs_a_file_with_onnxruntime_alone(exported: Path, tmp_path: Path) -> None:
+    """The usual deployment set-up (ONNX Runtime, no onnx package): the metadata comes through the runtime."""
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _image())
+    done = _cli_without(("onnx", "openvino"), "infer", str(exported), str(image), "--out-dir", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    people = json.loads((tmp_path / "o" / "results.json").read_text())
+    ref = PoseEstimator(_model(), input_size=SIZE, schema="coco", precision="fp32").predict(
+        _image(), np.array([[0, 0, 160, 128]], np.float64))
+    np.testing.assert_allclose(np.array(people[0]["keypoints"]).reshape(-1, 3)[:, :2], ref[0, :, :2], atol=1e-2)
+
+
+def test_infer_without_a_runtime_names_the_extra(exported: Path, tmp_path: Path) -> None:
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _image())
+    done = _cli_without(("onnxruntime", "openvino"), "infer", str(exported), str(image), "--out-dir", str(tmp_path))
+    err = [line for line in done.stderr.splitlines() if "error" in line or "Traceback" in line]
+    assert done.returncode == 2 and len(err) == 1, done.stderr[-2000:]
+    assert err[0].startswith(f"simplepose infer: error: {exported}: runtime onnxruntime is not installed")
+    assert err[0].endswith("pip install 'simplepose[deploy]'")
+
+
+def test_export_without_onnx_names_the_extra(tmp_path: Path) -> None:
+    ckpt = save_checkpoint(tmp_path / "m.pth", _model())
+    out = tmp_path / "m.onnx"
+    done = _cli_without(("onnx",), "export", str(ckpt), str(out), "--input-size", *map(str, SIZE))
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(err) == 1, done.stderr[-2000:]
+    assert err[0].startswith(f"simplepose export: error: {out}: ONNX export needs the onnx package") and err[0].endswith("pip install 'simplepose[export]'")
+    assert not out.exists()

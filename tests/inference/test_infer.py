@@ -448,3 +448,25 @@ def test_match_file_names_memory_does_not_grow_with_record_depth(tmp_path: Path)
     finally:
         tracemalloc.stop()
     assert got == [7] and peak < 20 * 2 ** 20
+
+def test_infer_gt_boxes_equal_the_test_command(tiny_checkpoint: Path, posetrack_dir: Path, tmp_path: Path) -> None:
+    """One box path: `infer --boxes GT.json --posetrack-out` writes the very numbers `simplepose test` writes
+    for the same GT boxes (float32 boxes as in MMPose's dataset), on the real PoseTrack18 samples."""
+    from simplepose.engine.config import save_config
+    from tests.engine.conftest import tiny_config
+
+    ann = posetrack_dir / "annotations" / "test_posetrack18_val.json"
+    cfg = tiny_config(posetrack_dir, tmp_path / "work", "data.val_ann=annotations/test_posetrack18_val.json",
+                      "data.input_size=[192,256]", "data.heatmap_size=[48,64]")
+    save_config(cfg, tmp_path / "cfg.yaml")
+    assert main(["test", str(tmp_path / "cfg.yaml"), str(tiny_checkpoint), "--out-dir", str(tmp_path / "test"),
+                 "--precision", "fp32"]) == 0
+    assert _infer(tiny_checkpoint, posetrack_dir / "images" / "val", "--boxes", ann, "--out-dir", tmp_path / "inf",
+                  "--posetrack-out", tmp_path / "pt", "--precision", "fp32") == 0
+    names = sorted(p.name for p in (posetrack_dir / "annotations" / "val").glob("*.json"))
+    for name in names:
+        want = json.loads((tmp_path / "test" / "predictions" / name).read_text())["annotations"]
+        got = json.loads((tmp_path / "pt" / name).read_text())["annotations"]
+        assert len(got) == len(want) > 0
+        for g, w in zip(got, want, strict=True):
+            assert (g["image_id"], g["keypoints"], g["scores"]) == (w["image_id"], w["keypoints"], w["scores"])

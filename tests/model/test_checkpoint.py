@@ -500,3 +500,52 @@ def test_a_head_with_absurd_keypoint_count_is_refused(tmp_path: Path) -> None:
     torch.save({"state_dict": sd}, tmp_path / "wide.pth")
     with pytest.raises(CheckpointError, match=r"wide\.pth: the head has 5000 keypoint channels"):
         ckpt.load_model(tmp_path / "wide.pth")
+
+MMENGINE_CHECKPOINT = Path(__file__).resolve().parent / "mmengine_checkpoint"
+
+
+def test_a_real_mmengine_training_checkpoint_gives_its_weights(caplog: pytest.LogCaptureFixture) -> None:
+    """epoch_N.pth as mmengine's Runner wrote it (mmengine_checkpoint/README.md): the weights are those the
+    peer recorded, the config text gives its 96x128 size, and the training state it ignores is named."""
+    import hashlib
+    import json
+    import logging
+
+    from simplepose.model.settings import data_settings
+
+    truth = json.loads((MMENGINE_CHECKPOINT / "epoch_1_small.json").read_text())
+    with caplog.at_level(logging.INFO, logger="simplepose.model.checkpoint"):
+        sd, meta = ckpt.load_checkpoint(MMENGINE_CHECKPOINT / "epoch_1_small.pth")
+    assert list(sd) == list(truth["state_dict"])
+    for name, want in truth["state_dict"].items():
+        got = sd[name]
+        assert (list(got.shape), str(got.dtype).replace("torch.", "")) == (want["shape"], want["dtype"])
+        assert hashlib.sha256(got.contiguous().numpy().tobytes()).hexdigest() == want["sha256"], name
+    assert sorted(meta) == truth["meta_keys"]
+    assert data_settings({}, meta).input_size == (96, 128)
+    assert "epoch_1_small.pth: using its state_dict; ignored: message_hub, optimizer, param_schedulers" in caplog.text
+
+
+def _binunicode(value: str) -> bytes:
+    """Pickle opcodes pushing a str with BINUNICODE (protocol 1+)."""
+    b = value.encode()
+    return b"X" + len(b).to_bytes(4, "little") + b
+
+
+def test_getattr_in_a_checkpoint_resolves_nothing(tmp_path: Path) -> None:
+    """mmengine pickles its buffers' methods as builtins.getattr calls: loading must name them, never look
+    them up. A live payload (getattr from an allowed function to the builtins' eval) runs nothing here."""
+    marker = tmp_path / "ran"
+    getattr_of = lambda obj, name: b"h\x00" + obj + _binunicode(name) + b"\x86R"     # noqa: E731
+    data = (b"\x80\x02cbuiltins\ngetattr\nq\x000"
+            + getattr_of(b"ctorch._utils\n_rebuild_tensor_v2\n", "__globals__") + b"q\x010"
+            + getattr_of(b"h\x01", "get") + _binunicode("__builtins__") + b"\x85Rq\x020"
+            + getattr_of(b"h\x02", "get") + _binunicode("eval") + b"\x85R"
+            + _binunicode(f"open({str(marker)!r}, 'w').close()") + b"\x85R.")
+    pickle.loads(data)
+    assert marker.exists(), "the payload is not live"
+    marker.unlink()
+    (tmp_path / "evil.pth").write_bytes(data)
+    with pytest.raises(CheckpointError, match="evil.pth: "):
+        ckpt.load_model(tmp_path / "evil.pth")
+    assert not marker.exists()
