@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write per-joint AP/precision/recall and the summary table to this JSON")
     parser.add_argument("--all", action="store_true", help="also print precision and recall rows")
     parser.add_argument("--tracking", action="store_true",
-                        help="also compute the tracking metrics (MOTA, MOTP, precision, recall)")
+                        help="also compute the tracking metrics (MOTA, MOTP, precision, recall) and jitter "
+                             "(keypoint acceleration error on consecutive labeled frames)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar while reading")
     parser.add_argument("--report", metavar="DIR", default=None,
                         help="write an HTML report (plots, per-sequence AP, error diagnosis) to DIR/index.html")
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally write JSON."""
     # the evaluator loads here, not at import: the CLI imports every command module for its parser
     from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.jitter import evaluate_jitter, format_jitter
     from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
     from simplepose.evaluation.report import Compared, find_images_root, write_report
@@ -65,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
                   f"frame); {len(short)} of {len(data.videos)} sequence(s) have fewer: {', '.join(short[:5])}"
                   f"{' ...' if len(short) > 5 else ''}")
         out["tracking"] = tracking.to_json()
+        jitter = evaluate_jitter(data, tracking)
+        print(format_jitter(jitter))
+        out["jitter"] = jitter.to_json()
     if args.json:
         write_json(args.json, out, indent=1)
         log.info("wrote %s", args.json)

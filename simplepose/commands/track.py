@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.config import load_config
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
+    from simplepose.evaluation.jitter import format_jitter
     from simplepose.evaluation.mota import format_tracking_table
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_tracking_table(evaluation.tracking))
     print(f"FP {metrics['FP']}  FN {metrics['FN']}  ID switches {metrics['IDSW']}  (summed over joints)")
+    print(format_jitter(evaluation.jitter()))
     print("ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in result.ms_per_frame.items()))
     print(f"predictions: {evaluation.predictions}")
     if args.json:

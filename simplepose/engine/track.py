@@ -36,6 +36,7 @@ from simplepose.engine.config import Config
 from simplepose.errors import ConfigError
 from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.eval_data import EvalData, load_eval_data
+from simplepose.evaluation.jitter import JitterResult, evaluate_jitter
 from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
@@ -137,7 +138,7 @@ def write_folder(predictions: Sequence[PosePrediction], videos: Sequence[PoseTra
 
 @dataclass
 class TrackEvaluation:
-    """Scores of a tracking run: mAP with and without the output filter, and poseval's MOTA."""
+    """Scores of a tracking run: mAP with and without the output filter, poseval's MOTA, and jitter."""
 
     pose: PoseTrackResult              # filtered predictions
     pose_unfiltered: PoseTrackResult
@@ -155,7 +156,14 @@ class TrackEvaluation:
                                                         "recall"), rates))
         out.update(FP=int(t.counts["num_false_positives"].sum()), FN=int(t.counts["num_misses"].sum()),
                    IDSW=int(t.counts["num_switches"].sum()))
+        jitter = self.jitter()
+        out.update(jitter_px=nan_to_none(jitter.pixels[-1:])[0], jitter_head_percent=nan_to_none(
+            jitter.head_percent[-1:])[0], jitter_triples=int(jitter.triples[-1]))
         return out
+
+    def jitter(self) -> JitterResult:
+        """The keypoint acceleration error of the filtered predictions (simplepose.evaluation.jitter)."""
+        return evaluate_jitter(self.data, self.tracking)
 
 
 def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvaluation:
