@@ -116,6 +116,7 @@ class FlowTrackConfig:
             problems.append("max_age must be >= 0")
         if self.box_enlarge < 0:
             problems.append("box_enlarge must be >= 0")
+        problems += [f"smooth.{p}" for p in self.smooth.check()]
         return problems
 
 
