@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write per-joint AP/precision/recall and the summary table to this JSON")
     parser.add_argument("--all", action="store_true", help="also print precision and recall rows")
     parser.add_argument("--tracking", action="store_true",
-                        help="also compute the tracking metrics: poseval's MOTA, MOTP, precision, recall and the "
-                             "PoseTrack21 kit's keypoint HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA")
+                        help="also compute the tracking metrics: poseval's MOTA, MOTP, precision, recall, the "
+                             "PoseTrack21 kit's keypoint HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA, and jitter (keypoint acceleration error on consecutive labeled frames)")
     parser.add_argument("--hota-kit-defect", action="store_true",
                         help="keypoint HOTA as the PoseTrack21 kit is published: a frame without GT (predicted) "
                              "persons adds the whole sequence's predicted (GT) joints to FP (FN) "
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     # the evaluator loads here, not at import: the CLI imports every command module for its parser
     from simplepose.evaluation.eval_data import load_eval_data
     from simplepose.evaluation.hota import evaluate_hota, format_hota_table
+    from simplepose.evaluation.jitter import evaluate_jitter, format_jitter
     from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
     from simplepose.evaluation.report import Compared, find_images_root, write_report
@@ -78,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(format_hota_table(hota))
         out["hota"] = hota.to_json()
+        jitter = evaluate_jitter(data, tracking)
+        print(format_jitter(jitter))
+        out["jitter"] = jitter.to_json()
     if args.json:
         write_json(args.json, out, indent=1)
         log.info("wrote %s", args.json)

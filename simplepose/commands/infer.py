@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(None, "give --boxes or --detector, not both")
     flags = tracking_overrides(args)
     if not args.track and (flags or args.overrides):
-        raise DataError(None, "--similarity, --no-propagate, --det-every, --max-age, --smooth and --set need --track")
+        raise DataError(None, "--similarity, --no-propagate, --det-every, --max-age, --smooth, --no-smooth and --set "
+                              "need --track")
     device = resolve_device(args.device, source="--device", key=None)
     if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
         raise DataError(None, "--input-size must be two positive multiples of 32 (W H), got "

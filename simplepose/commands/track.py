@@ -18,9 +18,11 @@ def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use the boxes of every N-th frame only, propagation between (track.det_every)")
     parser.add_argument("--max-age", type=int, metavar="N",
                         help="frames a track may stay unseen before it ends (default track.max_age: 5)")
-    parser.add_argument("--smooth", action="store_true",
-                        help="One-Euro smoothing of the tracked keypoints (track.smooth.enabled; lags, off for "
-                             "evaluation)")
+    smooth = parser.add_mutually_exclusive_group()
+    smooth.add_argument("--smooth", action="store_true", default=None,
+                        help="One-Euro smoothing of the tracked keypoints (track.smooth.enabled; default: on for "
+                             "`infer --track`, off for `track`)")
+    smooth.add_argument("--no-smooth", dest="smooth", action="store_false", help="no One-Euro smoothing")
 
 
 def tracking_overrides(args: argparse.Namespace) -> list[str]:
@@ -34,8 +36,8 @@ def tracking_overrides(args: argparse.Namespace) -> list[str]:
         out.append(f"track.det_every={args.det_every}")
     if args.max_age is not None:
         out.append(f"track.max_age={args.max_age}")
-    if args.smooth:
-        out.append("track.smooth.enabled=true")
+    if args.smooth is not None:
+        out.append(f"track.smooth.enabled={'true' if args.smooth else 'false'}")
     return out
 
 
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
     from simplepose.evaluation.hota import format_hota_table
+    from simplepose.evaluation.jitter import format_jitter
     from simplepose.evaluation.mota import format_tracking_table
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"FP {metrics['FP']}  FN {metrics['FN']}  ID switches {metrics['IDSW']}  (summed over joints)")
     print()
     print(format_hota_table(evaluation.hota, per_joint=False))
+    print(format_jitter(evaluation.jitter()))
     print("ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in result.ms_per_frame.items()))
     print(f"predictions: {evaluation.predictions}")
     if args.json:

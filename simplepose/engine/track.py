@@ -37,6 +37,7 @@ from simplepose.errors import ConfigError
 from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.eval_data import EvalData, load_eval_data
 from simplepose.evaluation.hota import HotaResult, evaluate_hota
+from simplepose.evaluation.jitter import JitterResult, evaluate_jitter
 from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
@@ -140,8 +141,8 @@ def write_folder(predictions: Sequence[PosePrediction], videos: Sequence[PoseTra
 
 @dataclass
 class TrackEvaluation:
-    """Scores of a tracking run: mAP with and without the output filter, poseval's MOTA and the
-    PoseTrack21 kit's keypoint HOTA (#10 fixed)."""
+    """Scores of a tracking run: mAP with and without the output filter, poseval's MOTA, the
+    PoseTrack21 kit's keypoint HOTA (#10 fixed) and jitter."""
 
     pose: PoseTrackResult              # filtered predictions
     pose_unfiltered: PoseTrackResult
@@ -163,7 +164,14 @@ class TrackEvaluation:
         if self.hota is not None:
             total = self.hota.to_json()["total"]
             out.update({k: total[k] for k in ("HOTA", "DetA", "AssA")})
+        jitter = self.jitter()
+        out.update(jitter_px=nan_to_none(jitter.pixels[-1:])[0], jitter_head_percent=nan_to_none(
+            jitter.head_percent[-1:])[0], jitter_triples=int(jitter.triples[-1]))
         return out
+
+    def jitter(self) -> JitterResult:
+        """The keypoint acceleration error of the filtered predictions (simplepose.evaluation.jitter)."""
+        return evaluate_jitter(self.data, self.tracking)
 
 
 def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvaluation:

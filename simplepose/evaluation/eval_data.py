@@ -57,6 +57,8 @@ class EvalData:
     videos: list[str] = field(default_factory=list)
     file_names: list[str] = field(default_factory=list)   # (n_frames,) GT image file_name of each frame
     sources: list[VideoSource] = field(default_factory=list)   # per video, as read
+    # (n_frames,) int64 each frame's position in its GT file's `images` (its frame number in the video)
+    frame_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def resolve_gt_dir(path: str | os.PathLike) -> Path:
@@ -141,7 +143,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         raise DataError(pred_dir, "prediction folder not found")
     files = _gt_files(gt_dir)
     files_iter = tqdm(files, desc="reading", unit="video") if progress else files
-    gt_parts, pr_parts, video_of_frame, names, file_names = [], [], [], [], []
+    gt_parts, pr_parts, video_of_frame, names, file_names, positions = [], [], [], [], [], []
     poly_list, poly_frame, ignore_frame_list, sources = [], [], [], []
     offset = 0
     for vi, gt_path in enumerate(files_iter):
@@ -170,6 +172,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         video_of_frame.append(np.full(n_kept, vi))
         names.append(gt_path.stem)
         file_names.extend(n for n, k in zip(g.file_names, kept) if k)
+        positions.append(np.flatnonzero(kept))
         offset += n_kept
     gt = Persons.concat(gt_parts)
     pred = Persons.concat(pr_parts)
@@ -182,4 +185,5 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         poly_frame_arr = np.asarray(poly_frame, dtype=np.int64)
         gt = apply_ignore_regions(gt, poly_list, poly_frame_arr, ignore_frames)
         pred = apply_ignore_regions(pred, poly_list, poly_frame_arr, ignore_frames)
-    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names, file_names, sources)
+    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names, file_names, sources,
+                    np.concatenate(positions).astype(np.int64))

@@ -34,6 +34,7 @@ from simplepose.evaluation.diagnosis import (CLASSES, GOOD, JITTER_MAX, NEAR_OTH
 from simplepose.evaluation.eval_data import EvalData
 from simplepose.evaluation.hota import FIELDS as HOTA_FIELDS
 from simplepose.evaluation.hota import HOTA_TABLE_JOINTS, HotaResult
+from simplepose.evaluation.jitter import evaluate_jitter
 from simplepose.evaluation.mota import TRACKING_SUMMARY_HEADER, TrackingResult
 from simplepose.evaluation.pose_ap import (PCKH_THRESHOLD, SUMMARY_HEADER, Detections, PoseTrackResult,
                                            collect_detections, precision_recall_curves, summarize, table_cell)
@@ -93,6 +94,7 @@ def _compare_json(evaluation: dict[str, Any], compare: Compared) -> dict[str, An
                           for k in ("ap", "summary_ap", "summary_precision", "summary_recall")}}
     if "tracking" in evaluation and compare.tracking is not None:
         other["tracking"] = compare.tracking.to_json()
+        other["jitter"] = evaluate_jitter(compare.data, compare.tracking).to_json()
         out["difference"]["tracking_summary"] = _diff(evaluation["tracking"]["summary"], other["tracking"]["summary"])
     if "hota" in evaluation and compare.hota is not None:
         other["hota"] = compare.hota.to_json()
@@ -169,6 +171,7 @@ def build_report_data(data: EvalData, result: PoseTrackResult, tracking: Trackin
     evaluation = result.to_json()
     if tracking is not None:
         evaluation["tracking"] = tracking.to_json()
+        evaluation["jitter"] = evaluate_jitter(data, tracking).to_json()      # as `eval --tracking --json`
     if hota is not None:
         evaluation["hota"] = hota.to_json()
     out: dict[str, Any] = {"generator": GENERATOR, "evaluation": evaluation}
@@ -275,6 +278,10 @@ def _write_csvs(out: Path, r: dict[str, Any]) -> None:
     _write_csv(out / "worst_frames.csv", ["frame", "video", "file_name", "precision", "recall", "f1"],
                [[w["frame"], w["video"], w["file_name"], w["precision"], w["recall"], w["f1"]]
                 for w in r["worst_frames"]])
+    if "jitter" in ev:
+        _write_csv(out / "jitter.csv", ["joint", "pixels", "head_percent", "triples"],
+                   [[JOINT_NAMES[j], ev["jitter"]["pixels"][j], ev["jitter"]["head_percent"][j],
+                     ev["jitter"]["triples"][j]] for j in range(NUM_JOINTS + 1)])
     if "timelines" in r:
         _write_csv(out / "timelines.csv", ["video", "frame_position", "switches", "misses", "fps"],
                    [[t["video"], i, s, m, f] for t in r["timelines"]
@@ -354,6 +361,8 @@ def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
         pg.table(["", *TRACKING_SUMMARY_HEADER], trows)
     if "hota" in r["evaluation"]:
         _hota_tables(pg, r)
+    if "jitter" in r["evaluation"]:
+        _jitter_table(pg, r)
 
 
 def _hota_tables(pg: _Page, r: dict[str, Any]) -> None:
@@ -369,6 +378,24 @@ def _hota_tables(pg: _Page, r: dict[str, Any]) -> None:
     pg.table(["", *HOTA_TABLE_JOINTS],
              [(f, [f"evaluation.hota.per_joint.{f}.{j}" for j in range(len(HOTA_TABLE_JOINTS))])
               for f in HOTA_FIELDS])
+    pg.add("</details>")
+
+
+def _jitter_table(pg: _Page, r: dict[str, Any]) -> None:
+    """The keypoint acceleration error: totals (and the compared predictions'), per joint folded."""
+    pg.add("<p>Jitter: the mean keypoint acceleration error, the length of the predicted joint's second "
+           "difference minus the GT joint's, over three consecutive labeled frames in which the GT joint is "
+           "matched (as MOTA matches) to one predicted track; in pixels and in percent of the GT head size "
+           "(<code>simplepose.evaluation.jitter</code>).</p>")
+    cols = ("pixels", "head_percent", "triples")
+    rows = [("jitter", [f"evaluation.jitter.{c}.{NUM_JOINTS}" for c in cols])]
+    if "compare" in r and "jitter" in r["compare"]["evaluation"]:
+        rows.append((r["compare"]["name"], [f"compare.evaluation.jitter.{c}.{NUM_JOINTS}" for c in cols]))
+    header = ["", "acceleration error (px)", "(% of head size)", "triples"]
+    pg.table(header, rows)
+    pg.add("<details><summary>per joint</summary>")
+    pg.table(["joint", *header[1:]], [(JOINT_NAMES[j], [f"evaluation.jitter.{c}.{j}" for c in cols])
+                                      for j in range(NUM_JOINTS)])
     pg.add("</details>")
 
 

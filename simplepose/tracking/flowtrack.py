@@ -128,6 +128,7 @@ class FlowTrackConfig:
             problems.append(f"flow.dis_scale must be in (0, 1], got {self.flow.dis_scale}")
         if self.box_enlarge < 0:
             problems.append("box_enlarge must be >= 0")
+        problems += [f"smooth.{p}" for p in self.smooth.check()]
         return problems
 
 

@@ -24,6 +24,11 @@ class SmoothingConfig:
     beta: float = 0.7
     d_cutoff: float = 1.0
 
+    def check(self) -> list[str]:
+        """Problems with the values (empty when they are usable): cutoffs > 0, beta >= 0."""
+        problems = [f"{name} must be > 0" for name in ("min_cutoff", "d_cutoff") if not getattr(self, name) > 0]
+        return problems + (["beta must be >= 0"] if not self.beta >= 0 else [])
+
 
 def _alpha(cutoff: np.ndarray | float, te: float) -> np.ndarray:
     """Smoothing factor of a first-order low-pass at `cutoff` (cycles per frame) for a step of te frames."""

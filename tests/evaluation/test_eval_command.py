@@ -104,3 +104,13 @@ def test_eval_tracking_prints_and_writes_keypoint_hota(tmp_path: Path, capsys: p
         assert f"| {field} | " + " | ".join(f"{100 * v:.1f}" for v in want) + " |" in out
     with pytest.raises(ConfigError, match="--hota-kit-defect needs --tracking"):
         _run(str(gt_dir), str(pred_dir), "--hota-kit-defect")
+
+def test_eval_tracking_prints_and_writes_jitter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """GT given as predictions: zero acceleration error; 4 frames (the last unmatched) give one triple per
+    GT joint: 3 people x 15 joints."""
+    gt_dir, pred_dir, gt = write_case(tmp_path, n_frames=4, n_people=3)
+    write_pred(pred_dir, as_prediction(gt))
+    assert _run(str(gt_dir), str(pred_dir), "--tracking", "--json", str(tmp_path / "m.json")) == 0
+    assert "0.00% of head size, 0.00 px, over 45 joint triples" in capsys.readouterr().out
+    jitter = json.loads((tmp_path / "m.json").read_text())["jitter"]
+    assert jitter["triples"] == [3] * 15 + [45] and jitter["pixels"][15] == 0.0

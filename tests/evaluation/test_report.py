@@ -14,6 +14,7 @@ import pytest
 
 from simplepose.errors import DataError
 from simplepose.evaluation.eval_data import load_eval_data
+from simplepose.evaluation.jitter import evaluate_jitter
 from simplepose.evaluation.mota import evaluate_tracking
 from simplepose.evaluation.pose_ap import evaluate_data
 from simplepose.evaluation import report as report_module
@@ -101,7 +102,9 @@ def test_report_json_holds_the_evaluators_numbers(report: tuple[Path, Path]) -> 
     data = read_json(index.parent / "report.json")
     loaded = load_eval_data(root / "gt", root / "pred0")
     expected = evaluate_data(loaded).to_json()
-    expected["tracking"] = evaluate_tracking(loaded).to_json()
+    tracking = evaluate_tracking(loaded)
+    expected["tracking"] = tracking.to_json()
+    expected["jitter"] = evaluate_jitter(loaded, tracking).to_json()
     assert data["evaluation"] == expected
     other = evaluate_data(load_eval_data(root / "gt", root / "pred1")).to_json()
     assert data["compare"]["evaluation"]["summary_ap"] == other["summary_ap"]
@@ -111,6 +114,14 @@ def test_report_json_holds_the_evaluators_numbers(report: tuple[Path, Path]) -> 
     assert counts["good"][:15] == expected["n_true_positives"]
     assert sum(counts[c][15] for c in ("good", "jitter", "inversion", "swap", "miss", "background_fp")) \
         == sum(expected["n_pred_joints"])
+
+
+def test_report_json_holds_the_jitter_of_the_compared_folder(report: tuple[Path, Path]) -> None:
+    root, index = report
+    data = read_json(index.parent / "report.json")
+    loaded = load_eval_data(root / "gt", root / "pred1")
+    assert data["compare"]["evaluation"]["jitter"] == evaluate_jitter(loaded, evaluate_tracking(loaded)).to_json()
+    assert data["evaluation"]["jitter"]["triples"][15] > 0
 
 
 def test_per_sequence_rows_equal_evaluating_each_file_alone(report: tuple[Path, Path], tmp_path: Path) -> None:
