@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from simplepose.engine.config import load_config
+    from simplepose.engine.datasets import dataset_spec
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
     from simplepose.evaluation.mota import format_tracking_table
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg.runtime.threads:
         torch.set_num_threads(cfg.runtime.threads)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
-                                              flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
+                                              flip_test=cfg.data.flip_test, schema=dataset_spec(cfg.data.dataset).schema,
                                               device=resolve_device(args.device or cfg.runtime.device),
                                               precision=args.precision)
     detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None

@@ -30,9 +30,9 @@ from simplepose.data.detections import load_detections
 from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.data.image import read_image
 from simplepose.data.instances import PersonInstance, PosePrediction
-from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import PoseTrackVideo, load_posetrack, load_posetrack_videos, video_image_records
 from simplepose.engine.config import Config
+from simplepose.engine.datasets import dataset_spec
 from simplepose.errors import ConfigError
 from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.eval_data import EvalData, load_eval_data
@@ -95,14 +95,14 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     detector: a person detector run on the frames (e.g. tracking.detector.OnnxPersonDetector)
     instead of reading boxes from a file.
     """
-    if cfg.data.dataset != "posetrack18":
-        raise ConfigError(None, f"tracking needs video data (posetrack18), not '{cfg.data.dataset}'",
-                          key="data.dataset")
+    spec = dataset_spec(cfg.data.dataset)
+    if not spec.video:
+        raise ConfigError(None, f"tracking needs video data, not '{spec.name}'", key="data.dataset")
     videos = load_posetrack_videos(cfg.resolve(cfg.data.val_gt))
     images = video_image_records(videos, os.path.join(cfg.data.data_root, cfg.data.val_images))
     boxes = load_val_boxes(cfg, images, bbox_file) if detector is None else {}
     if tracker is None:
-        tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
+        tracker = FlowTracker(estimator, spec.schema.sigmas_array, cfg.track)
     online = OnlineTracker(tracker)
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []
