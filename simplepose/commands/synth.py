@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
+from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, SynthOptions, generate_posetrack_dataset
 
 
 def _videos(text: str) -> int | dict[str, int]:
@@ -65,12 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print a summary."""
-    summary = generate_posetrack_dataset(
-        args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
-        image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),
-        draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides,
-        bursty_misses=not args.no_bursty_misses, camera_motion=not args.no_camera_motion,
-        enter_leave=not args.no_enter_leave, crossings=not args.no_crossings, fast_motion=not args.no_fast_motion)
+    options = SynthOptions(
+        videos=args.videos, frames=args.frames, seed=args.seed, image_size=(args.width, args.height),
+        splits=args.splits, persons=tuple(args.persons), draw=args.draw_count if args.draw else 0,
+        fixed_sides=args.fixed_sides, bursty_misses=not args.no_bursty_misses,
+        camera_motion=not args.no_camera_motion, enter_leave=not args.no_enter_leave,
+        crossings=not args.no_crossings, fast_motion=not args.no_fast_motion)
+    summary = generate_posetrack_dataset(args.out_dir, options, progress=not args.quiet)
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames ({s['labeled_frames']} labeled), "
               f"{s['persons']} annotated persons, {s['ignore_polygons']} ignore polygons, "
