@@ -45,7 +45,8 @@ class ModelConfig:
 class DataConfig:
     """Where the data is, how it is cropped and encoded, and how it is batched."""
 
-    dataset: str = "posetrack18"            # a row of engine.datasets.DATASETS: "posetrack18" or "coco"
+    dataset: str = "posetrack18"            # a row of engine.datasets.DATASETS: "posetrack18",
+                                            # "posetrack21" or "coco"
     data_root: str = "data/posetrack18"     # image paths in annotations are relative to this
     train_ann: str = "annotations/posetrack18_train.json"   # relative to data_root unless absolute
     val_ann: str = "annotations/posetrack18_val.json"       # merged val file (instances to predict)

@@ -30,6 +30,9 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("posetrack18", load_posetrack, evaluate_posetrack_predictions, POSETRACK18, video=True),
+    # PoseTrack21's per-video files hold PoseTrack18's fields and keypoints, plus what the readers skip
+    # or drop by the same rules (docs/datasets.md)
+    DatasetSpec("posetrack21", load_posetrack, evaluate_posetrack_predictions, POSETRACK18, video=True),
     DatasetSpec("coco", load_coco_keypoints, evaluate_coco_predictions, COCO, video=False),
 )}
 

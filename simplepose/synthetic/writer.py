@@ -1,11 +1,14 @@
-"""Writing a synthetic PoseTrack18-layout dataset: rendered videos, their annotations and detections.
+"""Writing a synthetic PoseTrack-layout dataset: rendered videos, their annotations and detections.
 
-Writes, for each split (``train``, ``val``), under ``out_dir``:
+Writes, for each split (``train``, ``val``), under ``out_dir``, in the PoseTrack18 layout:
 
 - ``images/<split>/<seq>/<frame:06d>.jpg``: JPEG frames,
 - ``annotations/<split>/<seq>.json``: one official PoseTrack18 file per video (what poseval reads),
 - ``annotations/posetrack18_<split>.json``: all videos merged (the file MMPose trains and tests on),
-- ``annotations/posetrack18_<split>_human_detections.json``: noisy person detections (COCO results),
+- ``annotations/posetrack18_<split>_human_detections.json``: noisy person detections (COCO results);
+
+in the PoseTrack21 layout the same frames, ``posetrack_data/<split>/<seq>.json`` (PoseTrack21's
+files: what its evaluation kit reads) and ``posetrack_data/posetrack21_<split>_human_detections.json``;
 
 and the marker ``synthetic_dataset.json`` (what was generated; ``"complete": true`` once the rest is
 written). Everything is deterministic for a seed.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +32,8 @@ from simplepose.data.keypoints import POSETRACK18, annotation_category
 from simplepose.errors import DataError
 from simplepose.folders import check_owned, mark_owned, remove_owned
 from simplepose.io import write_json
-from simplepose.synthetic.annotations import detections, labeled_frames, sequence_name, video_json
+from simplepose.synthetic.annotations import (detections, labeled_frames, sequence_name, video_json,
+                                              video_json_posetrack21)
 from simplepose.synthetic.body import NUM_KPTS
 from simplepose.synthetic.render import Video, render_video
 from simplepose.visualize import save_overlay
@@ -44,12 +49,33 @@ _GENERATOR = "simplepose.synthetic"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")   # a split is one folder name, never a path
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where one dataset layout keeps its files, relative to the dataset root ({split}: the split's name)."""
+
+    annotations: str            # folder of the per-video files: <annotations>/<split>/<seq>.json
+    merged: str | None          # all videos of a split in one file (MMPose's), None: not written
+    detections: str             # the noisy detector's boxes (COCO results)
+    marked_above: bool = False  # the split folders' files are listed in <annotations>/'s marker, not in
+                                # their own: tools that read every file of a split folder see no marker
+
+
+LAYOUTS: dict[str, Layout] = {
+    "posetrack18": Layout("annotations", "annotations/posetrack18_{split}.json",
+                          "annotations/posetrack18_{split}_human_detections.json"),
+    # PoseTrack21 ships per-video files only (posetrack_data/<split>/); it has no detections file
+    "posetrack21": Layout("posetrack_data", None, "posetrack_data/posetrack21_{split}_human_detections.json",
+                          marked_above=True),
+}
+
+
 @dataclass
 class SynthOptions:
     """What `generate_posetrack_dataset` writes: sizes, seed and the tracker's challenges switched on.
 
     videos: per-split count (int for every split, a {split: n} mapping, or None for DEFAULT_VIDEOS);
-    image_size: (width, height); persons: (min, max) annotated figures per video; draw: number of
+    layout: "posetrack18" or "posetrack21" (LAYOUTS; synthetic.annotations.video_json_posetrack21 says
+    what PoseTrack21's files hold); image_size: (width, height); persons: (min, max) annotated figures per video; draw: number of
     ground-truth overlay PNGs per split written to out_dir/overlays/<split>/ for a human to look at;
     fixed_sides: cool colours always on the left (see body._style; by default the colour->side
     assignment is drawn per figure); bursty_misses: detector misses follow size, occlusion,
@@ -60,6 +86,7 @@ class SynthOptions:
     """
 
     videos: int | Mapping[str, int] | None = None
+    layout: str = "posetrack18"
     frames: int = 30
     seed: int = 0
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
@@ -78,6 +105,8 @@ class SynthOptions:
         """Problems with the values (empty when they are usable)."""
         w, h = (int(v) for v in self.image_size)
         problems = []
+        if self.layout not in LAYOUTS:
+            problems.append(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         if w < 32 or h < 32:
             problems.append(f"image_size {self.image_size} too small (need at least 32x32)")
         if not 1 <= self.frames < 10**4:
@@ -126,7 +155,7 @@ def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
 
 def generate_posetrack_dataset(out_dir: str | Path, options: SynthOptions | None = None,
                                progress: bool = True) -> dict[str, Any]:
-    """Write a synthetic PoseTrack18-layout dataset under out_dir; return a summary dict.
+    """Write a synthetic PoseTrack18- or PoseTrack21-layout dataset under out_dir; return a summary dict.
 
     Which switches were on is recorded in the summary and the marker ("features"). Bad options,
     and an out_dir that is neither empty nor a synthetic dataset, raise DataError.
@@ -138,11 +167,12 @@ def generate_posetrack_dataset(out_dir: str | Path, options: SynthOptions | None
         raise DataError(out, problems[0])
     counts = opts.video_counts()
     assert isinstance(counts, dict)                      # check() found no problem with it
-    _prepare_out_dir(out, opts.splits)
+    layout = LAYOUTS[opts.layout]
+    _prepare_out_dir(out, opts.splits, layout)
     start = time.perf_counter()
     w, h = (int(v) for v in opts.image_size)
     summary: dict[str, Any] = {"out_dir": str(out), "image_size": [w, h], "frames_per_video": opts.frames,
-                               "seed": opts.seed, "features": opts.features(), "splits": {}}
+                               "seed": opts.seed, "layout": opts.layout, "features": opts.features(), "splits": {}}
     _write_marker(out, summary, complete=False)
     # unique sequence numbers across all splits, fixed by the seed
     total = sum(counts.values())
@@ -151,14 +181,14 @@ def generate_posetrack_dataset(out_dir: str | Path, options: SynthOptions | None
     for si, split in enumerate(opts.splits):
         nums = sorted(int(v) for v in numbers[offset:offset + counts[split]])
         offset += counts[split]
-        summary["splits"][split] = _write_split(out, opts, si, split, nums, progress)
+        summary["splits"][split] = _write_split(out, opts, layout, si, split, nums, progress)
     summary["seconds"] = round(time.perf_counter() - start, 3)
     _write_marker(out, summary, complete=True)
-    log.info("synthetic PoseTrack18 written to %s in %.2f s", out, summary["seconds"])
+    log.info("synthetic %s written to %s in %.2f s", opts.layout, out, summary["seconds"])
     return summary
 
 
-def _write_split(out: Path, opts: SynthOptions, si: int, split: str, nums: Sequence[int],
+def _write_split(out: Path, opts: SynthOptions, layout: Layout, si: int, split: str, nums: Sequence[int],
                  progress: bool) -> dict[str, Any]:
     """Render and write the videos `nums` of split number `si`; the split's summary."""
     size = (int(opts.image_size[0]), int(opts.image_size[1]))
@@ -174,24 +204,28 @@ def _write_split(out: Path, opts: SynthOptions, si: int, split: str, nums: Seque
         video = render_video(rng, opts.frames, size, persons=opts.persons, fixed_sides=opts.fixed_sides,
                              camera_motion=opts.camera_motion, enter_leave=opts.enter_leave,
                              crossings=opts.crossings, fast_motion=opts.fast_motion)
-        _mark_split_dirs(out, split, name, opts.frames, labeled if vi < opts.draw else None)
+        _mark_split_dirs(out, layout, split, name, opts.frames, labeled if vi < opts.draw else None)
         vdir = out / "images" / split / name
         vdir.mkdir(parents=True, exist_ok=True)
         for t, img in enumerate(video.frames):
             _write_jpeg(vdir / f"{t:06d}.jpg", img, opts.jpeg_quality)
-        vj = video_json(video, number, seq_type, split, labeled, size)
-        write_json(out / "annotations" / split / f"{name}.json", vj)
+        vj = (video_json_posetrack21(video, number, seq_type, split, labeled) if opts.layout == "posetrack21"
+              else video_json(video, number, seq_type, split, labeled, size))
+        write_json(out / layout.annotations / split / f"{name}.json", vj)
         merged["images"].extend(vj["images"])
         merged["annotations"].extend(vj["annotations"])
         dets.extend(detections(rng, video, number, seq_type, size, bursty_misses=opts.bursty_misses))
         seqs.append(name)
         if vi < opts.draw:
             overlays.append(_draw_overlay(out, split, name, vj, video, labeled))
-    write_json(out / "annotations" / f"posetrack18_{split}.json", merged)
-    write_json(out / "annotations" / f"posetrack18_{split}_human_detections.json", dets)
+    if layout.merged:
+        write_json(out / layout.merged.format(split=split), merged)
+    write_json(out / layout.detections.format(split=split), dets)
+    labeled_ids = {im["id"] for im in merged["images"] if im["is_labeled"]}
     return {"videos": len(seqs), "sequences": seqs, "frames": len(merged["images"]),
-            "labeled_frames": sum(bool(im["is_labeled"]) for im in merged["images"]),
-            "persons": len(merged["annotations"]), "detections": len(dets),
+            "labeled_frames": len(labeled_ids),
+            "persons": sum(a["image_id"] in labeled_ids for a in merged["annotations"]),
+            "boxes": len(merged["annotations"]), "detections": len(dets),
             "ignore_polygons": sum(len(im.get("ignore_regions_x", [])) for im in merged["images"]),
             "overlays": [str(p) for p in overlays]}
 
@@ -201,32 +235,43 @@ def _write_marker(out: Path, summary: Mapping[str, Any], complete: bool) -> None
     write_json(out / MARKER, {
         "generator": _GENERATOR, "complete": complete, "seed": summary["seed"],
         "image_size": summary["image_size"], "frames_per_video": summary["frames_per_video"],
-        "features": summary["features"],
+        "layout": summary["layout"], "features": summary["features"],
         "splits": {k: {"sequences": v["sequences"], "persons": v["persons"]} for k, v in summary["splits"].items()},
     }, indent=1)
 
 
-def _split_dirs(out: Path, split: str) -> tuple[Path, Path, Path]:
-    """The folders written for one split (each marked as the project's: simplepose.folders.mark_owned)."""
-    return out / "images" / split, out / "annotations" / split, out / "overlays" / split
+def _split_dirs(out: Path, layout: Layout, split: str) -> tuple[Path, Path, Path]:
+    """The folders written for one split: images, per-video annotations, overlays."""
+    return out / "images" / split, out / layout.annotations / split, out / "overlays" / split
 
 
-def _mark_split_dirs(out: Path, split: str, name: str, frames: int, labeled: np.ndarray | None) -> None:
+def _owners(out: Path, layout: Layout, split: str) -> tuple[Path, Path, Path]:
+    """The folders whose markers (simplepose.folders.mark_owned) own the split's folders."""
+    images, annotations, overlays = _split_dirs(out, layout, split)
+    return images, (out / layout.annotations if layout.marked_above else annotations), overlays
+
+
+def _mark_split_dirs(out: Path, layout: Layout, split: str, name: str, frames: int,
+                     labeled: np.ndarray | None) -> None:
     """Mark the split's folders as the project's, listing video `name`'s files before they are written
-    (its overlay too when `labeled` is given)."""
-    images, annotations, overlays = _split_dirs(out, split)
+    (its overlay too when `labeled` is given; above the split folder, the split's detections too)."""
+    images, annotations, overlays = _owners(out, layout, split)
     mark_owned(images, [f"{name}/{t:06d}.jpg" for t in range(frames)])
-    mark_owned(annotations, [f"{name}.json"])
+    if layout.marked_above:
+        detections = Path(layout.detections.format(split=split)).relative_to(layout.annotations).as_posix()
+        mark_owned(annotations, [f"{split}/{name}.json", detections])
+    else:
+        mark_owned(annotations, [f"{name}.json"])
     if labeled is not None:
         mark_owned(overlays, [f"{name}_{int(np.flatnonzero(labeled)[0]):06d}.png"])
 
 
-def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
+def _prepare_out_dir(out: Path, splits: Sequence[str], layout: Layout) -> None:
     """Refuse a non-empty folder that is not a synthetic dataset; clear the splits about to be rewritten
     (only folders the project wrote, holding nothing else: simplepose.folders.remove_owned).
 
     Stale files of an earlier run (e.g. per-video files of other sequences) would otherwise be read
-    as ground truth by the evaluation, which lists annotations/<split>/*.json.
+    as ground truth by the evaluation, which lists the split's annotation folder.
     """
     if not out.exists():
         return
@@ -236,14 +281,17 @@ def _prepare_out_dir(out: Path, splits: Sequence[str]) -> None:
         raise DataError(out, f"is not empty and holds no {MARKER}: refusing to write a synthetic dataset into it "
                              "(choose an empty or new folder)")
     for split in splits:                      # check all before deleting any
-        for d in _split_dirs(out, split):
+        for d in _owners(out, layout, split):
             check_owned(d)
     for split in splits:
-        for d in _split_dirs(out, split):
-            remove_owned(d)
-        for f in (out / "annotations" / f"posetrack18_{split}.json",
-                  out / "annotations" / f"posetrack18_{split}_human_detections.json"):
-            f.unlink(missing_ok=True)
+        for d, owner in zip(_split_dirs(out, layout, split), _owners(out, layout, split)):
+            if d == owner:
+                remove_owned(d)
+            elif d.exists():                  # owned by the marker above it, checked just now
+                shutil.rmtree(d)
+        for f in (layout.merged, layout.detections):
+            if f:
+                (out / f.format(split=split)).unlink(missing_ok=True)
 
 
 def _draw_overlay(out: Path, split: str, name: str, vj: dict[str, Any], video: Video,

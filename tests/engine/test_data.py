@@ -41,7 +41,7 @@ def test_sampler_shards_and_resumes():
 
 
 def test_unknown_dataset_lists_the_choices():
-    with pytest.raises(ConfigError, match=r"\(data\.dataset\): data\.dataset must be one of posetrack18, coco, "
+    with pytest.raises(ConfigError, match=r"\(data\.dataset\): data\.dataset must be one of posetrack18, posetrack21, coco, "
                                           r"got 'mpii'"):
         apply_overrides(Config(), ["data.dataset=mpii"])    # refused at load time, before any data
 

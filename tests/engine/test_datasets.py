@@ -17,9 +17,12 @@ def test_rows_hold_what_each_dataset_is():
         load_posetrack, evaluate_posetrack_predictions, POSETRACK18, True)
     assert (coco.reader, coco.evaluator, coco.schema, coco.video) == (
         load_coco_keypoints, evaluate_coco_predictions, COCO, False)
+    # PoseTrack21: PoseTrack18's reader, scoring and keypoints on its per-video files (docs/datasets.md)
+    pt21 = dataset_spec("posetrack21")
+    assert (pt21.reader, pt21.evaluator, pt21.schema, pt21.video) == (pt.reader, pt.evaluator, POSETRACK18, True)
     assert all(name == spec.name for name, spec in DATASETS.items())
 
 
 def test_unknown_name_is_a_config_error_naming_the_key_and_the_rows():
-    with pytest.raises(ConfigError, match=r"data\.dataset.*unknown dataset 'mpii' \(posetrack18, coco"):
+    with pytest.raises(ConfigError, match=r"data\.dataset.*unknown dataset 'mpii' \(posetrack18, posetrack21, coco"):
         dataset_spec("mpii")

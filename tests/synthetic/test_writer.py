@@ -270,3 +270,21 @@ def test_options_check_names_every_problem():
     assert len(problems) == 3
     assert problems[0].startswith("frames must be in 1..9999") and "persons range (3, 2)" in problems[1]
     assert problems[2] == "no video count for split(s) ['val']"
+
+
+def test_posetrack21_layout_rewrites_its_split_folders_and_keeps_a_users_file(tmp_path):
+    """PoseTrack21's split folders hold only the per-video files (the kit reads every file there): their
+    ownership is recorded in posetrack_data/'s marker, and rewriting still refuses a user's file."""
+    out = tmp_path / "d"
+    options = dict(layout="posetrack21", frames=2, image_size=(64, 64), splits=("val",))
+    generate_posetrack_dataset(out, SynthOptions(videos=2, seed=0, **options), progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=1, seed=5, **options), progress=False)
+    files = sorted(p.name for p in (out / "posetrack_data" / "val").iterdir())
+    assert len(files) == 1 and files[0].endswith("_test.json")          # no stale file, no marker
+    assert (out / "posetrack_data" / "posetrack21_val_human_detections.json").is_file()
+    assert not (out / "annotations").exists()
+    mine = out / "posetrack_data" / "val" / "my_notes.txt"
+    mine.write_text("mine")
+    with pytest.raises(DataError, match="my_notes.txt"):
+        generate_posetrack_dataset(out, SynthOptions(videos=1, seed=6, **options), progress=False)
+    assert mine.read_text() == "mine"
