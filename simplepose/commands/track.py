@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from simplepose.engine.config import load_config
-    from simplepose.engine.distributed import resolve_device
+    from simplepose.engine.datasets import dataset_spec
+    from simplepose.engine import distributed as du
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
     from simplepose.evaluation.hota import format_hota_table
     from simplepose.evaluation.jitter import format_jitter
@@ -80,14 +81,22 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, [*args.overrides, *tracking_overrides(args)])  # the flags win
     if cfg.runtime.threads:
         torch.set_num_threads(cfg.runtime.threads)
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
-                                              flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
-                                              device=resolve_device(args.device or cfg.runtime.device),
-                                              precision=args.precision)
-    detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
-    result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
-    out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
-    evaluation = evaluate_run(cfg, result, out_dir)
+    # under torchrun the processes share the videos (engine.track): CPU processes join a gloo group
+    device, _ = (du.setup_device(args.device, "--device", None) if args.device
+                 else du.setup_device(cfg.runtime.device))
+    try:
+        estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
+                                                  flip_test=cfg.data.flip_test,
+                                                  schema=dataset_spec(cfg.data.dataset).schema, device=device,
+                                                  precision=args.precision)
+        detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
+        result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
+        out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
+        evaluation = evaluate_run(cfg, result, out_dir)
+    finally:
+        du.cleanup()
+    if evaluation is None:              # not rank 0: its files are written, rank 0 reports
+        return 0
     metrics = evaluation.metrics()
     t = cfg.track
     if args.detector or args.bbox_file or cfg.data.val_bbox_file:

@@ -236,9 +236,9 @@ def first_bad(mask: np.ndarray) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
-def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike, num_keypoints: int = 17,
-                      drop_invalid: bool = True) -> list[PersonInstance]:
-    """COCO-style person annotations -> PersonInstances in MMPose's order, validated and filtered."""
+def _annotation_order(annotations: list, images: list[ImageInfo], path: PathLike) -> list[tuple[int, ImageInfo]]:
+    """(annotation index, its image) of every annotation with a box and keypoints, in MMPose's order:
+    images in file order, then each image's annotations in file order."""
     by_image: dict[int, list[int]] = {im.image_id: [] for im in images}
     first_of_id: dict[int, int] = {}
     for j, ann in enumerate(annotations):
@@ -254,8 +254,7 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
         if image_id not in by_image:
             raise DataError(path, f"image_id {image_id} is not in 'images'", record=f"annotation id {ann_id}")
         by_image[image_id].append(j)
-
-    order: list[tuple[int, ImageInfo]] = []          # (annotation index, its image), MMPose order
+    order: list[tuple[int, ImageInfo]] = []
     skipped_fields = []
     for im in images:
         for j in by_image[im.image_id]:
@@ -267,11 +266,12 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
     if skipped_fields:
         logger.info("%s: skipped %d annotation(s) without 'bbox' or 'keypoints' (as MMPose does), "
                     "first: annotation id %s", path, len(skipped_fields), skipped_fields[0])
-    if not order:
-        return []
+    return order
 
-    anns = [annotations[j] for j, _ in order]
-    records = [f"annotation id {a['id']}" for a in anns]
+
+def _box_and_keypoint_arrays(anns: list[dict], records: list[str], path: PathLike,
+                             num_keypoints: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated boxes (N, 4) float64 xywh and keypoints (N, K, 3) float32 with visibility min(1, v)."""
     boxes = stack_rows([a["bbox"] for a in anns], 4, path, records, "bbox")                  # (N, 4)
     kps = stack_rows([a["keypoints"] for a in anns], 3 * num_keypoints, path, records, "keypoints")  # (N, 3K)
     bad = first_bad(~np.isfinite(boxes).all(axis=1))
@@ -283,57 +283,83 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
     bad = first_bad((boxes[:, 2:] < 0).any(axis=1))
     if bad is not None:
         raise DataError(path, f"negative box width or height: bbox {anns[bad]['bbox']}", record=records[bad])
-
     kps32 = kps.astype(np.float32).reshape(len(anns), num_keypoints, 3)                        # (N, K, 3)
     kps32[..., 2] = np.minimum(1, kps32[..., 2])
+    return boxes, kps32
 
+
+def _invalid_reasons(anns: list[dict], records: list[str], boxes: np.ndarray, kps32: np.ndarray,
+                     images: list[ImageInfo], path: PathLike) -> list[tuple[str, np.ndarray]]:
+    """MMPose's `_is_valid_instance` rules, vectorised: (reason, (N,) bool mask of the annotations it drops)."""
     # MMPose's clipped box in float32 (image size unknown: no clipping), for the zero-box rule.
     xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)                # (N, 4) f64
-    sizes = np.array([im.image_size if im.image_size else (np.inf, np.inf) for _, im in order],
+    sizes = np.array([im.image_size if im.image_size else (np.inf, np.inf) for im in images],
                      dtype=np.float64)                                                          # (N, 2)
     xyxy32 = clip_xyxy(xyxy, sizes)
     zero_box = ((xyxy32[:, 2:] - xyxy32[:, :2]) <= 0).any(axis=1)
-
     n_kp = np.array([int_field(a, "num_keypoints", path, rec) if "num_keypoints" in a else -1
                      for a, rec in zip(anns, records)], dtype=np.int64)
     counted = np.count_nonzero(kps32[..., :2].max(axis=2), axis=1)
     n_kp = np.where(n_kp < 0, counted, n_kp)
     crowd = np.array([flag_field(a, "iscrowd", False, path, rec) for a, rec in zip(anns, records)], dtype=bool)
-    no_kp = n_kp == 0
     kp_nonpositive = kps32[..., :2].reshape(len(anns), -1).max(axis=1) <= 0
+    return [("crowd", crowd), ("num_keypoints == 0", n_kp == 0), ("zero-area box after clipping", zero_box),
+            ("all keypoint coordinates <= 0", kp_nonpositive)]
 
-    keep = np.ones(len(anns), dtype=bool)
-    if drop_invalid:
-        reasons = [("crowd", crowd), ("num_keypoints == 0", no_kp), ("zero-area box after clipping", zero_box),
-                   ("all keypoint coordinates <= 0", kp_nonpositive)]
-        for name, mask in reasons:
-            dropped = keep & mask
-            if dropped.any():
-                first = records[int(np.flatnonzero(dropped)[0])]
-                level = logging.WARNING if name.startswith("zero") else logging.DEBUG
-                logger.log(level, "%s: dropped %d annotation(s) with %s, first: %s",
-                           path, int(dropped.sum()), name, first)
-            keep &= ~mask
 
-    kept = np.flatnonzero(keep)
+def _keep_mask(reasons: list[tuple[str, np.ndarray]], records: list[str], path: PathLike) -> np.ndarray:
+    """(N,) bool: the annotations no reason drops; each reason's drops logged (zero boxes as a warning)."""
+    keep = np.ones(len(records), dtype=bool)
+    for name, mask in reasons:
+        dropped = keep & mask
+        if dropped.any():
+            first = records[int(np.flatnonzero(dropped)[0])]
+            level = logging.WARNING if name.startswith("zero") else logging.DEBUG
+            logger.log(level, "%s: dropped %d annotation(s) with %s, first: %s", path, int(dropped.sum()), name, first)
+        keep &= ~mask
+    return keep
+
+
+def _topdown_instances(anns: list[dict], records: list[str], images: list[ImageInfo], boxes: np.ndarray,
+                       kps32: np.ndarray, kept: np.ndarray, path: PathLike) -> list[PersonInstance]:
+    """One PersonInstance per kept annotation (MMPose's `_get_topdown_data_infos`), head boxes validated."""
     with_head = [i for i in kept if anns[i].get("bbox_head") not in (None, [])]
     heads = stack_rows([anns[i]["bbox_head"] for i in with_head], 4, path,
-                        [records[i] for i in with_head], "bbox_head")                          # (H, 4)
+                       [records[i] for i in with_head], "bbox_head")                           # (H, 4)
     bad = first_bad(~np.isfinite(heads).all(axis=1))
     if bad is not None:
         raise DataError(path, "'bbox_head' holds NaN, null or infinity", record=records[with_head[bad]])
     head_of = dict(zip(with_head, heads))
     out = []
     for i in kept:
-        ann, im = anns[i], order[i][1]
-        head_box = head_of.get(i)
+        ann, im = anns[i], images[i]
         track = None if ann.get("track_id") is None else int_field(ann, "track_id", path, records[i])
         out.append(PersonInstance(
             image_path=im.image_path, image_id=im.image_id, bbox_xywh=boxes[i].copy(), keypoints=kps32[i],
             image_size=im.image_size, ann_id=int(ann["id"]), video_id=im.video_id, frame_index=im.frame_index,
-            track_id=track, head_bbox_xywh=head_box,
+            track_id=track, head_bbox_xywh=head_of.get(i),
             ignore_regions=im.ignore_regions, is_labeled=im.is_labeled))
     return out
+
+
+def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike, num_keypoints: int = 17,
+                      drop_invalid: bool = True) -> list[PersonInstance]:
+    """COCO-style person annotations -> PersonInstances in MMPose's order, validated and filtered.
+
+    The steps of MMPose's reader: order and parse (`parse_data_info`), the validity rules
+    (`_is_valid_instance`, checked always, applied with drop_invalid), then the instances
+    (`_get_topdown_data_infos`).
+    """
+    order = _annotation_order(annotations, images, path)
+    if not order:
+        return []
+    anns = [annotations[j] for j, _ in order]
+    ann_images = [im for _, im in order]
+    records = [f"annotation id {a['id']}" for a in anns]
+    boxes, kps32 = _box_and_keypoint_arrays(anns, records, path, num_keypoints)
+    reasons = _invalid_reasons(anns, records, boxes, kps32, ann_images, path)
+    keep = _keep_mask(reasons, records, path) if drop_invalid else np.ones(len(anns), dtype=bool)
+    return _topdown_instances(anns, records, ann_images, boxes, kps32, np.flatnonzero(keep), path)
 
 
 def check_image_files(instances: Sequence[PersonInstance], images: Sequence[ImageInfo], path: PathLike) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from simplepose.data.transforms import AugmentConfig
+from simplepose.engine.datasets import DATASETS
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
 from simplepose.model.head import heatmap_output_size
@@ -44,7 +45,8 @@ class ModelConfig:
 class DataConfig:
     """Where the data is, how it is cropped and encoded, and how it is batched."""
 
-    dataset: str = "posetrack18"            # "posetrack18" or "coco"
+    dataset: str = "posetrack18"            # a row of engine.datasets.DATASETS: "posetrack18",
+                                            # "posetrack21" or "coco"
     data_root: str = "data/posetrack18"     # image paths in annotations are relative to this
     train_ann: str = "annotations/posetrack18_train.json"   # relative to data_root unless absolute
     val_ann: str = "annotations/posetrack18_val.json"       # merged val file (instances to predict)
@@ -226,7 +228,6 @@ def _apply_amp_alias(cfg: Config, source: str) -> None:
 
 
 DEPTHS = (18, 34, 50, 101, 152)                     # the ResNets model.resnet builds
-DATASETS = ("posetrack18", "coco")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # YAML's anchors let a few bytes expand exponentially ("billion laughs"): bound what a config holds

@@ -12,7 +12,10 @@ track.smooth.enabled. Two sets of per-video PoseTrack18 files are written:
                                      scored for mAP and MOTA;
   <out_dir>/predictions_unfiltered/  every tracked person: scored for mAP only.
 
-Each folder is written beside its final place and swapped in whole.
+Each folder is written beside its final place and swapped in whole. Under torchrun the processes
+share the videos, whole videos each (distributed.shard_by_size, balanced by frames): each process
+tracks its videos and writes their files, and rank 0, after a barrier, gathers the files into the two
+folders and scores them; the files are those one process writes.
 """
 from __future__ import annotations
 
@@ -32,7 +35,9 @@ from simplepose.data.image import read_image
 from simplepose.data.instances import PersonInstance, PosePrediction
 from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import PoseTrackVideo, load_posetrack, load_posetrack_videos, video_image_records
+from simplepose.engine import distributed as du
 from simplepose.engine.config import Config
+from simplepose.engine.datasets import dataset_spec
 from simplepose.errors import ConfigError
 from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.eval_data import EvalData, load_eval_data
@@ -42,7 +47,7 @@ from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
-from simplepose.folders import replace_folder
+from simplepose.folders import remove_owned, replace_folder
 from simplepose.inference.video import VideoWriter
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
 from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker
@@ -55,9 +60,9 @@ class TrackRun:
 
     filtered: list[PosePrediction]      # after the output filter (what MOTA scores)
     unfiltered: list[PosePrediction]    # every tracked person
-    videos: list[PoseTrackVideo]
-    frames: int
-    ms_per_frame: dict[str, float]      # detector, flow, pose, association, total
+    videos: list[PoseTrackVideo]        # the videos tracked (under torchrun: this process's share)
+    frames: int                         # frames tracked by all processes
+    ms_per_frame: dict[str, float]      # detector, flow, pose, association, total (over all processes)
 
 
 def frame_boxes(instances: Sequence[PersonInstance]) -> dict[int, Boxes]:
@@ -99,19 +104,20 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     detector: a person detector run on the frames (e.g. tracking.detector.OnnxPersonDetector)
     instead of reading boxes from a file.
     """
-    if cfg.data.dataset != "posetrack18":
-        raise ConfigError(None, f"tracking needs video data (posetrack18), not '{cfg.data.dataset}'",
-                          key="data.dataset")
+    spec = dataset_spec(cfg.data.dataset)
+    if not spec.video:
+        raise ConfigError(None, f"tracking needs video data, not '{spec.name}'", key="data.dataset")
     videos = load_posetrack_videos(cfg.resolve(cfg.data.val_gt))
     images = video_image_records(videos, os.path.join(cfg.data.data_root, cfg.data.val_images))
+    videos = _this_process_videos(videos)
     boxes = load_val_boxes(cfg, images, bbox_file) if detector is None else {}
     if tracker is None:
-        tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
+        tracker = FlowTracker(estimator, spec.schema.sigmas_array, cfg.track)
     online = OnlineTracker(tracker)
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []
     read_s, frames = 0.0, 0
-    bar = tqdm(total=len(images), desc="track", unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=sum(len(v.images) for v in videos), desc="track", unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
     for video in videos:
         for rec in video.images:
             info = images[int(rec["id"])]
@@ -130,13 +136,49 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     ms = {s: 1000 * tracker.timings[s] / n for s in STAGES}
     ms["read"] = 1000 * read_s / n
     ms["total"] = sum(ms.values())
+    frames, ms = _all_processes(frames, ms)
     return TrackRun(filtered, unfiltered, videos, frames, ms)
+
+
+def _this_process_videos(videos: list[PoseTrackVideo]) -> list[PoseTrackVideo]:
+    """This process's share of the videos under torchrun, whole videos balanced by frames (all for one process)."""
+    info = du.get_info()
+    share = du.shard_by_size([len(v.images) for v in videos], info.world_size)[info.rank]
+    return [videos[i] for i in share]
+
+
+def _all_processes(frames: int, ms: dict[str, float]) -> tuple[int, dict[str, float]]:
+    """Frames summed and ms per frame averaged (weighted by frames) over the processes."""
+    parts = du.all_gather_objects((frames, ms))
+    total = sum(f for f, _ in parts)
+    return total, {k: sum(f * m[k] for f, m in parts) / max(total, 1) for k in ms}
 
 
 def write_folder(predictions: Sequence[PosePrediction], videos: Sequence[PoseTrackVideo], dest: Path) -> Path:
     """Per-video PoseTrack18 files with the predictions' track ids, swapped into dest whole (over a
-    previous dest only if the project wrote it)."""
-    return replace_folder(dest, lambda tmp: write_posetrack_predictions(predictions, videos, tmp, use_track_ids=True))
+    previous dest only if the project wrote it). Under torchrun every process writes its videos' files
+    beside dest, and rank 0 moves them all into dest after a barrier."""
+    info = du.get_info()
+    if not info.distributed:
+        return replace_folder(dest, lambda tmp: write_posetrack_predictions(predictions, videos, tmp,
+                                                                            use_track_ids=True))
+    parts = [dest.parent / f".{dest.name}.rank{r}" for r in range(info.world_size)]
+    replace_folder(parts[info.rank], lambda tmp: write_posetrack_predictions(predictions, videos, tmp,
+                                                                             use_track_ids=True))
+    du.barrier()
+    if info.is_main:
+        replace_folder(dest, lambda tmp: _move_files(parts, tmp))
+        for part in parts:
+            remove_owned(part)
+    du.barrier()
+    return dest
+
+
+def _move_files(parts: Sequence[Path], dest: Path) -> None:
+    """Move the prediction files of every process's folder into dest."""
+    for part in parts:
+        for f in sorted(part.glob("*.json")):
+            os.replace(f, dest / f.name)
 
 
 @dataclass
@@ -174,13 +216,16 @@ class TrackEvaluation:
         return evaluate_jitter(self.data, self.tracking)
 
 
-def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvaluation:
-    """Write both prediction folders under out_dir and score them against data.val_gt."""
+def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvaluation | None:
+    """Write both prediction folders under out_dir and score them against data.val_gt (under torchrun:
+    every process writes its videos' files, rank 0 scores; None on the other ranks)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gt = cfg.resolve(cfg.data.val_gt)
     pred = write_folder(run.filtered, run.videos, out_dir / "predictions")
     raw = write_folder(run.unfiltered, run.videos, out_dir / "predictions_unfiltered")
+    if not du.get_info().is_main:
+        return None
     data = load_eval_data(gt, pred)
     return TrackEvaluation(evaluate_data(data), evaluate_data(load_eval_data(gt, raw)), evaluate_tracking(data), pred,
                            data, str(gt), evaluate_hota(data))

@@ -196,6 +196,14 @@ class VideoFrames:
             cap.release()
 
 
+def video_files(folder: str | os.PathLike) -> list[Path]:
+    """The video files directly in a folder that holds no image file, in natural order (else [])."""
+    folder = Path(folder)
+    if not folder.is_dir() or any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.rglob("*") if p.is_file()):
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_file() and is_video_path(p)), key=lambda p: natural_key(p.name))
+
+
 def open_frames(path: str | os.PathLike) -> ImageFrames | VideoFrames:
     """The frame source for an image file, a folder of images or a video file."""
     path = Path(path)

@@ -72,3 +72,12 @@ def test_setup_device_for_one_process(monkeypatch):
         assert du.setup_device("auto")[0] == torch.device("cpu")
         with pytest.raises(ConfigError, match=r"\(runtime\.device\): device cuda asked for but no CUDA"):
             du.setup_device("cuda")
+
+
+def test_shard_by_size_gives_whole_items_largest_first_to_the_least_loaded():
+    from simplepose.engine.distributed import shard_by_size
+
+    # 5 -> rank 0; 3 -> rank 1; 3 -> rank 1 (3 < 5); 2 -> rank 0 (5 < 6): loads 7 and 6
+    assert shard_by_size([5, 3, 3, 2], 2) == [[0, 3], [1, 2]]
+    assert shard_by_size([5, 3, 3, 2], 1) == [[0, 1, 2, 3]]
+    assert shard_by_size([4, 4], 3) == [[0], [1], []]            # ties: the first item, the lower rank

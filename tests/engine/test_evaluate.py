@@ -17,10 +17,10 @@ from tests.engine.conftest import tiny_config
 @pytest.fixture(scope="module")
 def val_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One val video of 3 frames (2 labelled), 64x64 images."""
-    from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
     root = tmp_path_factory.mktemp("val")
-    generate_posetrack_dataset(root, videos={"val": 1}, frames=3, seed=5, image_size=(64, 64), splits=("val",),
-                               progress=False)
+    generate_posetrack_dataset(root, SynthOptions(videos={"val": 1}, frames=3, seed=5, image_size=(64, 64),
+                                                  splits=("val",)), progress=False)
     return root
 
 

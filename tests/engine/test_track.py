@@ -107,3 +107,31 @@ def test_track_command_with_ground_truth_boxes_says_so(synth_root, tmp_path, cap
     assert main(["track", str(config), str(ckpt), "--out-dir", str(tmp_path / "track")]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FlowTrack:"))
     assert "ground-truth boxes (labeled frames only)" in line and "detections" not in line
+
+def test_track_under_torchrun_shards_videos_and_writes_the_one_process_files(tmp_path):
+    """`track` in 2 CPU processes (torchrun, gloo): whole videos per process, rank 0 scores; the
+    prediction folders are byte for byte those of one process, and so are the printed tables."""
+    import subprocess
+    import sys
+
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
+    from tests.cli_subprocess import cli_env, run_cli
+
+    root = tmp_path / "data"       # 3 videos: one process gets two, the other one
+    generate_posetrack_dataset(root, SynthOptions(videos={"val": 3}, frames=4, seed=2, image_size=(128, 96),
+                                                  splits=("val",)), progress=False)
+    config, ckpt, dets = random_model_files(root, tmp_path)
+    one = run_cli("track", config, ckpt, "--bbox-file", dets, "--out-dir", tmp_path / "one")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "simplepose", "track", str(config), str(ckpt), "--bbox-file", str(dets),
+                          "--out-dir", str(tmp_path / "two")], env=cli_env(), capture_output=True, text=True,
+                         timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    for folder in ("predictions", "predictions_unfiltered"):
+        files = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one" / folder).rglob("*")}
+        again = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two" / folder).rglob("*")}
+        assert len(files) == 4 and files == again           # 3 videos and the folder's marker
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["predictions", "predictions_unfiltered"]
+    tables = [[ln for ln in r.stdout.splitlines() if ln.startswith("|") or "frames" in ln] for r in (one, two)]
+    assert tables[0] == tables[1] and len(tables[0]) > 6
