@@ -29,11 +29,8 @@ from simplepose.evaluation.eval_data import EvalData, load_eval_data
 from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_data, format_table
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
-from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.folders import replace_folder
-from simplepose.model.fusion import prepare_in_precision
-from simplepose.model.precision import resolve_precision
 
 log = logging.getLogger("simplepose.evaluate")
 
@@ -56,13 +53,11 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
                            round_up=False)
     loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
     flip_indices = list(get_schema(d.dataset).flip_indices) if d.flip_test else None
-    wanted = resolve_precision(precision, device)
-    net, used = prepare_in_precision(model, wanted) if wanted.reduced else (model, wanted)
-    log.info("test loop: %s", used.describe())
-    # CPU: passes small enough for the activations to stay in cache (sizes measured: estimator.py)
-    chunk = (BF16_CHUNK if used.name == "bf16" else DEFAULT_CHUNK) if device.type == "cpu" else None
-    predictor = TopDownPredictor(net, d.input_size, flip_indices, chunk, device)
     was_training = model.training
+    # float32 runs the model as trained (the reference's numbers); reduced precision the fused model
+    predictor = TopDownPredictor.prepared(model, d.input_size, flip_indices, precision=precision, device=device,
+                                          fuse="reduced")
+    log.info("test loop: %s", predictor.precision.describe())
     model.eval()
     out: list[tuple[int, PosePrediction]] = []
     bar = None
