@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from simplepose.data.transforms import AugmentConfig
+from simplepose.data.augment import AugmentConfig
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
 from simplepose.model.head import heatmap_output_size
@@ -63,7 +63,7 @@ class DataConfig:
     image_cache_mb: float = 0               # decoded frames kept per loading process (0: none), worth it
                                             # when they fit and recur (data/dataset.py)
     flip_test: bool = True
-    aug: dict[str, Any] = field(default_factory=dict)   # fields of data.transforms' AugmentConfig
+    aug: dict[str, Any] = field(default_factory=dict)   # fields of data.augment's AugmentConfig
 
 
 @dataclass

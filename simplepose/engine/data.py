@@ -29,7 +29,7 @@ from simplepose.data.detections import load_detections
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import load_posetrack
-from simplepose.data.transforms import AugmentConfig
+from simplepose.data.augment import AugmentConfig
 from simplepose.engine.config import Config
 from simplepose.errors import ConfigError, DataError, SimplePoseError
 
