@@ -37,7 +37,8 @@ from simplepose.data.dataset import TopDownDataset  # noqa: E402
 from simplepose.data.image import region_decode_available  # noqa: E402
 from simplepose.data.keypoints import POSETRACK18  # noqa: E402
 from simplepose.data.posetrack import load_posetrack  # noqa: E402
-from simplepose.data.transforms import AugmentConfig, normalise_crops  # noqa: E402
+from simplepose.data.augment import AugmentConfig  # noqa: E402
+from simplepose.data.transforms import normalise_crops  # noqa: E402
 
 SHARED = Path(os.environ.get("SIMPLEPOSE_SHARED", REPO.parent / "shared"))
 SAMPLES = SHARED / "data" / "mmpose_test_samples" / "posetrack18"

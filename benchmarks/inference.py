@@ -50,7 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from simplepose.allocator import keep_freed_memory  # noqa: E402
-from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK, PoseEstimator  # noqa: E402
+from simplepose.inference.estimator import PoseEstimator  # noqa: E402
+from simplepose.inference.topdown import BF16_CHUNK, DEFAULT_CHUNK  # noqa: E402
 from simplepose.model.fusion import fold_batchnorm, prepare_for_inference, prepare_in_precision  # noqa: E402
 from simplepose.model.precision import Precision, cpu_bf16_support  # noqa: E402
 from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps  # noqa: E402

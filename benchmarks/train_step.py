@@ -1,6 +1,6 @@
 """One training iteration of SimpleBaseline on the CPU, in fp32 and bf16, beside MMPose 1.3.2.
 
-The step is the trainer's own (engine/train.py train_step: forward under the precision's autocast,
+The step is the trainer's own (engine/optim_step.py train_step: forward under the precision's autocast,
 KeypointMSELoss in float32, backward, Adam on float32 weights) on a pre-built batch (data loading
 excluded), BN in train mode, as MMPose's measurement (iv), with malloc set as `simplepose train`
 sets it (simplepose/allocator.py; SIMPLEPOSE_MALLOC=system measures without). Two cases: ResNet-50 256x192 batch 32
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from simplepose.allocator import keep_freed_memory  # noqa: E402
-from simplepose.engine.train import train_step  # noqa: E402
+from simplepose.engine.optim_step import train_step  # noqa: E402
 from simplepose.model.loss import KeypointMSELoss  # noqa: E402
 from simplepose.model.pose_model import SimpleBaseline  # noqa: E402
 from simplepose.model.precision import cpu_bf16_support, resolve_precision  # noqa: E402

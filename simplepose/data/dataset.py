@@ -20,8 +20,8 @@ from simplepose.data.codec import MSRAHeatmap
 from simplepose.data.image import ImageCache, choose_reduction, probe_image_size, read_image, read_jpeg_region
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import KeypointSchema
-from simplepose.data.transforms import (AugmentConfig, AugmentParams, image_sampling_matrix, normalise_crops,
-                                        remap_region, sample_augment_params, sample_geometry, sampled_bounds,
+from simplepose.data.augment import AugmentConfig, AugmentParams, sample_augment_params, sample_geometry
+from simplepose.data.transforms import (image_sampling_matrix, normalise_crops, remap_region, sampled_bounds,
                                         sampling_maps, warp_image)
 from simplepose.errors import DataError
 

@@ -62,15 +62,7 @@ def load_detections(json_path: PathLike, images: Mapping[int, ImageInfo], *, sco
     boxes = stack_rows([d["bbox"][:4] if isinstance(d["bbox"], list) else d["bbox"] for d in rows],
                         4, json_path, keep_recs, "bbox")                                      # (N, 4)
     scores = stack_rows([[d["score"]] for d in rows], 1, json_path, keep_recs, "score")[:, 0]  # (N,)
-    # finite as float32 too: boxes and scores are used in float32, where 1e300 is infinity
-    f32 = np.finfo(np.float32).max                     # False for NaN too
-    bad = first_bad(~(np.abs(boxes) <= f32).all(axis=1) | ~(np.abs(scores) <= f32))
-    if bad is not None:
-        raise DataError(json_path, "'bbox' or 'score' holds NaN, null, infinity or a value beyond float32 "
-                                   "(|x| > 3.4e38)", record=keep_recs[bad])
-    bad = first_bad((boxes[:, 2:] < 0).any(axis=1))
-    if bad is not None:
-        raise DataError(json_path, f"negative box width or height: bbox {rows[bad]['bbox']}", record=keep_recs[bad])
+    _check_boxes(boxes, scores, rows, json_path, keep_recs)
     boxes32 = boxes.astype(np.float32)
     scores32 = scores.astype(np.float32)
     keep = ~(scores32 < np.float32(score_thr))
@@ -91,3 +83,17 @@ def load_detections(json_path: PathLike, images: Mapping[int, ImageInfo], *, sco
             frame_index=im.frame_index, ignore_regions=im.ignore_regions, is_labeled=im.is_labeled,
             score=float(scores32[i])))
     return out
+
+
+def _check_boxes(boxes: np.ndarray, scores: np.ndarray, rows: list[dict], json_path: PathLike,
+                 records: list[str]) -> None:
+    """Boxes (N, 4) and scores (N,) finite as float32 and box sizes not negative, else a DataError."""
+    # finite as float32 too: boxes and scores are used in float32, where 1e300 is infinity
+    f32 = np.finfo(np.float32).max                     # False for NaN too
+    bad = first_bad(~(np.abs(boxes) <= f32).all(axis=1) | ~(np.abs(scores) <= f32))
+    if bad is not None:
+        raise DataError(json_path, "'bbox' or 'score' holds NaN, null, infinity or a value beyond float32 "
+                                   "(|x| > 3.4e38)", record=records[bad])
+    bad = first_bad((boxes[:, 2:] < 0).any(axis=1))
+    if bad is not None:
+        raise DataError(json_path, f"negative box width or height: bbox {rows[bad]['bbox']}", record=records[bad])

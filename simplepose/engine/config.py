@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from simplepose.data.transforms import AugmentConfig
+from simplepose.data.augment import AugmentConfig
 from simplepose.engine.datasets import DATASETS
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
@@ -25,6 +25,19 @@ from simplepose.model.precision import PRECISIONS
 from simplepose.tracking.flowtrack import FlowTrackConfig
 
 OVERRIDES = "--set"   # where override values come from, as error messages name it
+
+DEPTHS = (18, 34, 50, 101, 152)                     # the ResNets model.resnet builds
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# YAML's anchors let a few bytes expand exponentially ("billion laughs"): bound what a config holds
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000
+MAX_CONFIG_DEPTH = 32
+
+
+def _finite(x: float) -> bool:
+    """True for a finite number."""
+    return math.isfinite(x)
 
 
 @dataclass
@@ -39,6 +52,16 @@ class ModelConfig:
     backbone_init: str | None = None        # backbone-only checkpoint (e.g. torchvision ResNet URL)
     sync_bn: bool = False                   # convert BatchNorm to SyncBatchNorm under DDP (CUDA only)
     freeze_bn: bool = False                 # BatchNorm in eval mode while training (frozen statistics)
+
+    def check(self) -> list[str]:
+        """Problems with the values, each starting with its key (empty when they are usable)."""
+        checks = [
+            (self.depth in DEPTHS, f"depth must be one of {', '.join(map(str, DEPTHS))}, got {self.depth}"),
+            (self.num_keypoints >= 1, f"num_keypoints must be >= 1, got {self.num_keypoints}"),
+            (self.deconv_channels >= 1, f"deconv_channels must be >= 1, got {self.deconv_channels}"),
+            (1 <= self.num_deconv <= 5, f"num_deconv must be in 1..5, got {self.num_deconv}"),
+        ]
+        return [text for ok, text in checks if not ok]
 
 
 @dataclass
@@ -65,7 +88,32 @@ class DataConfig:
     image_cache_mb: float = 0               # decoded frames kept per loading process (0: none), worth it
                                             # when they fit and recur (data/dataset.py)
     flip_test: bool = True
-    aug: dict[str, Any] = field(default_factory=dict)   # fields of data.transforms' AugmentConfig
+    aug: dict[str, Any] = field(default_factory=dict)   # fields of data.augment's AugmentConfig
+
+    def check(self) -> list[str]:
+        """Problems with the values, each starting with its key (empty when they are usable)."""
+        checks = [
+            (self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}"),
+            (self.batch_size >= 1 and self.val_batch_size >= 1, "batch_size and val_batch_size must be >= 1"),
+            (_finite(self.sigma) and self.sigma > 0, f"sigma must be a finite number > 0, got {self.sigma}"),
+            (self.workers >= 0, f"workers must be >= 0, got {self.workers}"),
+            (_finite(self.image_cache_mb) and self.image_cache_mb >= 0,
+             f"image_cache_mb must be a finite number >= 0, got {self.image_cache_mb}"),
+            (_finite(self.bbox_score_thr), f"bbox_score_thr must be a finite number, got {self.bbox_score_thr}"),
+        ]
+        problems = [text for ok, text in checks if not ok]
+        for key in ("input_size", "heatmap_size"):
+            v = getattr(self, key)
+            if len(v) != 2 or min(v) <= 0:
+                problems.append(f"{key} must be two positive numbers (w, h), got {v}")
+        if self.sizes_usable() and (self.input_size[0] % 32 or self.input_size[1] % 32):
+            # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
+            problems.append(f"input_size must be multiples of 32 (the backbone's stride), got {self.input_size}")
+        return problems + _aug_problems(self.aug)
+
+    def sizes_usable(self) -> bool:
+        """Whether input_size and heatmap_size are each two positive numbers."""
+        return all(len(v) == 2 and min(v) > 0 for v in (self.input_size, self.heatmap_size))
 
 
 @dataclass
@@ -84,6 +132,27 @@ class OptimConfig:
     auto_scale_lr: bool = True              # lr *= total batch / base_batch_size
     base_batch_size: int = 512
     grad_clip: float | None = None          # max grad norm, None: no clipping
+
+    def check(self) -> list[str]:
+        """Problems with the values, each starting with its key (empty when they are usable)."""
+        checks = [
+            (self.optimizer.lower() in OPTIMIZERS,
+             f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (_finite(self.lr) and self.lr >= 0, f"lr must be a finite number >= 0, got {self.lr}"),
+            (_finite(self.weight_decay) and self.weight_decay >= 0,
+             f"weight_decay must be a finite number >= 0, got {self.weight_decay}"),
+            (_finite(self.momentum) and 0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.warmup_iters >= 0, f"warmup_iters must be >= 0, got {self.warmup_iters}"),
+            (_finite(self.warmup_ratio) and 0 < self.warmup_ratio <= 1,
+             f"warmup_ratio must be in (0, 1], got {self.warmup_ratio}"),
+            (all(v >= 0 for v in self.milestones), f"milestones must be >= 0, got {self.milestones}"),
+            (_finite(self.gamma) and self.gamma > 0, f"gamma must be a finite number > 0, got {self.gamma}"),
+            (self.base_batch_size >= 1, f"base_batch_size must be >= 1, got {self.base_batch_size}"),
+            (self.grad_clip is None or (_finite(self.grad_clip) and self.grad_clip > 0),
+             f"grad_clip must be null or a finite number > 0, got {self.grad_clip}"),
+        ]
+        return [text for ok, text in checks if not ok]
 
 
 @dataclass
@@ -104,6 +173,25 @@ class RuntimeConfig:
     save_every_iters: int | None = None     # also write latest.pth every N iterations (mid-epoch resume)
     keep_checkpoints: int = 1               # epoch_*.pth files to keep besides latest.pth/best.pth
     threads: int | None = None              # torch.set_num_threads, None: leave as is
+
+    def check(self) -> list[str]:
+        """Problems with the values, each starting with its key (empty when they are usable)."""
+        checks = [
+            (DEVICE_PATTERN.fullmatch(self.device) is not None,
+             f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
+            (0 <= self.seed < 2 ** 32, f"seed must be in 0 .. 2**32 - 1, got {self.seed}"),
+            (self.work_dir.strip() != "", "work_dir must not be empty (it would write into the current folder)"),
+            (self.val_interval >= 0, f"val_interval must be >= 0, got {self.val_interval}"),
+            (self.log_interval >= 1, "log_interval must be >= 1"),
+            (self.keep_checkpoints >= 0, f"keep_checkpoints must be >= 0, got {self.keep_checkpoints}"),
+            (self.threads is None or self.threads >= 1, f"threads must be null or >= 1, got {self.threads}"),
+            (self.max_iters_per_epoch is None or self.max_iters_per_epoch >= 1,
+             f"max_iters_per_epoch must be null or >= 1, got {self.max_iters_per_epoch}"),
+            (self.save_every_iters is None or self.save_every_iters >= 1,
+             f"save_every_iters must be null or >= 1, got {self.save_every_iters}"),
+        ]
+        return [text for ok, text in checks if not ok]
 
 
 @dataclass
@@ -227,120 +315,58 @@ def _apply_amp_alias(cfg: Config, source: str) -> None:
     rt.amp = None
 
 
-DEPTHS = (18, 34, 50, 101, 152)                     # the ResNets model.resnet builds
-OPTIMIZERS = ("adam", "adamw", "sgd")
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-# YAML's anchors let a few bytes expand exponentially ("billion laughs"): bound what a config holds
-MAX_CONFIG_BYTES = 1 << 20
-MAX_CONFIG_NODES = 100_000
-MAX_CONFIG_DEPTH = 32
-
-
-def _finite(x: float) -> bool:
-    """True for a finite number."""
-    return math.isfinite(x)
-
-
 def _aug_problems(aug: dict[str, Any]) -> list[str]:
-    """What is wrong with data.aug: unknown keys, wrong types, probabilities outside [0, 1], ..."""
+    """What is wrong with data.aug (keys relative to data): unknown keys, wrong types, probabilities outside [0, 1], ..."""
     fields = {f.name: f for f in dataclasses.fields(AugmentConfig)}
     problems = []
     for key, value in aug.items():
-        name = f"data.aug.{key}"
+        name = f"aug.{key}"
         if key not in fields:
-            problems.append(f"unknown key '{name}' (known: {', '.join(fields)})")
+            problems.append(f"{name} is not a key of aug (known: {', '.join(fields)})")
             continue
         default = getattr(AugmentConfig(), key)
         if isinstance(default, bool):
             if not isinstance(value, bool):
-                problems.append(f"'{name}' must be true or false, got {value!r}")
+                problems.append(f"{name} must be true or false, got {value!r}")
             continue
         if isinstance(default, tuple):
             ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and v > 0 for v in value)
             if not ok or value[0] > value[1]:
-                problems.append(f"'{name}' must be two positive numbers [low, high] with low <= high, got {value!r}")
+                problems.append(f"{name} must be two positive numbers [low, high] with low <= high, got {value!r}")
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
-            problems.append(f"'{name}' must be a finite number, got {value!r}")
+            problems.append(f"{name} must be a finite number, got {value!r}")
             continue
         if isinstance(default, int) and value != int(value):
-            problems.append(f"'{name}' must be an integer, got {value!r}")
+            problems.append(f"{name} must be an integer, got {value!r}")
         elif key.endswith("_prob") and not 0 <= value <= 1:
-            problems.append(f"'{name}' is a probability and must be in [0, 1], got {value!r}")
+            problems.append(f"{name} is a probability and must be in [0, 1], got {value!r}")
         elif key == "max_reduce" and value not in (1, 2, 4, 8):
-            problems.append(f"'{name}' must be 1, 2, 4 or 8, got {value!r}")
+            problems.append(f"{name} must be 1, 2, 4 or 8, got {value!r}")
         elif value < 0:
-            problems.append(f"'{name}' must be >= 0, got {value!r}")
+            problems.append(f"{name} must be >= 0, got {value!r}")
     return problems
 
 
-def _range_problems(cfg: Config) -> list[str]:
-    """Every value out of its range, each naming its key (types are already checked)."""
-    m, d, o, r = cfg.model, cfg.data, cfg.optim, cfg.runtime
-    checks: list[tuple[bool, str]] = [
-        (m.depth in DEPTHS, f"model.depth must be one of {', '.join(map(str, DEPTHS))}, got {m.depth}"),
-        (m.num_keypoints >= 1, f"model.num_keypoints must be >= 1, got {m.num_keypoints}"),
-        (m.deconv_channels >= 1, f"model.deconv_channels must be >= 1, got {m.deconv_channels}"),
-        (1 <= m.num_deconv <= 5, f"model.num_deconv must be in 1..5, got {m.num_deconv}"),
-        (d.dataset in DATASETS, f"data.dataset must be one of {', '.join(DATASETS)}, got {d.dataset!r}"),
-        (d.batch_size >= 1 and d.val_batch_size >= 1, "data.batch_size and data.val_batch_size must be >= 1"),
-        (_finite(d.sigma) and d.sigma > 0, f"data.sigma must be a finite number > 0, got {d.sigma}"),
-        (d.workers >= 0, f"data.workers must be >= 0, got {d.workers}"),
-        (_finite(d.image_cache_mb) and d.image_cache_mb >= 0,
-         f"data.image_cache_mb must be a finite number >= 0, got {d.image_cache_mb}"),
-        (_finite(d.bbox_score_thr), f"data.bbox_score_thr must be a finite number, got {d.bbox_score_thr}"),
-        (o.optimizer.lower() in OPTIMIZERS, f"optim.optimizer must be one of {', '.join(OPTIMIZERS)}, "
-                                            f"got {o.optimizer!r}"),
-        (_finite(o.lr) and o.lr >= 0, f"optim.lr must be a finite number >= 0, got {o.lr}"),
-        (_finite(o.weight_decay) and o.weight_decay >= 0,
-         f"optim.weight_decay must be a finite number >= 0, got {o.weight_decay}"),
-        (_finite(o.momentum) and 0 <= o.momentum < 1, f"optim.momentum must be in [0, 1), got {o.momentum}"),
-        (o.epochs >= 1, "optim.epochs must be >= 1"),
-        (o.warmup_iters >= 0, f"optim.warmup_iters must be >= 0, got {o.warmup_iters}"),
-        (_finite(o.warmup_ratio) and 0 < o.warmup_ratio <= 1,
-         f"optim.warmup_ratio must be in (0, 1], got {o.warmup_ratio}"),
-        (all(v >= 0 for v in o.milestones), f"optim.milestones must be >= 0, got {o.milestones}"),
-        (_finite(o.gamma) and o.gamma > 0, f"optim.gamma must be a finite number > 0, got {o.gamma}"),
-        (o.base_batch_size >= 1, f"optim.base_batch_size must be >= 1, got {o.base_batch_size}"),
-        (o.grad_clip is None or (_finite(o.grad_clip) and o.grad_clip > 0),
-         f"optim.grad_clip must be null or a finite number > 0, got {o.grad_clip}"),
-        (DEVICE_PATTERN.fullmatch(r.device) is not None,
-         f"runtime.device must be auto, cpu, cuda, cuda:N or mps, got {r.device!r}"),
-        (r.precision in PRECISIONS,
-         f"runtime.precision must be one of {', '.join(PRECISIONS)}, got {r.precision!r}"),
-        (0 <= r.seed < 2 ** 32, f"runtime.seed must be in 0 .. 2**32 - 1, got {r.seed}"),
-        (r.val_interval >= 0, f"runtime.val_interval must be >= 0, got {r.val_interval}"),
-        (r.log_interval >= 1, "runtime.log_interval must be >= 1"),
-        (r.keep_checkpoints >= 0, f"runtime.keep_checkpoints must be >= 0, got {r.keep_checkpoints}"),
-        (r.threads is None or r.threads >= 1, f"runtime.threads must be null or >= 1, got {r.threads}"),
-        (r.max_iters_per_epoch is None or r.max_iters_per_epoch >= 1,
-         f"runtime.max_iters_per_epoch must be null or >= 1, got {r.max_iters_per_epoch}"),
-        (r.save_every_iters is None or r.save_every_iters >= 1,
-         f"runtime.save_every_iters must be null or >= 1, got {r.save_every_iters}"),
-    ]
-    problems = [text for ok, text in checks if not ok]
-    sizes_ok = True
-    for key in ("input_size", "heatmap_size"):
-        v = getattr(d, key)
-        if len(v) != 2 or min(v) <= 0:
-            problems.append(f"data.{key} must be two positive numbers (w, h), got {v}")
-            sizes_ok = False
-    if sizes_ok:
-        if d.input_size[0] % 32 or d.input_size[1] % 32:
-            # the backbone's stride is 32: other sizes give heatmaps the decoder would mis-scale
-            problems.append(f"data.input_size must be multiples of 32 (the backbone's stride), got {d.input_size}")
-        elif 1 <= m.num_deconv <= 5:
-            expected = list(heatmap_output_size(d.input_size, m.num_deconv))
-            if d.heatmap_size != expected:
-                problems.append(f"data.heatmap_size must be {expected} (what the network outputs for "
-                                f"input_size {d.input_size} and {m.num_deconv} deconvolutions), got {d.heatmap_size}")
-    return problems + _aug_problems(d.aug)
+def _cross_section_problems(cfg: Config) -> list[str]:
+    """Values that are right only together with another section's (full keys)."""
+    d, m = cfg.data, cfg.model
+    if not d.sizes_usable() or d.input_size[0] % 32 or d.input_size[1] % 32 or not 1 <= m.num_deconv <= 5:
+        return []           # reported by the sections' own checks
+    expected = list(heatmap_output_size(d.input_size, m.num_deconv))
+    if d.heatmap_size != expected:
+        return [f"data.heatmap_size must be {expected} (what the network outputs for input_size "
+                f"{d.input_size} and {m.num_deconv} deconvolutions), got {d.heatmap_size}"]
+    return []
 
 
 def _validate(cfg: Config, source: str) -> None:
-    """Range checks that types alone do not catch, all at once and before any data is read."""
-    problems = _range_problems(cfg) + [f"track.{p}" for p in cfg.track.check()]
+    """Range checks that types alone do not catch, all at once and before any data is read: each
+    section's own check, then the checks across sections."""
+    sections = {"model": cfg.model, "data": cfg.data, "optim": cfg.optim, "runtime": cfg.runtime, "track": cfg.track}
+    problems = [f"{name}.{p}" for name, section in sections.items() for p in section.check()]
+    problems += _cross_section_problems(cfg)
     if problems:
         first_key = re.search(r"[a-z_]+(\.[a-z_]+)+", problems[0])
         raise ConfigError(source, "; ".join(problems), key=first_key.group(0) if first_key else None)

@@ -26,7 +26,7 @@ from simplepose.data.annotations import load_image_records
 from simplepose.data.dataset import TopDownDataset, worker_init
 from simplepose.data.detections import load_detections
 from simplepose.data.instances import PersonInstance
-from simplepose.data.transforms import AugmentConfig
+from simplepose.data.augment import AugmentConfig
 from simplepose.engine.config import Config
 from simplepose.engine.datasets import dataset_spec
 from simplepose.errors import ConfigError, DataError, SimplePoseError

@@ -24,10 +24,7 @@ from simplepose.engine.scoring import Evaluation
 from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
 from simplepose.errors import ConfigError
 from simplepose.evaluation.report import Clip, find_images_root, write_report
-from simplepose.inference.estimator import BF16_CHUNK, DEFAULT_CHUNK
 from simplepose.inference.topdown import TopDownPredictor
-from simplepose.model.fusion import prepare_in_precision
-from simplepose.model.precision import resolve_precision
 
 log = logging.getLogger("simplepose.evaluate")
 
@@ -50,13 +47,11 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
                            round_up=False)
     loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
     flip_indices = list(dataset_spec(d.dataset).schema.flip_indices) if d.flip_test else None
-    wanted = resolve_precision(precision, device)
-    net, used = prepare_in_precision(model, wanted) if wanted.reduced else (model, wanted)
-    log.info("test loop: %s", used.describe())
-    # CPU: passes small enough for the activations to stay in cache (sizes measured: estimator.py)
-    chunk = (BF16_CHUNK if used.name == "bf16" else DEFAULT_CHUNK) if device.type == "cpu" else None
-    predictor = TopDownPredictor(net, d.input_size, flip_indices, chunk, device)
     was_training = model.training
+    # float32 runs the model as trained (the reference's numbers); reduced precision the fused model
+    predictor = TopDownPredictor.prepared(model, d.input_size, flip_indices, precision=precision, device=device,
+                                          fuse="reduced")
+    log.info("test loop: %s", predictor.precision.describe())
     model.eval()
     out: list[tuple[int, PosePrediction]] = []
     bar = None

@@ -39,21 +39,11 @@ from simplepose.inference.deployed import DeployedModel
 from simplepose.inference.export import OnnxRuntimeModel
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.model.checkpoint import load_model_and_settings
-from simplepose.model.fusion import Autocast, FusedSimpleBaseline, prepare_in_precision
-from simplepose.model.precision import Precision, resolve_precision
+from simplepose.model.precision import Precision
 from simplepose.model.settings import checkpoint_input_size
 
 log = logging.getLogger(__name__)
 
-# Images (original + flipped copies) per forward pass. res50 256x192, 32 persons with flip, 2 threads,
-# persons/s, median of 3, two runs on the 2-core AMX Xeon with glibc malloc keeping freed blocks
-# (simplepose.allocator; without it every pass above ~20 images page-faults its activations in and
-# the larger passes lose: fp32 16 images 11.5, 32: 11.3; bf16 16: 52, 32: 43):
-# fp32 4 images/pass 12.0-12.5, 8: 12.5-12.7, 16: 13.0-13.4, 32: 13.4-13.7;
-# bf16 8: 54-57, 16: 59-60, 32: 56-61, 64: 57-58. 16 is the fastest or within noise of it in both,
-# at ~0.2 GB less peak memory than 32.
-DEFAULT_CHUNK = 16
-BF16_CHUNK = 16
 _GROUP = 64  # persons normalised and decoded together (bounds the float input memory)
 
 
@@ -82,40 +72,6 @@ class PoseEstimator:
             raise ValueError(f"input_size (w, h) must be positive multiples of 32, got {self.input_size}")
         self.padding = float(padding)
         self.device = torch.device(device)
-        if backend == "torch":
-            model = model.to(self.device)
-            wanted = resolve_precision(precision, self.device)
-            if fast:
-                self.model, self.precision = prepare_in_precision(model, wanted)
-            else:
-                self.model, self.precision = (Autocast(model.eval(), wanted) if wanted.reduced else model.eval()), wanted
-        elif backend == "onnxruntime":
-            if self.device.type != "cpu":
-                raise ValueError("the onnxruntime backend runs on the CPU here; use backend='torch' for "
-                                 f"device {self.device}")
-            if precision not in ("auto", "fp32"):
-                raise ValueError(f"the onnxruntime backend runs float32 only, not {precision}")
-            self.model = OnnxRuntimeModel(model.eval(), self.input_size)
-            self.precision = Precision("fp32", "the onnxruntime backend runs float32")
-        elif backend == "deployed":
-            if not isinstance(model, DeployedModel) or self.device.type != "cpu" or precision != "auto":
-                raise ValueError("backend 'deployed' takes a DeployedModel on the CPU, in the precision it was "
-                                 "exported in (precision='auto')")
-            self.model = model
-            # float32 in and out; the arithmetic inside is the file's (int8 or float32)
-            self.precision = Precision("fp32", model.describe())
-        else:
-            raise ValueError(f"backend must be 'torch', 'onnxruntime' or 'deployed', got {backend!r}")
-        log.info("pose estimator: %s (%s backend, %s)", self.precision.describe(), backend,
-                 type(self.model).__name__)
-        self.backend = backend
-        # the fused bf16 model takes bf16 channels_last input: the crops are normalised straight into it
-        fused = isinstance(self.model, FusedSimpleBaseline)
-        self.input_dtype = self.model.dtype if fused and self.model.dtype == torch.bfloat16 else torch.float32
-        self.channels_last = fused
-        if chunk_size is None:
-            chunk_size = BF16_CHUNK if self.input_dtype == torch.bfloat16 else DEFAULT_CHUNK
-        self.chunk_size = int(chunk_size)
         num_keypoints = getattr(model, "num_keypoints", None)
         if schema is None:
             schema = "posetrack18"
@@ -124,8 +80,48 @@ class PoseEstimator:
             raise ValueError(f"the model predicts {num_keypoints} keypoints but schema "
                              f"{getattr(self.schema, 'name', '')!r} has {len(self.schema.keypoint_names)}")
         self.flip_indices = list(self.schema.flip_indices)
-        self.predictor = TopDownPredictor(self.model, self.input_size, self.flip_indices if flip_test else None,
-                                          self.chunk_size, self.device if backend == "torch" else None)
+        flips = self.flip_indices if flip_test else None
+        model, runs_in = self._backend_model(model, backend, precision)
+        self.predictor = TopDownPredictor.prepared(
+            model, self.input_size, flips, precision=runs_in, device=self.device if backend == "torch" else None,
+            fuse="always" if fast else "never", chunk_size=chunk_size)
+        self.backend = backend
+        log.info("pose estimator: %s (%s backend, %s)", self.precision.describe(), backend,
+                 type(self.model).__name__)
+
+    def _backend_model(self, model: nn.Module, backend: str, precision: str) -> tuple[nn.Module, str | Precision]:
+        """The model the backend runs, with the precision to resolve (torch) or the one it runs in."""
+        if backend == "torch":
+            return model, precision
+        if backend == "onnxruntime":
+            if self.device.type != "cpu":
+                raise ValueError("the onnxruntime backend runs on the CPU here; use backend='torch' for "
+                                 f"device {self.device}")
+            if precision not in ("auto", "fp32"):
+                raise ValueError(f"the onnxruntime backend runs float32 only, not {precision}")
+            return OnnxRuntimeModel(model.eval(), self.input_size), Precision("fp32", "the onnxruntime backend runs float32")
+        if backend == "deployed":
+            if not isinstance(model, DeployedModel) or self.device.type != "cpu" or precision != "auto":
+                raise ValueError("backend 'deployed' takes a DeployedModel on the CPU, in the precision it was "
+                                 "exported in (precision='auto')")
+            # float32 in and out; the arithmetic inside is the file's (int8 or float32)
+            return model, Precision("fp32", model.describe())
+        raise ValueError(f"backend must be 'torch', 'onnxruntime' or 'deployed', got {backend!r}")
+
+    @property
+    def model(self) -> nn.Module:
+        """The network as it runs (fused, autocast or exported)."""
+        return self.predictor.model
+
+    @property
+    def precision(self) -> Precision:
+        """The precision the network runs in, and why."""
+        return self.predictor.precision
+
+    @property
+    def chunk_size(self) -> int | None:
+        """Images per forward pass."""
+        return self.predictor.chunk_size
 
     @classmethod
     def from_checkpoint(cls, path_or_url: str | os.PathLike, input_size: tuple[int, int] | None = None,
@@ -200,7 +196,8 @@ class PoseEstimator:
         """Crops (N, H, W, 3) uint8 BGR with their input centers/scales (N, 2) -> keypoints (N, K, 3)."""
         if len(crops) == 0:
             return np.zeros((0, len(self.flip_indices), 3), np.float32)
-        parts = [self.predictor.keypoints(normalise_crops(crops[i:i + _GROUP], self.input_dtype, self.channels_last),
+        parts = [self.predictor.keypoints(normalise_crops(crops[i:i + _GROUP], self.predictor.input_dtype,
+                                                          self.predictor.channels_last),
                                           centers[i:i + _GROUP], scales[i:i + _GROUP])
                  for i in range(0, len(crops), _GROUP)]  # bounded memory for many persons
         return np.concatenate(parts)

@@ -8,18 +8,38 @@ higher neighbour, float32 on the CPU) -> image pixels through each crop's center
 
 The heatmap size used for decoding is the size of the heatmaps the network produced, so a model
 and a config can never disagree about it.
+
+`TopDownPredictor.prepared` is the one place a network is made ready for it: the precision resolved
+for the device, BN folded and the oneDNN kernels fused (model/fusion.py), and the images per
+forward pass chosen; PoseEstimator and the test loop both build their predictor with it.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from simplepose.allocator import keep_freed_memory
 from simplepose.data.codec import MSRAHeatmap
 from simplepose.data.geometry import input_to_image
+from simplepose.model.fusion import Autocast, FusedSimpleBaseline, prepare_in_precision
 from simplepose.model.pose_model import predict_heatmaps
+from simplepose.model.precision import Precision, resolve_precision
+
+# Images (original + flipped copies) per forward pass on the CPU. res50 256x192, 32 persons with flip, 2 threads,
+# persons/s, median of 3, two runs on the 2-core AMX Xeon with glibc malloc keeping freed blocks
+# (simplepose.allocator; without it every pass above ~20 images page-faults its activations in and
+# the larger passes lose: fp32 16 images 11.5, 32: 11.3; bf16 16: 52, 32: 43):
+# fp32 4 images/pass 12.0-12.5, 8: 12.5-12.7, 16: 13.0-13.4, 32: 13.4-13.7;
+# bf16 8: 54-57, 16: 59-60, 32: 56-61, 64: 57-58. 16 is the fastest or within noise of it in both,
+# at ~0.2 GB less peak memory than 32.
+DEFAULT_CHUNK = 16
+BF16_CHUNK = 16
+# how prepared() rewrites the network: always fused, fused only in reduced precision (float32 then
+# runs the model as it is), or never (autocast over the model as it is when reduced)
+Fuse = Literal["always", "reduced", "never"]
 
 
 class TopDownPredictor:
@@ -38,6 +58,46 @@ class TopDownPredictor:
         if self.device is None or self.device.type == "cpu":
             keep_freed_memory()      # large activations would be page-faulted in on every pass
         self._codecs: dict[tuple[int, int], MSRAHeatmap] = {}
+        self.precision = Precision("fp32", "the model as given")
+
+    @classmethod
+    def prepared(cls, model: nn.Module, input_size: Sequence[int], flip_indices: Sequence[int] | None = None, *,
+                 precision: str | Precision = "auto", device: torch.device | str | None = "cpu",
+                 fuse: Fuse = "always", chunk_size: int | None = None) -> "TopDownPredictor":
+        """A predictor over `model` made ready for inference, in eval mode.
+
+        precision: a name ("auto", "fp32", "bf16", "fp16") resolved for the device, or the Precision
+        a model that is run as it is (an exported file) computes in. fuse: see Fuse; model/fusion.py
+        falls back to float32 where the bf16 kernels cannot run, and `.precision` says what runs.
+        device None: inputs stay where they are (a model not run by torch). chunk_size: images per
+        pass, by default DEFAULT_CHUNK / BF16_CHUNK on the CPU and the whole batch elsewhere.
+        """
+        where = torch.device("cpu" if device is None else device)
+        if isinstance(precision, Precision):
+            net, used = model.eval(), precision
+        else:
+            wanted = resolve_precision(precision, where)
+            model = model.to(where)
+            if fuse == "always" or (fuse == "reduced" and wanted.reduced):
+                net, used = prepare_in_precision(model, wanted)
+            else:
+                net, used = (Autocast(model.eval(), wanted) if wanted.reduced else model.eval()), wanted
+        if chunk_size is None and where.type == "cpu":
+            chunk_size = BF16_CHUNK if used.name == "bf16" else DEFAULT_CHUNK
+        predictor = cls(net, input_size, flip_indices, chunk_size, device)
+        predictor.precision = used
+        return predictor
+
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """The dtype the crops are normalised into: the fused bf16 model's own, else float32."""
+        fused = isinstance(self.model, FusedSimpleBaseline)
+        return self.model.dtype if fused and self.model.dtype == torch.bfloat16 else torch.float32
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether the network takes channels_last input (the fused model)."""
+        return isinstance(self.model, FusedSimpleBaseline)
 
     def heatmaps(self, inputs: torch.Tensor) -> torch.Tensor:
         """Normalised inputs (N, 3, H, W) -> heatmaps (N, K, h, w), flip-test averaged if enabled."""

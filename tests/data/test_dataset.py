@@ -10,14 +10,15 @@ import torch
 from torch.utils.data import DataLoader
 
 import simplepose.data.dataset as dataset_mod
+from simplepose.data.augment import AugmentConfig, AugmentParams, sample_geometry
 from simplepose.data.dataset import TopDownDataset, worker_init
 from simplepose.data.geometry import scale_area
 from simplepose.data.image import probe_image_size, read_image, reduction_matrix, region_decode_available
 from simplepose.data.instances import PersonInstance
 from simplepose.data.keypoints import POSETRACK18
-from simplepose.data.transforms import AugmentConfig, AugmentParams, image_sampling_matrix, warp_image
+from simplepose.data.transforms import image_sampling_matrix, warp_image
 from simplepose.errors import DataError
-from tests.data.test_transforms import scripted_params
+from tests.data.mmpose_goldens import scripted_params
 
 S = POSETRACK18
 
@@ -152,7 +153,6 @@ def test_reduced_decode_keeps_labels_and_aligns_pixels(golden_instances):
 
 def _matrix(ds: TopDownDataset, index: int, params: AugmentParams) -> np.ndarray:
     """The (flipped) image -> crop matrix of a sample (recomputed like the dataset does)."""
-    from simplepose.data.transforms import sample_geometry
     inst = ds.instances[index]
     kp = inst.keypoints
     g = sample_geometry(kp[:, :2], np.minimum(1, kp[:, 2]), ds._box(inst, inst.image_size), inst.image_size[0],
