@@ -145,8 +145,8 @@ def _infer_source(args: argparse.Namespace, source, estimator, track_cfg, detect
     from simplepose.tracking.flowtrack import FlowTracker
     from simplepose.tracking.online import OnlineTracker
 
-    provider = BoxProvider(source, args.boxes, args.images_json, detector=detector,
-                           det_thr=track_cfg.det_thr if args.track else (args.det_thr if args.det_thr is not None else 0.3))
+    det_thr = track_cfg.det_thr if args.track else (args.det_thr if args.det_thr is not None else 0.3)
+    provider = BoxProvider(source, args.boxes, args.images_json, detector=detector, det_thr=det_thr)
     outputs = InferenceOutputs(out_dir, estimator.schema, estimator, isinstance(source, VideoFrames),
                                tracking=args.track, draw=args.draw, video=video, kpt_thr=args.kpt_thr,
                                gt_videos=gt_videos, posetrack_out=args.posetrack_out)
