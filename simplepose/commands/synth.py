@@ -4,11 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-# synthetic.writer's DEFAULT_VIDEOS, DEFAULT_IMAGE_SIZE and LAYOUTS' names, spelled out here: importing that
-# module would load OpenCV with the CLI's parser (tests/synthetic/test_writer.py checks that they agree)
-DEFAULT_VIDEOS = {"train": 16, "val": 6}
-DEFAULT_IMAGE_SIZE = (384, 288)
-LAYOUT_NAMES = ("posetrack18", "posetrack21")
+from simplepose.synthetic.writer import (DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, LAYOUTS, SynthOptions,
+                                         generate_posetrack_dataset)
 
 
 def _videos(text: str) -> int | dict[str, int]:
@@ -36,7 +33,7 @@ def _splits(text: str) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the synth command."""
     parser.add_argument("out_dir", metavar="OUT_DIR", help="dataset root to write (images/, annotations/)")
-    parser.add_argument("--format", choices=LAYOUT_NAMES, default="posetrack18",
+    parser.add_argument("--format", choices=tuple(LAYOUTS), default="posetrack18",
                         help="the dataset layout: posetrack18 (annotations/, merged files) or posetrack21 "
                              "(posetrack_data/<split>/<seq>.json, boxes on every frame) (default posetrack18)")
     default = ",".join(f"{k}={v}" for k, v in DEFAULT_VIDEOS.items())
@@ -72,9 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print a summary."""
-    # OpenCV loads here, not at import: the CLI imports every command module for its parser
-    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
-
     options = SynthOptions(
         videos=args.videos, layout=args.format, frames=args.frames, seed=args.seed,
         image_size=(args.width, args.height),

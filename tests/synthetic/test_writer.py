@@ -288,9 +288,3 @@ def test_posetrack21_layout_rewrites_its_split_folders_and_keeps_a_users_file(tm
     with pytest.raises(DataError, match="my_notes.txt"):
         generate_posetrack_dataset(out, SynthOptions(videos=1, seed=6, **options), progress=False)
     assert mine.read_text() == "mine"
-
-
-def test_the_commands_spelled_out_defaults_are_the_writers():
-    from simplepose.synthetic import writer
-    assert synth.DEFAULT_VIDEOS == writer.DEFAULT_VIDEOS and synth.DEFAULT_IMAGE_SIZE == writer.DEFAULT_IMAGE_SIZE
-    assert synth.LAYOUT_NAMES == tuple(writer.LAYOUTS)
