@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simplepose.synthetic.writer import (DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, LAYOUTS, SynthOptions,
-                                         generate_posetrack_dataset)
+from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, LAYOUTS, SynthOptions, generate_posetrack_dataset
 
 
 def _videos(text: str) -> int | dict[str, int]:
