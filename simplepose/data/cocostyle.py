@@ -291,8 +291,9 @@ def _box_and_keypoint_arrays(anns: list[dict], records: list[str], path: PathLik
 
 
 def _invalid_reasons(anns: list[dict], records: list[str], boxes: np.ndarray, kps32: np.ndarray,
-                     images: list[ImageInfo], path: PathLike) -> list[tuple[str, np.ndarray]]:
-    """MMPose's `_is_valid_instance` rules, vectorised: (reason, (N,) bool mask of the annotations it drops)."""
+                     images: list[ImageInfo], path: PathLike, keypoints_required: bool) -> list[tuple[str, np.ndarray]]:
+    """MMPose's `_is_valid_instance` rules, vectorised: (reason, (N,) bool mask of the annotations it drops);
+    without keypoints_required, the two rules on keypoints are left out (a person box is valid alone)."""
     # MMPose's clipped box in float32 (image size unknown: no clipping), for the zero-box rule.
     xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)                # (N, 4) f64
     sizes = np.array([im.image_size if im.image_size else (np.inf, np.inf) for im in images],
@@ -305,8 +306,11 @@ def _invalid_reasons(anns: list[dict], records: list[str], boxes: np.ndarray, kp
     n_kp = np.where(n_kp < 0, counted, n_kp)
     crowd = np.array([flag_field(a, "iscrowd", False, path, rec) for a, rec in zip(anns, records)], dtype=bool)
     kp_nonpositive = kps32[..., :2].reshape(len(anns), -1).max(axis=1) <= 0
-    return [("crowd", crowd), ("num_keypoints == 0", n_kp == 0), ("zero-area box after clipping", zero_box),
-            ("all keypoint coordinates <= 0", kp_nonpositive)]
+    reasons = [("crowd", crowd), ("zero-area box after clipping", zero_box)]
+    if keypoints_required:
+        reasons[1:1] = [("num_keypoints == 0", n_kp == 0)]
+        reasons.append(("all keypoint coordinates <= 0", kp_nonpositive))
+    return reasons
 
 
 def _keep_mask(reasons: list[tuple[str, np.ndarray]], records: list[str], path: PathLike) -> np.ndarray:
@@ -345,12 +349,13 @@ def _topdown_instances(anns: list[dict], records: list[str], images: list[ImageI
 
 
 def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike, num_keypoints: int = 17,
-                      drop_invalid: bool = True) -> list[PersonInstance]:
+                      drop_invalid: bool = True, keypoints_required: bool = True) -> list[PersonInstance]:
     """COCO-style person annotations -> PersonInstances in MMPose's order, validated and filtered.
 
     The steps of MMPose's reader: order and parse (`parse_data_info`), the validity rules
     (`_is_valid_instance`, checked always, applied with drop_invalid), then the instances
-    (`_get_topdown_data_infos`).
+    (`_get_topdown_data_infos`). keypoints_required=False keeps the persons that have a box but no
+    keypoint (PoseTrack21 boxes people on frames without pose labels): the boxes a tracker may use.
     """
     order = _annotation_order(annotations, images, path)
     if not order:
@@ -359,7 +364,7 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
     ann_images = [im for _, im in order]
     records = [f"annotation id {a['id']}" for a in anns]
     boxes, kps32 = _box_and_keypoint_arrays(anns, records, path, num_keypoints)
-    reasons = _invalid_reasons(anns, records, boxes, kps32, ann_images, path)
+    reasons = _invalid_reasons(anns, records, boxes, kps32, ann_images, path, keypoints_required)
     keep = _keep_mask(reasons, records, path) if drop_invalid else np.ones(len(anns), dtype=bool)
     return _topdown_instances(anns, records, ann_images, boxes, kps32, np.flatnonzero(keep), path)
 

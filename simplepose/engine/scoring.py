@@ -55,7 +55,8 @@ def evaluate_posetrack_predictions(predictions: Sequence[PosePrediction], gt: st
     """Per-video prediction files under out_dir/predictions (swapped in whole, over a previous one only
     if the project wrote it), scored with the PoseTrack18 mAP."""
     videos = load_posetrack_videos(gt)
-    pred_dir = replace_folder(out_dir / "predictions", lambda tmp: write_posetrack_predictions(predictions, videos, tmp))
+    pred_dir = replace_folder(out_dir / "predictions",
+                              lambda tmp: write_posetrack_predictions(predictions, videos, tmp))
     data = load_eval_data(gt, pred_dir)
     result = evaluate_data(data)
     return Evaluation(posetrack_metrics(result), format_table(result), pred_dir, result, data, str(gt))

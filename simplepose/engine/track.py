@@ -34,7 +34,7 @@ from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.data.image import read_image
 from simplepose.data.instances import PersonInstance, PosePrediction
 from simplepose.data.keypoints import get_schema
-from simplepose.data.posetrack import PoseTrackVideo, load_posetrack, load_posetrack_videos, video_image_records
+from simplepose.data.posetrack import PoseTrackVideo, load_posetrack_videos, video_image_records
 from simplepose.engine import distributed as du
 from simplepose.engine.config import Config
 from simplepose.engine.datasets import dataset_spec
@@ -75,12 +75,14 @@ def frame_boxes(instances: Sequence[PersonInstance]) -> dict[int, Boxes]:
 
 
 def load_val_boxes(cfg: Config, images: dict[int, ImageInfo], bbox_file: str | None) -> dict[int, Boxes]:
-    """Per image id the val split's detections (bbox_file, else data.val_bbox_file) or GT boxes."""
+    """Per image id the val split's detections (bbox_file, else data.val_bbox_file) or GT boxes (the
+    dataset's box reader: PoseTrack21's include people boxed on frames without pose labels)."""
     d = cfg.data
     bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)
     if bbox_file:
         return frame_boxes(load_detections(bbox_file, images, score_thr=d.bbox_score_thr))
-    return frame_boxes(load_posetrack(cfg.resolve(d.val_ann), os.path.join(d.data_root, d.val_images)))
+    read = dataset_spec(d.dataset).box_reader()
+    return frame_boxes(read(cfg.resolve(d.val_ann), os.path.join(d.data_root, d.val_images)))
 
 
 def _predictions(info: ImageInfo, out: FrameTracks, estimator: Any) -> list[PosePrediction]:
@@ -117,7 +119,8 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []
     read_s, frames = 0.0, 0
-    bar = tqdm(total=sum(len(v.images) for v in videos), desc="track", unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=sum(len(v.images) for v in videos), desc="track", unit="frame", disable=not progress,
+               leave=False, dynamic_ncols=True)
     for video in videos:
         for rec in video.images:
             info = images[int(rec["id"])]

@@ -79,8 +79,9 @@ class SynthOptions:
 
     videos: per-split count (int for every split, a {split: n} mapping, or None for DEFAULT_VIDEOS);
     layout: "posetrack18" or "posetrack21" (LAYOUTS; synthetic.annotations.video_json_posetrack21 says
-    what PoseTrack21's files hold); image_size: (width, height); persons: (min, max) annotated figures per video; draw: number of
-    ground-truth overlay PNGs per split written to out_dir/overlays/<split>/ for a human to look at;
+    what PoseTrack21's files hold); image_size: (width, height); persons: (min, max) annotated
+    figures per video; draw: number of ground-truth overlay PNGs per split written to
+    out_dir/overlays/<split>/ for a human to look at;
     fixed_sides: cool colours always on the left (see body._style; by default the colour->side
     assignment is drawn per figure); bursty_misses: detector misses follow size, occlusion,
     truncation and motion and come in bursts (synthetic.annotations), else each person is missed

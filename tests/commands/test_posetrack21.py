@@ -83,3 +83,22 @@ def test_test_track_and_eval_run_on_posetrack21(pt21, tmp_path: Path):
     assert people > 0
     assert main(["eval", str(gt), str(pred), "--tracking", "--json", str(tmp_path / "eval.json")]) == 0
     assert "MOTA" in json.dumps(_json(tmp_path / "eval.json"))
+
+
+def test_track_without_detections_takes_every_ground_truth_box(pt21):
+    """PoseTrack21 boxes people on frames without pose labels too: `track` given no detections takes
+    all of those boxes (PoseTrack18's rule would keep the posed persons only)."""
+    from simplepose.data.posetrack import load_posetrack_videos, video_image_records
+    from simplepose.engine.config import load_config
+    from simplepose.engine.track import load_val_boxes
+
+    root, cfg_path, _ = pt21
+    cfg = load_config(cfg_path)
+    per_image: dict[int, int] = {}
+    for f in sorted((root / "posetrack_data" / "val").iterdir()):
+        for a in _json(f)["annotations"]:
+            per_image[a["image_id"]] = per_image.get(a["image_id"], 0) + 1
+    images = video_image_records(load_posetrack_videos(cfg.resolve(cfg.data.val_gt)), root)
+    boxes = load_val_boxes(cfg, images, None)
+    assert {iid: len(b[0]) for iid, b in boxes.items()} == per_image
+    assert any(not images[iid].is_labeled for iid in boxes)

@@ -11,8 +11,9 @@ import pytest
 
 from simplepose.data.annotations import load_image_records
 from simplepose.data.detections import load_detections
-from simplepose.data.posetrack import (PoseTrackVideo, load_posetrack, load_posetrack_image_records,
-                                       load_posetrack_videos, read_image_size, video_image_records)
+from simplepose.data.posetrack import (PoseTrackVideo, load_posetrack, load_posetrack_boxes,
+                                       load_posetrack_image_records, load_posetrack_videos, read_image_size,
+                                       video_image_records)
 from simplepose.errors import DataError
 
 VIDEOS = ["003418_mpii_test", "009473_mpii_test", "012834_mpii_test"]
@@ -399,3 +400,7 @@ def test_posetrack21_file_box_only_persons_dropped_and_extra_fields_read_past(tm
     assert inst.head_bbox_xywh.tolist() == [8, 15, 6, 6]
     videos = load_posetrack_videos(folder)
     assert [v.name for v in videos] == [seq] and [im["id"] for im in videos[0].images] == [10000010000, 10000010001]
+    # the boxes a tracker takes without detections: the box-only person too
+    posed, boxed = load_posetrack_boxes(folder, tmp_path)
+    assert posed.ann_id == inst.ann_id and (boxed.ann_id, boxed.is_labeled, boxed.track_id) == (1000001000100, False, 3)
+    assert boxed.bbox_xywh.tolist() == [6, 11, 20, 40] and not boxed.keypoints.any()
