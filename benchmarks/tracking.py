@@ -6,7 +6,7 @@ boxes >= 0.5, joints >= 0.4 before MOTA):
   (1) no propagation + iou      (2) no propagation + oks
   (3) propagation + iou         (4) propagation + oks
   (5) propagation + flow        (6) propagation + multiflow
-  greedy: the previous tracker (tracking/tracker.py, OKS then IoU, no propagation): the reference
+  greedy: the previous tracker (tracking/greedy.py, OKS then IoU, no propagation): the reference
   GT boxes: ground-truth boxes (labeled frames only) + multiflow, an upper bound on the boxes
 
 Columns: mAP (filtered; unfiltered in brackets), MOTA, ID switches, FP, FN (summed over joints),
@@ -45,13 +45,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from simplepose.data.geometry import bbox_xyxy_to_xywh  # noqa: E402
+from simplepose.data.geometry import pairwise_iou  # noqa: E402
 from simplepose.data.keypoints import get_schema  # noqa: E402
 from simplepose.engine.config import apply_overrides, load_config  # noqa: E402
 from simplepose.engine.track import evaluate_run, track_videos  # noqa: E402
 from simplepose.inference.estimator import PoseEstimator  # noqa: E402
 from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker  # noqa: E402
-from simplepose.tracking.tracker import PoseTracker, pairwise_iou  # noqa: E402
+from simplepose.tracking.greedy import GreedyPoseTracker  # noqa: E402
 
 ROWS = [("(1) no propagation + iou", ["track.propagate=false", "track.similarity=iou"]),
         ("(2) no propagation + oks", ["track.propagate=false", "track.similarity=oks"]),
@@ -67,10 +67,10 @@ class GreedyTracker(FlowTracker):
     def reset(self) -> None:
         """New video: the greedy tracker forgets its tracks too."""
         super().reset()
-        self.greedy = PoseTracker(self.sigmas, max_age=self.cfg.max_age)
+        self.greedy = GreedyPoseTracker(self.sigmas, max_age=self.cfg.max_age)
 
     def _associate(self, boxes, scores, poses, frame, propagated):
-        """Track ids from PoseTracker.update."""
+        """Track ids from GreedyPoseTracker.update."""
         if len(boxes) == 0:
             self.greedy.frame = frame
             return np.zeros(0, np.int64)
@@ -117,7 +117,7 @@ def ablation(args: argparse.Namespace) -> None:
         tracker = kind(estimator, sigmas, cfg.track)
         run = track_videos(cfg, estimator, bbox_file=bbox or None, progress=False, tracker=tracker)
         m = evaluate_run(cfg, run, Path(args.out) / name.split()[0].strip("()")).metrics()
-        wall, cpu = run.ms_per_frame, {k: 1000 * v / max(run.frames, 1) for k, v in tracker.cpu_timings.items()}
+        wall, cpu = run.ms_per_frame, {k: 1000 * v / max(run.frames, 1) for k, v in tracker.clock.cpu.items()}
         results[name] = m
         cols = " | ".join(f"{wall[k]:.{d}f} ({cpu[k]:.{d}f})" for k, d in (("detector", 2), ("flow", 2), ("pose", 1),
                                                                            ("association", 2)))
@@ -145,7 +145,7 @@ class _Template:
     def predict(self, image, boxes, bbox_format="xyxy"):
         """(N, 17, 3) template poses."""
         b = np.asarray(boxes, np.float64).reshape(-1, 4)
-        iou = pairwise_iou(bbox_xyxy_to_xywh(b), bbox_xyxy_to_xywh(self.truth))     # (N, P)
+        iou = pairwise_iou(b, self.truth)     # (N, P)
         hit = iou.max(1, initial=0.0) > 0.3
         src = np.where(hit[:, None], self.truth[iou.argmax(1)] if self.truth.size else b, b)
         out = np.empty((len(b), 17, 3), np.float32)
@@ -184,7 +184,7 @@ def flow_cost(frames: int = 30, repeats: int = 3) -> None:
                 pose_net.truth = np.array(boxes, np.float64)
                 tr.step(bgr, np.array(boxes, np.float64) if t % 3 == 0 else np.zeros((0, 4)),
                         np.full(10 if t % 3 == 0 else 0, 0.9))
-            runs.append([1000 * d[k] / tr.frames for d in (tr.timings, tr.cpu_timings) for k in ("flow", "association")])
+            runs.append([1000 * d[k] / tr.frames for d in (tr.clock.wall, tr.clock.cpu) for k in ("flow", "association")])
         f, a, fc, ac = np.median(np.array(runs), axis=0)
         print(f"1080p, 10 persons, {method}: flow {f:.1f} ms + association {a:.1f} ms = {f + a:.1f} ms/frame wall; "
               f"CPU {fc:.1f} + {ac:.1f} = {fc + ac:.1f} ms/frame (median of {repeats} runs of {frames} frames; "

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.infer import (InferenceOutputs, estimate_frames, track_frames, tracking_config)
     from simplepose.inference.boxes import BoxProvider
     from simplepose.inference.video import VideoFrames, VideoWriter, open_frames
-    from simplepose.tracking.detector import OnnxPersonDetector
+    from simplepose.inference.detector import OnnxPersonDetector
     from simplepose.tracking.flowtrack import FlowTracker
     from simplepose.tracking.online import OnlineTracker
 

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
     from simplepose.inference.estimator import PoseEstimator
-    from simplepose.tracking.detector import OnnxPersonDetector
+    from simplepose.inference.detector import OnnxPersonDetector
     from simplepose.io import write_json
 
     if args.detector and args.bbox_file:

@@ -92,7 +92,7 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
                  detector: Callable[[np.ndarray], Boxes] | None = None) -> TrackRun:
     """Run FlowTrack (config's track section, or the given tracker) over every val video; predictions and timings.
 
-    detector: a person detector run on the frames (e.g. tracking.detector.OnnxPersonDetector)
+    detector: a person detector run on the frames (e.g. inference.detector.OnnxPersonDetector)
     instead of reading boxes from a file.
     """
     if cfg.data.dataset != "posetrack18":
@@ -123,7 +123,7 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
             bar.update(1)
     bar.close()
     n = max(frames, 1)
-    ms = {s: 1000 * tracker.timings[s] / n for s in STAGES}
+    ms = {s: 1000 * tracker.clock.wall[s] / n for s in STAGES}
     ms["read"] = 1000 * read_s / n
     ms["total"] = sum(ms.values())
     return TrackRun(filtered, unfiltered, videos, frames, ms)

@@ -9,7 +9,6 @@ keypoints are One-Euro smoothed when ``smooth.enabled``. Settings come from the 
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -44,9 +43,9 @@ class OnlineTracker:
             if self.smoother is not None:
                 self.smoother.reset()
             self.sequence, self.position = sequence, 0
-        t0 = time.perf_counter()
-        dets = boxes(image) if self.position % self.cfg.det_every == 0 else NO_BOXES
-        out = self.tracker.step(image, *dets, frame_index=frame_index, det_seconds=time.perf_counter() - t0)
+        with self.tracker.clock("detector"):
+            dets = boxes(image) if self.position % self.cfg.det_every == 0 else NO_BOXES
+        out = self.tracker.step(image, *dets, frame_index=frame_index)
         self.position += 1
         if self.smoother is not None:
             out.keypoints = self.smoother(out.keypoints, out.track_ids, frame_index)
