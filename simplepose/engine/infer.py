@@ -33,8 +33,8 @@ from simplepose.inference.boxes import BoxProvider, FrameBoxes, batch_frames
 from simplepose.inference.results import frame_predictions, result_records, tracking_line
 from simplepose.inference.video import CODEC_NAMES, Frame, VideoWriter
 from simplepose.io import write_json, write_json_lines
-from simplepose.tracking.flowtrack import FlowTrackConfig, FrameTracks, output_filter
-from simplepose.tracking.online import Boxes, OnlineTracker
+from simplepose.tracking.flowtrack import FrameTracks, output_filter
+from simplepose.tracking.online import Boxes, OnlineTracker, TrackConfig
 from simplepose.visualize import draw_poses, save_image
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class FrameResult:
 WHOLE_FRAME_DEFAULTS = {"propagate": False, "det_every": 1, "similarity": "iou"}
 
 
-def tracking_config(overrides: Sequence[str], whole_frame: bool) -> FlowTrackConfig:
+def tracking_config(overrides: Sequence[str], whole_frame: bool) -> TrackConfig:
     """The track section after `track.key=value` overrides.
 
     Whole-frame boxes (no box file, no detector) change the defaults in WHOLE_FRAME_DEFAULTS

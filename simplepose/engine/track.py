@@ -1,10 +1,10 @@
-"""The tracking loop: FlowTrack over every video of the config's val split, scored with mAP and MOTA.
+"""The tracking loop: the tracker (FlowSORT or FlowTrack) over every video of the config's val split, scored with mAP and MOTA.
 
 Frames come from the per-video ground truth (data.val_gt) in file order; boxes from a detection
 file in COCO results format (data.val_bbox_file or the given file), or the ground-truth boxes when
 there is none (an upper bound: they exist on labeled frames only), or from a detector run on the
 frames. The per-frame loop is simplepose.tracking.online.OnlineTracker, the one `simplepose infer
---track` runs too: FlowTrack (simplepose.tracking.flowtrack) gives each person a track id, with
+--track` runs too: the tracker of track.tracker (FlowSORT by default, or FlowTrack) gives each person a track id, with
 track.det_every N only every N-th frame's boxes are used, keypoints are One-Euro smoothed when
 track.smooth.enabled. Two sets of per-video PoseTrack18 files are written:
 
@@ -42,7 +42,7 @@ from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.folders import replace_folder
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
-from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker
+from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker, make_tracker
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _predictions(info: ImageInfo, out: FrameTracks, estimator: Any) -> list[Pose
 def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, progress: bool = True,
                  tracker: FlowTracker | None = None,
                  detector: Callable[[np.ndarray], Boxes] | None = None) -> TrackRun:
-    """Run FlowTrack (config's track section, or the given tracker) over every val video; predictions and timings.
+    """Run the config's tracker (track.tracker, or the given tracker) over every val video; predictions and timings.
 
     detector: a person detector run on the frames (e.g. inference.detector.OnnxPersonDetector)
     instead of reading boxes from a file.
@@ -102,7 +102,7 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     images = video_image_records(videos, os.path.join(cfg.data.data_root, cfg.data.val_images))
     boxes = load_val_boxes(cfg, images, bbox_file) if detector is None else {}
     if tracker is None:
-        tracker = FlowTracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
+        tracker = make_tracker(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
     online = OnlineTracker(tracker)
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []

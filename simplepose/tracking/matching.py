@@ -1,9 +1,11 @@
 """Costs and assignment of tracking, apart from the trackers: pose similarity (OKS) between two sets of
-poses, and the assignments of a similarity matrix to pairs (greedy, highest first).
+poses, their fusion with box IoU, and the assignments of a similarity matrix to pairs (greedy, highest
+first, or optimal: Hungarian).
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 
 def pairwise_oks(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_a: np.ndarray, areas_b: np.ndarray,
@@ -51,3 +53,30 @@ def greedy_match(similarity: np.ndarray, threshold: float) -> list[tuple[int, in
             if len(pairs) == min(sim.shape):
                 break
     return pairs
+
+
+def hungarian_match(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Pairs (row, col) maximising the summed gain similarity - threshold over the pairs >= threshold.
+
+    Optimal assignment (scipy's linear_sum_assignment) in the form ByteTrack's lapjv call with a cost
+    limit takes: the cost 1 - similarity is extended by a dummy column per row and a dummy row per
+    column at half the limit 1 - threshold each, so a pair is only taken when it costs less than
+    leaving both unmatched; NaN never matches. Pairs come sorted by row.
+    """
+    sim = np.asarray(similarity, dtype=np.float64)
+    n, m = sim.shape
+    ok = np.isfinite(sim) & (sim >= threshold)
+    if not ok.any():
+        return []
+    limit = 1.0 - threshold + 1e-9               # a pair at exactly the threshold is still taken
+    ext = np.zeros((n + m, m + n))
+    ext[:n, :m] = np.where(ok, 1.0 - np.where(ok, sim, 0.0), 2.0 * limit + 1.0)
+    ext[:n, m:] = ext[n:, :m] = limit / 2
+    rows, cols = linear_sum_assignment(ext)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if r < n and c < m and ok[r, c]]
+
+
+def fuse_similarity(iou: np.ndarray, oks: np.ndarray, pose_weight: float) -> np.ndarray:
+    """(1 - pose_weight) IoU + pose_weight OKS (N, M); IoU alone where OKS is NaN (too few joints)."""
+    fused = (1.0 - pose_weight) * iou + pose_weight * np.nan_to_num(oks)
+    return np.where(np.isnan(oks), iou, fused)

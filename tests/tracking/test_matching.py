@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simplepose.tracking.matching import greedy_match, pairwise_oks
+from simplepose.tracking.matching import fuse_similarity, greedy_match, hungarian_match, pairwise_oks
 
 
 def test_pairwise_oks_hand_computed() -> None:
@@ -52,3 +52,22 @@ def test_greedy_match_takes_highest_first() -> None:
     assert greedy_match(np.zeros((0, 3)), 0.3) == []
     # Rectangular: 3 detections, 1 track -> only the best detection gets it.
     assert greedy_match(np.array([[0.4], [0.7], [0.6]]), 0.3) == [(1, 0)]
+
+
+def test_hungarian_match_maximises_the_gain_over_the_threshold() -> None:
+    # greedy takes 0.9 first and is left with 0.1; the optimum pairs 0.8 + 0.8
+    sim = np.array([[0.9, 0.8], [0.8, 0.1]])
+    assert greedy_match(sim, 0.05) == [(0, 0), (1, 1)]
+    assert hungarian_match(sim, 0.05) == [(0, 1), (1, 0)]
+    # one strong pair beats two weak ones when the gains over the threshold say so: 0.7 > 0.1 + 0.5
+    assert hungarian_match(np.array([[0.9, 0.3], [0.7, np.nan]]), 0.2) == [(0, 0)]
+    assert hungarian_match(np.array([[0.1, 0.15]]), 0.2) == []
+    assert hungarian_match(np.zeros((0, 3)), 0.2) == [] and hungarian_match(np.zeros((2, 0)), 0.2) == []
+    assert hungarian_match(np.array([[0.3], [0.6], [0.5]]), 0.2) == [(1, 0)]
+
+
+def test_fuse_similarity_by_hand() -> None:
+    iou = np.array([[0.5, 0.2]])
+    oks = np.array([[0.9, np.nan]])
+    np.testing.assert_allclose(fuse_similarity(iou, oks, 0.75), [[0.25 * 0.5 + 0.75 * 0.9, 0.2]])
+    np.testing.assert_allclose(fuse_similarity(iou, oks, 0.0), iou)
