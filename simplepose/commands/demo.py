@@ -84,12 +84,13 @@ def run(args: argparse.Namespace) -> int:
     predictions = predict_instances(cfg, model, instances, "cpu", precision=cfg.runtime.precision)
     evaluation = evaluate_predictions(cfg, predictions, out / "eval")
     print(evaluation.table)
-    print("[4/5] tracking the val videos (FlowTrack on the noisy detections: mAP and MOTA)")
+    print("[4/5] tracking the val videos (FlowTrack on the noisy detections: mAP, MOTA, keypoint HOTA)")
     estimator = PoseEstimator(model, input_size=tuple(cfg.data.input_size), flip_test=cfg.data.flip_test,
                               schema=cfg.data.dataset, precision=cfg.runtime.precision)
     tracking = evaluate_run(cfg, track_videos(cfg, estimator, bbox_file=cfg.resolve(
         "annotations/posetrack18_val_human_detections.json")), out / "track").metrics()
-    print(f"tracking: mAP {tracking['mAP']:.1f}, MOTA {tracking['MOTA']:.1f}, ID switches {tracking['IDSW']} "
+    print(f"tracking: mAP {tracking['mAP']:.1f}, MOTA {tracking['MOTA']:.1f}, keypoint HOTA {tracking['HOTA']:.1f} "
+          f"(DetA {tracking['DetA']:.1f}, AssA {tracking['AssA']:.1f}), ID switches {tracking['IDSW']} "
           f"(predictions in {out / 'track' / 'predictions'})")
     print(f"[5/5] drawing {args.overlays} overlay images and the evaluation report")
     written = save_prediction_overlays(predictions, get_schema(cfg.data.dataset), out / "overlays", args.overlays)
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     total = time.perf_counter() - start
     print(f"\nDemo done in {total / 60:.1f} min (training {train_time / 60:.1f} min): "
-          f"Total AP {evaluation.metrics['Total AP']:.1f}, tracking MOTA {tracking['MOTA']:.1f} on synthetic val; "
+          f"Total AP {evaluation.metrics['Total AP']:.1f}, tracking MOTA {tracking['MOTA']:.1f}, keypoint HOTA "
+          f"{tracking['HOTA']:.1f} on synthetic val; "
           f"checkpoint {cfg.runtime.work_dir}/latest.pth; overlays in {out / 'overlays'} ({written} images)")
     return 0
 

@@ -1,4 +1,5 @@
-"""`simplepose track CONFIG CHECKPOINT`: the tracker (FlowSORT or FlowTrack) over the config's val videos, scored with mAP and MOTA."""
+"""`simplepose track CONFIG CHECKPOINT`: the tracker (FlowSORT or FlowTrack) over the config's val videos, scored with
+mAP, MOTA and keypoint HOTA."""
 from __future__ import annotations
 
 import argparse
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.config import load_config
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
+    from simplepose.evaluation.hota import format_hota_table
     from simplepose.evaluation.mota import format_tracking_table
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
@@ -99,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_tracking_table(evaluation.tracking))
     print(f"FP {metrics['FP']}  FN {metrics['FN']}  ID switches {metrics['IDSW']}  (summed over joints)")
+    print()
+    print(format_hota_table(evaluation.hota, per_joint=False))
     print("ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in result.ms_per_frame.items()))
     print(f"predictions: {evaluation.predictions}")
     if args.json:

@@ -36,6 +36,7 @@ from simplepose.engine.config import Config
 from simplepose.errors import ConfigError
 from simplepose.evaluation.arrays import nan_to_none
 from simplepose.evaluation.eval_data import EvalData, load_eval_data
+from simplepose.evaluation.hota import HotaResult, evaluate_hota
 from simplepose.evaluation.mota import TrackingResult, evaluate_tracking
 from simplepose.evaluation.pose_ap import PoseTrackResult, evaluate_data
 from simplepose.evaluation.prediction_files import write_posetrack_predictions
@@ -137,7 +138,8 @@ def write_folder(predictions: Sequence[PosePrediction], videos: Sequence[PoseTra
 
 @dataclass
 class TrackEvaluation:
-    """Scores of a tracking run: mAP with and without the output filter, and poseval's MOTA."""
+    """Scores of a tracking run: mAP with and without the output filter, poseval's MOTA and the
+    PoseTrack21 kit's keypoint HOTA (#10 fixed)."""
 
     pose: PoseTrackResult              # filtered predictions
     pose_unfiltered: PoseTrackResult
@@ -145,6 +147,7 @@ class TrackEvaluation:
     predictions: Path                  # the filtered prediction folder
     data: EvalData                     # the evaluated frames of the filtered predictions
     gt: str                            # the ground truth evaluated against
+    hota: HotaResult | None = None     # filtered predictions
 
     def metrics(self) -> dict[str, float | int | None]:
         """The headline numbers (percent, None where undefined; counts summed over the 15 joints)."""
@@ -155,6 +158,9 @@ class TrackEvaluation:
                                                         "recall"), rates))
         out.update(FP=int(t.counts["num_false_positives"].sum()), FN=int(t.counts["num_misses"].sum()),
                    IDSW=int(t.counts["num_switches"].sum()))
+        if self.hota is not None:
+            total = self.hota.to_json()["total"]
+            out.update({k: total[k] for k in ("HOTA", "DetA", "AssA")})
         return out
 
 
@@ -167,7 +173,7 @@ def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvalua
     raw = write_folder(run.unfiltered, run.videos, out_dir / "predictions_unfiltered")
     data = load_eval_data(gt, pred)
     return TrackEvaluation(evaluate_data(data), evaluate_data(load_eval_data(gt, raw)), evaluate_tracking(data), pred,
-                           data, str(gt))
+                           data, str(gt), evaluate_hota(data))
 
 
 def write_tracking_report(evaluation: TrackEvaluation, out_dir: str | Path) -> Path:
@@ -175,4 +181,5 @@ def write_tracking_report(evaluation: TrackEvaluation, out_dir: str | Path) -> P
     images = find_images_root(evaluation.gt, evaluation.data.file_names)
     return write_report(out_dir, evaluation.data, evaluation.pose, evaluation.tracking, images_root=images,
                         title="PoseTrack18 tracking report", extra={"gt": evaluation.gt,
-                                                                     "pred": str(evaluation.predictions)})
+                                                                     "pred": str(evaluation.predictions)},
+                        hota=evaluation.hota)

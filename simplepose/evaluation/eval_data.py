@@ -38,6 +38,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class VideoSource:
+    """One video as read: its GT file and its predictions paired to GT frame positions, before any
+    frame selection (keypoint HOTA selects frames by its own rule)."""
+
+    gt: VideoFile
+    pred: Persons
+
+
+@dataclass
 class EvalData:
     """Evaluated frames of all videos: GT and predicted persons after poseval's cleanup."""
 
@@ -47,6 +56,7 @@ class EvalData:
     video_of_frame: np.ndarray       # (n_frames,) index into `videos`
     videos: list[str] = field(default_factory=list)
     file_names: list[str] = field(default_factory=list)   # (n_frames,) GT image file_name of each frame
+    sources: list[VideoSource] = field(default_factory=list)   # per video, as read
 
 
 def resolve_gt_dir(path: str | os.PathLike) -> Path:
@@ -132,7 +142,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
     files = _gt_files(gt_dir)
     files_iter = tqdm(files, desc="reading", unit="video") if progress else files
     gt_parts, pr_parts, video_of_frame, names, file_names = [], [], [], [], []
-    poly_list, poly_frame, ignore_frame_list = [], [], []
+    poly_list, poly_frame, ignore_frame_list, sources = [], [], [], []
     offset = 0
     for vi, gt_path in enumerate(files_iter):
         pred_path = pred_dir / gt_path.name
@@ -143,6 +153,7 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         kept = g.persons_per_frame > 0                         # frames with GT annotations
         new_index = np.cumsum(kept) - 1 + offset               # frame -> global evaluated frame
         gp, pp = g.persons, _paired_predictions(g, p)
+        sources.append(VideoSource(g, pp))
         gp = gp.take(kept[gp.frame])
         pp = pp.take(kept[pp.frame])
         gp.frame = new_index[gp.frame]
@@ -171,4 +182,4 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         poly_frame_arr = np.asarray(poly_frame, dtype=np.int64)
         gt = apply_ignore_regions(gt, poly_list, poly_frame_arr, ignore_frames)
         pred = apply_ignore_regions(pred, poly_list, poly_frame_arr, ignore_frames)
-    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names, file_names)
+    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names, file_names, sources)

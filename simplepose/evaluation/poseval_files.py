@@ -29,7 +29,16 @@ survives that conversion, and so what the metric sees, is:
   non-empty list is an ignore frame even if all its polygons are empty: poseval then still
   applies its region step to that frame, which drops persons left without keypoints.
 * ``is_labeled``, ``nframes``, ``vid_id``, ``frame_id``, ``bbox``, ``iscrowd``,
-  ``num_keypoints``, ``category_id`` and the person ``score`` do not matter.
+  ``num_keypoints``, ``category_id`` and the person ``score`` do not matter to poseval's metrics;
+  keypoint HOTA (``hota``) evaluates the frames whose ``is_labeled`` is true (``VideoFile.labeled``).
+
+PoseTrack21 files (anDoer/PoseTrack21) are read with two differences, as its evaluation kit reads
+them: a file without ``categories`` (a PoseTrack21 submission) has its 17 keypoints in the
+PoseTrack order (nose, head_bottom, head_top, the ears, then the COCO body joints); and in a GT
+file whose images carry ``has_labeled_person`` (the PoseTrack21 layout), annotations of frames
+whose ``is_labeled`` is false are dropped: PoseTrack21 boxes people in unlabelled frames (for
+box tracking), which poseval's rule would otherwise evaluate as pose labels without keypoints.
+``person_id`` (PoseTrack21's re-identification id) and ``image_id`` on images are not used.
 
 Malformed input raises ``DataError`` naming the file and the record.
 """
@@ -45,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from simplepose.data.cocostyle import document_lists, parse_ignore_regions, stack_rows
+from simplepose.data.keypoints import POSETRACK18
 from simplepose.errors import DataError
 from simplepose.io import read_json
 
@@ -102,11 +112,15 @@ class VideoFile:
     persons_per_frame: np.ndarray            # (n_frames,) annotations of each frame
     polygons: dict[int, list[np.ndarray]]    # ignore frame -> its polygons (M, 2), maybe none (GT only)
     image_ids: list[Any] = field(default_factory=list)   # `images[i].id`, in file order
+    labeled: np.ndarray | None = None        # (n_frames,) bool `is_labeled` (GT only), see _labelled_frames
 
 
 def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
     """Number of keypoints K per person and the (K,) poseval index of each (-1 = dropped)."""
     cats = data.get("categories")
+    if cats is None:          # PoseTrack21 submissions: the PoseTrack order, as its kit assumes
+        names = list(POSETRACK18.keypoint_names)
+        return len(names), np.array([POSEVAL_INDEX.get(n, -1) for n in names], dtype=np.int64)
     if not isinstance(cats, list) or len(cats) != 1 or not isinstance(cats[0], dict):
         raise DataError(path, "expected exactly one entry in 'categories'")
     if cats[0].get("name") != "person":
@@ -119,6 +133,22 @@ def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
     if missing:
         raise DataError(path, f"categories[0].keypoints lacks {missing}")
     return len(names), table
+
+
+def _labelled_frames(images: list[dict], persons_per_frame: np.ndarray) -> np.ndarray:
+    """(n_frames,) bool: each image's `is_labeled`; an image without the flag is labelled iff it has
+    GT annotations (poseval's rule)."""
+    flags = [im.get("is_labeled") for im in images]
+    return np.array([bool(f) if f is not None else n > 0 for f, n in zip(flags, persons_per_frame.tolist())],
+                    dtype=bool)
+
+
+def _posetrack21_labelled(images: list[dict], anns: list[dict], frames: list[int]) -> tuple[list, list]:
+    """A PoseTrack21 GT file boxes people in unlabelled frames too (for tracking boxes); only the
+    annotations of frames whose `is_labeled` is true are pose labels."""
+    flags = [bool(im.get("is_labeled")) for im in images]
+    keep = [flags[f] for f in frames]
+    return [a for a, k in zip(anns, keep) if k], [f for f, k in zip(frames, keep) if k]
 
 
 def _frame_positions(path: Path, images: list) -> tuple[dict[Any, int], list[str]]:
@@ -223,6 +253,8 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
         if pos is not None:          # annotations pointing at no image are ignored (poseval)
             anns.append(a)
             frames.append(pos)
+    if is_gt and any("has_labeled_person" in im for im in images):
+        anns, frames = _posetrack21_labelled(images, anns, frames)
     records = [f"annotation id {a.get('id', f'#{i}')}" for i, a in enumerate(anns)]
     n = len(anns)
     for a, rec in zip(anns, records):
@@ -246,5 +278,6 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
         polygons = {}
         _check_unique_tracks(path, frame, track, file_names)
     persons = Persons(frame, xy, has, score, head, track)
-    return VideoFile(path, len(images), file_names, persons,
-                     np.bincount(frame, minlength=len(images)), polygons, list(pos_of_id))
+    per_frame = np.bincount(frame, minlength=len(images))
+    labeled = _labelled_frames(images, per_frame) if is_gt else None
+    return VideoFile(path, len(images), file_names, persons, per_frame, polygons, list(pos_of_id), labeled)

@@ -1,8 +1,9 @@
 """The evaluation report: one self-contained folder with index.html, its plots and their data.
 
 ``write_report`` takes what the evaluator already computed (``EvalData`` from
-``eval_data.load_eval_data``, the ``PoseTrackResult`` and optionally the ``TrackingResult``) and adds
-no metric of its own: every number comes from ``pose_ap``, ``mota``, ``breakdown`` (AP of subsets)
+``eval_data.load_eval_data``, the ``PoseTrackResult`` and optionally the ``TrackingResult`` and
+``HotaResult``) and adds no metric of its own: every number comes from ``pose_ap``, ``mota``, ``hota``,
+``breakdown`` (AP of subsets)
 and ``diagnosis`` (error classes, oracle AP), and is written once to ``report.json``; the page
 shows those values, each cell naming its JSON path in ``data-src``. Plots are PNGs drawn with
 matplotlib's Agg backend (without matplotlib the page has the tables and says the plots are
@@ -30,6 +31,8 @@ from simplepose.evaluation.breakdown import GroupAP, ap_by_size, ap_by_visible, 
 from simplepose.evaluation.diagnosis import (CLASSES, GOOD, JITTER_MAX, NEAR_OTHER, ORACLE_CLASSES, Diagnosis,
                                              diagnose)
 from simplepose.evaluation.eval_data import EvalData
+from simplepose.evaluation.hota import FIELDS as HOTA_FIELDS
+from simplepose.evaluation.hota import HOTA_TABLE_JOINTS, HotaResult
 from simplepose.evaluation.mota import TRACKING_SUMMARY_HEADER, TrackingResult
 from simplepose.evaluation.pose_ap import (PCKH_THRESHOLD, SUMMARY_HEADER, Detections, PoseTrackResult,
                                            collect_detections, precision_recall_curves, summarize, table_cell)
@@ -53,6 +56,7 @@ class Compared:
     data: EvalData
     result: PoseTrackResult
     tracking: TrackingResult | None = None
+    hota: HotaResult | None = None
 
 
 def find_images_root(gt_dir: str | os.PathLike, file_names: list[str]) -> Path | None:
@@ -89,12 +93,17 @@ def _compare_json(evaluation: dict[str, Any], compare: Compared) -> dict[str, An
     if "tracking" in evaluation and compare.tracking is not None:
         other["tracking"] = compare.tracking.to_json()
         out["difference"]["tracking_summary"] = _diff(evaluation["tracking"]["summary"], other["tracking"]["summary"])
+    if "hota" in evaluation and compare.hota is not None:
+        other["hota"] = compare.hota.to_json()
+        out["difference"]["hota_total"] = {f: other["hota"]["total"][f] - evaluation["hota"]["total"][f]
+                                           for f in HOTA_FIELDS}
     return out
 
 
 def _sequence_rows(data: EvalData, diag: Diagnosis, tracking: TrackingResult | None,
-                   compare: Compared | None) -> list[dict[str, Any]]:
-    """One row per sequence (Total AP, precision, recall; compared AP; MOTA and counts), worst AP first."""
+                   compare: Compared | None, hota: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per sequence (Total AP, precision, recall; compared AP; MOTA and counts; keypoint HOTA),
+    worst AP first."""
     seq_ap, seq_pre, seq_rec = per_sequence(data, diag.detections, diag.order)
     other_ap = per_sequence(compare.data, collect_detections(compare.data))[0] if compare is not None else None
     rows = []
@@ -108,6 +117,8 @@ def _sequence_rows(data: EvalData, diag: Diagnosis, tracking: TrackingResult | N
             vt = tracking.video_result(v)
             row.update(mota=float(vt.mota[NUM_JOINTS]), switches=int(vt.counts["num_switches"].sum()),
                        fp=int(vt.counts["num_false_positives"].sum()), fn=int(vt.counts["num_misses"].sum()))
+        if hota is not None:
+            row["hota"] = hota["per_sequence"][name]["HOTA"]
         rows.append({k: (None if isinstance(x, float) and x != x else x) for k, x in row.items()})
     rows.sort(key=lambda r: (np.inf if r["ap"] is None else r["ap"], r["video"]))
     return rows
@@ -149,19 +160,22 @@ def _timelines(data: EvalData, tracking: TrackingResult, rows: list[dict[str, An
 
 
 def build_report_data(data: EvalData, result: PoseTrackResult, tracking: TrackingResult | None = None,
-                      compare: Compared | None = None) -> tuple[dict[str, Any], Diagnosis]:
+                      compare: Compared | None = None, hota: HotaResult | None = None
+                      ) -> tuple[dict[str, Any], Diagnosis]:
     """Everything the report shows, as strict JSON, and the diagnosis the gallery draws from."""
     diag = diagnose(data)
     det = diag.detections
     evaluation = result.to_json()
     if tracking is not None:
         evaluation["tracking"] = tracking.to_json()
+    if hota is not None:
+        evaluation["hota"] = hota.to_json()
     out: dict[str, Any] = {"generator": GENERATOR, "evaluation": evaluation}
     if compare is not None:
         out["compare"] = _compare_json(evaluation, compare)
     out["pr_curves"] = [dict(zip(("recall", "precision"), _sample_curve(rc, pc)))
                         for rc, pc in precision_recall_curves(det, diag.order)]
-    out["per_sequence"] = _sequence_rows(data, diag, tracking, compare)
+    out["per_sequence"] = _sequence_rows(data, diag, tracking, compare, evaluation.get("hota"))
     size_groups, size_edges = ap_by_size(data, det, diag.order, diag.assigned)
     out["by_size"] = {"edges_px": size_edges.tolist(), "groups": _groups_json(size_groups)}
     out["by_visible"] = {"groups": _groups_json(ap_by_visible(data, det, diag.order, diag.assigned))}
@@ -337,6 +351,24 @@ def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
                       ("difference", [f"compare.difference.tracking_summary.{i}"
                                       for i in range(len(TRACKING_SUMMARY_HEADER))])]
         pg.table(["", *TRACKING_SUMMARY_HEADER], trows)
+    if "hota" in r["evaluation"]:
+        _hota_tables(pg, r)
+
+
+def _hota_tables(pg: _Page, r: dict[str, Any]) -> None:
+    """Keypoint HOTA totals (beside the compared predictions) and, folded, per joint."""
+    hrows = [("keypoint HOTA", [f"evaluation.hota.total.{f}" for f in HOTA_FIELDS])]
+    if "compare" in r and "hota_total" in r["compare"]["difference"]:
+        hrows += [(r["compare"]["name"], [f"compare.evaluation.hota.total.{f}" for f in HOTA_FIELDS]),
+                  ("difference", [f"compare.difference.hota_total.{f}" for f in HOTA_FIELDS])]
+    pg.table(["", *HOTA_FIELDS], hrows)
+    pg.add('<p class="note">Keypoint HOTA as the PoseTrack21 evaluation kit computes it (labelled frames, '
+           f'19 thresholds averaged); {html.escape(r["evaluation"]["hota"]["note"])}.</p>')
+    pg.add("<details><summary>keypoint HOTA per joint</summary>")
+    pg.table(["", *HOTA_TABLE_JOINTS],
+             [(f, [f"evaluation.hota.per_joint.{f}.{j}" for j in range(len(HOTA_TABLE_JOINTS))])
+              for f in HOTA_FIELDS])
+    pg.add("</details>")
 
 
 def _joint_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
@@ -357,10 +389,11 @@ def _sequence_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]
     pg.add("<h2>Per sequence, worst first</h2>")
     pg.image(plots.get("per_sequence"), "Distribution over sequences")
     seq = r["per_sequence"]
-    cols = [k for k in ("ap", "precision", "recall", "compare_ap", "difference", "mota", "switches", "fp", "fn")
-            if seq and k in seq[0]]
+    cols = [k for k in ("ap", "precision", "recall", "compare_ap", "difference", "mota", "switches", "fp", "fn",
+                        "hota") if seq and k in seq[0]]
     heads = {"ap": "Total AP", "precision": "Precision", "recall": "Recall", "compare_ap": "AP compared",
-             "difference": "difference", "mota": "MOTA Total", "switches": "ID switches", "fp": "FP", "fn": "FN"}
+             "difference": "difference", "mota": "MOTA Total", "switches": "ID switches", "fp": "FP", "fn": "FN",
+             "hota": "keypoint HOTA"}
     pg.add('<div class="scroll">')
     pg.table(["sequence", *(heads[c] for c in cols)],
              [(s["video"], [f"per_sequence.{i}.{c}" for c in cols]) for i, s in enumerate(seq)])
@@ -451,16 +484,17 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
 def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackResult,
                  tracking: TrackingResult | None = None, compare: Compared | None = None,
                  images_root: str | os.PathLike | None = None, title: str = "PoseTrack18 evaluation report",
-                 extra: dict[str, Any] | None = None) -> Path:
+                 extra: dict[str, Any] | None = None, hota: HotaResult | None = None) -> Path:
     """Write out_dir/index.html, report.json, the plots and their CSVs; returns the index.html path.
 
-    data/result/tracking: what the evaluator computed (load_eval_data, evaluate_data,
-    evaluate_tracking); compare: a second prediction folder on the same GT; images_root: the folder
-    the GT file names are relative to (the gallery is left out when None or not found);
+    data/result/tracking/hota: what the evaluator computed (load_eval_data, evaluate_data,
+    evaluate_tracking, evaluate_hota); compare: a second prediction folder on the same GT;
+    images_root: the folder the GT file names are relative to (the gallery is left out when None
+    or not found);
     extra: JSON-able facts stored under report.json's "inputs" (paths, names).
     """
     out = Path(out_dir)
-    report, diag = build_report_data(data, result, tracking, compare)
+    report, diag = build_report_data(data, result, tracking, compare, hota)
     if extra:
         report["inputs"] = extra
     root = Path(images_root) if images_root is not None else None

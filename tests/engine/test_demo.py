@@ -13,6 +13,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| AP | Head | Shou | Elb | Wri | Hip | Knee | Ankl | Total |" in printed
     assert "Total AP" in printed and "Demo done in" in printed and "tracking: mAP" in printed
+    assert "keypoint HOTA" in printed
     assert len(list((out / "track" / "predictions").glob("*.json"))) == 1
     assert (out / "work" / "latest.pth").is_file()
     assert len(list((out / "eval" / "predictions").glob("*.json"))) == 1

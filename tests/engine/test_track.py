@@ -45,7 +45,7 @@ def test_ground_truth_boxes_and_poses_track_without_id_switches(synth_root, tmp_
     assert len(run.unfiltered) == len(gt)                  # GT boxes exist on labeled frames only
     evaluation = evaluate_run(cfg, run, tmp_path / "out")
     m = evaluation.metrics()
-    assert m["mAP"] > 99 and m["MOTA"] > 95 and m["IDSW"] == 0, m
+    assert m["mAP"] > 99 and m["MOTA"] > 95 and m["IDSW"] == 0 and m["HOTA"] > 95, m
     files = sorted(p.name for p in evaluation.predictions.glob("*.json"))
     assert files == sorted(p.name for p in (synth_root / "annotations" / "val").glob("*.json"))
     ann = json.loads((evaluation.predictions / files[0]).read_text())["annotations"]
@@ -70,6 +70,7 @@ def test_track_command_matches_eval_tracking_on_its_files(synth_root, tmp_path, 
     m = metrics["metrics"]
     assert ev["summary_ap"][-1] == m["mAP"] and ev["tracking"]["mota"][15] == m["MOTA"]
     assert sum(ev["tracking"]["per_joint_counts"]["num_switches"]) == m["IDSW"]
+    assert ev["hota"]["total"]["HOTA"] == m["HOTA"] and "| HOTA | DetA | AssA |" in printed
     # the report holds exactly what `simplepose eval --tracking` computes on the same files
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["evaluation"] == ev and f"report: {tmp_path / 'report' / 'index.html'}" in printed

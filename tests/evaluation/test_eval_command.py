@@ -82,3 +82,25 @@ def test_eval_help_explains_ties_and_pairing() -> None:
     eval_cmd.add_arguments(parser)
     text = " ".join(parser.format_help().split())
     assert "numpy's unstable sort" in text and "paired by file_name" in text
+
+
+@pytest.mark.parametrize("mode", ["fixed", "published"])
+def test_eval_tracking_prints_and_writes_keypoint_hota(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        mode: str) -> None:
+    """The kit's numbers (the golden of a case with empty frames) in the table and the JSON."""
+    from tests.evaluation import hota_cases
+    gt_dir, pred_dir = hota_cases.write_case("h02_empty_frames", tmp_path)
+    flags = ["--hota-kit-defect"] if mode == "published" else []
+    assert _run(str(gt_dir), str(pred_dir), "--tracking", "--json", str(tmp_path / "m.json"), *flags) == 0
+    out = capsys.readouterr().out
+    assert "| keypoint HOTA | Nose | Neck |" in out
+    assert ("#10 fixed" in out) == (mode == "fixed") and ("as the kit is published" in out) == (mode != "fixed")
+    golden = json.loads((Path(__file__).parent / "golden_hota" / "h02_empty_frames.json").read_text())[mode]
+    hota = json.loads((tmp_path / "m.json").read_text())["hota"]
+    assert hota["kit_defect"] == (mode == "published")
+    for field in ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"):
+        want = golden["combined"][field]["joint"]
+        assert hota["per_joint"][field] == pytest.approx([100 * v for v in want], abs=1e-4), field
+        assert f"| {field} | " + " | ".join(f"{100 * v:.1f}" for v in want) + " |" in out
+    with pytest.raises(ConfigError, match="--hota-kit-defect needs --tracking"):
+        _run(str(gt_dir), str(pred_dir), "--hota-kit-defect")

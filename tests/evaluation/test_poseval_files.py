@@ -76,3 +76,32 @@ def test_bad_rows_name_the_annotation(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="'scores' has 16 values") as err:
         read_video_file(pred_file, is_gt=False)
     assert err.value.record == f"annotation id {pred['annotations'][5]['id']}"
+
+
+def test_posetrack21_layout(tmp_path: Path) -> None:
+    """A PoseTrack21 submission without categories reads in the PoseTrack order; a PoseTrack21 GT
+    file's boxes in unlabelled frames are not pose labels."""
+    gt_dir, pred_dir, gt = write_case(tmp_path, n_frames=3, n_people=2)
+    pred = as_prediction(gt)
+    with_names = read_video_file(_written(pred_dir, pred), is_gt=False)
+    del pred["categories"]
+    without = read_video_file(_written(pred_dir, pred), is_gt=False)
+    assert (without.persons.xy == with_names.persons.xy).all()
+    pt21 = copy.deepcopy(gt)
+    for im in pt21["images"]:
+        im["has_labeled_person"] = True
+    pt21["images"][1]["is_labeled"] = False
+    for a in pt21["annotations"]:
+        a["person_id"] = a["track_id"]
+    f = read_video_file(_written(gt_dir, pt21), is_gt=True)
+    assert f.persons_per_frame.tolist() == [2, 0, 2] and f.labeled.tolist() == [True, False, True]
+    del pt21["images"][1]["has_labeled_person"], pt21["images"][0]["has_labeled_person"], \
+        pt21["images"][2]["has_labeled_person"]
+    f = read_video_file(_written(gt_dir, pt21), is_gt=True)     # PoseTrack18: poseval's rule keeps them
+    assert f.persons_per_frame.tolist() == [2, 2, 2]
+
+
+def _written(folder: Path, doc: dict) -> Path:
+    path = folder / "000001_mpii_test.json"
+    path.write_text(json.dumps(doc))
+    return path
