@@ -17,7 +17,13 @@ greedy matching still decides which track a propagated box comes from and its sc
 3. Similarity of a person to a track: (1 - ``pose_weight``) x IoU of its box with the track's
    predicted box + ``pose_weight`` x OKS of its pose with the track's last pose moved into this
    frame (by the optical flow when the track was seen in the previous frame, else shifted with its
-   predicted box); IoU alone where fewer than ``min_keypoints`` joints are confident in both poses.
+   predicted box; with ``pose_history`` L > 1 the best OKS over that and its L - 1 poses before,
+   each shifted with the predicted box); IoU alone where fewer than ``min_keypoints`` joints are
+   confident in both poses. ``direction_weight`` adds OC-SORT's direction consistency: w x
+   (pi / 2 - |angle|) / pi between the track's direction over its last observations and the
+   direction from its last observation to the person. ``appearance_weight`` a mixes in a cheap
+   appearance cue: (1 - a) x that + a x the cosine of the person's colour histogram
+   (tracking/appearance.py) with the track's (an exponential average, ``appearance_momentum``).
 4. Association in rounds, each an optimal assignment (``assignment="hungarian"``; ``"greedy"``:
    highest first): persons scoring >= ``high_thr`` with the confirmed tracks (similarity >=
    ``match_thr``); with ``second_round`` (ByteTrack), the persons scoring less with the confirmed
@@ -39,7 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simplepose.data.geometry import pairwise_iou
-from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker
+from simplepose.tracking.appearance import colour_histograms
+from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker, FrameTracks
 from simplepose.tracking.kalman import BoxKalman, xyah_to_xyxy, xyxy_to_xyah
 from simplepose.tracking.matching import fuse_similarity, greedy_match, hungarian_match, pairwise_oks
 
@@ -55,14 +62,18 @@ class FlowSortConfig:
     motion: str = "kalman"          # "kalman" (constant velocity) or "last" (the last box)
     cmc: str = "none"               # motion from the joints' optical flow: "none", "flow" or "global" (docstring)
     assignment: str = "hungarian"   # "hungarian" (optimal) or "greedy" (highest similarity first)
-    pose_weight: float = 0.5        # similarity = (1 - w) IoU + w flow-warped OKS
+    pose_weight: float = 0.75       # similarity = (1 - w) IoU + w flow-warped OKS (chosen on a synthetic train split)
     match_thr: float = 0.2          # similarity gate of the first and third rounds (ByteTrack: IoU 0.2)
     high_thr: float = 0.5           # persons below this box score wait for the second round (ByteTrack 0.5)
     second_round: bool = True       # ByteTrack's second round for the low-score persons
     low_match_thr: float = 0.5      # IoU gate of the second round (ByteTrack 0.5)
     oru: bool = True                # OC-SORT's re-update after unseen frames
+    direction_weight: float = 0.0   # OC-SORT's direction consistency added to the similarity (its inertia: 0.2)
+    appearance_weight: float = 0.25   # similarity = (1 - a) similarity + a colour-histogram cosine (chosen on train)
+    appearance_momentum: float = 0.9  # a track's histogram: this x its old one + (1 - this) x the new (BoT-SORT)
     max_age: int = 30               # frames a track may stay unseen (ByteTrack's buffer at 30 fps)
     drop_unconfirmed: bool = True   # a track seen once and missed in the next frame ends (ByteTrack)
+    pose_history: int = 1           # OKS: the best over the flow-moved last pose and the last L poses carried along
     kpt_score_thr: float = 0.3      # joints taking part in OKS and in the camera motion
     min_keypoints: int = 3          # pairs with fewer joints in common: IoU alone
     std_position: float = 1 / 20    # Kalman position noise std / box height (ByteTrack)
@@ -77,11 +88,14 @@ class FlowSortConfig:
             problems.append(f"sort.cmc must be one of {', '.join(CMCS)}, got {self.cmc!r}")
         if self.assignment not in ASSIGNMENTS:
             problems.append(f"sort.assignment must be one of {', '.join(ASSIGNMENTS)}, got {self.assignment!r}")
-        for name in ("pose_weight", "match_thr", "high_thr", "low_match_thr", "kpt_score_thr"):
+        for name in ("pose_weight", "match_thr", "high_thr", "low_match_thr", "kpt_score_thr", "direction_weight",
+                     "appearance_weight", "appearance_momentum"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"sort.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.max_age < 0:
             problems.append("sort.max_age must be >= 0")
+        if self.pose_history < 1:
+            problems.append("sort.pose_history must be >= 1")
         if self.min_keypoints < 1:
             problems.append("sort.min_keypoints must be >= 1")
         if not (self.std_position > 0 and self.std_velocity > 0):
@@ -99,6 +113,9 @@ class _Track:
     box: np.ndarray             # (4,) last observed box xyxy
     pose: np.ndarray            # (K, 3) last observed pose
     last_frame: int
+    history: list = field(default_factory=list)   # up to pose_history (box (4,), pose (K, 3)) observations, newest last
+    centres: list = field(default_factory=list)   # box centres (2,) of the last 4 observations, newest last
+    feature: np.ndarray | None = None     # (D,) smoothed colour histogram (None: no appearance cue)
     hits: int = 1
     confirmed: bool = False
     saved: tuple[np.ndarray, np.ndarray] = field(default=None)   # (mean, cov) after the last observation
@@ -128,11 +145,12 @@ class FlowSortIds:
         self.prev_poses = np.zeros((0, len(self.sigmas), 3))
 
     def update(self, frame: int, boxes: np.ndarray, scores: np.ndarray, poses: np.ndarray,
-               prev_moved: np.ndarray | None = None) -> np.ndarray:
+               prev_moved: np.ndarray | None = None, features: np.ndarray | None = None) -> np.ndarray:
         """Ids (N,) int64 of a frame's persons: boxes (N, 4) xyxy, box scores (N,), poses (N, K, 3).
 
         prev_moved (P, K, 3): the previous update's poses moved into this frame by optical flow
-        (None: no flow; they stay where they were).
+        (None: no flow; they stay where they were). features (N, D): L2-normalised appearance
+        vectors (tracking/appearance.py), used when appearance_weight > 0.
         """
         c = self.cfg
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
@@ -147,6 +165,7 @@ class FlowSortIds:
         shift = self._camera_shift(moved) if c.cmc == "global" else np.zeros(2)
         self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= c.max_age]
         self._predict(frame, steps, shift, moved)
+        self.features = None if features is None or c.appearance_weight == 0 else np.asarray(features, np.float64)
         ids = self._associate(frame, boxes, scores, poses)
         self.frame = frame
         self.prev_ids, self.prev_poses = ids, poses
@@ -203,25 +222,59 @@ class FlowSortIds:
         iou = pairwise_iou(boxes, pred)
         if iou_only or self.cfg.pose_weight == 0:
             return iou
-        refs = []
-        for t, b in zip(tracks, pred):
+        refs, owner = [], []
+        for j, (t, b) in enumerate(zip(tracks, pred)):
             if t.flow_pose is not None:
                 refs.append(t.flow_pose)
-            else:                                      # last pose carried along with its predicted box
-                d = (b[:2] + b[2:]) / 2 - (t.box[:2] + t.box[2:]) / 2
-                refs.append(np.concatenate([t.pose[:, :2] + d, t.pose[:, 2:]], 1))
+                owner.append(j)
+            for box, pose in (t.history if t.flow_pose is None else t.history[:-1]):
+                d = (b[:2] + b[2:]) / 2 - (box[:2] + box[2:]) / 2      # a pose carried along with the predicted box
+                refs.append(np.concatenate([pose[:, :2] + d, pose[:, 2:]], 1))
+                owner.append(j)
+        owner = np.array(owner)
         area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
         t_area = np.prod(pred[:, 2:] - pred[:, :2], axis=1)
-        oks, counts = pairwise_oks(poses, np.stack(refs), area, t_area, self.sigmas, self.cfg.kpt_score_thr)
-        oks[counts < self.cfg.min_keypoints] = np.nan
-        return fuse_similarity(iou, oks, self.cfg.pose_weight)
+        oks, counts = pairwise_oks(poses, np.stack(refs), area, t_area[owner], self.sigmas, self.cfg.kpt_score_thr)
+        oks[counts < self.cfg.min_keypoints] = -np.inf
+        best = np.full((len(boxes), len(tracks)), -np.inf)
+        np.maximum.at(best.T, owner, oks.T)                    # the best OKS over each track's references
+        best[np.isinf(best)] = np.nan
+        return fuse_similarity(iou, best, self.cfg.pose_weight)
+
+    def _direction(self, boxes: np.ndarray, tracks: list[_Track]) -> np.ndarray:
+        """OC-SORT's direction consistency (N, T) in [-0.5, 0.5]: (pi / 2 - |angle|) / pi between a track's
+        direction over its last observations (up to 3 frames apart) and the one from its last observation
+        to each box centre (0 for tracks with a single observation)."""
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2                                     # (N, 2)
+        out = np.zeros((len(boxes), len(tracks)))
+        for j, t in enumerate(tracks):
+            if len(t.centres) < 2:
+                continue
+            last = t.centres[-1]
+            v = last - t.centres[0]
+            to = centre - last
+            nv, nt = np.linalg.norm(v), np.linalg.norm(to, axis=1)
+            if nv < 1e-6:
+                continue
+            cos = np.clip(to @ v / (np.maximum(nt, 1e-6) * nv), -1.0, 1.0)
+            out[:, j] = np.where(nt > 1e-6, (np.pi / 2 - np.abs(np.arccos(cos))) / np.pi, 0.0)
+        return out
 
     def _match(self, persons: np.ndarray, tracks: list[int], boxes: np.ndarray, poses: np.ndarray,
                thr: float, iou_only: bool = False) -> list[tuple[int, int]]:
         """(person, track position) pairs between the given persons and track positions."""
         if len(persons) == 0 or len(tracks) == 0:
             return []
-        sim = self._similarity(boxes[persons], poses[persons], [self.tracks[j] for j in tracks], iou_only)
+        chosen = [self.tracks[j] for j in tracks]
+        sim = self._similarity(boxes[persons], poses[persons], chosen, iou_only)
+        if self.cfg.direction_weight > 0 and not iou_only:
+            sim = sim + self.cfg.direction_weight * self._direction(boxes[persons], chosen)
+        if self.features is not None and not iou_only:
+            a = self.cfg.appearance_weight
+            feats = np.stack([t.feature if t.feature is not None else np.zeros(self.features.shape[1])
+                              for t in chosen])
+            sim = np.where([t.feature is not None for t in chosen], (1 - a) * sim + a * (self.features[persons] @ feats.T),
+                           sim)
         pairs = (hungarian_match if self.cfg.assignment == "hungarian" else greedy_match)(sim, thr)
         return [(int(persons[r]), tracks[c]) for r, c in pairs]
 
@@ -249,7 +302,7 @@ class FlowSortIds:
                            or t.last_frame == frame]
         new = np.flatnonzero(ids < 0)
         if len(new):
-            ids[new] = self._start(frame, boxes[new], poses[new])
+            ids[new] = self._start(frame, boxes[new], poses[new], new)
         return ids
 
     def _observe(self, frame: int, pairs: list[tuple[int, int]], boxes: np.ndarray, poses: np.ndarray) -> None:
@@ -272,6 +325,12 @@ class FlowSortIds:
             elif self.cfg.motion == "last":
                 t.mean = np.concatenate([z[k], t.mean[4:]])
             t.box, t.pose, t.last_frame, t.hits = boxes[i].copy(), poses[i].copy(), frame, t.hits + 1
+            t.history = (t.history + [(t.box, t.pose)])[-self.cfg.pose_history:]
+            t.centres = (t.centres + [(t.box[:2] + t.box[2:]) / 2])[-4:]
+            if self.features is not None:
+                f = self.features[i]
+                f = f if t.feature is None else self.cfg.appearance_momentum * t.feature + (1 - self.cfg.appearance_momentum) * f
+                t.feature = f / max(float(np.linalg.norm(f)), 1e-12)
             t.confirmed = t.confirmed or t.hits >= 2
             t.saved = (t.mean.copy(), t.cov.copy())
 
@@ -285,13 +344,15 @@ class FlowSortIds:
             mean, cov = self.kf.update(mean, cov, virtual[None])
         return mean[0], cov[0]
 
-    def _start(self, frame: int, boxes: np.ndarray, poses: np.ndarray) -> np.ndarray:
-        """New tracks for persons boxes (M, 4), poses (M, K, 3); their ids (M,)."""
+    def _start(self, frame: int, boxes: np.ndarray, poses: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """New tracks for persons `new` (M,) with boxes (M, 4), poses (M, K, 3); their ids (M,)."""
         mean, cov = self.kf.initiate(xyxy_to_xyah(boxes))
         ids = np.arange(self.next_id, self.next_id + len(boxes), dtype=np.int64)
+        feats = self.features[new] if self.features is not None else [None] * len(boxes)
         for k, tid in enumerate(ids.tolist()):
             t = _Track(tid, mean[k], cov[k], boxes[k].copy(), poses[k].copy(), frame,
-                       confirmed=frame == self.first_frame)
+                       history=[(boxes[k].copy(), poses[k].copy())], centres=[(boxes[k, :2] + boxes[k, 2:]) / 2],
+                       confirmed=frame == self.first_frame, feature=feats[k])
             t.saved = (mean[k].copy(), cov[k].copy())
             self.tracks.append(t)
         self.next_id += len(boxes)
@@ -322,9 +383,16 @@ class FlowSortTracker(FlowTracker):
                  for i, p in zip(self.inner_ids.tolist(), self.ids.prev_poses)]
         return np.stack(moved) if moved else np.zeros((0, len(self.sigmas), 3))
 
+    def step(self, image: np.ndarray, det_boxes_xyxy: np.ndarray, det_scores: np.ndarray,
+             frame_index: int | None = None) -> FrameTracks:
+        """As FlowTracker.step (the image is kept for the appearance cue)."""
+        self.image = image
+        return super().step(image, det_boxes_xyxy, det_scores, frame_index)
+
     def _associate(self, boxes: np.ndarray, scores: np.ndarray, poses: np.ndarray, frame: int,
                    propagated: np.ndarray) -> np.ndarray:
         """FlowTrack's bookkeeping (which track each propagated box continues), then FlowSORT's ids."""
         moved = self.moved_previous()
         self.inner_ids = super()._associate(boxes, scores, poses, frame, propagated)
-        return self.ids.update(frame, boxes, scores, poses, moved)
+        feats = colour_histograms(self.image, boxes) if self.ids.cfg.appearance_weight > 0 else None
+        return self.ids.update(frame, boxes, scores, poses, moved, feats)

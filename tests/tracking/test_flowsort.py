@@ -143,3 +143,41 @@ def test_live_tracker_on_a_scene_keeps_flowtracks_persons_and_bridges_a_missed_d
         order = np.argsort(got.boxes_xyxy[:, 0])
         assert got.track_ids[order].tolist() == [0, 1], f
     assert got.propagated.sum() == 0 and sort.clock.wall["association"] > 0
+
+
+def test_direction_consistency_by_hand() -> None:
+    ids = FlowSortIds(SIGMAS, FlowSortConfig())
+    _step(ids, 0, [_box(0)], [0.9])
+    assert _step(ids, 1, [_box(10)], [0.9]) == [0]            # centres (30, 110) -> (40, 110): moving right
+    ahead, aside, back = _box(40), _box(10, 80.0), _box(-20)  # centres (70, 110), (40, 140), (10, 110)
+    got = ids._direction(np.stack([ahead, aside, back]), ids.tracks)
+    np.testing.assert_allclose(got[:, 0], [0.5, 0.0, -0.5], atol=1e-12)   # (pi/2 - |angle|) / pi
+
+
+def test_pose_history_takes_the_best_oks_over_the_last_poses() -> None:
+    # the track's last pose is corrupted (every joint piled on the box corner); the person then looks as
+    # before: OKS with the last pose only is ~0, with the last two poses it is 1 (the older one, carried along)
+    look = np.random.default_rng(3).uniform(0, 1, (K, 2))
+    corrupt = np.zeros((K, 2))
+    for history, want in ((1, 0.02), (2, 1.0)):
+        ids = FlowSortIds(SIGMAS, FlowSortConfig(pose_history=history, pose_weight=0.5, motion="last"))
+        _step(ids, 0, [_box(0)], [0.9], [look])
+        assert _step(ids, 1, [_box(0)], [0.9], [corrupt]) == [0]            # matched by IoU 1
+        ids.prev_poses = _poses(_box(0)[None], [corrupt])
+        ids._predict(2, 1, np.zeros(2), ids.prev_poses)
+        sim = ids._similarity(_box(0)[None], _poses(_box(0)[None], [look]), ids.tracks)
+        assert sim[0, 0] == pytest.approx(0.5 * 1.0 + 0.5 * want, abs=0.011)      # IoU 1 fused with OKS
+
+
+def test_appearance_tells_two_look_alikes_in_motion_apart_when_they_swap_places() -> None:
+    # two persons side by side swap places between two frames (each box lands on the other's): motion
+    # and pose say "same place, same person"; only the colours say who is who
+    red, blue = np.eye(64)[7], np.eye(64)[35]
+    for weight, swapped in ((0.0, False), (0.5, True)):
+        ids = FlowSortIds(SIGMAS, FlowSortConfig(appearance_weight=weight, motion="last"))
+        _step(ids, 0, [_box(0), _box(45)], [0.9, 0.9])
+        ids.update(1, np.stack([_box(0), _box(45)]), np.array([0.9, 0.9]), _poses(np.stack([_box(0), _box(45)])),
+                   None, np.stack([red, blue]))
+        got = ids.update(2, np.stack([_box(0), _box(45)]), np.array([0.9, 0.9]),
+                         _poses(np.stack([_box(0), _box(45)])), None, np.stack([blue, red])).tolist()
+        assert got == ([1, 0] if swapped else [0, 1])
