@@ -27,6 +27,17 @@ main table, score the demo's model on 24 unseen ones:
     python benchmarks/tracking.py --data VAL24 --checkpoint DEMO_OUT/work/latest.pth
 
 (on a loaded machine one torch thread is several times faster for this small pose network than two)
+
+--compare (issue 20): every tracker on the same per-frame persons. FlowTrack's pipeline runs once per
+split, with and without propagation; its persons, the previous frame's poses moved by the flow and
+the boxes' colour histograms are cached (--cache); FlowSORT (tracking/flowsort.py), FlowTrack's own
+ids, the last-frame greedy IoU and boxmot's ByteTrack and OC-SORT (tracking_peers.py, run by the
+python in PEER_PYTHON) then only assign ids. Every tracker's thresholds are tuned on --train by
+MOTA, frozen, and reported on each --val split with mAP, MOTA, IDSW, FP, FN, keypoint HOTA / DetA /
+AssA and the ids' ms/frame, with FlowSORT's ablation rows; first, the ids' cost for 10 persons:
+
+    python benchmarks/tracking.py --compare --checkpoint DEMO_OUT/work/latest.pth \
+        --train SEED101 --val SEED202 SEED303
 """
 from __future__ import annotations
 
@@ -105,7 +116,7 @@ def ablation(args: argparse.Namespace) -> None:
     """The ablation table on the val split."""
     base = load_config(args.config or Path(args.checkpoint).with_name("config.yaml"), [f"data.data_root={args.data}"])
     if not args.config_track:      # a checkpoint's config.yaml keeps the track settings of its training day
-        base = replace(base, track=FlowTrackConfig())
+        base = replace(base, track=TrackConfig(tracker="flowtrack"))
     base = apply_overrides(base, args.set)
     if base.runtime.threads:
         torch.set_num_threads(base.runtime.threads)
@@ -352,7 +363,8 @@ def ids_last_frame_iou(split: CachedSplit, thr: float) -> tuple[list[np.ndarray]
     return out, clock.wall["ids"] * k, clock.cpu["ids"] * k
 
 
-def ids_peer(split: CachedSplit, name: str, sets: list[dict], work: Path) -> list[tuple[list[np.ndarray], float, float]]:
+def ids_peer(split: CachedSplit, name: str, sets: list[dict],
+             work: Path) -> list[tuple[list[np.ndarray], float, float]]:
     """Per parameter set, a boxmot tracker's ids per frame (-1: not output) and its wall / CPU ms per frame,
     run in the peer venv (one process for all sets)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -531,7 +543,7 @@ def main() -> None:
     p.add_argument("--out", default="/tmp/simplepose_tracking_bench", help="prediction folders")
     p.add_argument("--set", nargs="*", default=[], help="config overrides for every row")
     p.add_argument("--config-track", action="store_true",
-                   help="take the track settings from the config (default: FlowTrackConfig's defaults)")
+                   help="take the track settings from the config (default: FlowTrack with its defaults)")
     p.add_argument("--flow-only", action="store_true", help="only the 1080p flow + association cost")
     p.add_argument("--compare", action="store_true",
                    help="trackers side by side on cached persons: tune on --train, report on each --val")

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate_run(cfg, result, out_dir)
     metrics = evaluation.metrics()
     t = cfg.track
-    print(f"{'FlowSORT' if t.tracker == 'flowsort' else 'FlowTrack'}: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, "
+    name = "FlowSORT" if t.tracker == "flowsort" else "FlowTrack"
+    print(f"{name}: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, "
           f"detections every {t.det_every} frame(s), {result.frames} frames")
     print(format_table(evaluation.pose, label=f"AP (boxes >= {t.out_box_thr}, joints >= {t.out_kpt_thr})"))
     print(format_table(evaluation.pose_unfiltered, label="AP (unfiltered)"))

@@ -1,5 +1,5 @@
 """`simplepose infer`'s work: the persons of every frame of an image, a folder of images or a video,
-estimated in batches or tracked online (FlowTrack), and the files they are written to.
+estimated in batches or tracked online (FlowSORT or FlowTrack), and the files they are written to.
 
 Without tracking, persons of consecutive frames share the estimator's batches
 (inference.boxes.batch_frames). With tracking, frames go one by one through

@@ -1,4 +1,5 @@
-"""The tracking loop: the tracker (FlowSORT or FlowTrack) over every video of the config's val split, scored with mAP and MOTA.
+"""The tracking loop: the tracker (FlowSORT or FlowTrack) over every video of the config's val split, scored with
+mAP, MOTA and keypoint HOTA.
 
 Frames come from the per-video ground truth (data.val_gt) in file order; boxes from a detection
 file in COCO results format (data.val_bbox_file or the given file), or the ground-truth boxes when

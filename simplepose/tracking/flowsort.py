@@ -273,8 +273,8 @@ class FlowSortIds:
             a = self.cfg.appearance_weight
             feats = np.stack([t.feature if t.feature is not None else np.zeros(self.features.shape[1])
                               for t in chosen])
-            sim = np.where([t.feature is not None for t in chosen], (1 - a) * sim + a * (self.features[persons] @ feats.T),
-                           sim)
+            has = np.array([t.feature is not None for t in chosen])
+            sim = np.where(has, (1 - a) * sim + a * (self.features[persons] @ feats.T), sim)
         pairs = (hungarian_match if self.cfg.assignment == "hungarian" else greedy_match)(sim, thr)
         return [(int(persons[r]), tracks[c]) for r, c in pairs]
 
@@ -329,7 +329,8 @@ class FlowSortIds:
             t.centres = (t.centres + [(t.box[:2] + t.box[2:]) / 2])[-4:]
             if self.features is not None:
                 f = self.features[i]
-                f = f if t.feature is None else self.cfg.appearance_momentum * t.feature + (1 - self.cfg.appearance_momentum) * f
+                mom = self.cfg.appearance_momentum
+                f = f if t.feature is None else mom * t.feature + (1 - mom) * f
                 t.feature = f / max(float(np.linalg.norm(f)), 1e-12)
             t.confirmed = t.confirmed or t.hits >= 2
             t.saved = (t.mean.copy(), t.cov.copy())
