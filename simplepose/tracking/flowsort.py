@@ -29,7 +29,8 @@ greedy matching still decides which track a propagated box comes from and its sc
    ``match_thr``); with ``second_round`` (ByteTrack), the persons scoring less with the confirmed
    tracks seen in the previous frame that are left, by IoU >= ``low_match_thr``; then the persons
    left with the tentative tracks (seen once), similarity >= ``match_thr``. Persons left over start
-   tentative tracks; with ``drop_unconfirmed`` a tentative track not matched in the next frame ends.
+   tentative tracks; with ``drop_unconfirmed`` a tentative track not matched in the next frame that has
+   persons ends.
 5. A matched track's filter takes its new box; with ``oru`` (OC-SORT's observation-centric
    re-update) a track matched after unseen frames first replays those frames from its last
    observation along the straight line to the new box, so the velocity it drifted on while unseen is
@@ -297,7 +298,7 @@ class FlowSortIds:
         ids = np.full(len(boxes), -1, np.int64)
         for i, j in pairs:
             ids[i] = self.tracks[j].track_id
-        if c.drop_unconfirmed:
+        if c.drop_unconfirmed and len(boxes):        # a frame without persons (no boxes asked) is no evidence
             self.tracks = [t for j, t in enumerate(self.tracks) if t.confirmed or j in matched_tracks
                            or t.last_frame == frame]
         new = np.flatnonzero(ids < 0)

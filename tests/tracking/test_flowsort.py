@@ -125,24 +125,30 @@ def test_make_tracker_picks_the_tracker_and_flowtrack_gives_flowtracks_ids() -> 
     assert type(make_tracker(TemplateEstimator(), SIGMAS, FlowTrackConfig())) is FlowTracker
 
 
-def test_live_tracker_on_a_scene_keeps_flowtracks_persons_and_bridges_a_missed_detection() -> None:
+def test_live_tracker_keeps_flowtracks_persons_and_the_ids_of_two_persons_crossing() -> None:
+    # two textured persons walk past each other, B 40 px lower and drawn over A's legs, B's detection
+    # missed at f = 3: FlowSortTracker gives FlowTrack's persons exactly, and each keeps its id. (With B
+    # only 10 px lower, OKS-NMS merges the two at the crossing and A's flow follows B's texture: the
+    # persons themselves go wrong there, for FlowTrack and FlowSORT alike.)
     rng = np.random.default_rng(0)
     hw = (240, 360)
     bg = texture(rng, *hw)
     patches = [texture(rng, 120, 60), texture(rng, 120, 60)]
-    xs = [(40 + 10 * f, 250 - 10 * f) for f in range(8)]
-    frames = [scene(rng, hw, [(patches[0], (a, 60)), (patches[1], (b, 60))], bg) for a, b in xs]
+    xs = [(40 + 16 * f, 260 - 16 * f) for f in range(14)]               # same x at f = 6.9
+    frames = [scene(rng, hw, [(patches[0], (a, 60)), (patches[1], (b, 100))], bg) for a, b in xs]
     sort = FlowSortTracker(TemplateEstimator(), SIGMAS, FlowTrackConfig())
     flow = FlowTracker(TemplateEstimator(), SIGMAS, FlowTrackConfig())
+    seen = []
     for f, (a, b) in enumerate(xs):
-        boxes = np.array([[a, 60, a + 60, 180], [b, 60, b + 60, 180]], np.float64)
-        dets = (boxes, np.array([0.9, 0.9])) if f != 3 else (boxes[:1], np.array([0.9]))   # B missed at f = 3
+        boxes = np.array([[a, 60, a + 60, 180], [b, 100, b + 60, 220]], np.float64)
+        dets = (boxes, np.array([0.9, 0.9])) if f != 3 else (boxes[:1], np.array([0.9]))
         got, ref = sort.step(frames[f], *dets), flow.step(frames[f], *dets)
         np.testing.assert_array_equal(got.boxes_xyxy, ref.boxes_xyxy)               # the same persons
         np.testing.assert_array_equal(got.keypoints, ref.keypoints)
-        order = np.argsort(got.boxes_xyxy[:, 0])
-        assert got.track_ids[order].tolist() == [0, 1], f
-    assert got.propagated.sum() == 0 and sort.clock.wall["association"] > 0
+        for box, tid in zip(got.boxes_xyxy, got.track_ids.tolist()):
+            who = int(np.argmin(np.abs(boxes[:, 0] - box[0]) + np.abs(boxes[:, 1] - box[1])))
+            seen.append((who, tid))
+    assert sorted(set(seen)) == [(0, 0), (1, 1)] and sort.clock.wall["association"] > 0
 
 
 def test_direction_consistency_by_hand() -> None:
@@ -181,3 +187,14 @@ def test_appearance_tells_two_look_alikes_in_motion_apart_when_they_swap_places(
         got = ids.update(2, np.stack([_box(0), _box(45)]), np.array([0.9, 0.9]),
                          _poses(np.stack([_box(0), _box(45)])), None, np.stack([blue, red])).tolist()
         assert got == ([1, 0] if swapped else [0, 1])
+
+
+def test_a_frame_without_persons_does_not_end_a_tentative_track() -> None:
+    # boxes on every other frame only (e.g. det_every 2 without propagation): a person entering late
+    # keeps its id across the empty frames
+    ids = FlowSortIds(SIGMAS, FlowSortConfig())
+    _step(ids, 0, [_box(0)], [0.9])
+    _step(ids, 1, [], [])
+    assert _step(ids, 2, [_box(0), _box(200)], [0.9, 0.9]) == [0, 1]
+    _step(ids, 3, [], [])
+    assert _step(ids, 4, [_box(0), _box(200)], [0.9, 0.9]) == [0, 1]
