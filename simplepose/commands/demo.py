@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     predictions = predict_instances(cfg, model, instances, "cpu", precision=cfg.runtime.precision)
     evaluation = evaluate_predictions(cfg, predictions, out / "eval")
     print(evaluation.table)
-    print("[4/5] tracking the val videos (FlowTrack on the noisy detections: mAP, MOTA, keypoint HOTA)")
+    print("[4/5] tracking the val videos (FlowSORT on the noisy detections: mAP, MOTA, keypoint HOTA)")
     estimator = PoseEstimator(model, input_size=tuple(cfg.data.input_size), flip_test=cfg.data.flip_test,
                               schema=dataset_spec(cfg.data.dataset).schema, precision=cfg.runtime.precision)
     tracked = track_videos(cfg, estimator, bbox_file=cfg.resolve("annotations/posetrack18_val_human_detections.json"))

@@ -10,7 +10,8 @@ Writes OUT_DIR/results.json (COCO results format; one record per person: image_i
 keypoints [x, y, score] * K, score, bbox, box_score, file_name or frame_index, and track_id with
 --track), optionally overlays (--draw: OUT_DIR/overlays/<name>.jpg), an overlay video
 (--video-out) and PoseTrack18 per-video prediction files for `simplepose eval` (--posetrack-out).
-With --track, FlowTrack runs online (simplepose.engine.infer, the loop `simplepose track` runs)
+With --track, the tracker (FlowSORT or FlowTrack) runs online (simplepose.engine.infer, the loop
+`simplepose track` runs)
 afresh for every video and every folder of frames, and OUT_DIR/tracks.jsonl gets one line per
 frame (frame, track ids, boxes, keypoints, scores). A folder of videos (and no images) gives each
 video its own OUT_DIR/<video name>/ with these files; under torchrun the processes share the videos.
@@ -65,13 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
     parser.add_argument("--track", action="store_true",
-                        help="track persons across the frames of each video or folder with FlowTrack (boxes plus "
-                             "boxes propagated by optical flow, ids by --similarity); without --boxes or --detector "
+                        help="track persons across the frames of each video or folder (boxes plus "
+                             "boxes propagated by optical flow, ids by --tracker); without --boxes or --detector "
                              "each frame is one whole-frame person, which then keeps one id per video or folder "
                              "(defaults become: no propagation, the box on every frame, iou similarity)")
     add_tracking_arguments(parser)
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="with --track: FlowTrack settings, e.g. --set track.oks_thr=0.4 track.flow.method=dis "
+                        help="with --track: tracker settings, e.g. --set track.oks_thr=0.4 track.flow.method=dis "
                              "(the flags above win)")
     parser.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
                         help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
@@ -129,7 +130,7 @@ def _check_arguments(args: argparse.Namespace) -> list[str]:
         raise DataError(None, "give --boxes or --detector, not both")
     flags = tracking_overrides(args)
     if not args.track and (flags or args.overrides):
-        raise DataError(None, "--similarity, --no-propagate, --det-every, --max-age, --smooth, --no-smooth and --set "
+        raise DataError(None, "--tracker, --similarity, --no-propagate, --det-every, --max-age, --smooth, --no-smooth and --set "
                               "need --track")
     if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
         raise DataError(None, "--input-size must be two positive multiples of 32 (W H), got "
@@ -144,8 +145,7 @@ def _infer_source(args: argparse.Namespace, source, estimator, track_cfg, detect
     from simplepose.engine.infer import InferenceOutputs, estimate_frames, track_frames
     from simplepose.inference.boxes import BoxProvider
     from simplepose.inference.video import VideoFrames
-    from simplepose.tracking.flowtrack import FlowTracker
-    from simplepose.tracking.online import OnlineTracker
+    from simplepose.tracking.online import OnlineTracker, make_tracker
 
     det_thr = track_cfg.det_thr if args.track else (args.det_thr if args.det_thr is not None else 0.3)
     provider = BoxProvider(source, args.boxes, args.images_json, detector=detector, det_thr=det_thr)
@@ -153,7 +153,7 @@ def _infer_source(args: argparse.Namespace, source, estimator, track_cfg, detect
                                tracking=args.track, draw=args.draw, video=video, kpt_thr=args.kpt_thr,
                                gt_videos=gt_videos, posetrack_out=args.posetrack_out)
     if args.track:
-        online = OnlineTracker(FlowTracker(estimator, estimator.schema.sigmas_array, track_cfg))
+        online = OnlineTracker(make_tracker(estimator, estimator.schema.sigmas_array, track_cfg))
         results = track_frames(source, provider, online)
     else:
         results = estimate_frames(source, provider, estimator, args.batch_size)
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.infer import tracking_config
     from simplepose.inference.video import VideoWriter, open_frames, video_files
-    from simplepose.tracking.detector import OnnxPersonDetector
+    from simplepose.inference.detector import OnnxPersonDetector
 
     flags = _check_arguments(args)
     device = resolve_device(args.device, source="--device", key=None)

@@ -1,4 +1,5 @@
-"""`simplepose track CONFIG CHECKPOINT`: FlowTrack over the config's val videos, scored with mAP, MOTA and keypoint HOTA."""
+"""`simplepose track CONFIG CHECKPOINT`: the tracker (FlowSORT or FlowTrack) over the config's val videos, scored with
+mAP, MOTA and keypoint HOTA."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +12,17 @@ def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
     """The tracking flags `simplepose track` and `simplepose infer` share (each a track.* setting)."""
     parser.add_argument("--detector", metavar="MODEL", help="ONNX person detector (rtmlib YOLOX format: "
                                                              "end2end or raw head), a file or URL")
+    parser.add_argument("--tracker", choices=("flowsort", "flowtrack"),
+                        help="who gives the ids (track.tracker): flowsort (default: Kalman motion, camera motion "
+                             "from the flow, Hungarian rounds, flow-warped OKS + IoU) or flowtrack (the paper's)")
     parser.add_argument("--similarity", choices=("iou", "oks", "flow", "multiflow"),
                         help="pose-to-track similarity (default track.similarity: multiflow)")
     parser.add_argument("--no-propagate", action="store_true", help="no flow-propagated boxes")
     parser.add_argument("--det-every", type=int, metavar="N",
                         help="use the boxes of every N-th frame only, propagation between (track.det_every)")
     parser.add_argument("--max-age", type=int, metavar="N",
-                        help="frames a track may stay unseen before it ends (default track.max_age: 5)")
+                        help="frames a track may stay unseen before it ends (track.max_age, default 5, and "
+                             "track.sort.max_age, default 30)")
     smooth = parser.add_mutually_exclusive_group()
     smooth.add_argument("--smooth", action="store_true", default=None,
                         help="One-Euro smoothing of the tracked keypoints (track.smooth.enabled; default: on for "
@@ -28,6 +33,8 @@ def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
 def tracking_overrides(args: argparse.Namespace) -> list[str]:
     """The track.* overrides the shared tracking flags stand for."""
     out = []
+    if args.tracker:
+        out.append(f"track.tracker={args.tracker}")
     if args.similarity:
         out.append(f"track.similarity={args.similarity}")
     if args.no_propagate:
@@ -35,7 +42,7 @@ def tracking_overrides(args: argparse.Namespace) -> list[str]:
     if args.det_every is not None:
         out.append(f"track.det_every={args.det_every}")
     if args.max_age is not None:
-        out.append(f"track.max_age={args.max_age}")
+        out += [f"track.max_age={args.max_age}", f"track.sort.max_age={args.max_age}"]
     if args.smooth is not None:
         out.append(f"track.smooth.enabled={'true' if args.smooth else 'false'}")
     return out
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
     from simplepose.inference.estimator import PoseEstimator
-    from simplepose.tracking.detector import OnnxPersonDetector
+    from simplepose.inference.detector import OnnxPersonDetector
     from simplepose.io import write_json
 
     if args.detector and args.bbox_file:
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     else:       # load_val_boxes falls back to the annotations
         boxes = f"ground-truth boxes (labeled frames only; every {t.det_every} frame(s))" if t.det_every > 1 \
             else "ground-truth boxes (labeled frames only)"
-    print(f"FlowTrack: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, {boxes}, "
+    name = "FlowSORT" if t.tracker == "flowsort" else "FlowTrack"
+    print(f"{name}: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, {boxes}, "
           f"{result.frames} frames")
     print(format_table(evaluation.pose, label=f"AP (boxes >= {t.out_box_thr}, joints >= {t.out_kpt_thr})"))
     print(format_table(evaluation.pose_unfiltered, label="AP (unfiltered)"))

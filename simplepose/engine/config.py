@@ -22,7 +22,7 @@ from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
 from simplepose.model.head import heatmap_output_size
 from simplepose.model.precision import PRECISIONS
-from simplepose.tracking.flowtrack import FlowTrackConfig
+from simplepose.tracking.online import TrackConfig
 
 OVERRIDES = "--set"   # where override values come from, as error messages name it
 
@@ -202,7 +202,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    track: FlowTrackConfig = field(default_factory=FlowTrackConfig)   # `simplepose track`
+    track: TrackConfig = field(default_factory=TrackConfig)   # `simplepose track`, `infer --track`
     name: str = "experiment"
 
     def to_dict(self) -> dict[str, Any]:

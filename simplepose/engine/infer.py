@@ -1,5 +1,5 @@
 """`simplepose infer`'s work: the persons of every frame of an image, a folder of images or a video,
-estimated in batches or tracked online (FlowTrack), and the files they are written to.
+estimated in batches or tracked online (FlowSORT or FlowTrack), and the files they are written to.
 
 Without tracking, persons of consecutive frames share the estimator's batches
 (inference.boxes.batch_frames). With tracking, frames go one by one through
@@ -33,8 +33,8 @@ from simplepose.inference.boxes import BoxProvider, FrameBoxes, batch_frames
 from simplepose.inference.results import frame_predictions, result_records, tracking_line
 from simplepose.inference.video import CODEC_NAMES, Frame, VideoWriter
 from simplepose.io import write_json, write_json_lines
-from simplepose.tracking.flowtrack import FlowTrackConfig, FrameTracks, output_filter
-from simplepose.tracking.online import Boxes, OnlineTracker
+from simplepose.tracking.flowtrack import FrameTracks, output_filter
+from simplepose.tracking.online import Boxes, OnlineTracker, TrackConfig
 from simplepose.visualize import draw_poses, save_image
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ WHOLE_FRAME_DEFAULTS = {"propagate": False, "det_every": 1, "similarity": "iou"}
 INFER_DEFAULTS = {"smooth.enabled": True}
 
 
-def tracking_config(overrides: Sequence[str], whole_frame: bool) -> FlowTrackConfig:
+def tracking_config(overrides: Sequence[str], whole_frame: bool) -> TrackConfig:
     """The track section after `track.key=value` overrides.
 
     INFER_DEFAULTS apply always, and whole-frame boxes (no box file, no detector) change the

@@ -1,10 +1,11 @@
-"""The tracking loop: FlowTrack over every video of the config's val split, scored with mAP and MOTA.
+"""The tracking loop: the tracker (FlowSORT or FlowTrack) over every video of the config's val split, scored with
+mAP, MOTA and keypoint HOTA.
 
 Frames come from the per-video ground truth (data.val_gt) in file order; boxes from a detection
 file in COCO results format (data.val_bbox_file or the given file), or the ground-truth boxes when
 there is none (an upper bound: they exist on labeled frames only), or from a detector run on the
 frames. The per-frame loop is simplepose.tracking.online.OnlineTracker, the one `simplepose infer
---track` runs too: FlowTrack (simplepose.tracking.flowtrack) gives each person a track id, with
+--track` runs too: the tracker of track.tracker (FlowSORT by default, or FlowTrack) gives each person a track id, with
 track.det_every N only every N-th frame's boxes are used, keypoints are One-Euro smoothed when
 track.smooth.enabled. Two sets of per-video PoseTrack18 files are written:
 
@@ -50,7 +51,7 @@ from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.folders import remove_owned, replace_folder
 from simplepose.inference.video import VideoWriter
 from simplepose.tracking.flowtrack import STAGES, FlowTracker, FrameTracks, output_filter
-from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker
+from simplepose.tracking.online import NO_BOXES, Boxes, OnlineTracker, make_tracker
 from simplepose.visualize import draw_poses
 
 
@@ -101,9 +102,9 @@ def _predictions(info: ImageInfo, out: FrameTracks, estimator: Any) -> list[Pose
 def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, progress: bool = True,
                  tracker: FlowTracker | None = None,
                  detector: Callable[[np.ndarray], Boxes] | None = None) -> TrackRun:
-    """Run FlowTrack (config's track section, or the given tracker) over every val video; predictions and timings.
+    """Run the config's tracker (track.tracker, or the given tracker) over every val video; predictions and timings.
 
-    detector: a person detector run on the frames (e.g. tracking.detector.OnnxPersonDetector)
+    detector: a person detector run on the frames (e.g. inference.detector.OnnxPersonDetector)
     instead of reading boxes from a file.
     """
     spec = dataset_spec(cfg.data.dataset)
@@ -114,7 +115,7 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
     videos = _this_process_videos(videos)
     boxes = load_val_boxes(cfg, images, bbox_file) if detector is None else {}
     if tracker is None:
-        tracker = FlowTracker(estimator, spec.schema.sigmas_array, cfg.track)
+        tracker = make_tracker(estimator, spec.schema.sigmas_array, cfg.track)
     online = OnlineTracker(tracker)
     filtered: list[PosePrediction] = []
     unfiltered: list[PosePrediction] = []
@@ -136,7 +137,7 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
             bar.update(1)
     bar.close()
     n = max(frames, 1)
-    ms = {s: 1000 * tracker.timings[s] / n for s in STAGES}
+    ms = {s: 1000 * tracker.clock.wall[s] / n for s in STAGES}
     ms["read"] = 1000 * read_s / n
     ms["total"] = sum(ms.values())
     frames, ms = _all_processes(frames, ms)

@@ -10,7 +10,7 @@ Box files (recognised by their content):
   image_id is looked up in an annotation file's `images` when one is given; without it, image_id is
   the frame number of a video, or the number in an image's file name (COCO: 000000000785.jpg -> 785);
 * a person detector: a callable image -> (boxes (D, 4) xyxy, scores (D,)), run on each frame asked
-  for (e.g. simplepose.tracking.detector.OnnxPersonDetector).
+  for (e.g. simplepose.inference.detector.OnnxPersonDetector).
 """
 from __future__ import annotations
 

@@ -156,7 +156,7 @@ def test_a_person_leaving_and_re_entering(tmp_path):
 def test_empty_frames_and_a_one_frame_video_with_a_detector_finding_nobody(random_model, tmp_path):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from tests.tracking.test_detector import _const_model
+    from tests.inference.test_detector import _const_model
     _, ckpt = random_model
     nobody = _const_model(tmp_path / "nobody.onnx", [np.array([[[0, 0, 10, 10, 0.1]]])])    # below 0.3
     assert onnx.load(nobody)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simplepose.tracking.flowtrack import (FlowTrackConfig, FlowTracker, FrameTracks, box_nms, joint_box,
+from simplepose.tracking.flowtrack import (FlowTrackConfig, FlowTracker, FrameTracks, joint_box,
                                            output_filter, propagated_score)
 from tests.tracking.scenes import K, SIGMAS, TEMPLATE, TemplateEstimator, scene, texture
 
@@ -127,11 +127,7 @@ def test_nan_keypoints_get_score_zero_and_tracking_goes_on():
     assert out.track_ids.tolist() == [0]
 
 
-def test_box_nms_and_joint_box_by_hand():
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]], np.float64)
-    # IoU(0, 1) = 90 / 110 = 0.818
-    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.8).tolist() == [1, 2]
-    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.85).tolist() == [1, 2, 0]
+def test_joint_box_by_hand():
     pose = np.array([[0, 0, 0.9], [10, 20, 0.9], [100, 100, 0.1], [5, 5, 0.9]], np.float64)
     np.testing.assert_allclose(joint_box(pose, 0.3, 3, 0.2), [-1, -2, 11, 22])
     assert joint_box(pose, 0.3, 4, 0.2) is None

@@ -25,21 +25,30 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from simplepose.data.geometry import box_nms
 from simplepose.download import local_path
 from simplepose.errors import DataError
 from simplepose.inference.export import onnx_session
 from simplepose.model.settings import MAX_INPUT_SIDE
-from simplepose.tracking.flowtrack import DetectorConfig, box_nms
 
 log = logging.getLogger(__name__)
 
 STRIDES = (8, 16, 32)
 PAD_VALUE = 114
 PRE_NMS_TOP_K = 1000   # raw-head candidates NMS sees, best first (NMS is quadratic in them)
+
+
+@dataclass
+class DetectorConfig:
+    """ONNX person detector thresholds (track.detector; rtmlib's YOLOX: NMS 0.45, boxes above 0.3)."""
+
+    score_thr: float = 0.3
+    nms_thr: float = 0.45
 
 
 def letterbox(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, float]:

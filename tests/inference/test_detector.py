@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simplepose.errors import DataError
-from simplepose.tracking.detector import OnnxPersonDetector, letterbox
+from simplepose.inference.detector import OnnxPersonDetector, letterbox
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
