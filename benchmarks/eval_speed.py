@@ -220,6 +220,7 @@ def time_ours(root: Path, repeat: int) -> dict:
     from simplepose.evaluation.pose_ap import evaluate_data, evaluate_posetrack
 
     def end_to_end() -> tuple:
+        """Load and compute AP; also returns the loading time."""
         t0 = time.perf_counter()
         data = load_eval_data(root / "gt", root / "pred")
         t1 = time.perf_counter()
@@ -261,6 +262,7 @@ def compare_kit(python: str, kit: str, root: Path, mine: dict) -> None:
 
 
 def main() -> int:
+    """Generate the case, time ours and the peers that are configured."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=int, default=170)
     ap.add_argument("--labeled", type=int, default=30, help="labelled frames per video")
