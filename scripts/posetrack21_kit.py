@@ -56,11 +56,13 @@ def load_empty_gt_frames(trackeval) -> None:
     similarities, raw = dataset._calculate_p_similarities, dataset.get_raw_seq_data
 
     def fixed_similarities(self, gt_dets_t, tracker_dets_t, head_sizes_t):
+        """The kit's similarities, with (0, 15, 3) poses for a frame without GT persons."""
         if len(gt_dets_t) == 0:
             gt_dets_t, head_sizes_t = np.empty((0, self.n_joints, 3)), np.empty(0)
         return similarities(self, gt_dets_t, tracker_dets_t, head_sizes_t)
 
     def fixed_raw(self, tracker, seq):
+        """The kit's loading, then empty arrays for frames left without GT persons."""
         data = raw(self, tracker, seq)
         for t in range(data["num_timesteps"]):
             if len(data["gt_ids"][t]) == 0:
@@ -77,9 +79,11 @@ class _PerFrameCounts(ast.NodeTransformer):
     """`x += <sequence count>` -> `x += <frame count>`."""
 
     def __init__(self) -> None:
+        """Nothing replaced yet."""
         self.replaced = 0
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AugAssign:
+        """Replace a sequence count added in place by the frame's."""
         if isinstance(node.value, ast.Name) and node.value.id in _PER_FRAME:
             node.value = ast.copy_location(ast.Name(_PER_FRAME[node.value.id], ast.Load()), node.value)
             self.replaced += 1
@@ -124,6 +128,7 @@ def run(kit: str, gt_dir: str, pred_dir: str, fixed: bool) -> dict:
         raise SystemExit(f"the kit failed: {msg}")
 
     def numbers(r: dict) -> dict:
+        """The result arrays as nested lists."""
         return {f: np.asarray(r[f], dtype=float).tolist() for f in FIELDS}
 
     return {"fixed": fixed, "seconds": seconds,

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,8 @@ def pair_frames(gt: VideoFile, pred: VideoFile) -> np.ndarray:
     def key(name: str) -> str:
         return name.replace("\\", "/")
 
+    if pred.file_names == gt.file_names and len(set(gt.file_names)) == gt.n_frames:
+        return np.arange(gt.n_frames, dtype=np.int64)          # the usual case: the same frames in order
     by_name: dict[str, int] = {}
     for j, name in enumerate(pred.file_names):
         if by_name.setdefault(key(name), j) != j:
@@ -131,6 +134,13 @@ def _paired_predictions(g: VideoFile, p: VideoFile) -> Persons:
     return pp
 
 
+def _frame_ordered(persons: Persons) -> Persons:
+    """The persons sorted by frame, stable (most files list them in frame order already)."""
+    if len(persons.frame) < 2 or (persons.frame[1:] >= persons.frame[:-1]).all():
+        return persons
+    return persons.take(np.argsort(persons.frame, kind="stable"))
+
+
 def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
                    progress: bool = False) -> EvalData:
     """Read every GT file and its prediction file; keep frames with GT people; apply ignore regions.
@@ -154,12 +164,13 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         p = read_video_file(pred_path, is_gt=False)
         kept = g.persons_per_frame > 0                         # frames with GT annotations
         new_index = np.cumsum(kept) - 1 + offset               # frame -> global evaluated frame
-        gp, pp = g.persons, _paired_predictions(g, p)
+        pp = _paired_predictions(g, p)
         sources.append(VideoSource(g, pp))
-        gp = gp.take(kept[gp.frame])
-        pp = pp.take(kept[pp.frame])
-        gp.frame = new_index[gp.frame]
-        pp.frame = new_index[pp.frame]
+        gp = replace(g.persons, frame=new_index[g.persons.frame])   # every GT person's frame is kept
+        in_kept = kept[pp.frame]
+        pp = replace(pp, frame=new_index[pp.frame]) if in_kept.all() else pp.take(in_kept)
+        if not in_kept.all():
+            pp.frame = new_index[pp.frame]
         gt_parts.append(gp)
         pr_parts.append(pp)
         for f, polys in g.polygons.items():
@@ -171,14 +182,13 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         n_kept = int(kept.sum())
         video_of_frame.append(np.full(n_kept, vi))
         names.append(gt_path.stem)
-        file_names.extend(n for n, k in zip(g.file_names, kept) if k)
+        file_names.extend(compress(g.file_names, kept))
         positions.append(np.flatnonzero(kept))
         offset += n_kept
     gt = Persons.concat(gt_parts)
     pred = Persons.concat(pr_parts)
     # persons in frame order, keeping annotation order within a frame
-    gt = gt.take(np.argsort(gt.frame, kind="stable"))
-    pred = pred.take(np.argsort(pred.frame, kind="stable"))
+    gt, pred = _frame_ordered(gt), _frame_ordered(pred)
     if ignore_frame_list:
         ignore_frames = np.zeros(offset, bool)
         ignore_frames[ignore_frame_list] = True

@@ -305,10 +305,12 @@ def _misses(frames: HotaFrames, g_count: np.ndarray, p_count: np.ndarray, tp: np
     joints = np.arange(NUM_JOINTS)
 
     def per_frame(p: HotaPersons) -> np.ndarray:
+        """(F, 15) present joints of each frame."""
         return np.bincount((p.frame[:, None] * NUM_JOINTS + joints).ravel(), weights=p.valid.ravel(),
                            minlength=len(seq) * NUM_JOINTS).reshape(len(seq), NUM_JOINTS)
 
     def per_seq(values: np.ndarray) -> np.ndarray:
+        """(F, 15) per frame -> (S, 15) per sequence."""
         out = np.zeros((n_seq, NUM_JOINTS))
         np.add.at(out, seq, values)
         return out
@@ -340,7 +342,8 @@ def _detection_fields(res: dict[str, np.ndarray]) -> None:
 def _sequence_fields(tp: np.ndarray, fn: np.ndarray, fp: np.ndarray, ass: tuple[np.ndarray, ...],
                      loc: np.ndarray) -> dict[str, np.ndarray]:
     """Per-sequence arrays (S, 19, 16) in kit joint order, column 15 the joint mean (counts: sum)."""
-    def kit(a: np.ndarray) -> np.ndarray:          # (S, 15, 19) poseval order -> (S, 19, 15) kit order
+    def kit(a: np.ndarray) -> np.ndarray:
+        """(S, 15, 19) in poseval's joint order -> (S, 19, 15) in the kit's."""
         return np.ascontiguousarray(a.transpose(0, 2, 1)[..., _KIT_ORDER], dtype=np.float64)
 
     res = {"TP": kit(tp), "FN": kit(fn), "FP": kit(fp)}

@@ -49,6 +49,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,7 @@ MISSING_SCORE = -9999.0     # poseval's score for joints of a person without `sc
 MAX_TRACK_ID = 10000
 MAX_PERSONS_PER_FRAME = 1000   # persons in one frame at most (matching a frame is quadratic in them)
 # images/<...>/<6 digits>_<mpii|bonn|mpiinew>[_...]/<frame number>.<ext>, frame < 10000
-_FILE_NAME_RE = re.compile(r"(?:^|/)(\d+)_(mpii|bonn|mpiinew)(?:_[^/]*)?/(\d+)\.[^/]*$")
+_FILE_NAME_RE = re.compile(r"(?:^|/)(\d+)_(mpii|bonn|mpiinew)(?:_[^/\n]*)?/(\d+)\.[^/\n]*$", re.MULTILINE)
 
 
 @dataclass
@@ -136,6 +137,25 @@ def _joint_table(path: Path, data: dict) -> tuple[int, np.ndarray]:
     return len(names), table
 
 
+class _Records(Sequence):
+    """The 'annotation id N' of each annotation, made only when an error message needs one."""
+
+    def __init__(self, anns: list[dict], index: Sequence[int] | None = None) -> None:
+        """Records of anns (or of anns[i] for i in index, named by their place in anns)."""
+        self.anns, self.index = anns, index
+
+    def __len__(self) -> int:
+        """Number of records."""
+        return len(self.anns) if self.index is None else len(self.index)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        """The record of the i-th annotation."""
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        j = i if self.index is None else int(self.index[i])
+        return f"annotation id {self.anns[j].get('id', f'#{j}')}"
+
+
 def _labelled_frames(images: list[dict], persons_per_frame: np.ndarray) -> np.ndarray:
     """(n_frames,) bool: each image's `is_labeled`; an image without the flag is labelled iff it has
     GT annotations (poseval's rule)."""
@@ -154,6 +174,23 @@ def _posetrack21_labelled(images: list[dict], anns: list[dict], frames: list[int
 
 def _frame_positions(path: Path, images: list) -> tuple[dict[Any, int], list[str]]:
     """Image id -> position in `images`, and the file names; checks poseval's file-name form."""
+    try:                   # the common, valid case in bulk; anything odd goes through the checks below
+        if set(map(type, images)) <= {dict}:
+            ids, names = [im["id"] for im in images], [im["file_name"] for im in images]
+            pos_of_id = dict(zip(ids, range(len(ids))))
+            # one match per line at most: all names match iff there are as many matches as names
+            found = _FILE_NAME_RE.findall("\n".join(names)) if set(map(type, names)) <= {str} else []
+            if len(pos_of_id) == len(ids) == len(found):
+                videos, _, frame_numbers = zip(*found) if found else ((), (), ())
+                if len(set(map(int, videos))) <= 1 and max(map(int, frame_numbers), default=0) < 10000:
+                    return pos_of_id, names
+    except (KeyError, TypeError):
+        pass
+    return _checked_frame_positions(path, images)
+
+
+def _checked_frame_positions(path: Path, images: list) -> tuple[dict[Any, int], list[str]]:
+    """_frame_positions one image at a time, naming the first image that breaks a rule."""
     pos_of_id: dict[Any, int] = {}
     file_names = []
     video_key = None
@@ -177,8 +214,16 @@ def _frame_positions(path: Path, images: list) -> tuple[dict[Any, int], list[str
     return pos_of_id, file_names
 
 
-def _track_ids(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
+def _track_ids(path: Path, anns: list[dict], records: Sequence[str]) -> np.ndarray:
     """Track ids as float64 (N,); poseval requires them and requires < 10000."""
+    tracks = [a.get("track_id") for a in anns]
+    if set(map(type, tracks)) <= {int, float}:
+        try:
+            out = np.array(tracks, dtype=np.float64)
+            if np.isfinite(out).all() and (out < MAX_TRACK_ID).all():
+                return out
+        except OverflowError:
+            pass
     out = np.empty(len(anns))
     for i, a in enumerate(anns):
         t = a.get("track_id")
@@ -205,23 +250,23 @@ def _check_unique_tracks(path: Path, frame: np.ndarray, track: np.ndarray, file_
                         record=f"image {f[i]} ({file_names[f[i]]})")
 
 
-def _head_sizes(path: Path, anns: list[dict], records: list[str]) -> np.ndarray:
+def _head_sizes(path: Path, anns: list[dict], records: Sequence[str]) -> np.ndarray:
     """Head size (N,) of GT persons from `bbox_head`, computed from the corners as poseval does."""
-    for a, rec in zip(anns, records):
-        if "bbox_head" not in a:
-            raise DataError(path, "ground-truth annotation without 'bbox_head'", record=rec)
+    missing = next((i for i, a in enumerate(anns) if "bbox_head" not in a), None)
+    if missing is not None:
+        raise DataError(path, "ground-truth annotation without 'bbox_head'", record=records[missing])
     hb = stack_rows([a["bbox_head"] for a in anns], 4, path, records, "bbox_head")
     dx = (hb[:, 0] + hb[:, 2]) - hb[:, 0]      # x2 - x1 with x2 = x + w: not always exactly w
     dy = (hb[:, 1] + hb[:, 3]) - hb[:, 1]
     return 0.6 * np.sqrt(dx * dx + dy * dy)
 
 
-def _joint_scores(path: Path, anns: list[dict], records: list[str], k: int,
+def _joint_scores(path: Path, anns: list[dict], records: Sequence[str], k: int,
                   table: np.ndarray) -> np.ndarray:
     """Predicted joint scores (N, 15) from `scores`; MISSING_SCORE for persons without any."""
     with_scores = np.array([bool(a.get("scores")) for a in anns], dtype=bool)   # missing, None, []
     chosen = np.flatnonzero(with_scores)
-    sc = stack_rows([anns[i]["scores"] for i in chosen], k, path, [records[i] for i in chosen], "scores")
+    sc = stack_rows([anns[i]["scores"] for i in chosen], k, path, _Records(anns, chosen), "scores")
     keep = table >= 0
     score = np.full((len(anns), NUM_JOINTS), MISSING_SCORE)
     _refuse_non_finite(path, sc, [records[i] for i in chosen], "scores")
@@ -263,10 +308,29 @@ def _ignore_frames(path: Path, images: list[dict]) -> dict[int, list[np.ndarray]
     """Frame position -> ignore polygons, for every frame with a non-empty `ignore_regions_x`."""
     out: dict[int, list[np.ndarray]] = {}
     for i, im in enumerate(images):
+        xs, ys = im.get("ignore_regions_x"), im.get("ignore_regions_y")
+        if (xs is None and ys is None) or (xs == [] and ys == []):
+            continue                                    # no regions (most frames): nothing to parse
         polygons = parse_ignore_regions(im, path, f"image {i} (id {im.get('id')})")
         if polygons or im.get("ignore_regions_x"):     # only empty polygons: still an ignore frame
             out[i] = polygons
     return out
+
+
+def _annotation_frames(path: Path, annotations: list, pos_of_id: dict[Any, int]) -> tuple[list[dict], list[int]]:
+    """The annotations that name an image, and the position of that image; the others are ignored
+    (poseval)."""
+    if not set(map(type, annotations)) <= {dict}:
+        raise DataError(path, "every annotation must be an object")
+    try:
+        frames = [pos_of_id.get(a.get("image_id")) for a in annotations]
+    except TypeError:            # an unhashable image_id names no image
+        frames = [pos_of_id.get(i) if isinstance(i, (int, float, str)) else None
+                  for i in (a.get("image_id") for a in annotations)]
+    if None not in frames:
+        return annotations, frames
+    keep = [f is not None for f in frames]
+    return [a for a, k in zip(annotations, keep) if k], [f for f in frames if f is not None]
 
 
 def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
@@ -277,30 +341,23 @@ def read_video_file(path: str | os.PathLike, is_gt: bool) -> VideoFile:
     k, table = _joint_table(path, data)
     pos_of_id, file_names = _frame_positions(path, images)
 
-    anns, frames = [], []
-    for a in annotations:
-        if not isinstance(a, dict):
-            raise DataError(path, "every annotation must be an object")
-        pos = pos_of_id.get(a.get("image_id"))
-        if pos is not None:          # annotations pointing at no image are ignored (poseval)
-            anns.append(a)
-            frames.append(pos)
+    anns, frames = _annotation_frames(path, annotations, pos_of_id)
     if is_gt and any("has_labeled_person" in im for im in images):
         anns, frames = _posetrack21_labelled(images, anns, frames)
-    records = [f"annotation id {a.get('id', f'#{i}')}" for i, a in enumerate(anns)]
+    records = _Records(anns)
     n = len(anns)
     _check_frame_sizes(path, np.asarray(frames, dtype=np.int64), len(images), file_names)
     _check_annotation_ids(path, anns, records)
-    for a, rec in zip(anns, records):
-        if "keypoints" not in a:
-            raise DataError(path, "annotation without 'keypoints'", record=rec)
+    missing = next((i for i, a in enumerate(anns) if "keypoints" not in a), None)
+    if missing is not None:
+        raise DataError(path, "annotation without 'keypoints'", record=records[missing])
     kp = stack_rows([a["keypoints"] for a in anns], 3 * k, path, records, "keypoints").reshape(n, k, 3)
     _refuse_non_finite(path, kp, records, "keypoints")
-    keep = table >= 0
-    kp15 = np.zeros((n, NUM_JOINTS, 3))
-    kp15[:, table[keep]] = kp[:, keep]
-    has = ~np.all(kp15 == 0, axis=2)
-    xy = kp15[:, :, :2].copy()
+    source = np.empty(NUM_JOINTS, np.int64)                 # poseval joint -> its column in the file
+    source[table[table >= 0]] = np.flatnonzero(table >= 0)
+    kp = kp[:, source]                                      # (N, 15, 3) in poseval's joint order
+    has = (kp != 0).any(axis=2)
+    xy = kp[:, :, :2]
     track = _track_ids(path, anns, records)
     frame = np.asarray(frames, dtype=np.int64)
     if is_gt:

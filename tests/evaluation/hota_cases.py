@@ -45,6 +45,7 @@ class Video:
     """One sequence under construction: GT and predicted persons per frame."""
 
     def __init__(self, seq: int, n_frames: int, pt21: bool = False) -> None:
+        """n_frames labelled frames, no persons yet."""
         self.name = f"{seq:06d}_mpii_test"
         self.seq, self.pt21 = seq, pt21
         self.labeled = [True] * n_frames

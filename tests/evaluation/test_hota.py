@@ -104,3 +104,16 @@ def test_duplicate_gt_track_in_a_frame_is_refused(tmp_path: Path) -> None:
     write_pred(pred_dir, as_prediction(gt))
     with pytest.raises(DataError, match="used twice"):
         evaluate_hota(load_eval_data(gt_dir, pred_dir))
+
+
+SHARED = json.loads((GOLDEN / "shared_poseval_cases.json").read_text())
+
+
+@pytest.mark.parametrize("case", sorted(SHARED))
+@pytest.mark.parametrize("mode", ["fixed", "published"])
+def test_kit_on_the_shared_poseval_cases(poseval_golden_dir: Path, case: str, mode: str) -> None:
+    """The kit's combined numbers on the shared poseval cases (their GT given empty ignore-region
+    lists where absent, which the kit requires and simplepose reads alike)."""
+    d = poseval_golden_dir / case
+    result = evaluate_hota(load_eval_data(d / "gt", d / "pred"), kit_defect=mode == "published")
+    _check(SHARED[case][mode]["combined"], result.combined, f"{case} combined")
