@@ -38,7 +38,6 @@ the 19 alphas, in percent. Joints are listed in the kit's order (``HOTA_JOINT_NA
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -220,7 +220,7 @@ def _track_ids(path: Path, anns: list[dict], records: Sequence[str]) -> np.ndarr
     if set(map(type, tracks)) <= {int, float}:
         try:
             out = np.array(tracks, dtype=np.float64)
-            if np.isfinite(out).all() and (out < MAX_TRACK_ID).all():
+            if np.isfinite(out).all() and ((out >= 0) & (out < MAX_TRACK_ID) & (out == np.floor(out))).all():
                 return out
         except OverflowError:
             pass
