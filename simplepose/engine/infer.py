@@ -61,8 +61,9 @@ def tracking_config(overrides: Sequence[str], whole_frame: bool) -> FlowTrackCon
     """The track section after `track.key=value` overrides.
 
     INFER_DEFAULTS apply always, and whole-frame boxes (no box file, no detector) change the
-    defaults in WHOLE_FRAME_DEFAULTS (settings given win): the whole frame already holds every box the flow could move, costs
-    nothing on every frame, and always overlaps itself, so the one "person" keeps id 0.
+    defaults in WHOLE_FRAME_DEFAULTS (settings given win): the whole frame already holds every box
+    the flow could move, costs nothing on every frame, and always overlaps itself, so the one
+    "person" keeps id 0.
     """
     for text in overrides:
         if not text.startswith("track."):
