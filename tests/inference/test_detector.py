@@ -113,7 +113,7 @@ def test_a_raw_head_with_the_wrong_anchor_count_is_a_located_error(tmp_path):
 def test_all_anchors_confident_keeps_only_the_best_candidates(tmp_path):
     """Every anchor of a 640x640 raw head confident (8400): NMS sees only the PRE_NMS_TOP_K best,
     and the best box of all is among the results."""
-    from simplepose.tracking.detector import PRE_NMS_TOP_K
+    from simplepose.inference.detector import PRE_NMS_TOP_K
     raw = np.zeros((1, 8400, 6))
     raw[0, :, 4] = 1.0
     raw[0, :, 5] = np.linspace(0.5, 0.9, 8400)
