@@ -309,6 +309,7 @@ def _range_problems(cfg: Config) -> list[str]:
         (r.precision in PRECISIONS,
          f"runtime.precision must be one of {', '.join(PRECISIONS)}, got {r.precision!r}"),
         (0 <= r.seed < 2 ** 32, f"runtime.seed must be in 0 .. 2**32 - 1, got {r.seed}"),
+        (r.work_dir.strip() != "", "runtime.work_dir must not be empty (it would write into the current folder)"),
         (r.val_interval >= 0, f"runtime.val_interval must be >= 0, got {r.val_interval}"),
         (r.log_interval >= 1, "runtime.log_interval must be >= 1"),
         (r.keep_checkpoints >= 0, f"runtime.keep_checkpoints must be >= 0, got {r.keep_checkpoints}"),

@@ -10,7 +10,7 @@ from simplepose.engine.metrics_log import read_log
 from simplepose.engine.state import TrainState
 from simplepose.engine.stopping import StopTraining
 from simplepose.engine.train import train
-from simplepose.errors import CheckpointError
+from simplepose.errors import CheckpointError, DataError
 from tests.engine.conftest import tiny_config
 
 
@@ -126,3 +126,30 @@ def test_tiny_model_learns(synth_root, tmp_path):
     assert (tmp_path / "learn" / "best.pth").is_file()
     vals = [r for r in read_log(tmp_path / "learn" / "log.jsonl") if r["mode"] == "val"]
     assert vals and vals[-1]["Total AP"] == pytest.approx(final["Total AP"])
+
+
+def test_a_second_training_into_a_run_is_refused_unless_resumed_or_overwritten(synth_root, tmp_path, caplog):
+    """A finished run's work dir: a fresh `train` there is refused with the remedies and changes
+    nothing; with overwrite the old run is moved aside whole and the new one starts from epoch 1."""
+    work = tmp_path / "w"
+    train(tiny_config(synth_root, work, "optim.epochs=2", "runtime.max_iters_per_epoch=1"))
+    def files(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    before = files(work)
+    again = tiny_config(synth_root, work, "optim.epochs=1", "runtime.max_iters_per_epoch=1")
+    with pytest.raises(DataError, match=r"w: holds a training run \(latest\.pth at epoch 2\): continue it with "
+                                        r"--resume, .*--work-dir.*--overwrite"):
+        train(again)
+    assert files(work) == before
+    train(again, overwrite=True)
+    aside = work / "replaced-1"
+    assert files(aside) == before
+    assert _raw(work / "latest.pth")["meta"]["epoch"] == 1
+    assert "moved the previous run in" in caplog.text
+
+
+def test_an_empty_work_dir_setting_is_refused(synth_root, tmp_path):
+    """runtime.work_dir= (empty) would write into the current folder: refused when the config is read."""
+    from simplepose.errors import ConfigError
+    with pytest.raises(ConfigError, match="runtime.work_dir must not be empty"):
+        tiny_config(synth_root, tmp_path, "runtime.work_dir=")
