@@ -97,13 +97,35 @@ def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
                     extra=extra)
 
 
+_RESUMED_OPTIM_KEYS = ("lr", "weight_decay", "momentum", "warmup_iters", "warmup_ratio", "milestones", "gamma",
+                       "auto_scale_lr", "base_batch_size", "grad_clip")
+
+
+def _changed_optim_settings(path: Path, saved: Any, optim: Any, optimizer: torch.optim.Optimizer) -> None:
+    """Warn about each optimiser setting that differs from the checkpoint's: the current value wins
+    (the LR schedule is recomputed every iteration; weight decay and momentum are set on the groups)."""
+    if not isinstance(saved, dict):
+        return
+    changed = [(k, saved[k], getattr(optim, k)) for k in _RESUMED_OPTIM_KEYS
+               if k in saved and saved[k] != getattr(optim, k)]
+    for group in optimizer.param_groups:
+        group["weight_decay"] = optim.weight_decay
+        if "momentum" in group:
+            group["momentum"] = optim.momentum
+    if changed:
+        log.warning("%s: resumed with other optimiser settings than it was trained with: %s; the current values "
+                    "apply from here on (the run no longer repeats an uninterrupted one)", path,
+                    ", ".join(f"optim.{k} {old!r} -> {new!r}" for k, old, new in changed))
+
+
 def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                              scaler: torch.amp.GradScaler | None, batch_size: int,
-                             precision: str | None = None) -> TrainState:
+                             precision: str | None = None, optim: Any = None) -> TrainState:
     """Restore what save_training_checkpoint wrote; returns the train state.
 
     A checkpoint written in another precision than `precision` resumes (with a warning): the run
-    goes on, but no longer repeats the uninterrupted one exactly."""
+    goes on, but no longer repeats the uninterrupted one exactly. Optimiser settings of the current
+    config `optim` (an OptimConfig) that differ from the checkpoint's win, with a warning naming each."""
     raw, _ = read_checkpoint_file(path)
     if not isinstance(raw, dict) or "train_state" not in raw or "optimizer" not in raw:
         raise CheckpointError(f"{path}: not a resumable training checkpoint (no train_state/optimizer)")
@@ -118,6 +140,8 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         optimizer.load_state_dict(raw["optimizer"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: the optimizer state does not fit this model and optimizer: {e}") from None
+    if optim is not None:
+        _changed_optim_settings(path, (raw.get("config") or {}).get("optim"), optim, optimizer)
     if scaler is not None and "scaler" in raw:
         scaler.load_state_dict(raw["scaler"])
     job = raw.get("job")

@@ -133,7 +133,7 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)
     latest = work_dir / "latest.pth"
-    state = _resume(latest, model, optimizer, scaler, batch, precision, logger) if resume else TrainState()
+    state = _resume(latest, model, optimizer, scaler, batch, precision, logger, cfg.optim) if resume else TrainState()
     save: SaveCheckpoint = functools.partial(save_training_checkpoint, model=model, optimizer=optimizer,
                                              scaler=scaler, state=state, cfg=cfg, precision=precision.name)
     ddp_model = _data_parallel(model, device, info)
@@ -327,11 +327,11 @@ def _load_data(cfg: Config) -> tuple[SeededDataset, list[PersonInstance]]:
 
 
 def _resume(latest: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
-            batch_size: int, precision: Precision, logger: MetricLogger) -> TrainState:
+            batch_size: int, precision: Precision, logger: MetricLogger, optim: Any = None) -> TrainState:
     """The state of latest.pth, loaded into model, optimiser and scaler; the log cut back to it."""
     if not latest.is_file():
         raise CheckpointError(f"{latest}: nothing to resume from")
-    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size, precision.name)
+    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size, precision.name, optim)
     log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
     logger.drop_after(state.global_iter)
     return state

@@ -153,3 +153,15 @@ def test_an_empty_work_dir_setting_is_refused(synth_root, tmp_path):
     from simplepose.errors import ConfigError
     with pytest.raises(ConfigError, match="runtime.work_dir must not be empty"):
         tiny_config(synth_root, tmp_path, "runtime.work_dir=")
+
+
+def test_a_changed_learning_rate_on_resume_is_named_and_the_current_one_wins(synth_root, tmp_path, caplog):
+    """Trained at lr 0.001 (no warm-up, no milestones, no scaling), resumed at 0.002: a warning names the
+    change, and every iteration after the resume point runs (and logs) lr 0.002."""
+    common = ("runtime.max_iters_per_epoch=2", "optim.warmup_iters=0", "optim.milestones=[]",
+              "optim.auto_scale_lr=false")
+    train(tiny_config(synth_root, tmp_path / "w", "optim.epochs=1", "optim.lr=0.001", *common))
+    train(tiny_config(synth_root, tmp_path / "w", "optim.epochs=2", "optim.lr=0.002", *common), resume=True)
+    assert "optim.lr 0.001 -> 0.002; the current values apply from here on" in caplog.text
+    lrs = {r["step"]: r["lr"] for r in read_log(tmp_path / "w" / "log.jsonl") if r["mode"] == "train"}
+    assert lrs == {1: 0.001, 2: 0.001, 3: 0.002, 4: 0.002}
