@@ -27,7 +27,7 @@ from torch import nn
 
 from simplepose.data.codec import heatmap_maximum
 from simplepose.errors import SimplePoseError
-from simplepose.io import atomic_write
+from simplepose.io import atomic_write, remove_stale_temp_files, temp_folder_beside
 from simplepose.model.fusion import fold_batchnorm, prepare_in_precision
 from simplepose.model.precision import resolve_precision
 
@@ -151,7 +151,8 @@ def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple
                     metadata: dict[str, str] | None = None) -> tuple[Path, float | None]:
     """Export, compare with PyTorch (in `precision`) in memory, and write the file (with `metadata`
     in its metadata_props) only if it passed (tolerance None: no comparison). Returns (path, max
-    difference or None)."""
+    difference or None). Temporary files of earlier exports killed in that folder are removed first."""
+    remove_stale_temp_files(Path(path).parent)
     data = _exported(model, path, input_size, opset)
     diff = None
     if tolerance is not None:
@@ -184,9 +185,12 @@ def _check_crops(crops: np.ndarray, what: str) -> np.ndarray:
     return crops
 
 
-def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes:
+def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8,
+                  beside: str | os.PathLike | None = None) -> bytes:
     """The float32 ONNX model `data` (onnx_bytes) statically quantised to int8 (QDQ, module docstring),
-    activation ranges from calibration (N, 3, H, W) normalised crops fed `batch` at a time."""
+    activation ranges from calibration (N, 3, H, W) normalised crops fed `batch` at a time. Its files
+    (and onnxruntime's own temporary ones) go to a temporary folder beside `beside` (the output file;
+    default: the system's temporary folder), removed after, or by the next export after a kill."""
     q = _quantization_api()
     calibration = _check_crops(calibration, "calibration crops")
     feeds = iter([{"input": calibration[i:i + batch]} for i in range(0, len(calibration), batch)])
@@ -196,13 +200,15 @@ def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes
             """The next calibration batch, or None when all were fed."""
             return next(feeds, None)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    folder = temp_folder_beside(beside) if beside is not None else tempfile.TemporaryDirectory()
+    with folder as tmp:
         src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
         # it logs advice (shape-inference pre-processing) on the root logger that changes nothing here
         root = logging.getLogger()
-        was = root.disabled
+        was, system_temp = root.disabled, tempfile.tempdir
         root.disabled = True
+        tempfile.tempdir = str(tmp)     # onnxruntime's calibration writes its own temporary folder
         try:
             q.quantize_static(str(src), str(dst), Crops(), quant_format=q.QuantFormat.QDQ,
                               activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
@@ -210,7 +216,7 @@ def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes
         except Exception as e:  # onnx's and onnxruntime's errors derive from Exception only
             raise SimplePoseError(f"int8 quantisation failed: {e}") from None
         finally:
-            root.disabled = was
+            root.disabled, tempfile.tempdir = was, system_temp
         return dst.read_bytes()
 
 
@@ -239,8 +245,9 @@ def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration:
     """Export, quantise to int8 on the calibration crops, measure int8_agreement on the held-out
     check crops, and write the file (with `metadata`) only if it is >= min_agreement. Returns
     (path, agreement)."""
+    remove_stale_temp_files(Path(path).parent)
     data = _exported(model, path, input_size, opset)
-    int8 = quantize_int8(data, calibration)
+    int8 = quantize_int8(data, calibration, beside=path)
     agreement = int8_agreement(data, int8, check)
     if not agreement >= min_agreement:
         raise SimplePoseError(f"{path}: only {agreement:.1%} of the confident joints of the held-out crops decode "
