@@ -181,3 +181,29 @@ def test_a_headless_browser_renders_the_page(report: tuple[Path, Path], tmp_path
     # drawn: dark text on white and the plots' blue bars, not an empty or error page
     assert (img.min(axis=-1) < 60).mean() > 0.002
     assert np.all(np.abs(img.astype(int) - (182, 111, 59)) < 12, axis=-1).sum() > 500
+
+
+def test_names_with_dollars_undecodable_bytes_and_formula_signs(tmp_path: Path) -> None:
+    """Sequence names with two '$' (matplotlib maths), bytes that are not UTF-8 (a folder name as the
+    disk holds it) and a leading '=' or '@', and a --compare name with '$': the report is written; the
+    CSV cells hold the names as text (a leading quote before = + - @) and the raw bytes of the name."""
+    import csv
+    import os
+    names = {"000001_mpii_test": "=1+2", "000002_bonn_test": "run_$1_$2", "000003_mpii_test": "@SUM(A1)",
+             "000004_mpii_test": os.fsdecode(b"seq\xff\xfe")}
+    for gt_or_pred in ("gt", "pred0"):
+        for plain, odd in names.items():
+            rng = np.random.default_rng(0)
+            frames = [[{"xy": pose(300.0) + (rng.normal(0, 1, (17, 2)) if gt_or_pred == "pred0" else 0),
+                        "track": 0, **({"score": 0.8} if gt_or_pred == "pred0" else {})}] for _ in range(3)]
+            write_video(tmp_path / gt_or_pred, frames, plain)
+            os.rename(tmp_path / gt_or_pred / f"{plain}.json", tmp_path / gt_or_pred / f"{odd}.json")
+    data = load_eval_data(tmp_path / "gt", tmp_path / "pred0")
+    index = write_report(tmp_path / "out", data, evaluate_data(data), evaluate_tracking(data),
+                         Compared("$\\foo$ run", data, evaluate_data(data), evaluate_tracking(data)))
+    assert index.is_file() and (tmp_path / "out" / "ap_per_joint.png").is_file()
+    raw = (tmp_path / "out" / "per_sequence.csv").read_bytes()
+    assert b"seq\xff\xfe" in raw
+    rows = list(csv.reader(raw.decode("utf-8", "surrogateescape").splitlines()))
+    videos = {row[0] for row in rows[1:]}
+    assert {"'=1+2", "'@SUM(A1)", "run_$1_$2", os.fsdecode(b"seq\xff\xfe")} <= videos
