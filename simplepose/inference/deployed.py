@@ -22,7 +22,7 @@ from torch import nn
 
 from simplepose.data.keypoints import SCHEMAS
 from simplepose.errors import CheckpointError, SimplePoseError
-from simplepose.inference.export import onnx_session
+from simplepose.inference.export import check_external_data, onnx_session
 from simplepose.model.settings import MAX_INPUT_SIDE
 
 INPUT_SIZE_KEY = "simplepose.input_size"
@@ -125,6 +125,7 @@ class DeployedModel(nn.Module):
         super().__init__()
         self.path = Path(path)
         self.info = read_export_info(self.path)
+        check_external_data(self.path)      # OpenVINO reads external data too
         self.num_keypoints = self.info.num_keypoints
         self.runtime = available_runtime(runtime)
         threads = num_threads or torch.get_num_threads()

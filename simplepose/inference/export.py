@@ -20,6 +20,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -62,8 +63,53 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int
     return atomic_write(path, lambda f: f.write(data), mode="wb")
 
 
+def check_external_data(path: str | os.PathLike) -> None:
+    """SimplePoseError unless every tensor's external data (a file the model names) lies inside the
+    model's folder: an absolute location, `..` or a symlink leading out is refused, whatever the
+    runtime would do with it."""
+    try:
+        import onnx  # optional (the `export` extra): needed to open ONNX files
+    except ImportError as e:
+        raise SimplePoseError(f"{path}: opening ONNX files needs the onnx package ({e}): pip install onnx") from None
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise SimplePoseError(f"{path}: no such file") from None
+    except Exception as e:  # onnx's parse errors derive from Exception only
+        raise SimplePoseError(f"{path}: not an ONNX model: {e}") from None
+    folder = Path(path).resolve().parent
+    for tensor in _tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (folder / location).resolve()
+        if not location or os.path.isabs(location) or (target != folder and folder not in target.parents):
+            raise SimplePoseError(f"{path}: tensor {tensor.name[:60]!r} keeps its data in {location[:80]!r}, outside "
+                                  "the model's folder: refused")
+
+
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every TensorProto of a graph: initializers, sparse ones, node attributes, and subgraphs'."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
 def onnx_session(model: str | os.PathLike | bytes, num_threads: int | None = None):
-    """An onnxruntime CPU InferenceSession (from a file or ONNX bytes) with all graph optimisations."""
+    """An onnxruntime CPU InferenceSession (from a file or ONNX bytes) with all graph optimisations;
+    a file's external data must lie in its folder (check_external_data)."""
+    if not isinstance(model, bytes):
+        check_external_data(model)
     import onnxruntime as ort  # optional (the `export` extra): needed only when ONNX Runtime runs
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
