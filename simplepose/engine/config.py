@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from simplepose.data.keypoints import SCHEMAS
 from simplepose.data.transforms import AugmentConfig
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
@@ -335,6 +336,9 @@ def _range_problems(cfg: Config) -> list[str]:
             if d.heatmap_size != expected:
                 problems.append(f"data.heatmap_size must be {expected} (what the network outputs for "
                                 f"input_size {d.input_size} and {m.num_deconv} deconvolutions), got {d.heatmap_size}")
+    if d.dataset in SCHEMAS and m.num_keypoints != SCHEMAS[d.dataset].num_keypoints:
+        problems.append(f"model.num_keypoints must be {SCHEMAS[d.dataset].num_keypoints} (the keypoints of "
+                        f"data.dataset {d.dataset}), got {m.num_keypoints}")
     return problems + _aug_problems(d.aug)
 
 

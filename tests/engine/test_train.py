@@ -165,3 +165,37 @@ def test_a_changed_learning_rate_on_resume_is_named_and_the_current_one_wins(syn
     assert "optim.lr 0.001 -> 0.002; the current values apply from here on" in caplog.text
     lrs = {r["step"]: r["lr"] for r in read_log(tmp_path / "w" / "log.jsonl") if r["mode"] == "train"}
     assert lrs == {1: 0.001, 2: 0.001, 3: 0.002, 4: 0.002}
+
+
+def _hostile(raw: dict, kind: str) -> dict:
+    """A training checkpoint with one part made hostile (the digest note dropped, as an editor would)."""
+    raw["meta"].pop("simplepose_digest", None)
+    if kind == "train_state_list":
+        raw["train_state"] = [1, 2, 3]
+    elif kind == "train_state_keys":
+        raw["train_state"] = {**raw["train_state"], "epoch": -5, "evil": 1}
+    elif kind == "rng":
+        raw["rng"] = {"python": "x", "numpy": 3, "torch": torch.zeros(2)}
+    elif kind == "optimizer_shapes":
+        for value in raw["optimizer"]["state"].values():
+            value["exp_avg"] = torch.zeros(7)
+    elif kind == "config_list":
+        raw["config"] = [1, 2]
+    elif kind == "no_state_dict":
+        del raw["state_dict"]
+    elif kind == "meta_list":
+        raw["meta"] = [1]
+    return raw
+
+
+@pytest.mark.parametrize("kind", ["train_state_list", "train_state_keys", "rng", "optimizer_shapes", "config_list",
+                                  "no_state_dict", "meta_list"])
+def test_a_hostile_latest_checkpoint_on_resume_is_one_error(synth_root, tmp_path, kind):
+    """latest.pth edited to hold odd train state, RNG state, optimiser state shapes, config, meta or no
+    weights: --resume stops with a CheckpointError naming the file and the part, before any step."""
+    work = tmp_path / "w"
+    cfg = tiny_config(synth_root, work, "optim.epochs=2", "runtime.max_iters_per_epoch=1")
+    train(tiny_config(synth_root, work, "optim.epochs=1", "runtime.max_iters_per_epoch=1"))
+    torch.save(_hostile(_raw(work / "latest.pth"), kind), work / "latest.pth")
+    with pytest.raises(CheckpointError, match=r"latest\.pth: "):
+        train(cfg, resume=True)
