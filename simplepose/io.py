@@ -217,11 +217,20 @@ def write_json_lines(path: str | os.PathLike, rows: Sequence[Any]) -> Path:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file (orjson: several times faster on large annotation files), turning I/O and
-    syntax errors into a DataError naming the file."""
+    syntax errors, and a file whose objects do not fit in the memory the process may use, into a
+    DataError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
-    data = path.read_bytes()
+    try:
+        return _parse_json(path, path.read_bytes())
+    except MemoryError:
+        raise DataError(path, f"too large to read: {path.stat().st_size / 2 ** 20:.0f} MB of JSON do not fit in "
+                              "the memory this process may use") from None
+
+
+def _parse_json(path: Path, data: bytes) -> Any:
+    """data parsed by orjson, else by json (which also reads NaN literals and locates syntax errors)."""
     try:
         return orjson.loads(data)
     except ValueError:

@@ -107,3 +107,29 @@ def test_kill_9_during_replace_folder_leaves_nothing_the_next_run_keeps(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions"]
     replace_folder(out, lambda tmp: (tmp / "a.json").write_text("newer"))
     assert (out / "a.json").read_text() == "newer" and sorted(p.name for p in tmp_path.iterdir()) == ["predictions"]
+
+
+_READ_UNDER_LIMIT = """
+import resource, sys
+from simplepose.errors import DataError
+from simplepose.io import read_json
+size = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:")) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + 300 * 2 ** 20, resource.RLIM_INFINITY))
+try:
+    read_json(sys.argv[1])
+except DataError as e:
+    print(e)
+"""
+
+
+def test_json_too_large_for_the_memory_limit_is_one_error(tmp_path: Path) -> None:
+    """A 76 MB JSON list of 20 million floats (640 MB as Python objects) read under an address-space
+    limit 300 MB above the process's: a DataError naming the file, not a MemoryError traceback."""
+    import subprocess
+    import sys
+    path = tmp_path / "big.json"
+    path.write_text("[" + "0.5," * 20_000_000 + "0.5]")
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", _READ_UNDER_LIMIT, str(path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == f"{path}: too large to read: 76 MB of JSON do not fit in the memory this process may use"
