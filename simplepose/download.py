@@ -12,8 +12,11 @@
   (`<name>.sha256` beside the copy) is checked instead. A cached copy that fails is not used: the
   file is fetched again.
 - The file is written to a temporary file beside its target and renamed into place only when complete
-  and checked (simplepose.io.atomic_write, so it gets the usual file mode). Failures raise a
-  CheckpointError saying what was expected and what was found, or how to proceed offline.
+  and checked (simplepose.io.atomic_write, so it gets the usual file mode); temp files of killed
+  downloads are removed by the next download into that folder once their writer is gone. A response
+  shorter than its Content-Length, or over MAX_DOWNLOAD_BYTES (1 GiB: a checkpoint is smaller), is
+  refused and nothing is kept. Failures raise a CheckpointError saying what was expected and what was
+  found, or how to proceed offline.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ import torch.hub
 from tqdm import tqdm
 
 from simplepose.errors import CheckpointError
-from simplepose.io import atomic_write
+from simplepose.io import atomic_write, remove_stale_temp_files
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ INSECURE_ENV = "SIMPLEPOSE_ALLOW_INSECURE_DOWNLOADS"
 # name-<sha256 prefix>.ext (torch.hub) or name-<sha256 prefix>_<YYYYMMDD>.ext (MMPose's model zoo)
 _HASH_RE = re.compile(r"-([0-9a-f]{8,64})(?:_\d{8})?(?:\.[A-Za-z0-9]+)+$")
 _CHUNK = 1 << 20
+MAX_DOWNLOAD_BYTES = 1 << 30   # a checkpoint is under 1 GiB (ResNet-152 SimpleBaseline: about 270 MB)
 
 
 def is_url(path: str | os.PathLike) -> bool:
@@ -96,6 +100,7 @@ def download(url: str, directory: str | os.PathLike | None = None, timeout: floa
     if prefix is None:
         log.warning("%s: the file name carries no sha256 prefix; the download cannot be verified", url)
     log.info("downloading %s to %s", url, target)
+    remove_stale_temp_files(target.parent)
     digest = _fetch(url, target, prefix, timeout, progress, insecure)
     atomic_write(_digest_file(target), lambda f: f.write(digest + "\n"))
     return target
@@ -142,7 +147,7 @@ def _fetch(url: str, target: Path, prefix: str | None, timeout: float, progress:
 
     def write(out: BinaryIO) -> None:
         with opener.open(url, timeout=timeout) as response:
-            _copy(response, out, digest, target.name, progress)
+            _copy(response, out, digest, url, progress)
         found = digest.hexdigest()
         if prefix is not None and not found.startswith(prefix):
             raise CheckpointError(f"{url}: the downloaded file's sha256 begins {found[:len(prefix)]}, but its "
@@ -174,14 +179,27 @@ class _RedirectGuard(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _copy(src: Any, dst: BinaryIO, digest: Any, name: str, progress: bool) -> None:
-    """Copy a response to a file, hashing it, with a tqdm bar when asked for."""
-    total = int(src.headers.get("Content-Length", 0) or 0) if hasattr(src, "headers") else 0
-    with tqdm(total=total or None, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
+def _copy(src: Any, dst: BinaryIO, digest: Any, url: str, progress: bool) -> None:
+    """Copy a response to a file, hashing it, with a tqdm bar when asked for; a CheckpointError when it
+    is over MAX_DOWNLOAD_BYTES or ends before its Content-Length."""
+    text = str(src.headers.get("Content-Length", "") or "").strip() if hasattr(src, "headers") else ""
+    total = int(text) if text.isascii() and text.isdigit() and len(text) < 20 else None
+    if total is not None and total > MAX_DOWNLOAD_BYTES:
+        raise CheckpointError(f"{url}: the response announces {total} bytes, over the {MAX_DOWNLOAD_BYTES}-byte "
+                              "limit of a checkpoint download (nothing was kept)")
+    received = 0
+    with tqdm(total=total, unit="B", unit_scale=True, desc=url_file_name(url), disable=not progress) as bar:
         while chunk := src.read(_CHUNK):
+            received += len(chunk)
+            if received > MAX_DOWNLOAD_BYTES:
+                raise CheckpointError(f"{url}: the response goes on over the {MAX_DOWNLOAD_BYTES}-byte limit of a "
+                                      "checkpoint download (nothing was kept)")
             dst.write(chunk)
             digest.update(chunk)
             bar.update(len(chunk))
+    if total is not None and received != total:
+        raise CheckpointError(f"{url}: the response ended after {received} of its {total} bytes (an interrupted "
+                              "download; nothing was kept: run again)")
 
 
 def _digest_file(target: Path) -> Path:

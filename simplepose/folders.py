@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from simplepose.errors import DataError
-from simplepose.io import usual_folder_mode, write_json
+from simplepose.io import remove_stale_temp_files, temp_prefix, usual_folder_mode, write_json
 
 
 OWNER_MARKER = ".simplepose"        # no .json suffix: tools listing *.json in the folder do not see it
@@ -68,11 +68,14 @@ def replace_folder(folder: str | os.PathLike, fill: Callable[[Path], Any]) -> Pa
     """fill(tmp) a fresh temporary folder beside `folder`, mark it ours, and swap it in as a whole.
 
     An existing `folder` is replaced only if the project wrote it (check_owned, before any work).
+    The temporary and moved-aside folders are named as simplepose.io's temp files: ones left by a
+    killed run are removed (or put back) by the next run, first.
     """
     folder = Path(folder)
+    remove_stale_temp_files(folder.parent)
     check_owned(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(folder), suffix=".tmp", dir=folder.parent))
     old: Path | None = None
     try:
         usual_folder_mode(tmp)                           # mkdtemp creates 0700
@@ -80,7 +83,7 @@ def replace_folder(folder: str | os.PathLike, fill: Callable[[Path], Any]) -> Pa
         mark_owned(tmp)
         check_owned(folder)                              # again: a user may have written there meanwhile
         if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(folder), suffix=".old", dir=folder.parent))
             os.replace(folder, old / folder.name)
         os.replace(tmp, folder)
     except BaseException:

@@ -2,7 +2,8 @@
 
 atomic_write names its temporary file `.<target name>.<host tag>-<pid>-<random>.tmp` beside the
 target, so a fragment left by a killed writer (kill -9, power loss) can later be recognised as the
-project's own and as dead: remove_stale_temp_files deletes exactly those.
+project's own and as dead: remove_stale_temp_files deletes exactly those. Temporary folders
+(temp_folder_beside, and folders.replace_folder's `.tmp` and `.old`) follow the same rule.
 """
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import logging
 import math
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from simplepose.errors import DataError
 
@@ -24,8 +27,8 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-# .<name>.<8 hex host tag>-<pid>-<mkstemp's 8 random characters>.tmp
-_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.tmp$")
+# .<name>.<8 hex host tag>-<pid>-<mkstemp's 8 random characters>.tmp (or .old: a folder moved aside)
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.(?P<kind>tmp|old)$")
 STALE_AFTER_S = 24 * 3600  # a fragment of another host's writer untouched this long is dead too
 
 
@@ -51,13 +54,31 @@ def usual_folder_mode(path: str | os.PathLike) -> None:
     os.chmod(path, 0o777 & ~_umask())
 
 
+def temp_prefix(path: str | os.PathLike) -> str:
+    """`.<name>.<host tag>-<pid>-`: how every temporary file or folder beside `path` begins (mkstemp
+    and mkdtemp add 8 random characters and a .tmp or .old suffix)."""
+    return f".{Path(path).name}.{_host_tag()}-{os.getpid()}-"
+
+
+@contextmanager
+def temp_folder_beside(path: str | os.PathLike) -> Iterator[Path]:
+    """A fresh folder beside `path` named for it (temp_prefix, .tmp), removed on exit; one left by a
+    killed process is removed by remove_stale_temp_files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> Path:
     """Call write(file) on a temp file beside `path`, then rename it into place."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host_tag()}-{os.getpid()}-", suffix=".tmp",
-                                   dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise _naming(e, path) from None
     try:
@@ -86,11 +107,12 @@ def _naming(error: OSError, path: Path) -> OSError:
 
 
 def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files atomic_write left in `directory` whose writer is gone; returns them.
+    """Delete the temporary files and folders left in `directory` whose writer is gone; returns them.
 
-    Only names of atomic_write's pattern, only regular files, and only when no writer can still be
-    writing: the process that created it (named in the file name) is no longer running on this host,
-    or the file was last modified more than STALE_AFTER_S ago (a writer on another host).
+    Only names of the temp_prefix pattern, and only when no writer can still be writing: the process
+    that created it (named in the name) is no longer running on this host, or it was last modified
+    more than STALE_AFTER_S ago (a writer on another host). A `.old` folder (replace_folder's previous
+    output, moved aside) is first put back when its writer died before the new output took its place.
     """
     removed: list[Path] = []
     host, now = _host_tag(), time.time()
@@ -100,19 +122,33 @@ def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         match = _TEMP_RE.match(entry.name)
-        if match is None or not entry.is_file(follow_symlinks=False):
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if match is None or not (is_dir or (entry.is_file(follow_symlinks=False) and match["kind"] == "tmp")):
             continue
         try:
             old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
-            if old or (match["host"] == host and not _pid_alive(int(match["pid"]))):
+            if not (old or (match["host"] == host and not _pid_alive(int(match["pid"])))):
+                continue
+            if is_dir:
+                _restore_moved_aside(Path(entry.path), match["name"], match["kind"])
+                shutil.rmtree(entry.path)
+            else:
                 os.unlink(entry.path)
-                removed.append(Path(entry.path))
+            removed.append(Path(entry.path))
         except OSError:
             continue  # gone meanwhile, or not ours to delete
     if removed:
-        log.info("removed %d temporary file(s) left by interrupted writes: %s", len(removed),
+        log.info("removed %d temporary file(s) or folder(s) left by interrupted writes: %s", len(removed),
                  ", ".join(p.name for p in removed))
     return removed
+
+
+def _restore_moved_aside(folder: Path, name: str, kind: str) -> None:
+    """Put back `<folder>/<name>` (a previous output moved aside) when nothing has taken its place."""
+    inner, target = folder / name, folder.parent / name
+    if kind == "old" and inner.exists() and not os.path.lexists(target):
+        os.replace(inner, target)
+        log.warning("%s: put back the previous output that an interrupted run had moved aside", target)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -181,11 +217,20 @@ def write_json_lines(path: str | os.PathLike, rows: Sequence[Any]) -> Path:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file (orjson: several times faster on large annotation files), turning I/O and
-    syntax errors into a DataError naming the file."""
+    syntax errors, and a file whose objects do not fit in the memory the process may use, into a
+    DataError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
-    data = path.read_bytes()
+    try:
+        return _parse_json(path, path.read_bytes())
+    except MemoryError:
+        raise DataError(path, f"too large to read: {path.stat().st_size / 2 ** 20:.0f} MB of JSON do not fit in "
+                              "the memory this process may use") from None
+
+
+def _parse_json(path: Path, data: bytes) -> Any:
+    """data parsed by orjson, else by json (which also reads NaN literals and locates syntax errors)."""
     try:
         return orjson.loads(data)
     except ValueError:

@@ -194,3 +194,81 @@ def test_both_naming_styles_are_recognised() -> None:
     assert dl.expected_sha256_prefix("td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth") == "04af38ce"
     assert dl.expected_sha256_prefix("res50_coco_256x192.pth") is None
     assert dl.expected_sha256_prefix("model-256x192.pth") is None
+
+
+class _LyingHandler(http.server.BaseHTTPRequestHandler):
+    """/short.pth: a Content-Length 1000 bytes over the body sent; /endless.pth: bytes without end and
+    without a length; /huge.pth: a Content-Length of 2 GiB."""
+
+    def log_message(self, *args: object) -> None:
+        """No request logging."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        """Send the response the path asks for."""
+        self.send_response(200)
+        if self.path == "/short.pth":
+            self.send_header("Content-Length", str(4096 + 1000))
+            self.end_headers()
+            self.wfile.write(b"x" * 4096)
+        elif self.path == "/huge.pth":
+            self.send_header("Content-Length", str(2 << 30))
+            self.end_headers()
+            self.wfile.write(b"x" * 4096)
+        else:
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass
+        self.close_connection = True
+
+
+@pytest.fixture
+def lying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The base URL of a _LyingHandler server; cache in tmp_path/cache; plain http allowed."""
+    monkeypatch.setenv("SIMPLEPOSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(dl.INSECURE_ENV, "1")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LyingHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _left_in_cache(tmp_path: Path) -> list[str]:
+    """Every file under the cache folder."""
+    return sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("short.pth", "the response ended after 4096 of its 5096 bytes"),
+    ("huge.pth", "announces 2147483648 bytes, over the 1073741824-byte limit"),
+    ("endless.pth", "over the 8388608-byte limit"),
+])
+def test_short_huge_and_endless_responses_leave_nothing(lying: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        name: str, problem: str) -> None:
+    """A response shorter than its Content-Length, one announcing 2 GiB and one without end (limit
+    lowered to 8 MiB): a CheckpointError, and no file in the cache to be trusted later."""
+    if name == "endless.pth":
+        monkeypatch.setattr(dl, "MAX_DOWNLOAD_BYTES", 8 << 20)
+    with pytest.raises(CheckpointError, match=rf"{name}: .*{problem}"):
+        dl.download(f"{lying}/{name}", progress=False)
+    assert _left_in_cache(tmp_path) == []
+
+
+def test_temp_files_of_a_killed_download_are_removed_by_the_next(served: tuple[Path, _Server], tmp_path: Path) -> None:
+    """A download's temp file left by a dead writer (a pid that does not run) is removed by the next
+    download into that folder; the new copy is complete."""
+    root, server = served
+    name, data = _publish(root, lambda d: f"small-{d[:8]}.pth")
+    url = server.url(name)
+    target = dl.cache_path(url)
+    target.parent.mkdir(parents=True)
+    from simplepose.io import _host_tag
+    stale = target.parent / f".{target.name}.{_host_tag()}-99999999-abcdefgh.tmp"
+    stale.write_bytes(data[:100])
+    assert dl.download(url, progress=False).read_bytes() == data
+    assert not stale.exists()

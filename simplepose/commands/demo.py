@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"[2/5] training SimpleBaseline ResNet-{cfg.model.depth} at {cfg.data.input_size[1]}x"
           f"{cfg.data.input_size[0]} for {cfg.optim.epochs} epochs on {torch.get_num_threads()} CPU thread(s)")
     train_start = time.perf_counter()
-    state = train(cfg)
+    state = train(cfg, overwrite=True)   # a rerun of the demo moves its previous run aside
     train_time = time.perf_counter() - train_start
     print("[3/5] evaluating on the synthetic val split (official PoseTrack18 mAP, flip test)")
     model, _ = load_model(Path(cfg.runtime.work_dir) / "latest.pth")

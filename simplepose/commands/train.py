@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from <work_dir>/latest.pth (model, optimiser, schedule, RNG)")
     parser.add_argument("--work-dir", help="output folder (overrides runtime.work_dir)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train afresh in a work dir holding a run: that run is moved to <work_dir>/replaced-N/")
     parser.epilog = ("Several GPUs: torchrun --nproc_per_node 8 -m simplepose train CONFIG. "
                      "runtime.save_every_iters=N also writes latest.pth mid-epoch; SIGTERM/Ctrl-C save "
                      "latest.pth before stopping.")
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"runtime.work_dir={args.work_dir}")
     cfg = load_config(args.config, overrides)
     try:
-        state = train(cfg, resume=args.resume)
+        state = train(cfg, resume=args.resume, overwrite=args.overwrite)
         is_main = du.get_info().is_main
     finally:
         du.cleanup()

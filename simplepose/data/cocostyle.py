@@ -146,7 +146,7 @@ MAX_PATH_CHARS = 4096   # Linux PATH_MAX: no longer name can be opened
 
 def checked_file_name(name: Any, path: PathLike, where: str) -> str:
     """A record's file_name, refused (DataError) when no file can have it: empty, a NUL character, a
-    lone surrogate that is no escaped byte, or longer than MAX_PATH_CHARS."""
+    lone surrogate other than an undecodable byte's escape (U+DC80..U+DCFF), or longer than MAX_PATH_CHARS."""
     if not isinstance(name, str) or not name:
         raise DataError(path, "missing or empty field 'file_name'", record=where)
     if len(name) > MAX_PATH_CHARS:
@@ -155,11 +155,10 @@ def checked_file_name(name: Any, path: PathLike, where: str) -> str:
     if "\0" in name:
         raise DataError(path, f"file_name {name!r} holds a NUL character", record=where)
     try:
-        # surrogateescape: \udc80-\udcff stand for the bytes of a name that is not UTF-8 (os.fsencode
-        # gives the file its bytes back); any other lone surrogate names no file
-        name.encode("utf-8", "surrogateescape")
+        os.fsencode(name)       # the surrogate escapes of a name's undecodable bytes pass, other surrogates not
     except UnicodeEncodeError:
-        raise DataError(path, f"file_name {name!r} holds a lone surrogate (not text)", record=where) from None
+        raise DataError(path, f"file_name {name!r} holds a lone surrogate (not text, nor a file name's "
+                              "undecodable byte)", record=where) from None
     return name
 
 

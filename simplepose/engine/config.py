@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from simplepose.data.augment import AugmentConfig
-from simplepose.engine.datasets import DATASETS
+from simplepose.engine.datasets import DATASETS, dataset_spec
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
 from simplepose.model.head import heatmap_output_size
@@ -352,6 +352,15 @@ def _aug_problems(aug: dict[str, Any]) -> list[str]:
 def _cross_section_problems(cfg: Config) -> list[str]:
     """Values that are right only together with another section's (full keys)."""
     d, m = cfg.data, cfg.model
+    problems = []
+    if d.dataset in DATASETS and m.num_keypoints != dataset_spec(d.dataset).schema.num_keypoints:
+        problems.append(f"model.num_keypoints must be {dataset_spec(d.dataset).schema.num_keypoints} (the "
+                        f"keypoints of data.dataset {d.dataset}), got {m.num_keypoints}")
+    return problems + _size_problems(d, m)
+
+
+def _size_problems(d: DataConfig, m: ModelConfig) -> list[str]:
+    """The heatmap size the network outputs for the input size (full keys)."""
     if not d.sizes_usable() or d.input_size[0] % 32 or d.input_size[1] % 32 or not 1 <= m.num_deconv <= 5:
         return []           # reported by the sections' own checks
     expected = list(heatmap_output_size(d.input_size, m.num_deconv))

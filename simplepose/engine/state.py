@@ -97,19 +97,47 @@ def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
                     extra=extra)
 
 
+_RESUMED_OPTIM_KEYS = ("lr", "weight_decay", "momentum", "warmup_iters", "warmup_ratio", "milestones", "gamma",
+                       "auto_scale_lr", "base_batch_size", "grad_clip")
+
+
+def _changed_optim_settings(path: Path, saved: Any, optim: Any, optimizer: torch.optim.Optimizer) -> None:
+    """Warn about each optimiser setting that differs from the checkpoint's: the current value wins
+    (the LR schedule is recomputed every iteration; weight decay and momentum are set on the groups)."""
+    if not isinstance(saved, dict):
+        return
+    changed = [(k, saved[k], getattr(optim, k)) for k in _RESUMED_OPTIM_KEYS
+               if k in saved and saved[k] != getattr(optim, k)]
+    for group in optimizer.param_groups:
+        group["weight_decay"] = optim.weight_decay
+        if "momentum" in group:
+            group["momentum"] = optim.momentum
+    if changed:
+        log.warning("%s: resumed with other optimiser settings than it was trained with: %s; the current values "
+                    "apply from here on (the run no longer repeats an uninterrupted one)", path,
+                    ", ".join(f"optim.{k} {old!r} -> {new!r}" for k, old, new in changed))
+
+
 def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                              scaler: torch.amp.GradScaler | None, batch_size: int,
-                             precision: str | None = None) -> TrainState:
+                             precision: str | None = None, optim: Any = None) -> TrainState:
     """Restore what save_training_checkpoint wrote; returns the train state.
 
     A checkpoint written in another precision than `precision` resumes (with a warning): the run
-    goes on, but no longer repeats the uninterrupted one exactly."""
+    goes on, but no longer repeats the uninterrupted one exactly. Optimiser settings of the current
+    config `optim` (an OptimConfig) that differ from the checkpoint's win, with a warning naming each."""
     raw, _ = read_checkpoint_file(path)
-    if not isinstance(raw, dict) or "train_state" not in raw or "optimizer" not in raw:
-        raise CheckpointError(f"{path}: not a resumable training checkpoint (no train_state/optimizer)")
+    if not isinstance(raw, dict) or any(k not in raw for k in ("train_state", "optimizer", "state_dict", "rng")):
+        raise CheckpointError(f"{path}: not a resumable training checkpoint (no state_dict/train_state/optimizer/rng)")
+    train_state = _checked_train_state(path, raw["train_state"])
+    for key in ("config", "meta", "job"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise CheckpointError(f"{path}: its {key} is a {type(raw[key]).__name__}, not a mapping")
     sd, _ = normalise_state_dict({"state_dict": raw["state_dict"]}, source=str(path))
     load_state_dict_checked(du.unwrap(model), sd, strict=True, source=str(path))
-    saved = (raw.get("config") or {}).get("optim", {}).get("optimizer")
+    saved_optim = (raw.get("config") or {}).get("optim")
+    saved_optim = saved_optim if isinstance(saved_optim, dict) else {}
+    saved = saved_optim.get("optimizer")
     if isinstance(saved, str) and saved.lower() != type(optimizer).__name__.lower():
         # another optimiser's state (Adam's moments into SGD) loads without complaint and trains wrongly
         raise CheckpointError(f"{path}: written with optim.optimizer {saved!r}, resumed with "
@@ -118,8 +146,14 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         optimizer.load_state_dict(raw["optimizer"])
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: the optimizer state does not fit this model and optimizer: {e}") from None
+    _check_optimizer_shapes(path, optimizer)
+    if optim is not None:
+        _changed_optim_settings(path, saved_optim, optim, optimizer)
     if scaler is not None and "scaler" in raw:
-        scaler.load_state_dict(raw["scaler"])
+        try:
+            scaler.load_state_dict(raw["scaler"])
+        except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: the gradient scaler state is unusable ({type(e).__name__}: {e})") from None
     job = raw.get("job")
     here = {"world_size": du.get_info().world_size, "batch_size": batch_size}
     if isinstance(job, dict) and job != here:
@@ -131,5 +165,35 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         log.warning("%s was trained in %s and resumes in %s: training goes on, but does not repeat an "
                     "uninterrupted run exactly (set runtime.precision=%s for that)", path, saved_precision,
                     precision, saved_precision)
-    set_rng_state(raw["rng"])
-    return TrainState(**raw["train_state"])
+    try:
+        set_rng_state(raw["rng"])
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, IndexError, OverflowError) as e:
+        raise CheckpointError(f"{path}: its RNG state is unusable ({type(e).__name__}: {str(e)[:120]})") from None
+    return train_state
+
+
+def _checked_train_state(path: Path, value: Any) -> TrainState:
+    """The train state a checkpoint records: exactly TrainState's fields, counts whole numbers >= 0."""
+    names = set(TrainState.__dataclass_fields__)
+    if not isinstance(value, dict) or set(value) - names:
+        extra = sorted(map(str, set(value) - names))[:3] if isinstance(value, dict) else type(value).__name__
+        raise CheckpointError(f"{path}: train_state is not simplepose's ({extra})")
+    for key in ("epoch", "iter_in_epoch", "global_iter"):
+        v = value.get(key, 0)
+        if type(v) is not int or not 0 <= v < 2 ** 40:
+            raise CheckpointError(f"{path}: train_state.{key} is {str(v)[:40]}, not a count >= 0")
+    if not isinstance(value.get("history", []), list):
+        raise CheckpointError(f"{path}: train_state.history is not a list")
+    return TrainState(**value)
+
+
+def _check_optimizer_shapes(path: Path, optimizer: torch.optim.Optimizer) -> None:
+    """Every per-parameter optimiser tensor (moments, momentum) has its parameter's shape: another
+    shape would load and fail at the first step."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for name, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise CheckpointError(f"{path}: optimizer state {name!r} has shape {tuple(value.shape)} for a "
+                                          f"parameter of shape {tuple(param.shape)}")
+

@@ -19,6 +19,7 @@ import functools
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -43,6 +44,7 @@ from simplepose.engine.schedule import build_optimizer, scaled_base_lr
 from simplepose.engine.state import TrainState, load_training_checkpoint, save_training_checkpoint, seed_everything
 from simplepose.engine.stopping import STOPPED_AT_ONCE, STOPPED_BY_SIGNAL, StopSignals
 from simplepose.errors import CheckpointError, DataError
+from simplepose.model.checkpoint import read_checkpoint_file
 from simplepose.model.loss import KeypointMSELoss
 from simplepose.model.precision import Precision, resolve_precision
 
@@ -54,14 +56,51 @@ Hook = Callable[[TrainState, dict[str, Any]], None]
 
 
 def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
-          save_every_iters: int | None = None) -> TrainState:
+          save_every_iters: int | None = None, overwrite: bool = False) -> TrainState:
     """Train as configured; returns the final state. `hooks` run after every iteration.
 
     The main process holds the work dir's lock (engine/lock.py) throughout: a second training
-    in the same work dir is refused instead of mixing checkpoints and logs."""
+    in the same work dir is refused instead of mixing checkpoints and logs. A work dir holding a
+    finished or stopped run is continued only with `resume`; `overwrite` moves that run aside first."""
     is_main = not du.launched_by_torchrun() or int(os.environ["RANK"]) == 0
     with WorkDirLock(cfg.runtime.work_dir) if is_main else contextlib.nullcontext():
+        if is_main and not resume:
+            _claim_work_dir(Path(cfg.runtime.work_dir), overwrite)
         return _train(cfg, resume, hooks, save_every_iters)
+
+
+# what a run leaves in its work dir (config.yaml is rewritten by every run and not counted)
+_RUN_FILES = re.compile(r"^(latest\.pth|best\.pth|epoch_\d+\.pth|log\.jsonl|curves\.png|events\.out\.tfevents\..*)$")
+
+
+def _claim_work_dir(work_dir: Path, overwrite: bool) -> None:
+    """Refuse a fresh run in a work dir holding another (the remedies named); with overwrite move
+    that run's files into work_dir/replaced-<n>/ first."""
+    found = sorted(p for p in work_dir.iterdir() if _RUN_FILES.match(p.name)) if work_dir.is_dir() else []
+    if not found:
+        return
+    if not overwrite:
+        latest = work_dir / "latest.pth"
+        what = f"latest.pth at epoch {_epoch_of(latest)}" if latest.is_file() else found[0].name
+        raise DataError(work_dir, f"holds a training run ({what}): continue it with --resume, train into "
+                                  "another folder with --work-dir, or pass --overwrite to move that run aside")
+    n = 1
+    while (work_dir / f"replaced-{n}").exists():
+        n += 1
+    aside = work_dir / f"replaced-{n}"
+    aside.mkdir()
+    for p in found + [q for q in (work_dir / "config.yaml", work_dir / "val") if q.exists()]:
+        os.replace(p, aside / p.name)
+    log.warning("%s: moved the previous run in this work dir to %s (--overwrite)", work_dir, aside)
+
+
+def _epoch_of(checkpoint: Path) -> str:
+    """The epoch a training checkpoint records, '?' when it cannot be read."""
+    try:
+        meta = read_checkpoint_file(checkpoint)[0].get("meta", {})
+        return str(int(meta["epoch"]))
+    except Exception:  # only for the message: any unreadable file reads as '?'
+        return "?"
 
 
 def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters: int | None) -> TrainState:
@@ -89,7 +128,7 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)
     latest = work_dir / "latest.pth"
-    state = _resume(latest, model, optimizer, scaler, batch, precision, logger) if resume else TrainState()
+    state = _resume(latest, model, optimizer, scaler, batch, precision, logger, cfg.optim) if resume else TrainState()
     if resume and state.epoch >= cfg.optim.epochs and info.is_main:
         log.warning("%s: this run already finished its %d epochs: nothing to train (set optim.epochs higher, "
                     "e.g. --set optim.epochs=%d, to train on from it)", latest, cfg.optim.epochs, cfg.optim.epochs + 1)
@@ -216,11 +255,11 @@ def _load_data(cfg: Config) -> tuple[SeededDataset, list[PersonInstance]]:
 
 
 def _resume(latest: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
-            batch_size: int, precision: Precision, logger: MetricLogger) -> TrainState:
+            batch_size: int, precision: Precision, logger: MetricLogger, optim: Any = None) -> TrainState:
     """The state of latest.pth, loaded into model, optimiser and scaler; the log cut back to it."""
     if not latest.is_file():
         raise CheckpointError(f"{latest}: nothing to resume from")
-    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size, precision.name)
+    state = load_training_checkpoint(latest, model, optimizer, scaler, batch_size, precision.name, optim)
     log.info("resumed from %s at epoch %d iteration %d", latest, state.epoch + 1, state.iter_in_epoch)
     logger.drop_after(state.global_iter)
     return state

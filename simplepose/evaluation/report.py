@@ -244,13 +244,23 @@ class _Page:
                  f'{html.escape(alt)} (data: {links})</figcaption></figure>')
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: "" for None; text starting with = + - @ (a spreadsheet formula) after a quote."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    """A CSV with a header row (empty cells for None)."""
+    """A CSV with a header row, names as text (_csv_cell); UTF-8, a name that is not (a file name's
+    undecodable bytes) written back as its original bytes."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
-    path.write_text(buf.getvalue())
+    writer.writerows([[_csv_cell(v) for v in row] for row in rows])
+    path.write_bytes(buf.getvalue().encode("utf-8", "surrogateescape"))
 
 
 def _write_csvs(out: Path, r: dict[str, Any]) -> None:
@@ -555,7 +565,8 @@ def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackRe
         if clip is not None:
             shown = ("clip" + Path(clip.path).suffix.lower(), clip.caption)
             shutil.copyfile(clip.path, tmp / shown[0])
-        atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root, shown)))
+        page = _html(report, plots, title, n_gallery, root, shown).encode("utf-8", "backslashreplace")  # undecodable names
+        atomic_write(tmp / "index.html", lambda f: f.write(page), mode="wb")
         write_json(tmp / "report.json", report, indent=1)
 
     replace_folder(out, fill)       # over an earlier report only: never over a folder we did not write

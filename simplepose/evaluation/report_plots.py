@@ -160,13 +160,27 @@ def draw_plots(out: Path, r: dict[str, Any]) -> dict[str, str | None]:
     except ImportError:
         return dict.fromkeys(FIGURES)
     drawn: dict[str, str | None] = {}
-    for name, draw in FIGURES.items():
-        made = draw(plt, r)
-        drawn[name] = None
-        if made is not None:
-            fig, margins = made
-            fig.subplots_adjust(**{"left": 0.08, "right": 0.98, "top": 0.92, "bottom": 0.18, **margins})
-            fig.savefig(out / f"{name}.png", dpi=80)
-            plt.close(fig)
-            drawn[name] = f"{name}.png"
+    r = _printable(r)
+    # names are file names: '$' is text, not maths
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        for name, draw in FIGURES.items():
+            made = draw(plt, r)
+            drawn[name] = None
+            if made is not None:
+                fig, margins = made
+                fig.subplots_adjust(**{"left": 0.08, "right": 0.98, "top": 0.92, "bottom": 0.18, **margins})
+                fig.savefig(out / f"{name}.png", dpi=80)
+                plt.close(fig)
+                drawn[name] = f"{name}.png"
     return drawn
+
+
+def _printable(obj: Any) -> Any:
+    """obj with every string's lone surrogates (a file name's undecodable bytes) written as \\u.... text."""
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {k: _printable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_printable(v) for v in obj)
+    return obj

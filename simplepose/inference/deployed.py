@@ -24,7 +24,7 @@ from torch import nn
 
 from simplepose.data.keypoints import SCHEMAS
 from simplepose.errors import CheckpointError, SimplePoseError
-from simplepose.inference.export import onnx_session
+from simplepose.inference.export import check_external_data, onnx_session
 from simplepose.model.settings import MAX_INPUT_SIDE
 
 INPUT_SIZE_KEY = "simplepose.input_size"
@@ -161,6 +161,7 @@ class DeployedModel(nn.Module):
         """Open the file in `runtime` (CPU), read its settings through it (read_export_info) and compile it."""
         super().__init__()
         self.path = Path(path)
+        check_external_data(self.path)      # OpenVINO reads external data too
         self.runtime = available_runtime(runtime)
         threads = num_threads or torch.get_num_threads()
         handle = _open(self.path, self.runtime, threads)

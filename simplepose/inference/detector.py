@@ -32,7 +32,7 @@ import numpy as np
 
 from simplepose.data.geometry import box_nms
 from simplepose.download import local_path
-from simplepose.errors import DataError
+from simplepose.errors import DataError, SimplePoseError
 from simplepose.inference.export import onnx_session
 from simplepose.model.settings import MAX_INPUT_SIDE
 
@@ -93,6 +93,8 @@ class OnnxPersonDetector:
             self.session = onnx_session(path, num_threads)
         except ImportError:
             raise DataError(path, "ONNX detectors need onnxruntime: pip install onnxruntime") from None
+        except SimplePoseError:
+            raise
         except Exception as e:  # onnxruntime raises its own types for unreadable models
             raise DataError(path, f"not a loadable ONNX model ({type(e).__name__}: {e})") from None
         self.source = str(path)

@@ -32,9 +32,9 @@ from torch import nn
 
 from simplepose.data import geometry
 from simplepose.data.image import read_image
-from simplepose.data.keypoints import KeypointSchema, get_schema
+from simplepose.data.keypoints import SCHEMAS, KeypointSchema, get_schema
 from simplepose.data.transforms import crop_persons, normalise_crops
-from simplepose.errors import DataError
+from simplepose.errors import CheckpointError, DataError
 from simplepose.inference.deployed import DeployedModel
 from simplepose.inference.export import OnnxRuntimeModel
 from simplepose.inference.topdown import TopDownPredictor
@@ -251,8 +251,9 @@ def schema_from_meta(meta: dict, num_keypoints: int, source: str = "<checkpoint>
         log.warning("%s: the checkpoint names no keypoint set; assuming PoseTrack18's (flip pairs, drawing)",
                     source)
         return get_schema("posetrack18")
-    raise ValueError(f"{source}: {num_keypoints} keypoints and no known dataset in its metadata; "
-                     "pass schema= explicitly")
+    known = ", ".join(sorted({f"{n} ({get_schema(n).num_keypoints})" for n in SCHEMAS}))
+    raise CheckpointError(f"{source}: predicts {num_keypoints} keypoints, and no keypoint set simplepose knows fits "
+                          f"(known: {known}); from Python pass schema= explicitly")
 
 
 def _boxes_to_xyxy(boxes: np.ndarray, bbox_format: str, source: object) -> np.ndarray:

@@ -20,6 +20,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from torch import nn
 
 from simplepose.data.codec import heatmap_maximum
 from simplepose.errors import SimplePoseError
-from simplepose.io import atomic_write
+from simplepose.io import atomic_write, remove_stale_temp_files, temp_folder_beside
 from simplepose.model.fusion import fold_batchnorm, prepare_in_precision
 from simplepose.model.precision import resolve_precision
 
@@ -62,8 +63,56 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: tuple[int
     return atomic_write(path, lambda f: f.write(data), mode="wb")
 
 
+def check_external_data(path: str | os.PathLike) -> None:
+    """SimplePoseError unless every tensor's external data (a file the model names) lies inside the
+    model's folder: an absolute location, `..` or a symlink leading out is refused, whatever the
+    runtime would do with it."""
+    try:
+        import onnx  # optional (the `export` extra)
+    except ImportError:
+        # a deployment without onnx: onnxruntime >= 1.32 (the `deploy` extra's floor) refuses such
+        # locations itself; OpenVINO without onnx is not checked (docs/reliability.md says so)
+        log.debug("%s: onnx is not installed: external data locations are left to the runtime", path)
+        return
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise SimplePoseError(f"{path}: no such file") from None
+    except Exception as e:  # onnx's parse errors derive from Exception only
+        raise SimplePoseError(f"{path}: not an ONNX model: {e}") from None
+    folder = Path(path).resolve().parent
+    for tensor in _tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (folder / location).resolve()
+        if not location or os.path.isabs(location) or (target != folder and folder not in target.parents):
+            raise SimplePoseError(f"{path}: tensor {tensor.name[:60]!r} keeps its data in {location[:80]!r}, outside "
+                                  "the model's folder: refused")
+
+
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every TensorProto of a graph: initializers, sparse ones, node attributes, and subgraphs'."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
 def onnx_session(model: str | os.PathLike | bytes, num_threads: int | None = None):
-    """An onnxruntime CPU InferenceSession (from a file or ONNX bytes) with all graph optimisations."""
+    """An onnxruntime CPU InferenceSession (from a file or ONNX bytes) with all graph optimisations;
+    a file's external data must lie in its folder (check_external_data)."""
+    if not isinstance(model, bytes):
+        check_external_data(model)
     import onnxruntime as ort  # optional (the `export` extra): needed only when ONNX Runtime runs
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -162,7 +211,8 @@ def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple
                     metadata: dict[str, str] | None = None) -> tuple[Path, float | None]:
     """Export, compare with PyTorch (in `precision`) in memory, and write the file (with `metadata`
     in its metadata_props) only if it passed (tolerance None: no comparison). Returns (path, max
-    difference or None)."""
+    difference or None). Temporary files of earlier exports killed in that folder are removed first."""
+    remove_stale_temp_files(Path(path).parent)
     require_export_packages(path, verify=tolerance is not None)
     data = _exported(model, path, input_size, opset)
     diff = None
@@ -196,9 +246,12 @@ def _check_crops(crops: np.ndarray, what: str) -> np.ndarray:
     return crops
 
 
-def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes:
+def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8,
+                  beside: str | os.PathLike | None = None) -> bytes:
     """The float32 ONNX model `data` (onnx_bytes) statically quantised to int8 (QDQ, module docstring),
-    activation ranges from calibration (N, 3, H, W) normalised crops fed `batch` at a time."""
+    activation ranges from calibration (N, 3, H, W) normalised crops fed `batch` at a time. Its files
+    (and onnxruntime's own temporary ones) go to a temporary folder beside `beside` (the output file;
+    default: the system's temporary folder), removed after, or by the next export after a kill."""
     q = _quantization_api()
     calibration = _check_crops(calibration, "calibration crops")
     feeds = iter([{"input": calibration[i:i + batch]} for i in range(0, len(calibration), batch)])
@@ -208,13 +261,15 @@ def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes
             """The next calibration batch, or None when all were fed."""
             return next(feeds, None)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    folder = temp_folder_beside(beside) if beside is not None else tempfile.TemporaryDirectory()
+    with folder as tmp:
         src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(data)
         # it logs advice (shape-inference pre-processing) on the root logger that changes nothing here
         root = logging.getLogger()
-        was = root.disabled
+        was, system_temp = root.disabled, tempfile.tempdir
         root.disabled = True
+        tempfile.tempdir = str(tmp)     # onnxruntime's calibration writes its own temporary folder
         try:
             q.quantize_static(str(src), str(dst), Crops(), quant_format=q.QuantFormat.QDQ,
                               activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
@@ -222,7 +277,7 @@ def quantize_int8(data: bytes, calibration: np.ndarray, batch: int = 8) -> bytes
         except Exception as e:  # onnx's and onnxruntime's errors derive from Exception only
             raise SimplePoseError(f"int8 quantisation failed: {e}") from None
         finally:
-            root.disabled = was
+            root.disabled, tempfile.tempdir = was, system_temp
         return dst.read_bytes()
 
 
@@ -251,9 +306,10 @@ def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration:
     """Export, quantise to int8 on the calibration crops, measure int8_agreement on the held-out
     check crops, and write the file (with `metadata`) only if it is >= min_agreement. Returns
     (path, agreement)."""
+    remove_stale_temp_files(Path(path).parent)
     require_export_packages(path)
     data = _exported(model, path, input_size, opset)
-    int8 = quantize_int8(data, calibration)
+    int8 = quantize_int8(data, calibration, beside=path)
     agreement = int8_agreement(data, int8, check)
     if not agreement >= min_agreement:
         raise SimplePoseError(f"{path}: only {agreement:.1%} of the confident joints of the held-out crops decode "

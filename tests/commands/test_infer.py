@@ -65,3 +65,17 @@ def test_infer_on_a_folder_of_videos_under_torchrun_writes_the_one_process_files
     assert len([p for p in files if p.parts[1] == "overlays"]) == 7                 # every frame of every video
     lines = (tmp_path / "one" / "a" / "tracks.jsonl").read_text().splitlines()
     assert [json.loads(ln)["sequence"] for ln in lines] == ["a"] * 3
+
+
+
+def test_infer_with_a_checkpoint_of_unknown_keypoints_is_one_line(tmp_path: Path, capsys) -> None:
+    """A 5-keypoint checkpoint naming no keypoint set: one error line naming the counts, exit 2."""
+    import cv2
+    import numpy as np
+
+    from simplepose.model.pose_model import SimpleBaseline
+    torch.save({"state_dict": SimpleBaseline(18, 5, deconv_channels=16).state_dict()}, tmp_path / "k5.pth")
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((64, 48, 3), np.uint8))
+    assert main(["infer", str(tmp_path / "k5.pth"), str(tmp_path / "a.png"), "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "k5.pth: predicts 5 keypoints, and no keypoint set simplepose knows fits" in err[0]

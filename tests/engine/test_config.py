@@ -152,3 +152,15 @@ def test_former_amp_flag_is_read_as_precision(amp, precision, expected):
 def test_amp_false_contradicting_precision_is_refused():
     with pytest.raises(ConfigError, match="runtime.amp is false but runtime.precision is 'bf16'"):
         config_from_dict({"runtime": {"amp": False, "precision": "bf16"}})
+
+
+def test_a_head_of_other_keypoints_than_the_dataset_is_refused() -> None:
+    """model.num_keypoints=5 on PoseTrack18 (17): refused when the config is read, not mid-training."""
+    import pytest as _pytest
+
+    from simplepose.engine.config import apply_overrides, load_config
+    from simplepose.errors import ConfigError
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "synthetic_tiny.yaml")
+    with _pytest.raises(ConfigError, match=r"model\.num_keypoints must be 17 \(the keypoints of data\.dataset "
+                                           r"posetrack18\), got 5"):
+        apply_overrides(cfg, ["model.num_keypoints=5"])

@@ -10,7 +10,7 @@ from simplepose.engine.metrics_log import read_log
 from simplepose.engine.state import TrainState
 from simplepose.engine.stopping import StopTraining
 from simplepose.engine.train import train
-from simplepose.errors import CheckpointError
+from simplepose.errors import CheckpointError, DataError
 from tests.engine.conftest import tiny_config
 
 
@@ -136,3 +136,76 @@ def test_tiny_model_learns(synth_root, tmp_path):
     assert (tmp_path / "learn" / "best.pth").is_file()
     vals = [r for r in read_log(tmp_path / "learn" / "log.jsonl") if r["mode"] == "val"]
     assert vals and vals[-1]["Total AP"] == pytest.approx(final["Total AP"])
+
+
+def test_a_second_training_into_a_run_is_refused_unless_resumed_or_overwritten(synth_root, tmp_path, caplog):
+    """A finished run's work dir: a fresh `train` there is refused with the remedies and changes
+    nothing; with overwrite the old run is moved aside whole and the new one starts from epoch 1."""
+    work = tmp_path / "w"
+    train(tiny_config(synth_root, work, "optim.epochs=2", "runtime.max_iters_per_epoch=1"))
+    def files(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    before = files(work)
+    again = tiny_config(synth_root, work, "optim.epochs=1", "runtime.max_iters_per_epoch=1")
+    with pytest.raises(DataError, match=r"w: holds a training run \(latest\.pth at epoch 2\): continue it with "
+                                        r"--resume, .*--work-dir.*--overwrite"):
+        train(again)
+    assert files(work) == before
+    train(again, overwrite=True)
+    aside = work / "replaced-1"
+    assert files(aside) == before
+    assert _raw(work / "latest.pth")["meta"]["epoch"] == 1
+    assert "moved the previous run in" in caplog.text
+
+
+def test_an_empty_work_dir_setting_is_refused(synth_root, tmp_path):
+    """runtime.work_dir= (empty) would write into the current folder: refused when the config is read."""
+    from simplepose.errors import ConfigError
+    with pytest.raises(ConfigError, match="runtime.work_dir must not be empty"):
+        tiny_config(synth_root, tmp_path, "runtime.work_dir=")
+
+
+def test_a_changed_learning_rate_on_resume_is_named_and_the_current_one_wins(synth_root, tmp_path, caplog):
+    """Trained at lr 0.001 (no warm-up, no milestones, no scaling), resumed at 0.002: a warning names the
+    change, and every iteration after the resume point runs (and logs) lr 0.002."""
+    common = ("runtime.max_iters_per_epoch=2", "optim.warmup_iters=0", "optim.milestones=[]",
+              "optim.auto_scale_lr=false")
+    train(tiny_config(synth_root, tmp_path / "w", "optim.epochs=1", "optim.lr=0.001", *common))
+    train(tiny_config(synth_root, tmp_path / "w", "optim.epochs=2", "optim.lr=0.002", *common), resume=True)
+    assert "optim.lr 0.001 -> 0.002; the current values apply from here on" in caplog.text
+    lrs = {r["step"]: r["lr"] for r in read_log(tmp_path / "w" / "log.jsonl") if r["mode"] == "train"}
+    assert lrs == {1: 0.001, 2: 0.001, 3: 0.002, 4: 0.002}
+
+
+def _hostile(raw: dict, kind: str) -> dict:
+    """A training checkpoint with one part made hostile (the digest note dropped, as an editor would)."""
+    raw["meta"].pop("simplepose_digest", None)
+    if kind == "train_state_list":
+        raw["train_state"] = [1, 2, 3]
+    elif kind == "train_state_keys":
+        raw["train_state"] = {**raw["train_state"], "epoch": -5, "evil": 1}
+    elif kind == "rng":
+        raw["rng"] = {"python": "x", "numpy": 3, "torch": torch.zeros(2)}
+    elif kind == "optimizer_shapes":
+        for value in raw["optimizer"]["state"].values():
+            value["exp_avg"] = torch.zeros(7)
+    elif kind == "config_list":
+        raw["config"] = [1, 2]
+    elif kind == "no_state_dict":
+        del raw["state_dict"]
+    elif kind == "meta_list":
+        raw["meta"] = [1]
+    return raw
+
+
+@pytest.mark.parametrize("kind", ["train_state_list", "train_state_keys", "rng", "optimizer_shapes", "config_list",
+                                  "no_state_dict", "meta_list"])
+def test_a_hostile_latest_checkpoint_on_resume_is_one_error(synth_root, tmp_path, kind):
+    """latest.pth edited to hold odd train state, RNG state, optimiser state shapes, config, meta or no
+    weights: --resume stops with a CheckpointError naming the file and the part, before any step."""
+    work = tmp_path / "w"
+    cfg = tiny_config(synth_root, work, "optim.epochs=2", "runtime.max_iters_per_epoch=1")
+    train(tiny_config(synth_root, work, "optim.epochs=1", "runtime.max_iters_per_epoch=1"))
+    torch.save(_hostile(_raw(work / "latest.pth"), kind), work / "latest.pth")
+    with pytest.raises(CheckpointError, match=r"latest\.pth: "):
+        train(cfg, resume=True)

@@ -246,3 +246,28 @@ def test_the_tracking_clip_plays_from_disk_in_chromium(report: tuple[Path, Path]
     if not can_write("avc1", ".mp4"):         # pip's OpenCV: .mp4 is MPEG-4 Part 2
         index = write_report(tmp_path / "mp4", data, evaluate_data(data), clip=Clip(_clip(tmp_path / "c.mp4"), "x"))
         assert _plays_in_chromium(index, tmp_path).startswith("error")
+
+def test_names_with_dollars_undecodable_bytes_and_formula_signs(tmp_path: Path) -> None:
+    """Sequence names with two '$' (matplotlib maths), bytes that are not UTF-8 (a folder name as the
+    disk holds it) and a leading '=' or '@', and a --compare name with '$': the report is written; the
+    CSV cells hold the names as text (a leading quote before = + - @) and the raw bytes of the name."""
+    import csv
+    import os
+    names = {"000001_mpii_test": "=1+2", "000002_bonn_test": "run_$1_$2", "000003_mpii_test": "@SUM(A1)",
+             "000004_mpii_test": os.fsdecode(b"seq\xff\xfe")}
+    for gt_or_pred in ("gt", "pred0"):
+        for plain, odd in names.items():
+            rng = np.random.default_rng(0)
+            frames = [[{"xy": pose(300.0) + (rng.normal(0, 1, (17, 2)) if gt_or_pred == "pred0" else 0),
+                        "track": 0, **({"score": 0.8} if gt_or_pred == "pred0" else {})}] for _ in range(3)]
+            write_video(tmp_path / gt_or_pred, frames, plain)
+            os.rename(tmp_path / gt_or_pred / f"{plain}.json", tmp_path / gt_or_pred / f"{odd}.json")
+    data = load_eval_data(tmp_path / "gt", tmp_path / "pred0")
+    index = write_report(tmp_path / "out", data, evaluate_data(data), evaluate_tracking(data),
+                         Compared("$\\foo$ run", data, evaluate_data(data), evaluate_tracking(data)))
+    assert index.is_file() and (tmp_path / "out" / "ap_per_joint.png").is_file()
+    raw = (tmp_path / "out" / "per_sequence.csv").read_bytes()
+    assert b"seq\xff\xfe" in raw
+    rows = list(csv.reader(raw.decode("utf-8", "surrogateescape").splitlines()))
+    videos = {row[0] for row in rows[1:]}
+    assert {"'=1+2", "'@SUM(A1)", "run_$1_$2", os.fsdecode(b"seq\xff\xfe")} <= videos

@@ -216,3 +216,36 @@ def test_export_without_onnx_names_the_extra(tmp_path: Path) -> None:
     assert done.returncode == 2 and len(err) == 1, done.stderr[-2000:]
     assert err[0].startswith(f"simplepose export: error: {out}: ONNX export needs the onnx package") and err[0].endswith("pip install 'simplepose[export]'")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("location", ["../outside.bin", "/etc/hostname", "link/weights.bin"])
+def test_external_data_outside_the_models_folder_is_refused(exported: Path, tmp_path: Path, location: str) -> None:
+    """A tensor whose external data lies outside the model's folder (.., an absolute path, a symlinked
+    folder leading out): refused by name for exported models and detectors alike, before a runtime reads it."""
+    from onnx import external_data_helper
+
+    from simplepose.inference.detector import OnnxPersonDetector
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "link").symlink_to(tmp_path / "elsewhere")
+    model = onnx.load(str(exported))
+    tensor = max(model.graph.initializer, key=lambda t: len(t.raw_data))
+    external_data_helper.set_external_data(tensor, location=location)
+    tensor.ClearField("raw_data")
+    path = folder / "m.onnx"
+    onnx.save(model, str(path))
+    for open_it in (lambda: PoseEstimator.from_onnx(path, runtime="onnxruntime"), lambda: OnnxPersonDetector(path)):
+        with pytest.raises(SimplePoseError, match=rf"m\.onnx: tensor '.*' keeps its data in '{location}', outside "
+                                                  "the model's folder"):
+            open_it()
+
+
+def test_external_data_inside_the_models_folder_is_read(exported: Path, tmp_path: Path) -> None:
+    """The same model saved with its weights in a file beside it (onnx's external data) runs as before."""
+    model = onnx.load(str(exported))
+    path = tmp_path / "m.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="m.weights", size_threshold=0)
+    assert (tmp_path / "m.weights").is_file()
+    est = PoseEstimator.from_onnx(path, runtime="onnxruntime")
+    assert est.predict(_image(), BOXES).shape == (2, 17, 3)

@@ -140,3 +140,27 @@ def test_export_int8_refusals_write_nothing(synthetic_root: Path, tmp_path: Path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "only 50.0% of the confident joints" in err[0] and "nothing written" in err[0]
     assert not out.exists()
+
+
+def test_export_int8_keeps_its_temporary_files_beside_the_output(synthetic_root: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing goes to the system's temporary folder (onnxruntime's calibration files included), and
+    what a killed export left beside its output (a dead pid's temp file and temp folder) is removed."""
+    import tempfile
+
+    from simplepose.io import _host_tag
+    system_temp = tmp_path / "system_temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    stale_file = out_dir / f".m_int8.onnx.{_host_tag()}-99999999-abcdefgh.tmp"
+    stale_folder = out_dir / f".m_int8.onnx.{_host_tag()}-99999999-ijklmnop.tmp"
+    stale_file.write_bytes(b"half an onnx file")
+    (stale_folder / "ort.quant.x").mkdir(parents=True)
+    ckpt = save_checkpoint(tmp_path / "m.pth", _model())
+    assert _export_cli(str(ckpt), str(out_dir / "m_int8.onnx"), "--input-size", "64", "96", "--int8", "--calibrate",
+                       str(REPO / "configs" / "synthetic_demo.yaml"), "--set", f"data.data_root={synthetic_root}",
+                       "--calibration-count", "4", "--min-agreement", "0") == 0
+    assert list(system_temp.iterdir()) == []
+    assert [p.name for p in out_dir.iterdir()] == ["m_int8.onnx"]
