@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-videos", type=int, default=6, help="synthetic validation sequences")
     parser.add_argument("--frames", type=int, default=30, help="frames per sequence")
     parser.add_argument("--seed", type=int, default=0, help="data and training seed")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: the cores not busy with other processes, re-checked while training)")
     parser.add_argument("--overlays", type=int, default=8, help="validation frames to draw")
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override the demo's training config, e.g. --set optim.epochs=2")
@@ -56,8 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Synthesise, train, evaluate, draw; prints the PoseTrack18 table and the time taken."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
-    import torch
-
     from simplepose.data.keypoints import get_schema
     from simplepose.engine.config import apply_overrides
     from simplepose.engine.data import load_instances
@@ -69,18 +68,20 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.model.checkpoint import load_model
     from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.threads import set_threads
     from simplepose.visualize import save_prediction_overlays
 
     start = time.perf_counter()
     out = Path(args.out_dir)
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    threads = set_threads(args.threads)     # --threads pins it; else the cores this process gets now
     print(f"[1/5] synthesising a PoseTrack18-layout dataset in {out / 'data'}")
     generate_posetrack_dataset(out / "data", videos={"train": args.train_videos, "val": args.val_videos},
                                frames=args.frames, seed=args.seed)
     cfg = demo_config(str(out / "data"), str(out / "work"))
-    cfg = apply_overrides(cfg, [f"runtime.seed={args.seed}", *args.overrides])
+    pinned = [f"runtime.threads={args.threads}"] if args.threads else []
+    cfg = apply_overrides(cfg, [f"runtime.seed={args.seed}", *pinned, *args.overrides])
     print(f"[2/5] training SimpleBaseline ResNet-{cfg.model.depth} at {cfg.data.input_size[1]}x"
-          f"{cfg.data.input_size[0]} for {cfg.optim.epochs} epochs on {torch.get_num_threads()} CPU thread(s)")
+          f"{cfg.data.input_size[0]} for {cfg.optim.epochs} epochs on {threads} CPU thread(s)")
     train_start = time.perf_counter()
     state = train(cfg)
     train_time = time.perf_counter() - train_start

@@ -59,8 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Track, write the prediction files, print the pose and tracking tables."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
-    import torch
-
     from simplepose.engine.config import load_config
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
@@ -68,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
     from simplepose.inference.estimator import PoseEstimator
+    from simplepose.threads import set_threads
     from simplepose.tracking.detector import OnnxPersonDetector
     from simplepose.io import write_json
 
     if args.detector and args.bbox_file:
         raise ConfigError(None, "give --bbox-file or --detector, not both")
     cfg = load_config(args.config, [*args.overrides, *tracking_overrides(args)])  # the flags win
-    if cfg.runtime.threads:
-        torch.set_num_threads(cfg.runtime.threads)
+    set_threads(cfg.runtime.threads)        # runtime.threads pins it; else the cores this process gets now
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
                                               flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
                                               device=resolve_device(args.device or cfg.runtime.device),
