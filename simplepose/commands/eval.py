@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.evaluation.eval_data import load_eval_data
     from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
-    from simplepose.evaluation.report import Compared, find_images_root, write_report
+    from simplepose.evaluation.report import Compared, find_images_root, short_label, write_report
 
     if (args.compare or args.images) and not args.report:
         raise ConfigError(None, "--compare and --images need --report DIR")
@@ -73,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
         compare = None
         if args.compare:
             other = load_eval_data(args.gt_dir, args.compare, progress=args.progress)
-            compare = Compared(args.compare, other, evaluate_data(other),
+            compare = Compared(short_label(args.compare, args.pred_dir), other, evaluate_data(other),
                                evaluate_tracking(other) if args.tracking else None)
         images = args.images or find_images_root(args.gt_dir, data.file_names)
         index = write_report(args.report, data, result, tracking, compare, images,
-                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir)})
+                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir),
+                                    **({"compare": str(args.compare)} if args.compare else {})})
         log.info("report in %.2f s", time.perf_counter() - t0)
         print(f"report: {index}")
     return 0

@@ -46,6 +46,17 @@ GALLERY_FRAMES = 8
 CURVE_POINTS = 200         # samples per precision-recall curve in the CSV and the plot
 
 
+def short_label(path: str | os.PathLike, this: str | os.PathLike) -> str:
+    """The fewest trailing parts of `path` that tell it from `this` (a legend and table label, not a
+    page-wide absolute path): 'run2' for runs/run2 beside runs/run1, 'b/predictions' for a/b/predictions
+    beside a/c/predictions."""
+    parts, other = Path(os.path.abspath(path)).parts, Path(os.path.abspath(this)).parts
+    for n in range(1, len(parts) + 1):
+        if parts[-n:] != other[-n:]:
+            return "/".join(parts[-n:])
+    return "/".join(parts[-1:])
+
+
 @dataclass
 class Compared:
     """A second prediction folder evaluated against the same GT."""
@@ -174,9 +185,10 @@ def build_report_data(data: EvalData, result: PoseTrackResult, tracking: Trackin
 
 
 def format_value(value: Any) -> str:
-    """How the page prints a JSON number: integers as they are, others with one decimal, None as 'nan'."""
+    """How the page prints a JSON number: integers as they are, others with one decimal, None (not
+    defined: NaN in the evaluator) as '-'."""
     if value is None:
-        return "nan"
+        return "-"
     if isinstance(value, (bool, np.bool_)):
         return str(value)
     if isinstance(value, (int, np.integer)):
@@ -192,6 +204,11 @@ def lookup(report: dict[str, Any], path: str) -> Any:
     return node
 
 
+# why the evaluator gives no number (NaN in its JSON, '-' on the page)
+UNDEFINED_WHY = ("not defined: no ground-truth joints of this kind (AP, recall), no predicted joints (precision), "
+                 "or, for MOTA, fewer than two labelled frames in the sequence (poseval leaves out its last frame)")
+
+
 class _Page:
     """HTML fragments whose numbers are read from the report JSON by path."""
 
@@ -199,10 +216,16 @@ class _Page:
         """A page over one report's data."""
         self.report = report
         self.parts: list[str] = []
+        self.undefined = 0          # numbers shown as '-'
 
     def num(self, path: str, tag: str = "td") -> str:
-        """One number as <tag data-src=path>."""
-        return f'<{tag} data-src="{html.escape(path)}">{format_value(lookup(self.report, path))}</{tag}>'
+        """One number as <tag data-src=path>; an undefined one as '-' saying why on hover."""
+        value = lookup(self.report, path)
+        why = ""
+        if value is None:
+            self.undefined += 1
+            why = f' title="{html.escape(UNDEFINED_WHY)}"'
+        return f'<{tag} data-src="{html.escape(path)}"{why}>{format_value(value)}</{tag}>'
 
     def add(self, *fragments: str) -> None:
         """Append raw HTML (the fragments as one piece)."""
@@ -462,6 +485,8 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
     _gallery_section(pg, r, n_gallery, images_root)
     if clip is not None:
         _clip_section(pg, *clip)
+    if pg.undefined:
+        pg.add(f'<p class="note">- : {html.escape(UNDEFINED_WHY)}.</p>')
     pg.add("</body></html>")
     return "\n".join(pg.parts)
 

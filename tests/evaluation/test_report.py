@@ -96,6 +96,22 @@ def test_every_number_on_the_page_is_the_reports(report: tuple[Path, Path]) -> N
     assert parser.stray == []
 
 
+def test_undefined_numbers_show_as_a_dash_and_say_why(tmp_path: Path) -> None:
+    """A one-frame sequence has no MOTA (poseval leaves out each sequence's last frame): '-' with the reason."""
+    from simplepose.evaluation.report import UNDEFINED_WHY
+
+    xy = pose(300)
+    write_video(tmp_path / "gt", [[{"xy": xy, "track": 0}]], "000003_mpii_test")
+    write_video(tmp_path / "pred", [[{"xy": xy, "track": 0, "score": 0.9}]], "000003_mpii_test")
+    data = load_eval_data(tmp_path / "gt", tmp_path / "pred")
+    page = write_report(tmp_path / "out", data, evaluate_data(data), evaluate_tracking(data)).read_text()
+    assert not re.search(r">\s*nan\s*<", page)
+    dashes = re.findall(r'<td data-src="([^"]+)" title="([^"]+)">-</td>', page)
+    assert dashes and all(path.startswith(("evaluation.tracking.", "per_sequence.")) for path, _ in dashes), dashes
+    assert {why for _, why in dashes} == {UNDEFINED_WHY}
+    assert f"- : {UNDEFINED_WHY}." in page
+
+
 def test_report_json_holds_the_evaluators_numbers(report: tuple[Path, Path]) -> None:
     root, index = report
     data = read_json(index.parent / "report.json")
