@@ -304,7 +304,12 @@ def _pose17(xy: np.ndarray, has: np.ndarray) -> np.ndarray:
 
 def _draw_gallery(out: Path, r: dict[str, Any], data: EvalData, joint_cls: np.ndarray,
                   images_root: Path | None) -> int:
-    """GT | prediction side by side for the worst frames (wrong joints ringed red); images written."""
+    """GT | prediction side by side for the worst frames (wrong joints ringed red); images written.
+    Every worst frame gets its predicted joints' error classes counted (`wrong_joints`, for the captions)."""
+    for w in r["worst_frames"]:
+        cls = joint_cls[data.pred.frame == w["frame"]].ravel()
+        w["wrong_joints"] = {name: int((cls == c).sum()) for c, name in enumerate(CLASSES)
+                             if c != GOOD and (cls == c).any()}
     if images_root is None:
         return 0
     schema = get_schema("posetrack18")
@@ -338,7 +343,7 @@ summary{cursor:pointer;color:#3b6fb6;margin:4px 0}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 td.name,th:first-child{text-align:left}th{background:#f0f3f7}img,video{max-width:100%}
 .note{color:#555;font-size:90%}figure{margin:8px 0 20px}figcaption{font-size:85%;color:#555}
-.gallery img{width:49%;margin:3px 0}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
+.gallery figure{display:inline-block;width:49%;margin:3px 0;vertical-align:top}.gallery img{width:100%}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
 
 
 def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
@@ -443,9 +448,10 @@ def _gallery_section(pg: _Page, r: dict[str, Any], n_gallery: int, images_root: 
               for i, w in enumerate(r["worst_frames"])])
     if n_gallery:
         pg.add('<div class="gallery">')
-        for w in r["worst_frames"]:
+        for i, w in enumerate(r["worst_frames"]):
             if "image" in w:
-                pg.add(f'<img src="{w["image"]}" alt="{html.escape(w["file_name"] or "")}">')
+                pg.add(f'<figure><img src="{w["image"]}" alt="{html.escape(w["file_name"] or "")}">'
+                       f'<figcaption>{_worst_frame_caption(pg, i, w)}</figcaption></figure>')
         pg.add("</div>")
     else:
         reason = "images not found" if images_root is None else "none of the frames' images found"
@@ -465,6 +471,16 @@ def _clip_section(pg: _Page, name: str, caption: str) -> None:
     kind = "video/webm" if name.endswith(".webm") else "video/mp4"
     pg.add(f'<h2>Tracking clip</h2><figure><video controls muted loop preload="auto"><source src="{name}" '
            f'type="{kind}"></video><figcaption class="name">{html.escape(caption)}</figcaption></figure>')
+
+
+def _worst_frame_caption(pg: _Page, i: int, w: dict[str, Any]) -> str:
+    """Sequence, frame and what went wrong: recall, precision and the wrong joints by error class."""
+    where = f'<span class="name">{html.escape(w["video"])}, {html.escape(w["file_name"] or "")}</span>'
+    wrong = ", ".join(f'{pg.num(f"worst_frames.{i}.wrong_joints.{name}", "span")} {name.replace("_", " ")}'
+                      for name in w.get("wrong_joints", {}))
+    return (f"{where}: recall {pg.num(f'worst_frames.{i}.recall', 'span')}%, precision "
+            f"{pg.num(f'worst_frames.{i}.precision', 'span')}% of "
+            f"{pg.num(f'worst_frames.{i}.gt_joints', 'span')} GT joints; wrong joints: {wrong or 'none'}")
 
 
 def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
