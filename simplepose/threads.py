@@ -26,7 +26,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SAMPLES = 20                # procs_running readings per estimate
-SAMPLE_INTERVAL_S = 0.005   # between readings: 0.1 s per estimate
+SAMPLE_INTERVAL_S = 0.002   # between readings: 0.04 s per estimate (0.2% of RECHECK_S)
 RECHECK_S = 20.0            # ThreadGovernor: seconds between estimates
 
 

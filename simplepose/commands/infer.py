@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine.distributed import resolve_device
     from simplepose.engine.infer import (InferenceOutputs, estimate_frames, track_frames, tracking_config)
     from simplepose.inference.boxes import BoxProvider
+    from simplepose.threads import set_threads
     from simplepose.inference.video import VideoFrames, VideoWriter, open_frames
     from simplepose.tracking.detector import OnnxPersonDetector
     from simplepose.tracking.flowtrack import FlowTracker
@@ -136,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.track and (flags or args.overrides):
         raise DataError(None, "--similarity, --no-propagate, --det-every, --max-age, --smooth and --set need --track")
     device = resolve_device(args.device, source="--device", key=None)
+    if device.type == "cpu":
+        set_threads()       # the cores not busy with other processes (simplepose/threads.py)
     if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
         raise DataError(None, "--input-size must be two positive multiples of 32 (W H), got "
                               f"{args.input_size[0]} {args.input_size[1]}")
