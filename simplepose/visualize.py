@@ -17,6 +17,7 @@ from simplepose.io import atomic_write
 SHIFT = 4
 _ONE = 1 << SHIFT
 _NO_TRACK_COLOUR = (200, 200, 200)
+LABEL_HEIGHT = 0.03   # track-id digits, as a share of the frame's larger side
 
 
 def fixed_point(xy: Sequence[float] | np.ndarray) -> tuple[int, int]:
@@ -109,8 +110,10 @@ def draw_poses(
             valid = kps[i, ok[i], :2]
             anchor = (valid[:, 0].min(), valid[:, 1].min() - 2 * r)
         if track_ids is not None and track_ids[i] is not None and anchor is not None:
-            scale = max(0.35, size / 1400)
-            org = (int(round(anchor[0])), max(10, int(round(anchor[1])) - 3))
+            # digits LABEL_HEIGHT of the frame's larger side tall (at least 10 px): legible at any frame size
+            px = max(10, int(round(LABEL_HEIGHT * size)))
+            scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, px, th)
+            org = (int(round(anchor[0])), max(px, int(round(anchor[1])) - th - 2))
             cv2.putText(out, str(int(track_ids[i])), org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
                         th + 2, cv2.LINE_AA)
             cv2.putText(out, str(int(track_ids[i])), org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, th,

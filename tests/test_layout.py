@@ -3,7 +3,7 @@
 Floors, bottom to top (a module may import its own floor and the floors below it):
 
     0 errors
-    1 io, download, folders, allocator, timing
+    1 io, download, folders, allocator, timing, threads
     2 data
     3 model
     4 inference, evaluation, visualize
@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "simplepose"
 
 FLOORS: dict[str, int] = {
     "errors": 0,
-    "io": 1, "download": 1, "folders": 1, "allocator": 1, "timing": 1,
+    "io": 1, "download": 1, "folders": 1, "allocator": 1, "timing": 1, "threads": 1,
     "data": 2,
     "model": 3,
     "inference": 4, "evaluation": 4, "visualize": 4,

@@ -125,3 +125,21 @@ def test_save_image_and_overlay_round_trip(tmp_path):
     p2 = vis.save_overlay(tmp_path / "over.png", img, _person(), POSETRACK18, track_ids=[3])
     np.testing.assert_array_equal(cv2.imread(str(p2)), vis.draw_poses(img, _person(), POSETRACK18, track_ids=[3]))
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _label_height(width: int, height: int) -> int:
+    """Rows the track-id label of one boxed person takes above its box (a black frame, id 7)."""
+    from simplepose.data.keypoints import get_schema
+    image = np.zeros((height, width, 3), np.uint8)
+    drawn = vis.draw_poses(image, np.zeros((1, 17, 3)), get_schema("posetrack18"), track_ids=[7],
+                       boxes_xywh=np.array([[width * 0.3, height * 0.3, width * 0.3, height * 0.5]]))
+    above = drawn[:int(height * 0.3) - max(width, height) // 240 - 1].max(-1)      # above the box's line
+    rows = np.flatnonzero(above.any(axis=1))
+    return int(rows.max() - rows.min() + 1)
+
+
+def test_track_id_labels_scale_with_the_frame() -> None:
+    """Legible on small frames (>= 2% of the larger side: 8 px on 384x288) and the same share on large ones."""
+    small, large = _label_height(384, 288), _label_height(1536, 1152)
+    assert small >= 0.02 * 384 and large >= 0.02 * 1536
+    assert 3.5 <= large / small <= 4.5

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.evaluation.jitter import evaluate_jitter, format_jitter
     from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
-    from simplepose.evaluation.report import Compared, find_images_root, write_report
+    from simplepose.evaluation.report import Compared, find_images_root, short_label, write_report
 
     if (args.compare or args.images) and not args.report:
         raise ConfigError(None, "--compare and --images need --report DIR")
@@ -90,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
         compare = None
         if args.compare:
             other = load_eval_data(args.gt_dir, args.compare, progress=args.progress)
-            compare = Compared(args.compare, other, evaluate_data(other),
+            compare = Compared(short_label(args.compare, args.pred_dir), other, evaluate_data(other),
                                evaluate_tracking(other) if args.tracking else None,
                                evaluate_hota(other, kit_defect=args.hota_kit_defect) if args.tracking else None)
         images = args.images or find_images_root(args.gt_dir, data.file_names)
         index = write_report(args.report, data, result, tracking, compare, images,
-                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir)}, hota=hota)
+                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir),
+                                    **({"compare": str(args.compare)} if args.compare else {})}, hota=hota)
         log.info("report in %.2f s", time.perf_counter() - t0)
         print(f"report: {index}")
     return 0

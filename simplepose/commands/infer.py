@@ -211,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
 
     flags = _check_arguments(args)
     device = resolve_device(args.device, source="--device", key=None)
+    if device.type == "cpu":
+        from simplepose.threads import set_threads
+        set_threads()       # the cores not busy with other processes (simplepose/threads.py)
     whole_frame = args.boxes is None and args.detector is None
     det_thr = [] if args.det_thr is None else [f"track.det_thr={args.det_thr}"]
     track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame and args.track)

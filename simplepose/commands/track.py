@@ -68,8 +68,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Track, write the prediction files, print the pose and tracking tables."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
-    import torch
-
     from simplepose.engine.config import load_config
     from simplepose.engine.datasets import dataset_spec
     from simplepose.engine import distributed as du
@@ -81,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.errors import ConfigError
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.inference.detector import OnnxPersonDetector
+    from simplepose.threads import set_threads
     from simplepose.io import write_json
 
     if args.detector and args.bbox_file:
         raise ConfigError(None, "give --bbox-file or --detector, not both")
     cfg = load_config(args.config, [*args.overrides, *tracking_overrides(args)])  # the flags win
-    if cfg.runtime.threads:
-        torch.set_num_threads(cfg.runtime.threads)
+    set_threads(cfg.runtime.threads)        # runtime.threads pins it; else the cores this process gets now
     # under torchrun the processes share the videos (engine.track): CPU processes join a gloo group
     device, _ = (du.setup_device(args.device, "--device", None) if args.device
                  else du.setup_device(cfg.runtime.device))

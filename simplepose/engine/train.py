@@ -47,6 +47,7 @@ from simplepose.errors import CheckpointError, DataError
 from simplepose.model.checkpoint import read_checkpoint_file
 from simplepose.model.loss import KeypointMSELoss
 from simplepose.model.precision import Precision, resolve_precision
+from simplepose.threads import ThreadGovernor, set_threads
 
 log = logging.getLogger("simplepose.train")
 
@@ -109,8 +110,10 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     device, info = du.setup_device(rt.device)
     if device.type == "cpu":
         keep_freed_memory()          # large activations would be page-faulted in on every step
-    if rt.threads:
-        torch.set_num_threads(rt.threads)
+    # runtime.threads pins the count; else the cores this process gets, re-checked as training runs
+    set_threads(rt.threads)
+    if not rt.threads and device.type == "cpu":
+        hooks = [ThreadGovernor(), *(hooks or ())]
     seed_everything(rt.seed, rt.deterministic)
     work_dir = Path(rt.work_dir)
     if info.is_main:

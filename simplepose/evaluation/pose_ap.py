@@ -58,6 +58,7 @@ _SUMMARY_GROUPS: tuple[tuple[int, ...], ...] = (
 PCKH_THRESHOLD = 0.5
 
 log = logging.getLogger(__name__)
+_ties_explained = False      # evaluate_data's explanation of mixed ties is given once per process
 
 
 @dataclass
@@ -296,14 +297,19 @@ def mixed_ties(det: Detections, order: np.ndarray | None = None) -> np.ndarray:
 
 def evaluate_data(data: EvalData) -> PoseTrackResult:
     """The metric on already loaded data; warns when tied scores mix true and false positives."""
+    global _ties_explained
     det = collect_detections(data)
     order = rank_order(det)
     ties = mixed_ties(det, order)
     if ties.any():
         first = int(np.flatnonzero(ties)[0])
-        log.warning("%d group(s) of equal joint scores mix true and false positives (first joint: %s): AP then "
-                    "depends on their order, which poseval leaves to numpy's unstable sort (it differs between "
-                    "machines, e.g. with AVX-512); simplepose keeps list order", int(ties.sum()), JOINT_NAMES[first])
+        # a run evaluates several times (the demo: pose, tracked, unfiltered): the explanation once, then debug
+        log.log(logging.DEBUG if _ties_explained else logging.WARNING,
+                "%d group(s) of equal joint scores mix true and false positives (first joint: %s). Nothing is "
+                "wrong: their order can change the AP slightly; simplepose keeps list order, while the official "
+                "poseval uses numpy's unstable sort, which orders ties differently on other machines (e.g. with "
+                "AVX-512), so poseval there may print a slightly different AP", int(ties.sum()), JOINT_NAMES[first])
+        _ties_explained = True
     ap, pre, rec = compute_metrics(det, order)
     return PoseTrackResult(
         ap=ap, precision=pre, recall=rec, n_gt_joints=det.n_gt,

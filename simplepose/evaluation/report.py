@@ -50,6 +50,17 @@ GALLERY_FRAMES = 8
 CURVE_POINTS = 200         # samples per precision-recall curve in the CSV and the plot
 
 
+def short_label(path: str | os.PathLike, this: str | os.PathLike) -> str:
+    """The fewest trailing parts of `path` that tell it from `this` (a legend and table label, not a
+    page-wide absolute path): 'run2' for runs/run2 beside runs/run1, 'b/predictions' for a/b/predictions
+    beside a/c/predictions."""
+    parts, other = Path(os.path.abspath(path)).parts, Path(os.path.abspath(this)).parts
+    for n in range(1, len(parts) + 1):
+        if parts[-n:] != other[-n:]:
+            return "/".join(parts[-n:])
+    return "/".join(parts[-1:])
+
+
 @dataclass
 class Compared:
     """A second prediction folder evaluated against the same GT."""
@@ -191,9 +202,10 @@ def build_report_data(data: EvalData, result: PoseTrackResult, tracking: Trackin
 
 
 def format_value(value: Any) -> str:
-    """How the page prints a JSON number: integers as they are, others with one decimal, None as 'nan'."""
+    """How the page prints a JSON number: integers as they are, others with one decimal, None (not
+    defined: NaN in the evaluator) as '-'."""
     if value is None:
-        return "nan"
+        return "-"
     if isinstance(value, (bool, np.bool_)):
         return str(value)
     if isinstance(value, (int, np.integer)):
@@ -209,6 +221,11 @@ def lookup(report: dict[str, Any], path: str) -> Any:
     return node
 
 
+# why the evaluator gives no number (NaN in its JSON, '-' on the page)
+UNDEFINED_WHY = ("not defined: no ground-truth joints of this kind (AP, recall), no predicted joints (precision), "
+                 "or, for MOTA, fewer than two labelled frames in the sequence (poseval leaves out its last frame)")
+
+
 class _Page:
     """HTML fragments whose numbers are read from the report JSON by path."""
 
@@ -216,10 +233,16 @@ class _Page:
         """A page over one report's data."""
         self.report = report
         self.parts: list[str] = []
+        self.undefined = 0          # numbers shown as '-'
 
     def num(self, path: str, tag: str = "td") -> str:
-        """One number as <tag data-src=path>."""
-        return f'<{tag} data-src="{html.escape(path)}">{format_value(lookup(self.report, path))}</{tag}>'
+        """One number as <tag data-src=path>; an undefined one as '-' saying why on hover."""
+        value = lookup(self.report, path)
+        why = ""
+        if value is None:
+            self.undefined += 1
+            why = f' title="{html.escape(UNDEFINED_WHY)}"'
+        return f'<{tag} data-src="{html.escape(path)}"{why}>{format_value(value)}</{tag}>'
 
     def add(self, *fragments: str) -> None:
         """Append raw HTML (the fragments as one piece)."""
@@ -312,7 +335,12 @@ def _pose17(xy: np.ndarray, has: np.ndarray) -> np.ndarray:
 
 def _draw_gallery(out: Path, r: dict[str, Any], data: EvalData, joint_cls: np.ndarray,
                   images_root: Path | None) -> int:
-    """GT | prediction side by side for the worst frames (wrong joints ringed red); images written."""
+    """GT | prediction side by side for the worst frames (wrong joints ringed red); images written.
+    Every worst frame gets its predicted joints' error classes counted (`wrong_joints`, for the captions)."""
+    for w in r["worst_frames"]:
+        cls = joint_cls[data.pred.frame == w["frame"]].ravel()
+        w["wrong_joints"] = {name: int((cls == c).sum()) for c, name in enumerate(CLASSES)
+                             if c != GOOD and (cls == c).any()}
     if images_root is None:
         return 0
     schema = get_schema("posetrack18")
@@ -346,7 +374,7 @@ summary{cursor:pointer;color:#3b6fb6;margin:4px 0}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 td.name,th:first-child{text-align:left}th{background:#f0f3f7}img,video{max-width:100%}
 .note{color:#555;font-size:90%}figure{margin:8px 0 20px}figcaption{font-size:85%;color:#555}
-.gallery img{width:49%;margin:3px 0}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
+.gallery figure{display:inline-block;width:49%;margin:3px 0;vertical-align:top}.gallery img{width:100%}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
 
 
 def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
@@ -490,9 +518,10 @@ def _gallery_section(pg: _Page, r: dict[str, Any], n_gallery: int, images_root: 
               for i, w in enumerate(r["worst_frames"])])
     if n_gallery:
         pg.add('<div class="gallery">')
-        for w in r["worst_frames"]:
+        for i, w in enumerate(r["worst_frames"]):
             if "image" in w:
-                pg.add(f'<img src="{w["image"]}" alt="{html.escape(w["file_name"] or "")}">')
+                pg.add(f'<figure><img src="{w["image"]}" alt="{html.escape(w["file_name"] or "")}">'
+                       f'<figcaption>{_worst_frame_caption(pg, i, w)}</figcaption></figure>')
         pg.add("</div>")
     else:
         reason = "images not found" if images_root is None else "none of the frames' images found"
@@ -514,6 +543,16 @@ def _clip_section(pg: _Page, name: str, caption: str) -> None:
            f'type="{kind}"></video><figcaption class="name">{html.escape(caption)}</figcaption></figure>')
 
 
+def _worst_frame_caption(pg: _Page, i: int, w: dict[str, Any]) -> str:
+    """Sequence, frame and what went wrong: recall, precision and the wrong joints by error class."""
+    where = f'<span class="name">{html.escape(w["video"])}, {html.escape(w["file_name"] or "")}</span>'
+    wrong = ", ".join(f'{pg.num(f"worst_frames.{i}.wrong_joints.{name}", "span")} {name.replace("_", " ")}'
+                      for name in w.get("wrong_joints", {}))
+    return (f"{where}: recall {pg.num(f'worst_frames.{i}.recall', 'span')}%, precision "
+            f"{pg.num(f'worst_frames.{i}.precision', 'span')}% of "
+            f"{pg.num(f'worst_frames.{i}.gt_joints', 'span')} GT joints; wrong joints: {wrong or 'none'}")
+
+
 def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
           images_root: Path | None, clip: tuple[str, str] | None = None) -> str:
     """The page; clip: (file name beside the page, caption)."""
@@ -532,6 +571,8 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
     _gallery_section(pg, r, n_gallery, images_root)
     if clip is not None:
         _clip_section(pg, *clip)
+    if pg.undefined:
+        pg.add(f'<p class="note">- : {html.escape(UNDEFINED_WHY)}.</p>')
     pg.add("</body></html>")
     return "\n".join(pg.parts)
 

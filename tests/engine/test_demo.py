@@ -14,6 +14,9 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "| AP | Head | Shou | Elb | Wri | Hip | Knee | Ankl | Total |" in printed
     assert "Total AP" in printed and "Demo done in" in printed and "tracking: mAP" in printed
     assert "keypoint HOTA" in printed
+    # which boxes each number uses, and the ties explanation at most once
+    assert "pose AP on the ground-truth boxes" in printed and "noisy boxes" in printed
+    assert "(ground-truth boxes), tracking MOTA" in printed and "(noisy detections)" in printed
     assert len(list((out / "track" / "predictions").glob("*.json"))) == 1
     assert (out / "work" / "latest.pth").is_file()
     assert len(list((out / "eval" / "predictions").glob("*.json"))) == 1
@@ -31,3 +34,15 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     cap.release()
     assert fourcc == "VP80" and frames == 4
     assert '<source src="clip.webm" type="video/webm">' in report.read_text()
+
+
+def test_demo_help_gives_the_measured_time():
+    """`simplepose demo`'s one-line help rounds the time configs/synthetic_demo.md measured."""
+    import re
+    from pathlib import Path
+
+    from simplepose.cli import COMMANDS
+    doc = (Path(__file__).resolve().parents[2] / "configs" / "synthetic_demo.md").read_text()
+    low, high = map(float, re.search(r"measured: (\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) minutes", doc).groups())
+    said = int(re.search(r"~(\d+) min on 2 cores", COMMANDS["demo"][1]).group(1))
+    assert said in (round(low), round(high))

@@ -114,3 +114,22 @@ def test_eval_tracking_prints_and_writes_jitter(tmp_path: Path, capsys: pytest.C
     assert "0.00% of head size, 0.00 px, over 45 joint triples" in capsys.readouterr().out
     jitter = json.loads((tmp_path / "m.json").read_text())["jitter"]
     assert jitter["triples"] == [3] * 15 + [45] and jitter["pixels"][15] == 0.0
+
+
+def test_compare_is_labelled_by_its_short_name(poseval_golden_dir: Path, tmp_path: Path) -> None:
+    """Two runs' predictions/ folders: the label is what tells them apart, not an absolute path."""
+    import shutil
+
+    from simplepose.evaluation.report import short_label
+    assert short_label("/a/runs/run2", "/a/runs/run1") == "run2"
+    assert short_label("/a/b/predictions", "/a/c/predictions") == "b/predictions"
+    assert short_label("/x/pred", "/x/pred") == "pred"
+    case = poseval_golden_dir / "p01_clean_small"
+    other = tmp_path / "second" / "pred"
+    shutil.copytree(case / "pred", other)
+    out = tmp_path / "report"
+    assert _run(str(case / "gt"), str(case / "pred"), "--report", str(out), "--compare", str(other)) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["compare"]["name"] == "second/pred" and report["inputs"]["compare"] == str(other)
+    page = (out / "index.html").read_text()
+    assert "AP second/pred" in page and str(tmp_path) not in page.split("<h2>")[1]

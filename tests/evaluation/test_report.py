@@ -97,6 +97,45 @@ def test_every_number_on_the_page_is_the_reports(report: tuple[Path, Path]) -> N
     assert parser.stray == []
 
 
+def test_undefined_numbers_show_as_a_dash_and_say_why(tmp_path: Path) -> None:
+    """A one-frame sequence has no MOTA (poseval leaves out each sequence's last frame): '-' with the reason."""
+    from simplepose.evaluation.report import UNDEFINED_WHY
+
+    xy = pose(300)
+    write_video(tmp_path / "gt", [[{"xy": xy, "track": 0}]], "000003_mpii_test")
+    write_video(tmp_path / "pred", [[{"xy": xy, "track": 0, "score": 0.9}]], "000003_mpii_test")
+    data = load_eval_data(tmp_path / "gt", tmp_path / "pred")
+    page = write_report(tmp_path / "out", data, evaluate_data(data), evaluate_tracking(data)).read_text()
+    assert not re.search(r">\s*nan\s*<", page)
+    dashes = re.findall(r'<td data-src="([^"]+)" title="([^"]+)">-</td>', page)
+    assert dashes and all(path.startswith(("evaluation.tracking.", "evaluation.jitter.", "per_sequence.")) for path, _ in dashes), dashes
+    assert {why for _, why in dashes} == {UNDEFINED_WHY}
+    assert f"- : {UNDEFINED_WHY}." in page
+
+
+def test_worst_frames_have_captions_saying_what_went_wrong(report: tuple[Path, Path], tmp_path: Path) -> None:
+    """Each gallery image is captioned with its sequence, frame and errors: the first video's frame 2 has one
+    person mirrored, i.e. its 12 left/right joints (shoulders to ankles) are inversions."""
+    import cv2
+
+    root, _ = report
+    for name in ("000001_mpii_test", "000002_bonn_test"):
+        for f in range(4):
+            path = tmp_path / "images" / "images" / "val" / name / f"{f:06d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.zeros((480, 640, 3), np.uint8))
+    data = load_eval_data(root / "gt", root / "pred0")
+    index = write_report(tmp_path / "out", data, evaluate_data(data), images_root=tmp_path / "images")
+    page = index.read_text()
+    captions = re.findall(r'<figure><img src="gallery/[^"]+"[^>]*><figcaption>(.*?)</figcaption>', page)
+    assert captions and len(captions) == len(list((index.parent / "gallery").glob("*.jpg")))
+    mirrored = next(c for c in captions if "000001_mpii_test/000002.jpg" in c)
+    assert re.search(r'>12</span> inversion', mirrored) and "recall" in mirrored and "GT joints" in mirrored
+    parser = _Cells()
+    parser.feed(page)
+    assert parser.stray == []          # every number in a caption is the report's, by its JSON path
+
+
 def test_report_json_holds_the_evaluators_numbers(report: tuple[Path, Path]) -> None:
     root, index = report
     data = read_json(index.parent / "report.json")
