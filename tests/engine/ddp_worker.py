@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from simplepose.engine import distributed as du  # noqa: E402
 from simplepose.engine.train import train  # noqa: E402
-from tests.engine.conftest import tiny_config  # noqa: E402
+from tests.engine.tiny_run import tiny_config  # noqa: E402
 
 
 def save_grads_hook(out_dir: Path, at_iter: int):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # fp32: the comparison allows float32 summation-order differences only

@@ -17,7 +17,7 @@ import torch
 
 from simplepose.commands import PRECISION_CHOICES
 from simplepose.model.precision import PRECISIONS, cpu_bf16_support
-from tests.engine.conftest import synth_root, tiny_config  # noqa: F401  (synth_root is a fixture)
+from tests.engine.tiny_run import tiny_config
 
 
 def test_cli_precision_choices_are_the_model_precisions() -> None:

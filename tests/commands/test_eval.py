@@ -1,14 +1,18 @@
-"""The `simplepose eval` command: table on stdout, JSON in the golden layout, clear errors."""
+"""The `simplepose eval` command: table on stdout, JSON in the golden layout, clear errors (unwritable outputs too)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from simplepose.cli import main
 from simplepose.commands import eval as eval_cmd
 from simplepose.errors import ConfigError, DataError
+from tests.commands.cli_errors import one_error_line
 from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
 
 
@@ -82,3 +86,46 @@ def test_eval_help_explains_ties_and_pairing() -> None:
     eval_cmd.add_arguments(parser)
     text = " ".join(parser.format_help().split())
     assert "numpy's unstable sort" in text and "paired by file_name" in text
+
+
+@pytest.fixture()
+def tiny_gt(poseval_golden_dir: Path, tmp_path: Path) -> Path:
+    """A copy of a small official-poseval case: tmp/gt and tmp/pred."""
+    import shutil
+
+    case = poseval_golden_dir / "p01_clean_small"
+    for name in ("gt", "pred"):
+        shutil.copytree(case / name, tmp_path / name)
+    return tmp_path
+
+
+def test_a_folder_where_a_file_goes(tiny_gt: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tiny_gt / "out.json"
+    out.mkdir()
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    one_error_line(capsys, "eval", f"{out}: ", "folder")
+
+
+def test_disk_full_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFixture,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    out = tiny_gt / "metrics.json"
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    one_error_line(capsys, "eval", f"{out}: ", "No space left on device")
+    assert not out.exists() and not [p for p in tiny_gt.iterdir() if p.name.startswith(".")]
+
+
+def test_read_only_folder_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tiny_gt / "metrics.json"
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    one_error_line(capsys, "eval", f"{out}: ", "Read-only file system")
