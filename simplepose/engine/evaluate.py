@@ -20,7 +20,7 @@ from simplepose.data.geometry import scale_area
 from simplepose.data.instances import PersonInstance, PosePrediction
 from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import load_posetrack_videos
-from simplepose.engine import distributed as du
+from simplepose.engine import distributed
 from simplepose.engine.config import Config
 from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
 from simplepose.errors import ConfigError
@@ -31,6 +31,7 @@ from simplepose.evaluation.prediction_files import write_posetrack_predictions
 from simplepose.evaluation.report import find_images_root, write_report
 from simplepose.inference.topdown import TopDownPredictor
 from simplepose.folders import replace_folder
+from simplepose.model.pose_model import unwrap
 
 log = logging.getLogger("simplepose.evaluate")
 
@@ -46,7 +47,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     """
 
     device = torch.device(device)
-    info = du.get_info()
+    info = distributed.get_info()
     d = cfg.data
     dataset = SeededDataset(build_dataset(cfg, list(instances), train=False))
     sampler = EpochSampler(len(dataset), 0, shuffle=False, rank=info.rank, world_size=info.world_size,
@@ -81,7 +82,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
         if bar is not None:
             bar.close()
         model.train(was_training)
-    gathered = [p for part in du.all_gather_objects(out) for p in part]
+    gathered = [p for part in distributed.all_gather_objects(out) for p in part]
     gathered.sort(key=lambda t: t[0])
     return [p for _, p in gathered]
 
@@ -163,10 +164,10 @@ def evaluate_predictions(cfg: Config, predictions: Sequence[PosePrediction], out
 def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance], device: torch.device,
              out_dir: Path) -> dict[str, float]:
     """Predict on every rank, evaluate on rank 0; metrics dict on rank 0 ({} elsewhere)."""
-    net = model.module if hasattr(model, "module") else model
+    net = unwrap(model)
     predictions = predict_instances(cfg, net, instances, device, precision=cfg.runtime.precision)
     metrics: dict[str, float] = {}
-    if du.get_info().is_main:
+    if distributed.get_info().is_main:
         metrics = evaluate_predictions(cfg, predictions, out_dir).metrics
-    du.barrier()
+    distributed.barrier()
     return metrics

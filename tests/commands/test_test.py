@@ -102,7 +102,7 @@ def _config(root: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("turbojpeg", ["on", "off"])
 def test_test_command_reads_non_utf8_image_names(val_root: Path, checkpoint: Path, tmp_path: Path,
                                                  turbojpeg: str) -> None:
-    """An annotation naming a file whose name is not UTF-8 is evaluated (was: signal 11, no message),
+    """An annotation naming a file whose name is not UTF-8 is evaluated (not a crash by signal 11),
     through the TurboJPEG region reader and through OpenCV alone."""
     root = tmp_path / "data"
     shutil.copytree(val_root, root)
