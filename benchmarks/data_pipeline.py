@@ -135,9 +135,9 @@ def measure_peer(python: str) -> dict | None:
 
 def synthetic_instances(tmp: Path, videos: int, frames: int, size: tuple[int, int]):
     """Train instances of a freshly generated synthetic PoseTrack-layout dataset."""
-    from simplepose.synthetic.writer import generate_posetrack_dataset
-    generate_posetrack_dataset(tmp, videos={"train": videos}, frames=frames, seed=0, image_size=size,
-                               splits=("train",), progress=False)
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
+    generate_posetrack_dataset(tmp, SynthOptions(videos={"train": videos}, frames=frames, seed=0,
+                                                 image_size=size, splits=("train",)), progress=False)
     return load_posetrack(tmp / "annotations" / "posetrack18_train.json", tmp)
 
 

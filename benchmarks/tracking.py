@@ -6,7 +6,7 @@ boxes >= 0.5, joints >= 0.4 before MOTA):
   (1) no propagation + iou      (2) no propagation + oks
   (3) propagation + iou         (4) propagation + oks
   (5) propagation + flow        (6) propagation + multiflow
-  greedy: the previous tracker (tracking/tracker.py, OKS then IoU, no propagation): the reference
+  greedy: the previous tracker (tracking/greedy.py, OKS then IoU, no propagation): the reference
   GT boxes: ground-truth boxes (labeled frames only) + multiflow, an upper bound on the boxes
 
 Columns: mAP (filtered; unfiltered in brackets), MOTA, ID switches, FP, FN (summed over joints),
@@ -27,16 +27,30 @@ main table, score the demo's model on 24 unseen ones:
     python benchmarks/tracking.py --data VAL24 --checkpoint DEMO_OUT/work/latest.pth
 
 (on a loaded machine one torch thread is several times faster for this small pose network than two)
+
+--compare (issue 20): every tracker on the same per-frame persons. FlowTrack's pipeline runs once per
+split, with and without propagation; its persons, the previous frame's poses moved by the flow and
+the boxes' colour histograms are cached (--cache); FlowSORT (tracking/flowsort.py), FlowTrack's own
+ids, the last-frame greedy IoU and boxmot's ByteTrack and OC-SORT (tracking_peers.py, run by the
+python in PEER_PYTHON) then only assign ids. Every tracker's thresholds are tuned on --train by
+MOTA, frozen, and reported on each --val split with mAP, MOTA, IDSW, FP, FN, keypoint HOTA / DetA /
+AssA and the ids' ms/frame, with FlowSORT's ablation rows; first, the ids' cost for 10 persons:
+
+    python benchmarks/tracking.py --compare --checkpoint DEMO_OUT/work/latest.pth \
+        --train SEED101 --val SEED202 SEED303
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pickle
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,13 +59,19 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from simplepose.data.geometry import bbox_xyxy_to_xywh  # noqa: E402
+from simplepose.data.geometry import pairwise_iou  # noqa: E402
 from simplepose.data.keypoints import get_schema  # noqa: E402
 from simplepose.engine.config import apply_overrides, load_config  # noqa: E402
-from simplepose.engine.track import evaluate_run, track_videos  # noqa: E402
+from simplepose.data.image import read_image  # noqa: E402
+from simplepose.engine.track import TrackRun, evaluate_run, track_videos  # noqa: E402
 from simplepose.inference.estimator import PoseEstimator  # noqa: E402
+from simplepose.timing import StageClock  # noqa: E402
+from simplepose.tracking.appearance import colour_histograms  # noqa: E402
+from simplepose.tracking.flowsort import FlowSortConfig, FlowSortIds, FlowSortTracker  # noqa: E402
 from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker  # noqa: E402
-from simplepose.tracking.tracker import PoseTracker, pairwise_iou  # noqa: E402
+from simplepose.tracking.greedy import GreedyPoseTracker  # noqa: E402
+from simplepose.tracking.matching import greedy_match  # noqa: E402
+from simplepose.tracking.online import TrackConfig  # noqa: E402
 
 ROWS = [("(1) no propagation + iou", ["track.propagate=false", "track.similarity=iou"]),
         ("(2) no propagation + oks", ["track.propagate=false", "track.similarity=oks"]),
@@ -67,10 +87,10 @@ class GreedyTracker(FlowTracker):
     def reset(self) -> None:
         """New video: the greedy tracker forgets its tracks too."""
         super().reset()
-        self.greedy = PoseTracker(self.sigmas, max_age=self.cfg.max_age)
+        self.greedy = GreedyPoseTracker(self.sigmas, max_age=self.cfg.max_age)
 
     def _associate(self, boxes, scores, poses, frame, propagated):
-        """Track ids from PoseTracker.update."""
+        """Track ids from GreedyPoseTracker.update."""
         if len(boxes) == 0:
             self.greedy.frame = frame
             return np.zeros(0, np.int64)
@@ -96,7 +116,7 @@ def ablation(args: argparse.Namespace) -> None:
     """The ablation table on the val split."""
     base = load_config(args.config or Path(args.checkpoint).with_name("config.yaml"), [f"data.data_root={args.data}"])
     if not args.config_track:      # a checkpoint's config.yaml keeps the track settings of its training day
-        base = replace(base, track=FlowTrackConfig())
+        base = replace(base, track=TrackConfig(tracker="flowtrack"))
     base = apply_overrides(base, args.set)
     if base.runtime.threads:
         torch.set_num_threads(base.runtime.threads)
@@ -117,7 +137,7 @@ def ablation(args: argparse.Namespace) -> None:
         tracker = kind(estimator, sigmas, cfg.track)
         run = track_videos(cfg, estimator, bbox_file=bbox or None, progress=False, tracker=tracker)
         m = evaluate_run(cfg, run, Path(args.out) / name.split()[0].strip("()")).metrics()
-        wall, cpu = run.ms_per_frame, {k: 1000 * v / max(run.frames, 1) for k, v in tracker.cpu_timings.items()}
+        wall, cpu = run.ms_per_frame, {k: 1000 * v / max(run.frames, 1) for k, v in tracker.clock.cpu.items()}
         results[name] = m
         cols = " | ".join(f"{wall[k]:.{d}f} ({cpu[k]:.{d}f})" for k, d in (("detector", 2), ("flow", 2), ("pose", 1),
                                                                            ("association", 2)))
@@ -145,7 +165,7 @@ class _Template:
     def predict(self, image, boxes, bbox_format="xyxy"):
         """(N, 17, 3) template poses."""
         b = np.asarray(boxes, np.float64).reshape(-1, 4)
-        iou = pairwise_iou(bbox_xyxy_to_xywh(b), bbox_xyxy_to_xywh(self.truth))     # (N, P)
+        iou = pairwise_iou(b, self.truth)     # (N, P)
         hit = iou.max(1, initial=0.0) > 0.3
         src = np.where(hit[:, None], self.truth[iou.argmax(1)] if self.truth.size else b, b)
         out = np.empty((len(b), 17, 3), np.float32)
@@ -184,13 +204,334 @@ def flow_cost(frames: int = 30, repeats: int = 3) -> None:
                 pose_net.truth = np.array(boxes, np.float64)
                 tr.step(bgr, np.array(boxes, np.float64) if t % 3 == 0 else np.zeros((0, 4)),
                         np.full(10 if t % 3 == 0 else 0, 0.9))
-            runs.append([1000 * d[k] / tr.frames for d in (tr.timings, tr.cpu_timings) for k in ("flow", "association")])
+            runs.append([1000 * d[k] / tr.frames for d in (tr.clock.wall, tr.clock.cpu) for k in ("flow", "association")])
         f, a, fc, ac = np.median(np.array(runs), axis=0)
         print(f"1080p, 10 persons, {method}: flow {f:.1f} ms + association {a:.1f} ms = {f + a:.1f} ms/frame wall; "
               f"CPU {fc:.1f} + {ac:.1f} = {fc + ac:.1f} ms/frame (median of {repeats} runs of {frames} frames; "
               f"multiflow over 3 poses per track, propagation on, detections every 3rd frame, 1 OpenCV thread; "
               f"{len(tr.tracks)} tracks alive at the end; {load()})")
     cv2.setNumThreads(-1)
+
+
+
+# ------------------------------------------------------------------------------------------------
+# Trackers side by side on the same cached per-frame persons (--compare)
+
+PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/peers/boxmot-venv/bin/python")
+PEER_SCRIPT = Path(__file__).with_name("tracking_peers.py")
+
+
+@dataclass
+class CachedFrame:
+    """One frame's persons as FlowTrack's pipeline produced them, and what the id trackers need."""
+
+    image_id: int
+    frame_index: int
+    boxes: np.ndarray           # (N, 4) xyxy
+    scores: np.ndarray          # (N,) box scores
+    poses: np.ndarray           # (N, K, 3)
+    moved: np.ndarray | None    # (P, K, 3) the previous frame's poses moved into this frame by the flow
+    flowtrack_ids: np.ndarray   # (N,) FlowTrack's own ids
+    live_ids: np.ndarray        # (N,) the ids FlowSortTracker gave live (the replay must give the same)
+    predictions: list           # (N,) PosePrediction, unfiltered, in person order
+    features: np.ndarray | None = None   # (N, D) colour histograms of the boxes (tracking/appearance.py)
+
+
+@dataclass
+class CachedSplit:
+    """A split's cached persons: frames in video order, the videos, the config that scores them."""
+
+    frames: list[CachedFrame]
+    video_of: list[int]         # per frame: its video number
+    videos: list
+    cfg: Any
+    image_hw: tuple[int, int]
+    pose_ms: float              # the pose network's wall ms per frame when caching
+
+
+class _Recorder(FlowSortTracker):
+    """FlowSortTracker that records each frame's persons, moved previous poses and FlowTrack's ids."""
+
+    def reset(self) -> None:
+        """A new video (the records are kept)."""
+        super().reset()
+        if not hasattr(self, "records"):
+            self.records = []
+
+    def _associate(self, boxes, scores, poses, frame, propagated):
+        """Record, then the usual ids."""
+        moved = self.moved_previous()
+        ids = super()._associate(boxes, scores, poses, frame, propagated)
+        self.records.append((boxes.copy(), scores.copy(), poses.astype(np.float64), moved, self.inner_ids.copy(), ids))
+        return ids
+
+
+def cache_split(data: str, checkpoint: str, propagate: bool, cache_dir: Path) -> CachedSplit:
+    """The split's persons from FlowTrack's pipeline (propagation on or off), computed once and pickled."""
+    name = cache_dir / f"{Path(data).name}_{'prop' if propagate else 'det'}.pkl"
+    cfg = load_config(Path(checkpoint).with_name("config.yaml"), [f"data.data_root={data}"])
+    cfg = replace(cfg, track=TrackConfig(propagate=propagate))
+    if name.exists():
+        with open(name, "rb") as f:
+            frames, video_of, videos, hw, pose_ms = pickle.load(f)
+        if any(f.features is None for f in frames):
+            add_features(frames)
+            with open(name, "wb") as f:
+                pickle.dump((frames, video_of, videos, hw, pose_ms), f)
+        return CachedSplit(frames, video_of, videos, cfg, hw, pose_ms)
+    torch.set_num_threads(1)       # the small pose network runs faster on one thread of a loaded machine
+    estimator = PoseEstimator.from_checkpoint(checkpoint, input_size=tuple(cfg.data.input_size),
+                                              flip_test=cfg.data.flip_test, schema=cfg.data.dataset)
+    rec = _Recorder(estimator, get_schema(cfg.data.dataset).sigmas_array, cfg.track)
+    dets = str(Path(data) / "annotations" / "posetrack18_val_human_detections.json")
+    run = track_videos(cfg, estimator, bbox_file=dets, progress=False, tracker=rec)
+    by_image: dict[int, list] = {}
+    for p in run.unfiltered:
+        by_image.setdefault(p.image_id, []).append(p)
+    frames, video_of = [], []
+    records = iter(rec.records)
+    for v, video in enumerate(run.videos):
+        for img in video.images:
+            boxes, scores, poses, moved, inner, live = next(records)
+            preds = by_image.get(int(img["id"]), [])
+            assert len(preds) == len(boxes)
+            frames.append(CachedFrame(int(img["id"]), preds[0].frame_index if preds else -1, boxes, scores, poses,
+                                      moved, inner, live, preds))
+            video_of.append(v)
+    add_features(frames)
+    first = run.videos[0].images[0]
+    hw = (int(first.get("height", 0) or 0), int(first.get("width", 0) or 0))
+    if not all(hw):
+        hw = read_image(Path(run.unfiltered[0].image_path)).shape[:2]
+    out = (frames, video_of, run.videos, hw, run.ms_per_frame["pose"])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(name, "wb") as f:
+        pickle.dump(out, f)
+    return CachedSplit(*out[:3], cfg, hw, out[4])
+
+
+def add_features(frames: list[CachedFrame]) -> None:
+    """Every cached frame's colour histograms, from its image (frames without persons get none)."""
+    for f in frames:
+        f.features = (colour_histograms(read_image(Path(f.predictions[0].image_path)), f.boxes) if f.predictions
+                      else np.zeros((0, 64), np.float32))
+
+
+def _frame_numbers(split: CachedSplit) -> list[int]:
+    """A running frame number per cached frame (consecutive within a video)."""
+    out, last, n = [], None, 0
+    for v in split.video_of:
+        n = n + 1 if v == last else 0
+        out.append(n)
+        last = v
+    return out
+
+
+def ids_flowsort(split: CachedSplit, sort: FlowSortConfig) -> tuple[list[np.ndarray], float, float]:
+    """FlowSORT's ids per frame and its wall / CPU ms per frame (association + motion)."""
+    ids = FlowSortIds(get_schema(split.cfg.data.dataset).sigmas_array, sort)
+    clock = StageClock(["ids"])
+    out, last = [], None
+    for f, v, n in zip(split.frames, split.video_of, _frame_numbers(split)):
+        if v != last:
+            ids.reset()
+            last = v
+        with clock("ids"):
+            out.append(ids.update(n, f.boxes, f.scores, f.poses, f.moved, f.features))
+    k = 1000 / len(split.frames)
+    return out, clock.wall["ids"] * k, clock.cpu["ids"] * k
+
+
+def ids_last_frame_iou(split: CachedSplit, thr: float) -> tuple[list[np.ndarray], float, float]:
+    """The last-frame greedy IoU tracker (MMPose 0.x demo, rtmlib's PoseTracker): each person takes the id of
+    the previous frame's person it overlaps most (greedy, IoU >= thr), else a new id."""
+    clock = StageClock(["ids"])
+    out, last, prev_boxes, prev_ids, next_id = [], None, np.zeros((0, 4)), np.zeros(0, np.int64), 0
+    for f, v in zip(split.frames, split.video_of):
+        with clock("ids"):
+            if v != last:
+                prev_boxes, prev_ids, next_id, last = np.zeros((0, 4)), np.zeros(0, np.int64), 0, v
+            ids = np.full(len(f.boxes), -1, np.int64)
+            for r, c in greedy_match(pairwise_iou(f.boxes, prev_boxes), thr):
+                ids[r] = prev_ids[c]
+            new = np.flatnonzero(ids < 0)
+            ids[new] = np.arange(next_id, next_id + len(new))
+            next_id += len(new)
+            prev_boxes, prev_ids = f.boxes, ids
+        out.append(ids)
+    k = 1000 / len(split.frames)
+    return out, clock.wall["ids"] * k, clock.cpu["ids"] * k
+
+
+def ids_peer(split: CachedSplit, name: str, sets: list[dict],
+             work: Path) -> list[tuple[list[np.ndarray], float, float]]:
+    """Per parameter set, a boxmot tracker's ids per frame (-1: not output) and its wall / CPU ms per frame,
+    run in the peer venv (one process for all sets)."""
+    work.mkdir(parents=True, exist_ok=True)
+    counts = [len(f.boxes) for f in split.frames]
+    src, dst = work / "persons.npz", work / f"{name}.npz"
+    if not src.exists():
+        np.savez(src, boxes=np.concatenate([f.boxes for f in split.frames]).reshape(-1, 4),
+                 scores=np.concatenate([f.scores for f in split.frames]),
+                 frame_start=np.concatenate([[0], np.cumsum(counts)]), video=np.array(split.video_of),
+                 image_hw=np.array(split.image_hw))
+    subprocess.run([PEER_PYTHON, str(PEER_SCRIPT), str(src), str(dst), name, json.dumps(sets)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    res = np.load(dst)
+    return [(np.split(res["ids"][s], np.cumsum(counts)[:-1]), 1000 * res["wall"][s].mean(), 1000 * res["cpu"][s].mean())
+            for s in range(len(sets))]
+
+
+def score(split: CachedSplit, ids: list[np.ndarray], out: Path) -> dict[str, Any]:
+    """mAP, MOTA, IDSW, FP, FN (and keypoint HOTA when the evaluator has it) of the split's persons with these
+    ids (persons with id -1 left out), after the output filter as `simplepose track` applies it."""
+    t = split.cfg.track
+    unfiltered, filtered = [], []
+    for f, fid in zip(split.frames, ids):
+        for p, i in zip(f.predictions, fid.tolist()):
+            if i < 0:
+                continue
+            unfiltered.append(replace(p, track_id=int(i)))
+            if p.box_score >= t.out_box_thr:
+                low = p.keypoint_scores < t.out_kpt_thr
+                filtered.append(replace(p, track_id=int(i), keypoints=np.where(low[:, None], 0, p.keypoints),
+                                        keypoint_scores=np.where(low, 0, p.keypoint_scores)))
+    run = TrackRun(filtered, unfiltered, split.videos, len(split.frames), {})
+    return evaluate_run(split.cfg, run, out).metrics()
+
+
+OURS_GRID = [dict(match_thr=m, pose_weight=w) for m in (0.05, 0.1, 0.2, 0.3) for w in (0.0, 0.25, 0.5, 0.75, 1.0)]
+BYTE_GRID = [dict(track_thresh=t, match_thresh=m, track_buffer=30) for t in (0.3, 0.45, 0.6) for m in (0.8, 0.9, 0.95)]
+OCSORT_GRID = [dict(det_thresh=d, iou_threshold=i, min_hits=h, max_age=30) for d in (0.3, 0.5) for i in (0.05, 0.1, 0.3)
+               for h in (1, 3)]
+IOU_GRID = [0.05, 0.1, 0.3, 0.5]
+ABLATION = [("FlowSORT (default)", {}), ("- appearance (colour histograms)", dict(appearance_weight=0.0)),
+            ("- Kalman (last box)", dict(motion="last")),
+            ("+ flow motion per track", dict(cmc="flow")), ("+ camera motion (global flow median)", dict(cmc="global")),
+            ("greedy instead of Hungarian", dict(assignment="greedy")),
+            ("- second round (ByteTrack)", dict(second_round=False)), ("- re-update (OC-SORT)", dict(oru=False)),
+            ("- pose (IoU only)", dict(pose_weight=0.0)), ("short memory (max_age 5)", dict(max_age=5)),
+            ("- dropping unconfirmed", dict(drop_unconfirmed=False)),
+            ("+ direction consistency (OC-SORT inertia 0.2)", dict(direction_weight=0.2)),
+            ("+ best OKS over the last 3 poses", dict(pose_history=3))]
+
+
+def _better(m: dict, best: dict | None) -> bool:
+    """Higher MOTA, then fewer ID switches."""
+    return best is None or (m["MOTA"], -m["IDSW"]) > (best["MOTA"], -best["IDSW"])
+
+
+def tune(split: CachedSplit, out: Path) -> dict[str, Any]:
+    """Every tracker's thresholds chosen on the (train) split by MOTA: {tracker: params}."""
+    chosen: dict[str, Any] = {}
+    best = None
+    for params in OURS_GRID:
+        m = score(split, ids_flowsort(split, replace(FlowSortConfig(), **params))[0], out / "t")
+        print(f"  tune FlowSORT {params}: MOTA {m['MOTA']:.2f} IDSW {m['IDSW']}", flush=True)
+        if _better(m, best):
+            best, chosen["flowsort"] = m, params
+    best = None
+    for thr in IOU_GRID:
+        m = score(split, ids_last_frame_iou(split, thr)[0], out / "t")
+        print(f"  tune last-frame IoU {thr}: MOTA {m['MOTA']:.2f} IDSW {m['IDSW']}", flush=True)
+        if _better(m, best):
+            best, chosen["iou"] = m, thr
+    for name, grid in (("bytetrack", BYTE_GRID), ("ocsort", OCSORT_GRID)):
+        best = None
+        for params, (ids, _, _) in zip(grid, ids_peer(split, name, grid, out / "peer")):
+            m = score(split, ids, out / "t")
+            print(f"  tune {name} {params}: MOTA {m['MOTA']:.2f} IDSW {m['IDSW']}", flush=True)
+            if _better(m, best):
+                best, chosen[name] = m, params
+    return chosen
+
+
+def _row(name: str, m: dict, ms: tuple[float, float]) -> str:
+    """A markdown table row."""
+    hota = " | ".join(f"{m[k]:.1f}" if m.get(k) is not None else "-" for k in ("HOTA", "DetA", "AssA"))
+    return (f"| {name} | {m['mAP']:.1f} | {m['MOTA']:.1f} | {m['IDSW']} | {m['FP']} | {m['FN']} | {hota} | "
+            f"{ms[0]:.3f} ({ms[1]:.3f}) |")
+
+
+def report(split: CachedSplit, kind: str, tuned: dict, out: Path) -> dict[str, dict]:
+    """The rows of one val split and input kind with the frozen thresholds; prints the table."""
+    rows: dict[str, tuple[dict, tuple[float, float]]] = {}
+    ours = replace(FlowSortConfig(), **tuned["flowsort"])
+    ids, w, c = ids_flowsort(split, FlowSortConfig())
+    rows["FlowSORT (default)"] = (score(split, ids, out / "ours"), (w, c))
+    ids, w, c = ids_flowsort(split, ours)
+    rows[f"FlowSORT (tuned {tuned['flowsort']})"] = (score(split, ids, out / "ours_tuned"), (w, c))
+    ft = "FlowTrack (propagation + multiflow)" if kind == "prop" else "FlowTrack (no propagation, multiflow)"
+    rows[ft] = (score(split, [f.flowtrack_ids for f in split.frames], out / "flowtrack"), (float("nan"),) * 2)
+    ids, w, c = ids_last_frame_iou(split, tuned["iou"])
+    rows[f"last-frame greedy IoU (tuned {tuned['iou']})"] = (score(split, ids, out / "iou"), (w, c))
+    for name in ("bytetrack", "ocsort"):
+        (ids, w, c), = ids_peer(split, name, [tuned[name]], out / "peer")
+        label = {"bytetrack": "ByteTrack", "ocsort": "OC-SORT"}[name]
+        rows[f"{label} (boxmot 25.0.0, tuned {tuned[name]})"] = (score(split, ids, out / name), (w, c))
+    if kind == "prop":
+        for name, change in ABLATION[1:]:
+            ids, w, c = ids_flowsort(split, replace(FlowSortConfig(), **change))
+            rows[f"FlowSORT {name}"] = (score(split, ids, out / "".join(ch for ch in name if ch.isalnum())), (w, c))
+    print("| tracker | mAP | MOTA | IDSW | FP | FN | HOTA | DetA | AssA | ids ms/frame wall (CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, (m, ms) in rows.items():
+        print(_row(name, m, ms), flush=True)
+    return {k: v[0] for k, v in rows.items()}
+
+
+def association_cost(frames: int = 300, persons: int = 10) -> None:
+    """ms per frame of FlowSORT's ids (association + Kalman motion) for `persons` walking persons with poses,
+    and of boxmot's ByteTrack and OC-SORT on the same boxes (their update() in the peer venv)."""
+    rng = np.random.default_rng(0)
+    start = rng.uniform([0, 0], [1700, 500], (persons, 2))
+    vel = rng.uniform(-6, 6, (persons, 2))
+    layouts = rng.uniform(0, 1, (persons, 17, 2))
+    boxes = [np.concatenate([start + vel * t, start + vel * t + [200, 500]], 1) for t in range(frames)]
+    poses = []
+    for b in boxes:
+        p = np.empty((persons, 17, 3))
+        p[:, :, :2] = b[:, None, :2] + layouts * 200 + rng.normal(0, 2, (persons, 17, 2))
+        p[:, :, 2] = 0.9
+        poses.append(p)
+    ids = FlowSortIds(np.full(17, 0.07), FlowSortConfig())
+    clock = StageClock(["ids", "appearance"])
+    image = cv2.cvtColor(rng.integers(0, 256, (1080, 1920, 3), np.uint8), cv2.COLOR_BGR2HSV)   # saturated noise
+    for t in range(frames):
+        moved = poses[t - 1] + np.concatenate([np.repeat(vel[:, None], 17, 1), np.zeros((persons, 17, 1))], 2) \
+            if t else None
+        with clock("appearance"):
+            feats = colour_histograms(image, boxes[t])
+        with clock("ids"):
+            ids.update(t, boxes[t], np.full(persons, 0.9), poses[t], moved, feats)
+    ours = (1000 * clock.wall["ids"] / frames, 1000 * clock.cpu["ids"] / frames)
+    look = (1000 * clock.wall["appearance"] / frames, 1000 * clock.cpu["appearance"] / frames)
+    split = CachedSplit([CachedFrame(t, t, b, np.full(persons, 0.9), p, None, np.zeros(0), np.zeros(0), [])
+                         for t, (b, p) in enumerate(zip(boxes, poses))], [0] * frames, [], None, (1080, 1920), 0.0)
+    peers = ids_peer(split, "bytetrack", [{}], Path("/tmp/simplepose_assoc_cost")) + \
+        ids_peer(split, "ocsort", [{}], Path("/tmp/simplepose_assoc_cost"))
+    print(f"ids for {persons} persons, {frames} frames: FlowSORT {ours[0]:.3f} ms/frame wall ({ours[1]:.3f} CPU) "
+          f"+ colour histograms of 200 x 500 boxes in a 1080p frame {look[0]:.3f} ({look[1]:.3f}); "
+          f"boxmot ByteTrack {peers[0][1]:.3f} ({peers[0][2]:.3f}), OC-SORT {peers[1][1]:.3f} ({peers[1][2]:.3f}) "
+          f"(defaults; {load()})")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Tune every tracker on --train, freeze, report on every --val split, both input kinds."""
+    out, cache = Path(args.out), Path(args.cache)
+    print(f"compare start: {load()}")
+    for kind in ("det", "prop"):
+        train = cache_split(args.train, args.checkpoint, kind == "prop", cache)
+        print(f"\n### {'detector + propagated' if kind == 'prop' else 'detector'} boxes: tuning on {args.train} "
+              f"(pose network {train.pose_ms:.1f} ms/frame when cached)")
+        tuned = tune(train, out / "train" / kind)
+        print(f"frozen: {tuned}")
+        for val in args.val:
+            split = cache_split(val, args.checkpoint, kind == "prop", cache)
+            print(f"\n#### {val} ({len(split.videos)} videos, {len(split.frames)} frames), "
+                  f"{'detector + propagated' if kind == 'prop' else 'detector'} boxes")
+            report(split, kind, tuned, out / Path(val).name / kind)
+    print(f"compare end: {load()}")
 
 
 def main() -> None:
@@ -202,14 +543,23 @@ def main() -> None:
     p.add_argument("--out", default="/tmp/simplepose_tracking_bench", help="prediction folders")
     p.add_argument("--set", nargs="*", default=[], help="config overrides for every row")
     p.add_argument("--config-track", action="store_true",
-                   help="take the track settings from the config (default: FlowTrackConfig's defaults)")
+                   help="take the track settings from the config (default: FlowTrack with its defaults)")
     p.add_argument("--flow-only", action="store_true", help="only the 1080p flow + association cost")
+    p.add_argument("--compare", action="store_true",
+                   help="trackers side by side on cached persons: tune on --train, report on each --val")
+    p.add_argument("--train", help="--compare: the split every tracker's thresholds are tuned on")
+    p.add_argument("--val", nargs="*", default=[], help="--compare: the splits reported")
+    p.add_argument("--cache", default="/tmp/simplepose_tracking_cache", help="--compare: cached persons")
     args = p.parse_args()
     t0 = time.perf_counter()
     print(machine())
-    if not args.flow_only:
+    if args.compare:
+        association_cost()
+        compare(args)
+    elif not args.flow_only:
         ablation(args)
-    flow_cost()
+    if not args.compare:
+        flow_cost()
     print(f"benchmark wall time {time.perf_counter() - t0:.0f} s")
 
 

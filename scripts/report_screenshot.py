@@ -93,11 +93,12 @@ def main() -> int:
     from simplepose.evaluation.mota import evaluate_tracking
     from simplepose.evaluation.pose_ap import evaluate_data
     from simplepose.evaluation.report import find_images_root, write_report
-    from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
 
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="report_shot_")
     root = args.keep or Path(tmp.name)
-    generate_posetrack_dataset(root / "data", videos={"val": 6}, frames=12, seed=3, splits=("val",), progress=False)
+    generate_posetrack_dataset(root / "data", SynthOptions(videos={"val": 6}, frames=12, seed=3, splits=("val",)),
+                               progress=False)
     gt = root / "data" / "annotations" / "val"
     make_predictions(gt, root / "pred", seed=0)
     data = load_eval_data(gt, root / "pred")

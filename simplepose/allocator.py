@@ -43,7 +43,7 @@ def keep_freed_memory() -> str:
     global _applied
     if _applied is None:
         _applied = _configure()
-        log.info("memory: %s", _applied)
+        log.debug("memory: %s", _applied)
     return _applied
 
 

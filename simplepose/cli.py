@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from simplepose import __version__
 from simplepose.errors import SimplePoseError
 
 # sub-command -> (module, one-line help); modules are imported only when their command runs.
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="simplepose",
         description="SimpleBaseline top-down pose estimation and tracking for PoseTrack18, in plain PyTorch.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"simplepose {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -7,12 +7,17 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simplepose.engine.config import Config, DataConfig, ModelConfig, OptimConfig, RuntimeConfig, apply_overrides
+if TYPE_CHECKING:
+    from simplepose.engine.config import Config
 
 
 def demo_config(data_root: str, work_dir: str) -> Config:
     """The demo's experiment (same as configs/synthetic_demo.yaml): ResNet-18, 128x96 input, CPU."""
+    # the config module loads torch: imported here so that the CLI's parser stays light
+    from simplepose.engine.config import Config, DataConfig, ModelConfig, OptimConfig, RuntimeConfig
+
     return Config(
         name="synthetic_demo",
         model=ModelConfig(depth=18, num_keypoints=17, deconv_channels=128, num_deconv=3),
@@ -53,23 +58,25 @@ def run(args: argparse.Namespace) -> int:
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
     import torch
 
-    from simplepose.data.keypoints import get_schema
-    from simplepose.engine.data import load_instances
+    from simplepose.engine.config import apply_overrides
     from simplepose.engine.curves import plot_training_curves
+    from simplepose.engine.data import load_instances
+    from simplepose.engine.datasets import dataset_spec
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances, write_evaluation_report
-    from simplepose.engine.track import evaluate_run, track_videos
+    from simplepose.engine.track import evaluate_run, track_videos, write_tracked_clip
+    from simplepose.evaluation.report import Clip
     from simplepose.engine.train import train
     from simplepose.inference.estimator import PoseEstimator
     from simplepose.model.checkpoint import load_model
-    from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
     from simplepose.visualize import save_prediction_overlays
 
     start = time.perf_counter()
     out = Path(args.out_dir)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     print(f"[1/5] synthesising a PoseTrack18-layout dataset in {out / 'data'}")
-    generate_posetrack_dataset(out / "data", videos={"train": args.train_videos, "val": args.val_videos},
-                               frames=args.frames, seed=args.seed)
+    generate_posetrack_dataset(out / "data", SynthOptions(
+        videos={"train": args.train_videos, "val": args.val_videos}, frames=args.frames, seed=args.seed))
     cfg = demo_config(str(out / "data"), str(out / "work"))
     cfg = apply_overrides(cfg, [f"runtime.seed={args.seed}", *args.overrides])
     print(f"[2/5] training SimpleBaseline ResNet-{cfg.model.depth} at {cfg.data.input_size[1]}x"
@@ -84,23 +91,29 @@ def run(args: argparse.Namespace) -> int:
     predictions = predict_instances(cfg, model, instances, "cpu", precision=cfg.runtime.precision)
     evaluation = evaluate_predictions(cfg, predictions, out / "eval")
     print(evaluation.table)
-    print("[4/5] tracking the val videos (FlowTrack on the noisy detections: mAP and MOTA)")
+    print("[4/5] tracking the val videos (FlowSORT on the noisy detections: mAP, MOTA, keypoint HOTA)")
     estimator = PoseEstimator(model, input_size=tuple(cfg.data.input_size), flip_test=cfg.data.flip_test,
-                              schema=cfg.data.dataset, precision=cfg.runtime.precision)
-    tracking = evaluate_run(cfg, track_videos(cfg, estimator, bbox_file=cfg.resolve(
-        "annotations/posetrack18_val_human_detections.json")), out / "track").metrics()
-    print(f"tracking: mAP {tracking['mAP']:.1f}, MOTA {tracking['MOTA']:.1f}, ID switches {tracking['IDSW']} "
+                              schema=dataset_spec(cfg.data.dataset).schema, precision=cfg.runtime.precision)
+    tracked = track_videos(cfg, estimator, bbox_file=cfg.resolve("annotations/posetrack18_val_human_detections.json"))
+    tracking = evaluate_run(cfg, tracked, out / "track").metrics()
+    print(f"tracking: mAP {tracking['mAP']:.1f}, MOTA {tracking['MOTA']:.1f}, keypoint HOTA {tracking['HOTA']:.1f} "
+          f"(DetA {tracking['DetA']:.1f}, AssA {tracking['AssA']:.1f}), ID switches {tracking['IDSW']} "
           f"(predictions in {out / 'track' / 'predictions'})")
     print(f"[5/5] drawing {args.overlays} overlay images and the evaluation report")
-    written = save_prediction_overlays(predictions, get_schema(cfg.data.dataset), out / "overlays", args.overlays)
+    schema = dataset_spec(cfg.data.dataset).schema
+    written = save_prediction_overlays(predictions, schema, out / "overlays", args.overlays)
     work = Path(cfg.runtime.work_dir)
     plot_training_curves(work / "log.jsonl", work / "curves.png",       # the demo validates only here
                          final=(state.global_iter, evaluation.metrics["Total AP"]))
-    report = write_evaluation_report(evaluation, out / "report")
+    clip = write_tracked_clip(tracked, os.path.join(cfg.data.data_root, cfg.data.val_images), out / "track" / "clip.webm")
+    caption = (f"{tracked.videos[0].name}: FlowTrack on the noisy detections, each track id in its own colour"
+               if clip is not None else "")
+    report = write_evaluation_report(evaluation, out / "report", clip=Clip(clip, caption) if clip else None)
     print(f"report: {report}")
     total = time.perf_counter() - start
     print(f"\nDemo done in {total / 60:.1f} min (training {train_time / 60:.1f} min): "
-          f"Total AP {evaluation.metrics['Total AP']:.1f}, tracking MOTA {tracking['MOTA']:.1f} on synthetic val; "
+          f"Total AP {evaluation.metrics['Total AP']:.1f}, tracking MOTA {tracking['MOTA']:.1f}, keypoint HOTA "
+          f"{tracking['HOTA']:.1f} on synthetic val; "
           f"checkpoint {cfg.runtime.work_dir}/latest.pth; overlays in {out / 'overlays'} ({written} images)")
     return 0
 

@@ -1,4 +1,5 @@
-"""`simplepose eval GT_DIR PRED_DIR [--json OUT] [--report DIR]`: the official PoseTrack18 mAP of prediction files."""
+"""`simplepose eval GT_DIR PRED_DIR [--json OUT] [--report DIR]`: the official PoseTrack18 mAP of prediction files;
+with --tracking poseval's MOTA and the PoseTrack21 kit's keypoint HOTA."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write per-joint AP/precision/recall and the summary table to this JSON")
     parser.add_argument("--all", action="store_true", help="also print precision and recall rows")
     parser.add_argument("--tracking", action="store_true",
-                        help="also compute the tracking metrics (MOTA, MOTP, precision, recall)")
+                        help="also compute the tracking metrics: poseval's MOTA, MOTP, precision, recall, the "
+                             "PoseTrack21 kit's keypoint HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA, and jitter (keypoint acceleration error on consecutive labeled frames)")
+    parser.add_argument("--hota-kit-defect", action="store_true",
+                        help="keypoint HOTA as the PoseTrack21 kit is published: a frame without GT (predicted) "
+                             "persons adds the whole sequence's predicted (GT) joints to FP (FN) "
+                             "(anDoer/PoseTrack21#10, fixed by default)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar while reading")
     parser.add_argument("--report", metavar="DIR", default=None,
                         help="write an HTML report (plots, per-sequence AP, error diagnosis) to DIR/index.html")
@@ -40,12 +46,16 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, optionally write JSON."""
     # the evaluator loads here, not at import: the CLI imports every command module for its parser
     from simplepose.evaluation.eval_data import load_eval_data
+    from simplepose.evaluation.hota import evaluate_hota, format_hota_table
+    from simplepose.evaluation.jitter import evaluate_jitter, format_jitter
     from simplepose.evaluation.mota import evaluate_tracking, format_tracking_table, short_sequences
     from simplepose.evaluation.pose_ap import evaluate_data, format_table
     from simplepose.evaluation.report import Compared, find_images_root, write_report
 
     if (args.compare or args.images) and not args.report:
         raise ConfigError(None, "--compare and --images need --report DIR")
+    if args.hota_kit_defect and not args.tracking:
+        raise ConfigError(None, "--hota-kit-defect needs --tracking")
     t0 = time.perf_counter()
     data = load_eval_data(args.gt_dir, args.pred_dir, progress=args.progress)
     result = evaluate_data(data)
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     rows = ("ap", "precision", "recall") if args.all else ("ap",)
     print(format_table(result, rows=rows))
     out = result.to_json()
-    tracking = None
+    tracking = hota = None
     if args.tracking:
         tracking = evaluate_tracking(data)
         print()
@@ -65,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
                   f"frame); {len(short)} of {len(data.videos)} sequence(s) have fewer: {', '.join(short[:5])}"
                   f"{' ...' if len(short) > 5 else ''}")
         out["tracking"] = tracking.to_json()
+        hota = evaluate_hota(data, kit_defect=args.hota_kit_defect)
+        print()
+        print(format_hota_table(hota))
+        out["hota"] = hota.to_json()
+        jitter = evaluate_jitter(data, tracking)
+        print(format_jitter(jitter))
+        out["jitter"] = jitter.to_json()
     if args.json:
         write_json(args.json, out, indent=1)
         log.info("wrote %s", args.json)
@@ -74,10 +91,11 @@ def run(args: argparse.Namespace) -> int:
         if args.compare:
             other = load_eval_data(args.gt_dir, args.compare, progress=args.progress)
             compare = Compared(args.compare, other, evaluate_data(other),
-                               evaluate_tracking(other) if args.tracking else None)
+                               evaluate_tracking(other) if args.tracking else None,
+                               evaluate_hota(other, kit_defect=args.hota_kit_defect) if args.tracking else None)
         images = args.images or find_images_root(args.gt_dir, data.file_names)
         index = write_report(args.report, data, result, tracking, compare, images,
-                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir)})
+                             extra={"gt": str(args.gt_dir), "pred": str(args.pred_dir)}, hota=hota)
         log.info("report in %.2f s", time.perf_counter() - t0)
         print(f"report: {index}")
     return 0

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     # torch loads here, not at import: the CLI imports every command module for its parser
     from simplepose.inference.deployed import export_metadata
     from simplepose.inference.estimator import schema_from_meta
-    from simplepose.inference.export import DEFAULT_TOLERANCE, export_verified
+    from simplepose.inference.export import DEFAULT_TOLERANCE, export_verified, require_export_packages
     from simplepose.model.precision import resolve_precision
     from simplepose.model.checkpoint import load_model_and_settings
     from simplepose.model.settings import checkpoint_input_size
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
                               f"got {args.calibration_count}")
     if not 0 <= args.min_agreement <= 1:
         raise SimplePoseError(f"--min-agreement must be within [0, 1], got {args.min_agreement:g}")
+    require_export_packages(args.output, verify=args.int8 or not args.no_verify)    # before the slow part
     model, meta, settings = load_model_and_settings(args.checkpoint)
     if args.input_size is not None:
         size = (args.input_size[0], args.input_size[1])

@@ -1,4 +1,5 @@
-"""`simplepose infer CHECKPOINT INPUT`: poses (and track ids) on an image, a folder of images or a video.
+"""`simplepose infer CHECKPOINT INPUT`: poses (and track ids) on an image, a folder of images, a video or a
+folder of videos.
 
 Boxes come from --boxes (see simplepose.inference.boxes): nothing (one box covering the whole
 frame), a COCO/PoseTrack annotation file or folder (ground-truth boxes), or detections in COCO
@@ -9,9 +10,11 @@ Writes OUT_DIR/results.json (COCO results format; one record per person: image_i
 keypoints [x, y, score] * K, score, bbox, box_score, file_name or frame_index, and track_id with
 --track), optionally overlays (--draw: OUT_DIR/overlays/<name>.jpg), an overlay video
 (--video-out) and PoseTrack18 per-video prediction files for `simplepose eval` (--posetrack-out).
-With --track, FlowTrack runs online (simplepose.engine.infer, the loop `simplepose track` runs)
+With --track, the tracker (FlowSORT or FlowTrack) runs online (simplepose.engine.infer, the loop
+`simplepose track` runs)
 afresh for every video and every folder of frames, and OUT_DIR/tracks.jsonl gets one line per
-frame (frame, track ids, boxes, keypoints, scores).
+frame (frame, track ids, boxes, keypoints, scores). A folder of videos (and no images) gives each
+video its own OUT_DIR/<video name>/ with these files; under torchrun the processes share the videos.
 """
 from __future__ import annotations
 
@@ -42,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `simplepose infer`, in groups: inputs and boxes, tracking, outputs, model and runtime."""
     parser.add_argument("checkpoint", help="model checkpoint (ours, or MMPose 0.x/1.x), or an ONNX file "
                                             "`simplepose export` wrote (float32 or int8; see --runtime)")
-    parser.add_argument("input", help="an image, a folder of images (searched recursively) or a video file")
+    parser.add_argument("input", help="an image, a folder of images (searched recursively), a video file or a "
+                                      "folder of video files (each to OUT_DIR/<video name>/; shared by torchrun's "
+                                      "processes)")
     boxes = parser.add_argument_group("inputs and boxes", "where the persons are; default: one box per whole frame")
     boxes.add_argument("--boxes", metavar="FILE",
                        help="person boxes: detections (COCO results json), a COCO/PoseTrack annotation file "
@@ -53,13 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="minimum detection score (default 0.3; with --track, track.det_thr: 0.4)")
     tracking = parser.add_argument_group("tracking", "with --track: ids across the frames of each video or folder")
     tracking.add_argument("--track", action="store_true",
-                          help="track persons across the frames of each video or folder with FlowTrack (boxes plus "
-                               "boxes propagated by optical flow, ids by --similarity); without --boxes or --detector "
+                          help="track persons across the frames of each video or folder (boxes plus "
+                               "boxes propagated by optical flow, ids by --tracker); without --boxes or --detector "
                                "each frame is one whole-frame person, which then keeps one id per video or folder "
                                "(defaults become: no propagation, the box on every frame, iou similarity)")
     add_tracking_arguments(tracking)
     tracking.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                          help="with --track: FlowTrack settings, e.g. --set track.oks_thr=0.4 track.flow.method=dis "
+                          help="with --track: tracker settings, e.g. --set track.oks_thr=0.4 track.flow.method=dis "
                                "(the flags above win)")
     outputs = parser.add_argument_group("outputs")
     outputs.add_argument("--out-dir", default="simplepose_infer", help="output folder (default ./simplepose_infer)")
@@ -68,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "and OKS-NMS; with --track, our track ids) for `simplepose eval`; needs PoseTrack "
                               "ground-truth image records from --boxes or --images-json")
     outputs.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
-    outputs.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv)")
+    outputs.add_argument("--video-out", metavar="F.mp4",
+                         help="write an overlay video (.mp4, .avi, .mov, .mkv, .webm: VP8, which browsers play)")
     outputs.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
     outputs.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
     runtime = parser.add_argument_group("model and runtime")
@@ -101,10 +107,11 @@ def _estimator(args: argparse.Namespace, device):
             raise DataError(args.checkpoint, f"{fixed[0]} does not apply to an exported ONNX file: its input size, "
                                              "schema and number format are fixed at export, and it runs on the CPU")
         return PoseEstimator.from_onnx(args.checkpoint, runtime=args.runtime, flip_test=not args.no_flip)
+    # --precision fp32 is the reference's arithmetic, the network as `simplepose test` runs it (BN not folded)
     return PoseEstimator.from_checkpoint(args.checkpoint, flip_test=not args.no_flip,
                                          input_size=tuple(args.input_size) if args.input_size else None,
                                          schema=get_schema(args.schema) if args.schema else None,
-                                         device=device, precision=args.precision)
+                                         device=device, precision=args.precision, fast=args.precision != "fp32")
 
 
 def _posetrack_videos(args: argparse.Namespace) -> list:
@@ -120,46 +127,38 @@ def _posetrack_videos(args: argparse.Namespace) -> list:
     return load_posetrack_videos(source)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the command; returns the exit status."""
-    # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
-    from simplepose.engine.distributed import resolve_device
-    from simplepose.engine.infer import (InferenceOutputs, estimate_frames, track_frames, tracking_config)
-    from simplepose.inference.boxes import BoxProvider
-    from simplepose.inference.video import VideoFrames, VideoWriter, open_frames
-    from simplepose.tracking.detector import OnnxPersonDetector
-    from simplepose.tracking.flowtrack import FlowTracker
-    from simplepose.tracking.online import OnlineTracker
-
+def _check_arguments(args: argparse.Namespace) -> list[str]:
+    """The flags' combinations refused (DataError), and the tracking overrides the flags make."""
     if args.batch_size < 1:
         raise DataError(None, f"--batch-size must be >= 1, got {args.batch_size}")
     if args.boxes and args.detector:
         raise DataError(None, "give --boxes or --detector, not both")
     flags = tracking_overrides(args)
     if not args.track and (flags or args.overrides):
-        raise DataError(None, "--similarity, --no-propagate, --det-every, --max-age, --smooth and --set need --track")
-    device = resolve_device(args.device, source="--device", key=None)
+        raise DataError(None, "--tracker, --similarity, --no-propagate, --det-every, --max-age, --smooth, --no-smooth and --set "
+                              "need --track")
     if args.input_size is not None and any(v <= 0 or v % 32 for v in args.input_size):
         raise DataError(None, "--input-size must be two positive multiples of 32 (W H), got "
                               f"{args.input_size[0]} {args.input_size[1]}")
-    whole_frame = args.boxes is None and args.detector is None
-    det_thr = [] if args.det_thr is None else [f"track.det_thr={args.det_thr}"]
-    track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame)
-    source = open_frames(args.input)
-    detector = OnnxPersonDetector(args.detector, track_cfg.detector) if args.detector else None
-    provider = BoxProvider(source, args.boxes, args.images_json, detector=detector,
-                           det_thr=track_cfg.det_thr if args.track else (args.det_thr if args.det_thr is not None else 0.3))
-    if whole_frame:
-        log.warning("no --boxes or --detector given: every frame is estimated as ONE person filling the WHOLE frame; "
-                    "pass person detections (COCO results json) with --boxes or an ONNX --detector for real scenes")
-    gt_videos = _posetrack_videos(args) if args.posetrack_out else None
-    estimator = _estimator(args, device)
-    video = VideoWriter(args.video_out, fps=args.fps or source.fps or 30.0) if args.video_out else None
-    outputs = InferenceOutputs(args.out_dir, estimator.schema, estimator, isinstance(source, VideoFrames),
+    return flags
+
+
+def _infer_source(args: argparse.Namespace, source, estimator, track_cfg, detector, out_dir: str | Path,
+                  video=None, gt_videos: list | None = None) -> None:
+    """Estimate (or track) the persons of one frame source and write its files under out_dir."""
+    # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
+    from simplepose.engine.infer import InferenceOutputs, estimate_frames, track_frames
+    from simplepose.inference.boxes import BoxProvider
+    from simplepose.inference.video import VideoFrames
+    from simplepose.tracking.online import OnlineTracker, make_tracker
+
+    det_thr = track_cfg.det_thr if args.track else (args.det_thr if args.det_thr is not None else 0.3)
+    provider = BoxProvider(source, args.boxes, args.images_json, detector=detector, det_thr=det_thr)
+    outputs = InferenceOutputs(out_dir, estimator.schema, estimator, isinstance(source, VideoFrames),
                                tracking=args.track, draw=args.draw, video=video, kpt_thr=args.kpt_thr,
                                gt_videos=gt_videos, posetrack_out=args.posetrack_out)
     if args.track:
-        online = OnlineTracker(FlowTracker(estimator, estimator.schema.sigmas_array, track_cfg))
+        online = OnlineTracker(make_tracker(estimator, estimator.schema.sigmas_array, track_cfg))
         results = track_frames(source, provider, online)
     else:
         results = estimate_frames(source, provider, estimator, args.batch_size)
@@ -178,4 +177,58 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     if outputs.unmatched:
         log.warning("%d frames had no record in %s and were skipped", outputs.unmatched, args.boxes)
+
+
+def _infer_videos(args: argparse.Namespace, videos: list[Path], track_cfg, detector) -> int:
+    """A folder of videos: each video's files in OUT_DIR/<video name>/; under torchrun the processes
+    share the videos, whole videos balanced by frames, each writing its own videos' folders."""
+    # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
+    from simplepose.engine import distributed
+    from simplepose.inference.video import VideoFrames
+
+    single = [flag for flag, given in (("--boxes", args.boxes), ("--images-json", args.images_json),
+                                       ("--video-out", args.video_out), ("--posetrack-out", args.posetrack_out))
+              if given]
+    if single:
+        raise DataError(args.input, f"{single[0]} does not apply to a folder of videos (give one video)")
+    device, info = distributed.setup_device(args.device, "--device", None)
+    try:
+        estimator = _estimator(args, device)
+        sources = [VideoFrames(v) for v in videos]
+        share = distributed.shard_by_size([len(v) for v in sources], info.world_size)[info.rank]
+        if info.distributed:
+            log.info("process %d of %d: %s", info.rank, info.world_size, ", ".join(videos[i].name for i in share))
+        for i in share:
+            _infer_source(args, sources[i], estimator, track_cfg, detector, Path(args.out_dir) / videos[i].stem)
+        distributed.barrier()  # every video's folder is written when any process returns
+    finally:
+        distributed.cleanup()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit status."""
+    # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
+    from simplepose.engine.distributed import resolve_device
+    from simplepose.engine.infer import tracking_config
+    from simplepose.inference.video import VideoWriter, open_frames, video_files
+    from simplepose.inference.detector import OnnxPersonDetector
+
+    flags = _check_arguments(args)
+    device = resolve_device(args.device, source="--device", key=None)
+    whole_frame = args.boxes is None and args.detector is None
+    det_thr = [] if args.det_thr is None else [f"track.det_thr={args.det_thr}"]
+    track_cfg = tracking_config([*args.overrides, *det_thr, *flags], whole_frame and args.track)
+    videos = video_files(args.input)
+    source = None if videos else open_frames(args.input)
+    detector = OnnxPersonDetector(args.detector, track_cfg.detector) if args.detector else None
+    if whole_frame:
+        log.warning("no --boxes or --detector given: every frame is estimated as ONE person filling the WHOLE frame; "
+                    "pass person detections (COCO results json) with --boxes or an ONNX --detector for real scenes")
+    if videos:
+        return _infer_videos(args, videos, track_cfg, detector)
+    gt_videos = _posetrack_videos(args) if args.posetrack_out else None
+    estimator = _estimator(args, device)
+    video = VideoWriter(args.video_out, fps=args.fps or source.fps or 30.0) if args.video_out else None
+    _infer_source(args, source, estimator, track_cfg, detector, args.out_dir, video, gt_videos)
     return 0

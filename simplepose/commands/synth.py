@@ -1,10 +1,14 @@
-"""`simplepose synth OUT_DIR`: write a synthetic PoseTrack18-layout dataset."""
+"""`simplepose synth OUT_DIR`: write a synthetic PoseTrack18- or PoseTrack21-layout dataset."""
 from __future__ import annotations
 
 import argparse
 import json
 
-from simplepose.synthetic.writer import DEFAULT_IMAGE_SIZE, DEFAULT_VIDEOS, generate_posetrack_dataset
+# synthetic.writer's DEFAULT_VIDEOS, DEFAULT_IMAGE_SIZE and LAYOUTS' names, spelled out here: importing
+# that module would load OpenCV with the CLI's parser (tests/commands check that they agree)
+DEFAULT_VIDEOS = {"train": 16, "val": 6}
+DEFAULT_IMAGE_SIZE = (384, 288)
+LAYOUT_NAMES = ("posetrack18", "posetrack21")
 
 
 def _videos(text: str) -> int | dict[str, int]:
@@ -32,6 +36,9 @@ def _splits(text: str) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the synth command."""
     parser.add_argument("out_dir", metavar="OUT_DIR", help="dataset root to write (images/, annotations/)")
+    parser.add_argument("--format", choices=LAYOUT_NAMES, default="posetrack18",
+                        help="the dataset layout: posetrack18 (annotations/, merged files) or posetrack21 "
+                             "(posetrack_data/<split>/<seq>.json, boxes on every frame) (default posetrack18)")
     default = ",".join(f"{k}={v}" for k, v in DEFAULT_VIDEOS.items())
     parser.add_argument("--videos", type=_videos, default=None,
                         help=f"videos per split: N for every split or train=N,val=M (default {default})")
@@ -65,15 +72,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print a summary."""
-    summary = generate_posetrack_dataset(
-        args.out_dir, videos=args.videos, frames=args.frames, seed=args.seed,
-        image_size=(args.width, args.height), splits=args.splits, persons=tuple(args.persons),
-        draw=args.draw_count if args.draw else 0, progress=not args.quiet, fixed_sides=args.fixed_sides,
-        bursty_misses=not args.no_bursty_misses, camera_motion=not args.no_camera_motion,
-        enter_leave=not args.no_enter_leave, crossings=not args.no_crossings, fast_motion=not args.no_fast_motion)
+    # OpenCV loads here, not at import: the CLI imports every command module for its parser
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
+
+    options = SynthOptions(
+        videos=args.videos, layout=args.format, frames=args.frames, seed=args.seed,
+        image_size=(args.width, args.height),
+        splits=args.splits, persons=tuple(args.persons), draw=args.draw_count if args.draw else 0,
+        fixed_sides=args.fixed_sides, bursty_misses=not args.no_bursty_misses,
+        camera_motion=not args.no_camera_motion, enter_leave=not args.no_enter_leave,
+        crossings=not args.no_crossings, fast_motion=not args.no_fast_motion)
+    summary = generate_posetrack_dataset(args.out_dir, options, progress=not args.quiet)
     for split, s in summary["splits"].items():
         print(f"{split}: {s['videos']} videos, {s['frames']} frames ({s['labeled_frames']} labeled), "
-              f"{s['persons']} annotated persons, {s['ignore_polygons']} ignore polygons, "
+              f"{s['persons']} annotated persons ({s['boxes']} boxes), {s['ignore_polygons']} ignore polygons, "
               f"{s['detections']} detections")
         for p in s["overlays"]:
             print(f"  overlay: {p}")

@@ -32,13 +32,14 @@ def run(args: argparse.Namespace) -> int:
     from simplepose.engine import distributed
     from simplepose.engine.config import load_config
     from simplepose.engine.data import load_instances
+    from simplepose.engine.datasets import dataset_spec
     from simplepose.engine.evaluate import evaluate_predictions, predict_instances, write_evaluation_report
     from simplepose.io import write_json
     from simplepose.model.checkpoint import load_model
 
     cfg = load_config(args.config, args.overrides)
-    if args.report and cfg.data.dataset != "posetrack18":
-        raise ConfigError(args.config, "--report needs a PoseTrack18 dataset", key="data.dataset")
+    if args.report and not dataset_spec(cfg.data.dataset).video:
+        raise ConfigError(args.config, "--report needs a PoseTrack (video) dataset", key="data.dataset")
     device, info = (distributed.setup_device(args.device, "--device", None) if args.device
                     else distributed.setup_device(cfg.runtime.device))
     try:

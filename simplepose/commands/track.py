@@ -1,4 +1,5 @@
-"""`simplepose track CONFIG CHECKPOINT`: FlowTrack over the config's val videos, scored with mAP and MOTA."""
+"""`simplepose track CONFIG CHECKPOINT`: the tracker (FlowSORT or FlowTrack) over the config's val videos, scored with
+mAP, MOTA and keypoint HOTA."""
 from __future__ import annotations
 
 import argparse
@@ -11,21 +12,29 @@ def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
     """The tracking flags `simplepose track` and `simplepose infer` share (each a track.* setting)."""
     parser.add_argument("--detector", metavar="MODEL", help="ONNX person detector (rtmlib YOLOX format: "
                                                              "end2end or raw head), a file or URL")
+    parser.add_argument("--tracker", choices=("flowsort", "flowtrack"),
+                        help="who gives the ids (track.tracker): flowsort (default: Kalman motion, camera motion "
+                             "from the flow, Hungarian rounds, flow-warped OKS + IoU) or flowtrack (the paper's)")
     parser.add_argument("--similarity", choices=("iou", "oks", "flow", "multiflow"),
                         help="pose-to-track similarity (default track.similarity: multiflow)")
     parser.add_argument("--no-propagate", action="store_true", help="no flow-propagated boxes")
     parser.add_argument("--det-every", type=int, metavar="N",
                         help="use the boxes of every N-th frame only, propagation between (track.det_every)")
     parser.add_argument("--max-age", type=int, metavar="N",
-                        help="frames a track may stay unseen before it ends (default track.max_age: 5)")
-    parser.add_argument("--smooth", action="store_true",
-                        help="One-Euro smoothing of the tracked keypoints (track.smooth.enabled; lags, off for "
-                             "evaluation)")
+                        help="frames a track may stay unseen before it ends (track.max_age, default 5, and "
+                             "track.sort.max_age, default 30)")
+    smooth = parser.add_mutually_exclusive_group()
+    smooth.add_argument("--smooth", action="store_true", default=None,
+                        help="One-Euro smoothing of the tracked keypoints (track.smooth.enabled; default: on for "
+                             "`infer --track`, off for `track`)")
+    smooth.add_argument("--no-smooth", dest="smooth", action="store_false", help="no One-Euro smoothing")
 
 
 def tracking_overrides(args: argparse.Namespace) -> list[str]:
     """The track.* overrides the shared tracking flags stand for."""
     out = []
+    if args.tracker:
+        out.append(f"track.tracker={args.tracker}")
     if args.similarity:
         out.append(f"track.similarity={args.similarity}")
     if args.no_propagate:
@@ -33,9 +42,9 @@ def tracking_overrides(args: argparse.Namespace) -> list[str]:
     if args.det_every is not None:
         out.append(f"track.det_every={args.det_every}")
     if args.max_age is not None:
-        out.append(f"track.max_age={args.max_age}")
-    if args.smooth:
-        out.append("track.smooth.enabled=true")
+        out += [f"track.max_age={args.max_age}", f"track.sort.max_age={args.max_age}"]
+    if args.smooth is not None:
+        out.append(f"track.smooth.enabled={'true' if args.smooth else 'false'}")
     return out
 
 
@@ -62,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from simplepose.engine.config import load_config
-    from simplepose.engine.distributed import resolve_device
+    from simplepose.engine.datasets import dataset_spec
+    from simplepose.engine import distributed
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
+    from simplepose.evaluation.hota import format_hota_table
+    from simplepose.evaluation.jitter import format_jitter
     from simplepose.evaluation.mota import format_tracking_table
     from simplepose.evaluation.pose_ap import format_table
     from simplepose.errors import ConfigError
     from simplepose.inference.estimator import PoseEstimator
-    from simplepose.tracking.detector import OnnxPersonDetector
+    from simplepose.inference.detector import OnnxPersonDetector
     from simplepose.io import write_json
 
     if args.detector and args.bbox_file:
@@ -76,23 +88,40 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, [*args.overrides, *tracking_overrides(args)])  # the flags win
     if cfg.runtime.threads:
         torch.set_num_threads(cfg.runtime.threads)
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
-                                              flip_test=cfg.data.flip_test, schema=cfg.data.dataset,
-                                              device=resolve_device(args.device or cfg.runtime.device),
-                                              precision=args.precision)
-    detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
-    result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
-    out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
-    evaluation = evaluate_run(cfg, result, out_dir)
+    # under torchrun the processes share the videos (engine.track): CPU processes join a gloo group
+    device, _ = (distributed.setup_device(args.device, "--device", None) if args.device
+                 else distributed.setup_device(cfg.runtime.device))
+    try:
+        estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
+                                                  flip_test=cfg.data.flip_test,
+                                                  schema=dataset_spec(cfg.data.dataset).schema, device=device,
+                                                  precision=args.precision)
+        detector = OnnxPersonDetector(args.detector, cfg.track.detector, cfg.runtime.threads) if args.detector else None
+        result = track_videos(cfg, estimator, bbox_file=args.bbox_file, detector=detector)
+        out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
+        evaluation = evaluate_run(cfg, result, out_dir)
+    finally:
+        distributed.cleanup()
+    if evaluation is None:              # not rank 0: its files are written, rank 0 reports
+        return 0
     metrics = evaluation.metrics()
     t = cfg.track
-    print(f"FlowTrack: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, "
-          f"detections every {t.det_every} frame(s), {result.frames} frames")
+    if args.detector or args.bbox_file or cfg.data.val_bbox_file:
+        boxes = f"detections every {t.det_every} frame(s)"
+    else:       # load_val_boxes falls back to the annotations
+        boxes = f"ground-truth boxes (labeled frames only; every {t.det_every} frame(s))" if t.det_every > 1 \
+            else "ground-truth boxes (labeled frames only)"
+    name = "FlowSORT" if t.tracker == "flowsort" else "FlowTrack"
+    print(f"{name}: similarity {t.similarity}, propagation {'on' if t.propagate else 'off'}, {boxes}, "
+          f"{result.frames} frames")
     print(format_table(evaluation.pose, label=f"AP (boxes >= {t.out_box_thr}, joints >= {t.out_kpt_thr})"))
     print(format_table(evaluation.pose_unfiltered, label="AP (unfiltered)"))
     print()
     print(format_tracking_table(evaluation.tracking))
     print(f"FP {metrics['FP']}  FN {metrics['FN']}  ID switches {metrics['IDSW']}  (summed over joints)")
+    print()
+    print(format_hota_table(evaluation.hota, per_joint=False))
+    print(format_jitter(evaluation.jitter()))
     print("ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in result.ms_per_frame.items()))
     print(f"predictions: {evaluation.predictions}")
     if args.json:

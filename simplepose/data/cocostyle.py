@@ -85,7 +85,7 @@ def frame_number(stem: str) -> int | None:
 
     str.isdigit() also accepts superscripts and other scripts' digits, some of which int() refuses.
     """
-    return int(stem) if stem.isascii() and stem.isdigit() else None
+    return int(stem) if stem.isascii() and stem.isdigit() and len(stem) <= 18 else None
 
 
 def document_lists(doc: Any, path: PathLike, need_annotations: bool = True) -> tuple[list, list]:
@@ -141,6 +141,28 @@ def parse_image_size(img: Mapping, path: PathLike, where: str) -> tuple[int, int
     return w, h
 
 
+MAX_PATH_CHARS = 4096   # Linux PATH_MAX: no longer name can be opened
+
+
+def checked_file_name(name: Any, path: PathLike, where: str) -> str:
+    """A record's file_name, refused (DataError) when no file can have it: empty, a NUL character, a
+    lone surrogate that is no escaped byte, or longer than MAX_PATH_CHARS."""
+    if not isinstance(name, str) or not name:
+        raise DataError(path, "missing or empty field 'file_name'", record=where)
+    if len(name) > MAX_PATH_CHARS:
+        raise DataError(path, f"file_name {name[:24]!r}... is {len(name)} characters long, over {MAX_PATH_CHARS}",
+                        record=where)
+    if "\0" in name:
+        raise DataError(path, f"file_name {name!r} holds a NUL character", record=where)
+    try:
+        # surrogateescape: \udc80-\udcff stand for the bytes of a name that is not UTF-8 (os.fsencode
+        # gives the file its bytes back); any other lone surrogate names no file
+        name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise DataError(path, f"file_name {name!r} holds a lone surrogate (not text)", record=where) from None
+    return name
+
+
 def parse_images(images: list, path: PathLike, image_root: PathLike, video_name: str | None = None,
                  videos: bool = False) -> list[ImageInfo]:
     """Validate an `images` list and resolve paths; with `videos`, derive sequence and frame.
@@ -162,9 +184,7 @@ def parse_images(images: list, path: PathLike, image_root: PathLike, video_name:
         if image_id in seen:
             raise DataError(path, f"duplicate image id {image_id} (also images[{seen[image_id]}])", record=where)
         seen[image_id] = i
-        file_name = img.get("file_name")
-        if not isinstance(file_name, str) or not file_name:
-            raise DataError(path, "missing or empty field 'file_name'", record=where)
+        file_name = checked_file_name(img.get("file_name"), path, where)
         video_id, frame_index = None, 0
         if videos:
             rel = PurePosixPath(file_name.replace("\\", "/"))
@@ -218,21 +238,25 @@ def first_bad(mask: np.ndarray) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
-def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike, num_keypoints: int = 17,
-                      drop_invalid: bool = True) -> list[PersonInstance]:
-    """COCO-style person annotations -> PersonInstances in MMPose's order, validated and filtered."""
+def _annotation_order(annotations: list, images: list[ImageInfo], path: PathLike) -> list[tuple[int, ImageInfo]]:
+    """(annotation index, its image) of every annotation with a box and keypoints, in MMPose's order:
+    images in file order, then each image's annotations in file order."""
     by_image: dict[int, list[int]] = {im.image_id: [] for im in images}
+    first_of_id: dict[int, int] = {}
     for j, ann in enumerate(annotations):
         where = f"annotations[{j}]"
         if not isinstance(ann, dict):
             raise DataError(path, f"annotation must be an object, got {type(ann).__name__}", record=where)
         ann_id = int_field(ann, "id", path, where)
+        if ann_id in first_of_id:
+            raise DataError(path, f"annotation id {ann_id} appears twice (also annotations[{first_of_id[ann_id]}])",
+                            record=where)
+        first_of_id[ann_id] = j
         image_id = int_field(ann, "image_id", path, f"annotation id {ann_id}")
         if image_id not in by_image:
             raise DataError(path, f"image_id {image_id} is not in 'images'", record=f"annotation id {ann_id}")
         by_image[image_id].append(j)
-
-    order: list[tuple[int, ImageInfo]] = []          # (annotation index, its image), MMPose order
+    order: list[tuple[int, ImageInfo]] = []
     skipped_fields = []
     for im in images:
         for j in by_image[im.image_id]:
@@ -244,11 +268,12 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
     if skipped_fields:
         logger.info("%s: skipped %d annotation(s) without 'bbox' or 'keypoints' (as MMPose does), "
                     "first: annotation id %s", path, len(skipped_fields), skipped_fields[0])
-    if not order:
-        return []
+    return order
 
-    anns = [annotations[j] for j, _ in order]
-    records = [f"annotation id {a['id']}" for a in anns]
+
+def _box_and_keypoint_arrays(anns: list[dict], records: list[str], path: PathLike,
+                             num_keypoints: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated boxes (N, 4) float64 xywh and keypoints (N, K, 3) float32 with visibility min(1, v)."""
     boxes = stack_rows([a["bbox"] for a in anns], 4, path, records, "bbox")                  # (N, 4)
     kps = stack_rows([a["keypoints"] for a in anns], 3 * num_keypoints, path, records, "keypoints")  # (N, 3K)
     bad = first_bad(~np.isfinite(boxes).all(axis=1))
@@ -260,57 +285,88 @@ def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike
     bad = first_bad((boxes[:, 2:] < 0).any(axis=1))
     if bad is not None:
         raise DataError(path, f"negative box width or height: bbox {anns[bad]['bbox']}", record=records[bad])
-
     kps32 = kps.astype(np.float32).reshape(len(anns), num_keypoints, 3)                        # (N, K, 3)
     kps32[..., 2] = np.minimum(1, kps32[..., 2])
+    return boxes, kps32
 
+
+def _invalid_reasons(anns: list[dict], records: list[str], boxes: np.ndarray, kps32: np.ndarray,
+                     images: list[ImageInfo], path: PathLike, keypoints_required: bool) -> list[tuple[str, np.ndarray]]:
+    """MMPose's `_is_valid_instance` rules, vectorised: (reason, (N,) bool mask of the annotations it drops);
+    without keypoints_required, the two rules on keypoints are left out (a person box is valid alone)."""
     # MMPose's clipped box in float32 (image size unknown: no clipping), for the zero-box rule.
     xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)                # (N, 4) f64
-    sizes = np.array([im.image_size if im.image_size else (np.inf, np.inf) for _, im in order],
+    sizes = np.array([im.image_size if im.image_size else (np.inf, np.inf) for im in images],
                      dtype=np.float64)                                                          # (N, 2)
     xyxy32 = clip_xyxy(xyxy, sizes)
     zero_box = ((xyxy32[:, 2:] - xyxy32[:, :2]) <= 0).any(axis=1)
-
     n_kp = np.array([int_field(a, "num_keypoints", path, rec) if "num_keypoints" in a else -1
                      for a, rec in zip(anns, records)], dtype=np.int64)
     counted = np.count_nonzero(kps32[..., :2].max(axis=2), axis=1)
     n_kp = np.where(n_kp < 0, counted, n_kp)
     crowd = np.array([flag_field(a, "iscrowd", False, path, rec) for a, rec in zip(anns, records)], dtype=bool)
-    no_kp = n_kp == 0
     kp_nonpositive = kps32[..., :2].reshape(len(anns), -1).max(axis=1) <= 0
+    reasons = [("crowd", crowd), ("zero-area box after clipping", zero_box)]
+    if keypoints_required:
+        reasons[1:1] = [("num_keypoints == 0", n_kp == 0)]
+        reasons.append(("all keypoint coordinates <= 0", kp_nonpositive))
+    return reasons
 
-    keep = np.ones(len(anns), dtype=bool)
-    if drop_invalid:
-        reasons = [("crowd", crowd), ("num_keypoints == 0", no_kp), ("zero-area box after clipping", zero_box),
-                   ("all keypoint coordinates <= 0", kp_nonpositive)]
-        for name, mask in reasons:
-            dropped = keep & mask
-            if dropped.any():
-                first = records[int(np.flatnonzero(dropped)[0])]
-                level = logging.WARNING if name.startswith("zero") else logging.DEBUG
-                logger.log(level, "%s: dropped %d annotation(s) with %s, first: %s",
-                           path, int(dropped.sum()), name, first)
-            keep &= ~mask
 
-    kept = np.flatnonzero(keep)
+def _keep_mask(reasons: list[tuple[str, np.ndarray]], records: list[str], path: PathLike) -> np.ndarray:
+    """(N,) bool: the annotations no reason drops; each reason's drops logged (zero boxes as a warning)."""
+    keep = np.ones(len(records), dtype=bool)
+    for name, mask in reasons:
+        dropped = keep & mask
+        if dropped.any():
+            first = records[int(np.flatnonzero(dropped)[0])]
+            level = logging.WARNING if name.startswith("zero") else logging.DEBUG
+            logger.log(level, "%s: dropped %d annotation(s) with %s, first: %s", path, int(dropped.sum()), name, first)
+        keep &= ~mask
+    return keep
+
+
+def _topdown_instances(anns: list[dict], records: list[str], images: list[ImageInfo], boxes: np.ndarray,
+                       kps32: np.ndarray, kept: np.ndarray, path: PathLike) -> list[PersonInstance]:
+    """One PersonInstance per kept annotation (MMPose's `_get_topdown_data_infos`), head boxes validated."""
     with_head = [i for i in kept if anns[i].get("bbox_head") not in (None, [])]
     heads = stack_rows([anns[i]["bbox_head"] for i in with_head], 4, path,
-                        [records[i] for i in with_head], "bbox_head")                          # (H, 4)
+                       [records[i] for i in with_head], "bbox_head")                           # (H, 4)
     bad = first_bad(~np.isfinite(heads).all(axis=1))
     if bad is not None:
         raise DataError(path, "'bbox_head' holds NaN, null or infinity", record=records[with_head[bad]])
     head_of = dict(zip(with_head, heads))
     out = []
     for i in kept:
-        ann, im = anns[i], order[i][1]
-        head_box = head_of.get(i)
+        ann, im = anns[i], images[i]
         track = None if ann.get("track_id") is None else int_field(ann, "track_id", path, records[i])
         out.append(PersonInstance(
             image_path=im.image_path, image_id=im.image_id, bbox_xywh=boxes[i].copy(), keypoints=kps32[i],
             image_size=im.image_size, ann_id=int(ann["id"]), video_id=im.video_id, frame_index=im.frame_index,
-            track_id=track, head_bbox_xywh=head_box,
+            track_id=track, head_bbox_xywh=head_of.get(i),
             ignore_regions=im.ignore_regions, is_labeled=im.is_labeled))
     return out
+
+
+def parse_annotations(annotations: list, images: list[ImageInfo], path: PathLike, num_keypoints: int = 17,
+                      drop_invalid: bool = True, keypoints_required: bool = True) -> list[PersonInstance]:
+    """COCO-style person annotations -> PersonInstances in MMPose's order, validated and filtered.
+
+    The steps of MMPose's reader: order and parse (`parse_data_info`), the validity rules
+    (`_is_valid_instance`, checked always, applied with drop_invalid), then the instances
+    (`_get_topdown_data_infos`). keypoints_required=False keeps the persons that have a box but no
+    keypoint (PoseTrack21 boxes people on frames without pose labels): the boxes a tracker may use.
+    """
+    order = _annotation_order(annotations, images, path)
+    if not order:
+        return []
+    anns = [annotations[j] for j, _ in order]
+    ann_images = [im for _, im in order]
+    records = [f"annotation id {a['id']}" for a in anns]
+    boxes, kps32 = _box_and_keypoint_arrays(anns, records, path, num_keypoints)
+    reasons = _invalid_reasons(anns, records, boxes, kps32, ann_images, path, keypoints_required)
+    keep = _keep_mask(reasons, records, path) if drop_invalid else np.ones(len(anns), dtype=bool)
+    return _topdown_instances(anns, records, ann_images, boxes, kps32, np.flatnonzero(keep), path)
 
 
 def check_image_files(instances: Sequence[PersonInstance], images: Sequence[ImageInfo], path: PathLike) -> None:

@@ -49,6 +49,35 @@ def bbox_xyxy_to_xywh(bbox_xyxy: np.ndarray) -> np.ndarray:
     return np.concatenate([b[..., :2], b[..., 2:] - b[..., :2]], axis=-1)
 
 
+def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """IoU (N, M) f64 between boxes a (N, 4) and b (M, 4), both x1, y1, x2, y2 (empty boxes: IoU 0)."""
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])                                   # (N, M, 2)
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0.0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0.0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0.0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
+    """Greedy box NMS: kept indices (descending score) of boxes (N, 4) xyxy whose IoU with a better kept box <= thr."""
+    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    if len(b) == 0:
+        return np.zeros(0, np.int64)
+    iou = pairwise_iou(b, b)
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    suppressed = np.zeros(len(b), bool)
+    keep = []
+    for i in order.tolist():
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed |= iou[i] > thr
+    return np.array(keep, np.int64)
+
+
 def clip_xyxy(bbox_xyxy: np.ndarray, image_wh: np.ndarray) -> np.ndarray:
     """Boxes (..., 4) clipped to images (..., 2) (w, h) as the reference's parser does: float32.
 

@@ -16,7 +16,8 @@ import os
 import struct
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from io import BytesIO
+from typing import Any, BinaryIO, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -27,6 +28,10 @@ _REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2,
                   4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic ...) carry the image size
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Decoded pixels allowed per image (300 MB of BGR), checked from the PNG/JPEG header before decoding;
+# OpenCV's own limit for other formats is set to the same (it reads the variable on first decode)
+MAX_IMAGE_PIXELS = 100_000_000
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 
 
 def read_image(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
@@ -41,6 +46,9 @@ def read_image(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
     data = read_image_bytes(p)
     if not data:
         raise DataError(p, "image file is empty (0 bytes)")
+    size = _header_size(BytesIO(data))
+    if size is not None:
+        check_pixels(p, *size)
     # decoded from bytes, never cv2.imread(path): OpenCV crashes on names that are not UTF-8
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED_FLAGS[reduce])
     if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
@@ -104,41 +112,60 @@ def probe_image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     p = os.fspath(path)
     try:
         with open(p, "rb") as f:
-            head = f.read(26)
-            if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
-                w, h = struct.unpack(">II", head[16:24])
-                return int(w), int(h)
-            if head[:2] != b"\xff\xd8":
-                return None
-            f.seek(2)
-            while True:
-                byte = f.read(1)
-                while byte and byte != b"\xff":          # skip to the next marker
-                    byte = f.read(1)
-                while byte == b"\xff":                   # fill bytes
-                    byte = f.read(1)
-                if not byte:
-                    return None
-                marker = byte[0]
-                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-                    continue                             # markers without a length field
-                seg = f.read(2)
-                if len(seg) < 2:
-                    return None
-                length = struct.unpack(">H", seg)[0]
-                if marker in _SOF_MARKERS:
-                    data = f.read(5)
-                    if len(data) < 5:
-                        return None
-                    h, w = struct.unpack(">HH", data[1:5])
-                    return (int(w), int(h)) if w > 0 and h > 0 else None
-                if marker == 0xDA:                       # start of scan before any frame header
-                    return None
-                f.seek(length - 2, os.SEEK_CUR)
+            return _header_size(f)
     except FileNotFoundError:
         raise DataError(p, "image file not found") from None
     except OSError as e:
         raise DataError(p, f"cannot read image header: {e}") from None
+
+
+def _header_size(f: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) of the PNG or JPEG whose bytes f reads; None if not recognised."""
+    head = f.read(26)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        w, h = struct.unpack(">II", head[16:24])
+        return int(w), int(h)
+    if head[:2] != b"\xff\xd8":
+        return None
+    f.seek(2)
+    while True:
+        byte = f.read(1)
+        while byte and byte != b"\xff":          # skip to the next marker
+            byte = f.read(1)
+        while byte == b"\xff":                   # fill bytes
+            byte = f.read(1)
+        if not byte:
+            return None
+        marker = byte[0]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue                             # markers without a length field
+        seg = f.read(2)
+        if len(seg) < 2:
+            return None
+        length = struct.unpack(">H", seg)[0]
+        if marker in _SOF_MARKERS:
+            data = f.read(5)
+            if len(data) < 5:
+                return None
+            h, w = struct.unpack(">HH", data[1:5])
+            return (int(w), int(h)) if w > 0 and h > 0 else None
+        if marker == 0xDA:                       # start of scan before any frame header
+            return None
+        f.seek(length - 2, os.SEEK_CUR)
+
+
+def max_image_pixels() -> int:
+    """The most pixels an image may decode to: SIMPLEPOSE_MAX_IMAGE_PIXELS, else MAX_IMAGE_PIXELS."""
+    text = os.environ.get("SIMPLEPOSE_MAX_IMAGE_PIXELS", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 16 else MAX_IMAGE_PIXELS
+
+
+def check_pixels(path: str, width: int, height: int) -> None:
+    """DataError when a width x height image is over max_image_pixels() (checked before decoding)."""
+    limit = max_image_pixels()
+    if width * height > limit:
+        raise DataError(path, f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), over the "
+                              f"{limit / 1e6:.0f} MP limit (raise it with SIMPLEPOSE_MAX_IMAGE_PIXELS=N)")
 
 
 def choose_reduction(downsample: float, max_reduce: int = 8) -> int:
@@ -259,6 +286,7 @@ def read_jpeg_region(path: str | os.PathLike, box: Sequence[int], reduce: int = 
                                   ctypes.byref(cs)) != 0 or sub.value not in _MCU_SIZE or cs.value > 2:
         return None                                   # unreadable, CMYK/YCCK or odd sampling: let cv2 decide
     width, height = w.value, h.value
+    check_pixels(p, width, height)
     mw, mh = _MCU_SIZE[sub.value]
     x0 = max(0, (int(box[0]) // mw - 1) * mw)
     y0 = max(0, (int(box[1]) // mh - 1) * mh)

@@ -188,8 +188,11 @@ def annotation_category() -> dict:
 
 
 def prediction_category(schema: KeypointSchema = POSETRACK18) -> dict:
-    """The 'person' category the reference writes into prediction files: the schema's names and its
+    """The 'person' category the reference writes into prediction files: for PoseTrack18 the released
+    files' category (MMPose's PoseTrack18Metric writes those 19 links), else the schema's names and its
     drawing links, 1-based."""
+    if schema.name == POSETRACK18.name:
+        return annotation_category()
     return {"supercategory": "person", "id": 1, "name": "person",
             "keypoints": list(schema.keypoint_names),
             "skeleton": [[a + 1, b + 1] for a, b in schema.skeleton]}

@@ -92,12 +92,15 @@ def _progress(items: list, desc: str):
 
 
 def load_posetrack(path: PathLike, data_root: PathLike, drop_invalid: bool = True, *, check_images: bool = False,
-                   probe_sizes: bool = True, num_keypoints: int = 17) -> list[PersonInstance]:
-    """PoseTrack18 ground truth (per-video folder or merged file) -> PersonInstances.
+                   probe_sizes: bool = True, num_keypoints: int = 17,
+                   keypoints_required: bool = True) -> list[PersonInstance]:
+    """PoseTrack18 or PoseTrack21 ground truth (per-video folder or merged file) -> PersonInstances.
 
     image_path = data_root / file_name. drop_invalid applies MMPose's dropping (crowd,
     num_keypoints == 0, zero box after clipping, all keypoints <= 0), also for testing, as MMPose
-    does. check_images raises a DataError for the first frame with persons but no image file.
+    does; keypoints_required=False keeps persons with a box and no keypoint (PoseTrack21's boxes on
+    frames without pose labels). check_images raises a DataError for the first frame with persons
+    but no image file.
     """
     out: list[PersonInstance] = []
     for file, name in _progress(_sources(path), "reading PoseTrack18"):
@@ -105,11 +108,17 @@ def load_posetrack(path: PathLike, data_root: PathLike, drop_invalid: bool = Tru
         images = parse_images(images_raw, file, data_root, video_name=name, videos=True)
         if probe_sizes:
             images = _probe_sizes(images, annotations)
-        instances = parse_annotations(annotations, images, file, num_keypoints, drop_invalid)
+        instances = parse_annotations(annotations, images, file, num_keypoints, drop_invalid, keypoints_required)
         if check_images:
             check_image_files(instances, images, file)
         out.extend(instances)
     return out
+
+
+def load_posetrack_boxes(path: PathLike, data_root: PathLike) -> list[PersonInstance]:
+    """Every person box of PoseTrack ground truth, with or without keypoints (crowds and boxes of zero
+    area after clipping left out): the boxes a tracker takes when it is given no detections."""
+    return load_posetrack(path, data_root, keypoints_required=False)
 
 
 def load_posetrack_videos(path: PathLike) -> list[PoseTrackVideo]:

@@ -17,16 +17,16 @@ from typing import Any
 import yaml
 
 from simplepose.data.augment import AugmentConfig
+from simplepose.engine.datasets import DATASETS
 from simplepose.errors import ConfigError
 from simplepose.io import atomic_write
 from simplepose.model.head import heatmap_output_size
 from simplepose.model.precision import PRECISIONS
-from simplepose.tracking.flowtrack import FlowTrackConfig
+from simplepose.tracking.online import TrackConfig
 
 OVERRIDES = "--set"   # where override values come from, as error messages name it
 
 DEPTHS = (18, 34, 50, 101, 152)                     # the ResNets model.resnet builds
-DATASETS = ("posetrack18", "coco")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # YAML's anchors let a few bytes expand exponentially ("billion laughs"): bound what a config holds
@@ -68,7 +68,8 @@ class ModelConfig:
 class DataConfig:
     """Where the data is, how it is cropped and encoded, and how it is batched."""
 
-    dataset: str = "posetrack18"            # "posetrack18" or "coco"
+    dataset: str = "posetrack18"            # a row of engine.datasets.DATASETS: "posetrack18",
+                                            # "posetrack21" or "coco"
     data_root: str = "data/posetrack18"     # image paths in annotations are relative to this
     train_ann: str = "annotations/posetrack18_train.json"   # relative to data_root unless absolute
     val_ann: str = "annotations/posetrack18_val.json"       # merged val file (instances to predict)
@@ -180,6 +181,7 @@ class RuntimeConfig:
              f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             (0 <= self.seed < 2 ** 32, f"seed must be in 0 .. 2**32 - 1, got {self.seed}"),
+            (self.work_dir.strip() != "", "work_dir must not be empty (it would write into the current folder)"),
             (self.val_interval >= 0, f"val_interval must be >= 0, got {self.val_interval}"),
             (self.log_interval >= 1, "log_interval must be >= 1"),
             (self.keep_checkpoints >= 0, f"keep_checkpoints must be >= 0, got {self.keep_checkpoints}"),
@@ -200,7 +202,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    track: FlowTrackConfig = field(default_factory=FlowTrackConfig)   # `simplepose track`
+    track: TrackConfig = field(default_factory=TrackConfig)   # `simplepose track`, `infer --track`
     name: str = "experiment"
 
     def to_dict(self) -> dict[str, Any]:

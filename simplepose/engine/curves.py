@@ -1,6 +1,6 @@
 """Training curves as a PNG: train loss and validation AP against iterations, from the metrics log.
 
-Drawn with matplotlib (Agg backend) when it is installed (the `report` extra), else with OpenCV as a
+Drawn with matplotlib (Agg backend, a dependency) where it imports, else with OpenCV as a
 plain fallback; one panel per curve, written atomically. Where no validation ran during training
 (val_interval 0, as in the demo), a final evaluation given by the caller is shown as one point.
 """
@@ -108,7 +108,7 @@ def plot_training_curves(log_path: str | os.PathLike, out_path: str | os.PathLik
         points = (np.array([final[0]], float), np.array([final[1]], float))
         title = f"{metric} of the final evaluation (no validation during training)"
     try:
-        import matplotlib        # optional (the report extra); OpenCV draws a plain version without it
+        import matplotlib        # loaded only to draw (a dependency); OpenCV draws a plain version without it
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

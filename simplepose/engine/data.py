@@ -16,29 +16,20 @@ import os
 import select
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_worker_info
 
 from simplepose.data.annotations import load_image_records
-from simplepose.data.coco import load_coco_keypoints
 from simplepose.data.dataset import TopDownDataset, worker_init
 from simplepose.data.detections import load_detections
 from simplepose.data.instances import PersonInstance
-from simplepose.data.keypoints import get_schema
-from simplepose.data.posetrack import load_posetrack
 from simplepose.data.augment import AugmentConfig
 from simplepose.engine.config import Config
+from simplepose.engine.datasets import dataset_spec
 from simplepose.errors import ConfigError, DataError, SimplePoseError
-
-# data.dataset -> reader of its annotation file: (annotation path, image folder) -> instances
-DATASET_READERS: dict[str, Callable[[str, str], list[PersonInstance]]] = {
-    "posetrack18": load_posetrack,
-    "coco": load_coco_keypoints,
-}
-
 
 class EpochSampler(Sampler):
     """This rank's (epoch, index) pairs of one epoch, like MMEngine's DefaultSampler (round_up=True).
@@ -139,11 +130,12 @@ def load_instances(cfg: Config, split: str, bbox_file: str | None = None) -> lis
     d = cfg.data
     ann = cfg.resolve(d.train_ann if split == "train" else d.val_ann)
     image_root = os.path.join(d.data_root, d.train_images if split == "train" else d.val_images)
-    read = DATASET_READERS.get(d.dataset)
-    if read is None:
-        raise ConfigError(None, f"unknown dataset '{d.dataset}' ({', '.join(DATASET_READERS)})",
-                          key="data.dataset")
-    instances = read(ann, image_root)
+    spec = dataset_spec(d.dataset)
+    if cfg.name.startswith("synthetic") and not os.path.exists(ann):
+        # the shipped synthetic configs name data that `simplepose synth` writes, not a download
+        raise DataError(ann, f"not found: config '{cfg.name}' trains on synthetic data; write it first with "
+                             f"`simplepose synth {d.data_root}` (or --set data.data_root=DIR)")
+    instances = spec.reader(ann, image_root)
     if split != "train":
         bbox_file = bbox_file if bbox_file is not None else cfg.resolve(d.val_bbox_file)
         if bbox_file:
@@ -165,7 +157,7 @@ def build_dataset(cfg: Config, instances: list[PersonInstance], train: bool) -> 
             kwargs["aug"] = AugmentConfig(**aug)
         except TypeError as e:
             raise ConfigError(None, f"bad data.aug option: {e}", key="data.aug") from None
-    return TopDownDataset(instances, get_schema(d.dataset), **kwargs)
+    return TopDownDataset(instances, dataset_spec(d.dataset).schema, **kwargs)
 
 
 def calibration_crops(cfg: Config, count: int, seed: int = 0) -> np.ndarray:

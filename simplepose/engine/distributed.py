@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
@@ -96,6 +96,19 @@ def get_info() -> DistInfo:
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     return DistInfo()
+
+
+def shard_by_size(sizes: Sequence[int], world_size: int) -> list[list[int]]:
+    """Whole items split over `world_size` processes, balanced by size: per process, the indices of
+    its items in input order. Largest item first to the least loaded process (ties: the item first
+    in the input, the lower rank), so every process computes the same split."""
+    loads = [0] * world_size
+    parts: list[list[int]] = [[] for _ in range(world_size)]
+    for i in sorted(range(len(sizes)), key=lambda j: (-sizes[j], j)):
+        r = min(range(world_size), key=lambda q: (loads[q], q))
+        loads[r] += sizes[i]
+        parts[r].append(i)
+    return [sorted(p) for p in parts]
 
 
 def barrier() -> None:

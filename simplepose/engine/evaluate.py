@@ -7,9 +7,8 @@ from, which is what the reference's OKS-NMS uses.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -18,19 +17,14 @@ from tqdm import tqdm
 
 from simplepose.data.geometry import scale_area
 from simplepose.data.instances import PersonInstance, PosePrediction
-from simplepose.data.keypoints import get_schema
-from simplepose.data.posetrack import load_posetrack_videos
 from simplepose.engine import distributed
 from simplepose.engine.config import Config
+from simplepose.engine.datasets import dataset_spec
+from simplepose.engine.scoring import Evaluation
 from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, make_loader
 from simplepose.errors import ConfigError
-from simplepose.evaluation.coco import evaluate_coco_keypoints
-from simplepose.evaluation.eval_data import EvalData, load_eval_data
-from simplepose.evaluation.pose_ap import SUMMARY_HEADER, PoseTrackResult, evaluate_data, format_table
-from simplepose.evaluation.prediction_files import write_posetrack_predictions
-from simplepose.evaluation.report import find_images_root, write_report
+from simplepose.evaluation.report import Clip, find_images_root, write_report
 from simplepose.inference.topdown import TopDownPredictor
-from simplepose.folders import replace_folder
 from simplepose.model.pose_model import unwrap
 
 log = logging.getLogger("simplepose.evaluate")
@@ -53,7 +47,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     sampler = EpochSampler(len(dataset), 0, shuffle=False, rank=info.rank, world_size=info.world_size,
                            round_up=False)
     loader = make_loader(dataset, d.val_batch_size, sampler, d.workers, device, persistent=False)
-    flip_indices = list(get_schema(d.dataset).flip_indices) if d.flip_test else None
+    flip_indices = list(dataset_spec(d.dataset).schema.flip_indices) if d.flip_test else None
     was_training = model.training
     # float32 runs the model as trained (the reference's numbers); reduced precision the fused model
     predictor = TopDownPredictor.prepared(model, d.input_size, flip_indices, precision=precision, device=device,
@@ -87,77 +81,20 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     return [p for _, p in gathered]
 
 
-def posetrack_metrics(result: PoseTrackResult) -> dict[str, float]:
-    """{'Head AP', ..., 'Ankl AP', 'Total AP', 'AP'} (percent; 'AP' = Total, MMPose's name)."""
-    values = [float(v) for v in result.summary_ap]
-    metrics = {f"{name} AP": v for name, v in zip(SUMMARY_HEADER, values)}
-    metrics["AP"] = metrics["Total AP"]
-    return metrics
-
-
-@dataclass
-class Evaluation:
-    """The scores of one evaluation and where its prediction files went."""
-
-    metrics: dict[str, float]
-    table: str                  # the summary as printed
-    predictions: Path           # per-video prediction folder (PoseTrack18) or results file (COCO)
-    result: Any                 # the evaluator's own result: PoseTrackResult or the COCO stats
-    data: EvalData | None = None    # PoseTrack18: the evaluated frames the result was computed from
-    gt: str | None = None           # the ground truth evaluated against
-
-    def to_json(self) -> dict[str, Any]:
-        """Strict-JSON summary: metrics (NaN as null), the predictions' absolute path and, for
-        PoseTrack18, per-joint AP/precision/recall in `simplepose eval --json`'s layout."""
-        out: dict[str, Any] = {
-            "metrics": {k: (float(v) if np.isfinite(v) else None) for k, v in self.metrics.items()},
-            "predictions": str(Path(self.predictions).absolute())}
-        if isinstance(self.result, PoseTrackResult):
-            out["posetrack"] = self.result.to_json()
-        return out
-
-
-def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path) -> Path:
-    """The HTML report (evaluation.report) of a PoseTrack18 evaluation; returns its index.html."""
+def write_evaluation_report(evaluation: Evaluation, out_dir: str | Path, clip: Clip | None = None) -> Path:
+    """The HTML report (evaluation.report) of a PoseTrack18 evaluation, with an optional video clip;
+    returns its index.html."""
     if evaluation.data is None:
         raise ConfigError(None, "the evaluation report needs a PoseTrack18 evaluation", key="data.dataset")
     images = find_images_root(evaluation.gt, evaluation.data.file_names) if evaluation.gt else None
     return write_report(out_dir, evaluation.data, evaluation.result, images_root=images,
-                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)})
-
-
-def _evaluate_posetrack(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
-    """Per-video prediction files under out_dir/predictions (swapped in whole, over a previous one only
-    if the project wrote it), scored with the PoseTrack18 mAP."""
-    videos = load_posetrack_videos(gt)
-    pred_dir = replace_folder(out_dir / "predictions", lambda tmp: write_posetrack_predictions(predictions, videos, tmp))
-    data = load_eval_data(gt, pred_dir)
-    result = evaluate_data(data)
-    return Evaluation(posetrack_metrics(result), format_table(result), pred_dir, result, data, str(gt))
-
-
-def _evaluate_coco(predictions: Sequence[PosePrediction], gt: str, out_dir: Path) -> Evaluation:
-    """A COCO results file out_dir/keypoints_results.json, scored with COCO keypoint AP."""
-    path = out_dir / "keypoints_results.json"
-    stats = evaluate_coco_keypoints(gt, predictions, path)
-    metrics = {k: float(v) for k, v in stats.items()}
-    return Evaluation(metrics, "\n".join(f"{k:>10s}: {v:.4f}" for k, v in metrics.items()), path, stats)
-
-
-# data.dataset -> how its predictions are written and scored
-EVALUATORS: dict[str, Callable[[Sequence[PosePrediction], str, Path], Evaluation]] = {
-    "posetrack18": _evaluate_posetrack,
-    "coco": _evaluate_coco,
-}
+                        extra={"gt": evaluation.gt, "pred": str(evaluation.predictions)}, clip=clip)
 
 
 def evaluate_predictions(cfg: Config, predictions: Sequence[PosePrediction], out_dir: str | Path,
                          gt: str | None = None) -> Evaluation:
     """Write the predictions' files under out_dir and score them against gt (default data.val_gt)."""
-    evaluator = EVALUATORS.get(cfg.data.dataset)
-    if evaluator is None:
-        raise ConfigError(None, f"no evaluator for dataset '{cfg.data.dataset}' ({', '.join(EVALUATORS)})",
-                          key="data.dataset")
+    evaluator = dataset_spec(cfg.data.dataset).evaluator
     return evaluator(predictions, gt or cfg.resolve(cfg.data.val_gt), Path(out_dir))
 
 

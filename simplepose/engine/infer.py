@@ -1,5 +1,5 @@
 """`simplepose infer`'s work: the persons of every frame of an image, a folder of images or a video,
-estimated in batches or tracked online (FlowTrack), and the files they are written to.
+estimated in batches or tracked online (FlowSORT or FlowTrack), and the files they are written to.
 
 Without tracking, persons of consecutive frames share the estimator's batches
 (inference.boxes.batch_frames). With tracking, frames go one by one through
@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from simplepose.data.geometry import bbox_xywh_to_xyxy, bbox_xyxy_to_xywh
+from simplepose.data.geometry import bbox_xyxy_to_xywh
 from simplepose.data.instances import PosePrediction
 from simplepose.data.keypoints import KeypointSchema
 from simplepose.engine.config import Config, apply_overrides
@@ -33,8 +33,8 @@ from simplepose.inference.boxes import BoxProvider, FrameBoxes, batch_frames
 from simplepose.inference.results import frame_predictions, result_records, tracking_line
 from simplepose.inference.video import CODEC_NAMES, Frame, VideoWriter
 from simplepose.io import write_json, write_json_lines
-from simplepose.tracking.flowtrack import FlowTrackConfig, FrameTracks, output_filter
-from simplepose.tracking.online import Boxes, OnlineTracker
+from simplepose.tracking.flowtrack import FrameTracks, output_filter
+from simplepose.tracking.online import Boxes, OnlineTracker, TrackConfig
 from simplepose.visualize import draw_poses, save_image
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,18 @@ class FrameResult:
 
 
 WHOLE_FRAME_DEFAULTS = {"propagate": False, "det_every": 1, "similarity": "iou"}
+# infer's output is watched, so its keypoints are One-Euro smoothed (track, which is scored, keeps it off):
+# on unseen synthetic splits the defaults cut jitter by a third, mAP within 0.4 (docs/tracking.md)
+INFER_DEFAULTS = {"smooth.enabled": True}
 
 
-def tracking_config(overrides: Sequence[str], whole_frame: bool) -> FlowTrackConfig:
+def tracking_config(overrides: Sequence[str], whole_frame: bool) -> TrackConfig:
     """The track section after `track.key=value` overrides.
 
-    Whole-frame boxes (no box file, no detector) change the defaults in WHOLE_FRAME_DEFAULTS
-    (settings given win): the whole frame already holds every box the flow could move, costs
-    nothing on every frame, and always overlaps itself, so the one "person" keeps id 0.
+    INFER_DEFAULTS apply always, and whole-frame boxes (no box file, no detector) change the
+    defaults in WHOLE_FRAME_DEFAULTS (settings given win): the whole frame already holds every box
+    the flow could move, costs nothing on every frame, and always overlaps itself, so the one
+    "person" keeps id 0.
     """
     for text in overrides:
         if not text.startswith("track."):
@@ -68,14 +72,16 @@ def tracking_config(overrides: Sequence[str], whole_frame: bool) -> FlowTrackCon
     defaults = [f"track.{k}={v}" for k, v in WHOLE_FRAME_DEFAULTS.items() if f"track.{k}" not in given]
     if whole_frame and defaults:
         log.info("whole-frame boxes: %s", ", ".join(defaults))
-    return apply_overrides(Config(), [*(defaults if whole_frame else []), *overrides]).track
+    infer = [f"track.{k}={v}" for k, v in INFER_DEFAULTS.items() if f"track.{k}" not in given]
+    return apply_overrides(Config(), [*infer, *(defaults if whole_frame else []), *overrides]).track
 
 
 def estimate_frames(frames: Any, provider: BoxProvider, estimator: Any, batch_size: int) -> Iterator[FrameResult]:
     """Poses of every frame, persons of consecutive frames batched up to batch_size per estimator call."""
     for batch in batch_frames(frames, provider, batch_size):
         todo = [(f, boxes) for f, boxes in batch if boxes is not None and len(boxes.boxes_xywh)]
-        poses = estimator.predict_batch([f.image for f, _ in todo], [boxes.boxes_xywh for _, boxes in todo])
+        poses = estimator.predict_batch([f.image for f, _ in todo], [boxes.xyxy() for _, boxes in todo],
+                                        bbox_format="xyxy")
         by_frame = {id(f): p for (f, _), p in zip(todo, poses)}
         for frame, frame_boxes in batch:
             none = np.zeros((0, estimator.schema.num_keypoints, 3), np.float32)
@@ -84,7 +90,7 @@ def estimate_frames(frames: Any, provider: BoxProvider, estimator: Any, batch_si
 
 def _xyxy(frame_boxes: FrameBoxes | None) -> Boxes:
     """A frame's boxes (D, 4) xyxy and scores (D,) for the tracker."""
-    return bbox_xywh_to_xyxy(frame_boxes.boxes_xywh), frame_boxes.scores
+    return frame_boxes.xyxy(), frame_boxes.scores
 
 
 def _persons(image_id: int, tracks: FrameTracks) -> FrameBoxes:
@@ -147,7 +153,7 @@ class InferenceOutputs:
     def _predictions(self, r: FrameResult) -> list[PosePrediction]:
         """The PosePrediction records a frame adds to the PoseTrack files."""
         if r.scored is None:
-            return frame_predictions(r.persons, r.poses, self.estimator.oks_areas(r.persons.boxes_xywh), None)
+            return frame_predictions(r.persons, r.poses, self.estimator.oks_areas(r.persons.xyxy(), "xyxy"), None)
         frame_boxes = _persons(r.persons.image_id, r.scored)
         return frame_predictions(frame_boxes, r.scored.keypoints, self.estimator.oks_areas(frame_boxes.boxes_xywh),
                                  r.scored.track_ids)

@@ -89,8 +89,11 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
     batch = cfg.data.batch_size
     base_lr = scaled_base_lr(cfg.optim, batch * info.world_size)
     optimizer = build_optimizer(model, cfg.optim, base_lr)
-    state = _resume(work_dir / "latest.pth", model, optimizer, scaler, batch, precision, logger) if resume \
-        else TrainState()
+    latest = work_dir / "latest.pth"
+    state = _resume(latest, model, optimizer, scaler, batch, precision, logger) if resume else TrainState()
+    if resume and state.epoch >= cfg.optim.epochs and info.is_main:
+        log.warning("%s: this run already finished its %d epochs: nothing to train (set optim.epochs higher, "
+                    "e.g. --set optim.epochs=%d, to train on from it)", latest, cfg.optim.epochs, cfg.optim.epochs + 1)
     save = functools.partial(save_training_checkpoint, model=model, optimizer=optimizer,
                              scaler=scaler, state=state, cfg=cfg, precision=precision.name)
     saver = CheckpointSaver(work_dir, save, save_every_iters if save_every_iters is not None else rt.save_every_iters,

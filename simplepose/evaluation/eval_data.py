@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class VideoSource:
+    """One video as read: its GT file and its predictions paired to GT frame positions, before any
+    frame selection (keypoint HOTA selects frames by its own rule)."""
+
+    gt: VideoFile
+    pred: Persons
+
+
+@dataclass
 class EvalData:
     """Evaluated frames of all videos: GT and predicted persons after poseval's cleanup."""
 
@@ -47,6 +57,9 @@ class EvalData:
     video_of_frame: np.ndarray       # (n_frames,) index into `videos`
     videos: list[str] = field(default_factory=list)
     file_names: list[str] = field(default_factory=list)   # (n_frames,) GT image file_name of each frame
+    sources: list[VideoSource] = field(default_factory=list)   # per video, as read
+    # (n_frames,) int64 each frame's position in its GT file's `images` (its frame number in the video)
+    frame_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def resolve_gt_dir(path: str | os.PathLike) -> Path:
@@ -76,6 +89,8 @@ def pair_frames(gt: VideoFile, pred: VideoFile) -> np.ndarray:
     def key(name: str) -> str:
         return name.replace("\\", "/")
 
+    if pred.file_names == gt.file_names and len(set(gt.file_names)) == gt.n_frames:
+        return np.arange(gt.n_frames, dtype=np.int64)          # the usual case: the same frames in order
     by_name: dict[str, int] = {}
     for j, name in enumerate(pred.file_names):
         if by_name.setdefault(key(name), j) != j:
@@ -119,6 +134,13 @@ def _paired_predictions(g: VideoFile, p: VideoFile) -> Persons:
     return pp
 
 
+def _frame_ordered(persons: Persons) -> Persons:
+    """The persons sorted by frame, stable (most files list them in frame order already)."""
+    if len(persons.frame) < 2 or (persons.frame[1:] >= persons.frame[:-1]).all():
+        return persons
+    return persons.take(np.argsort(persons.frame, kind="stable"))
+
+
 def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
                    progress: bool = False) -> EvalData:
     """Read every GT file and its prediction file; keep frames with GT people; apply ignore regions.
@@ -131,8 +153,8 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         raise DataError(pred_dir, "prediction folder not found")
     files = _gt_files(gt_dir)
     files_iter = tqdm(files, desc="reading", unit="video") if progress else files
-    gt_parts, pr_parts, video_of_frame, names, file_names = [], [], [], [], []
-    poly_list, poly_frame, ignore_frame_list = [], [], []
+    gt_parts, pr_parts, video_of_frame, names, file_names, positions = [], [], [], [], [], []
+    poly_list, poly_frame, ignore_frame_list, sources = [], [], [], []
     offset = 0
     for vi, gt_path in enumerate(files_iter):
         pred_path = pred_dir / gt_path.name
@@ -142,11 +164,13 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         p = read_video_file(pred_path, is_gt=False)
         kept = g.persons_per_frame > 0                         # frames with GT annotations
         new_index = np.cumsum(kept) - 1 + offset               # frame -> global evaluated frame
-        gp, pp = g.persons, _paired_predictions(g, p)
-        gp = gp.take(kept[gp.frame])
-        pp = pp.take(kept[pp.frame])
-        gp.frame = new_index[gp.frame]
-        pp.frame = new_index[pp.frame]
+        pp = _paired_predictions(g, p)
+        sources.append(VideoSource(g, pp))
+        gp = replace(g.persons, frame=new_index[g.persons.frame])   # every GT person's frame is kept
+        in_kept = kept[pp.frame]
+        pp = replace(pp, frame=new_index[pp.frame]) if in_kept.all() else pp.take(in_kept)
+        if not in_kept.all():
+            pp.frame = new_index[pp.frame]
         gt_parts.append(gp)
         pr_parts.append(pp)
         for f, polys in g.polygons.items():
@@ -158,17 +182,18 @@ def load_eval_data(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
         n_kept = int(kept.sum())
         video_of_frame.append(np.full(n_kept, vi))
         names.append(gt_path.stem)
-        file_names.extend(n for n, k in zip(g.file_names, kept) if k)
+        file_names.extend(compress(g.file_names, kept))
+        positions.append(np.flatnonzero(kept))
         offset += n_kept
     gt = Persons.concat(gt_parts)
     pred = Persons.concat(pr_parts)
     # persons in frame order, keeping annotation order within a frame
-    gt = gt.take(np.argsort(gt.frame, kind="stable"))
-    pred = pred.take(np.argsort(pred.frame, kind="stable"))
+    gt, pred = _frame_ordered(gt), _frame_ordered(pred)
     if ignore_frame_list:
         ignore_frames = np.zeros(offset, bool)
         ignore_frames[ignore_frame_list] = True
         poly_frame_arr = np.asarray(poly_frame, dtype=np.int64)
         gt = apply_ignore_regions(gt, poly_list, poly_frame_arr, ignore_frames)
         pred = apply_ignore_regions(pred, poly_list, poly_frame_arr, ignore_frames)
-    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names, file_names)
+    return EvalData(gt, pred, offset, np.concatenate(video_of_frame), names, file_names, sources,
+                    np.concatenate(positions).astype(np.int64))

@@ -33,7 +33,8 @@ recall = 100 detections / objects, NaN without objects.
 Index 15 is the mean over the 15 joints skipping NaN (MOTP's zeros count). The result also keeps each
 video's counts (``video_counts``; ``video_result(v)`` computes that video's metrics from them, equal
 to evaluating its file alone) and each evaluated frame's switches, misses and false positives per
-joint (``frame_events``), which the evaluation report shows. The 11-number summary
+joint (``frame_events``), which the evaluation report shows, and the prediction each GT joint was
+matched to in each frame (``gt_match``; the acceleration error in ``jitter`` uses it). The 11-number summary
 is MOTA grouped as the AP table (``pose_ap.summarize``: Head .. Ankl, Total), then the MOTP,
 precision and recall totals.
 """
@@ -156,9 +157,13 @@ class MotAccumulator:
         self.d_sum = 0.0                     # distance over all events (RAW included)
         self.d_match = 0.0                   # distance over MATCH and SWITCH events
 
-    def update(self, oids: list, hids: list, dists: list[list[float]]) -> None:
-        """One frame: objects, hypotheses, distances (len(oids), len(hids)), NaN = forbidden."""
+    def update(self, oids: list, hids: list, dists: list[list[float]]) -> list[tuple[int, int]]:
+        """One frame: objects, hypotheses, distances (len(oids), len(hids)), NaN = forbidden.
+
+        Returns the frame's matched pairs (MATCH or SWITCH) as (object index, hypothesis index).
+        """
         allowed = [d for row in dists for d in row if d == d]
+        pairs: list[tuple[int, int]] = []
         for d in allowed:
             self.d_sum += d                  # RAW events of allowed pairs
         o_used = [False] * len(oids)
@@ -173,6 +178,7 @@ class MotAccumulator:
                         d = dists[i][j]
                         if d == d:
                             o_used[i] = h_used[j] = True
+                            pairs.append((i, j))
                             self.m[o] = h
                             self.matches += 1
                             self.d_sum += d
@@ -200,10 +206,12 @@ class MotAccumulator:
                 self.d_sum += d
                 self.d_match += d
                 o_used[i] = h_used[j] = True
+                pairs.append((i, j))
                 self.m[o] = h
                 self.res_m[h] = o
         self.misses += o_used.count(False)                     # 3. misses, 4. false positives
         self.fps += h_used.count(False)
+        return pairs
 
 
 @dataclass
@@ -218,6 +226,8 @@ class TrackingResult:
     # per video (V, 15) counts, and per evaluated frame (n_frames, 15) switches / misses / FPs
     video_counts: dict[str, np.ndarray] = field(default_factory=dict)
     frame_events: dict[str, np.ndarray] = field(default_factory=dict)
+    # (n_gt, 15) int64: per GT person and joint, the prediction it is matched to, -1 if none
+    gt_match: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_JOINTS), np.int64))
 
     def video_result(self, v: int) -> TrackingResult:
         """The metrics of video v alone (as if its file were the only one evaluated)."""
@@ -258,6 +268,7 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
     n_videos = len(data.videos) if data.videos else (int(vof.max()) + 1 if n_frames else 0)
     per_video = {k: np.zeros((n_videos, NUM_JOINTS)) for k in keys}
     events = {k: np.zeros((n_frames, NUM_JOINTS), np.int64) for k in ("switches", "misses", "fps")}
+    gt_match = np.full((len(gt.frame), NUM_JOINTS), -1, np.int64)
     g_has, p_has = gt.has, pred.has
     g_track, p_track = gt.track.tolist(), pred.track.tolist()
     for video in np.unique(vof):
@@ -284,8 +295,10 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
                 dj = dm[j]
                 acc = accs[j]
                 before = (acc.switches, acc.misses, acc.fps)
-                acc.update([gt_ids[g] for g in gi], [pr_ids[p] for p in pi],
-                           [[dj[g][p] for p in pi] for g in gi])
+                pairs = acc.update([gt_ids[g] for g in gi], [pr_ids[p] for p in pi],
+                                   [[dj[g][p] for p in pi] for g in gi])
+                for a, b in pairs:
+                    gt_match[gs + gi[a], j] = ps + pi[b]
                 events["switches"][f, j] = acc.switches - before[0]
                 events["misses"][f, j] = acc.misses - before[1]
                 events["fps"][f, j] = acc.fps - before[2]
@@ -300,7 +313,7 @@ def evaluate_tracking(data: EvalData) -> TrackingResult:
         arrays["num_detections"] = arrays["num_matches"] + arrays["num_switches"]
         arrays["num_objects"] = arrays["num_detections"] + arrays["num_misses"]
     result = _final_metrics(counts)
-    result.video_counts, result.frame_events = per_video, events
+    result.video_counts, result.frame_events, result.gt_match = per_video, events, gt_match
     return result
 
 

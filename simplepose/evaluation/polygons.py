@@ -57,7 +57,10 @@ def points_in_polygons(points: np.ndarray, point_group: np.ndarray,
         return inside
     q_idx = np.array([q for q, _ in polys])
     q_group = np.asarray(polygon_group)[q_idx]
-    boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for _, p in polys])
+    n_edges = np.array([len(p) for _, p in polys])
+    starts = np.concatenate([[0], np.cumsum(n_edges)[:-1]])
+    verts = np.concatenate([p for _, p in polys])                        # (sum M, 2)
+    boxes = np.concatenate([np.minimum.reduceat(verts, starts), np.maximum.reduceat(verts, starts)], axis=1)
     # candidate (point, polygon) pairs: same group, point in the polygon's bounding box
     order = np.argsort(q_group, kind="stable")
     sorted_groups = q_group[order]
@@ -72,11 +75,9 @@ def points_in_polygons(points: np.ndarray, point_group: np.ndarray,
     pair_pt, pair_q = pair_pt[in_box], pair_q[in_box]
     if len(pair_pt) == 0:
         return inside
-    # expand candidate pairs to polygon edges
-    n_edges = np.array([len(p) for _, p in polys])
-    starts = np.concatenate([[0], np.cumsum(n_edges)[:-1]])
-    verts = np.concatenate([p for _, p in polys])
-    nxt = np.concatenate([np.roll(np.arange(s, s + m), -1) for s, m in zip(starts, n_edges)])
+    # expand candidate pairs to polygon edges; edge i runs from vertex i to nxt[i] (the last to the first)
+    nxt = np.arange(1, len(verts) + 1)
+    nxt[starts + n_edges - 1] = starts
     reps = n_edges[pair_q]
     e_pair = np.repeat(np.arange(len(pair_pt)), reps)
     e_idx = np.repeat(starts[pair_q], reps) + ranks_within(reps)
@@ -114,4 +115,4 @@ def apply_ignore_regions(persons: Persons, polygons: list[np.ndarray], polygon_f
     has[person_idx[inside], joint_idx[inside]] = False
     persons = Persons(persons.frame, persons.xy, has, persons.score, persons.head, persons.track)
     keep = ~in_frame | has.any(axis=1)
-    return persons.take(keep)
+    return persons if keep.all() else persons.take(keep)

@@ -3,7 +3,8 @@
 After rescoring and OKS-NMS (simplepose.evaluation.rescore), each ground-truth video gets one
 file <video name>.json with
   images:      [{"id", "file_name"}] for every frame of the GT video, in the GT's order,
-  categories:  one "person" category with the 17 PoseTrack18 keypoint names and skeleton,
+  categories:  one "person" category: the 17 PoseTrack18 keypoint names and the released files' 19-link
+               skeleton, as MMPose's PoseTrack18Metric writes it,
   annotations: per kept person {"image_id", "keypoints": [x, y, score] * 17, "scores": [17],
                "score": rescored person score, "track_id"}.
 By default track_id is the person's rank within its frame after NMS (0, 1, ... by descending

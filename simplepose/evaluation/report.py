@@ -1,8 +1,9 @@
 """The evaluation report: one self-contained folder with index.html, its plots and their data.
 
 ``write_report`` takes what the evaluator already computed (``EvalData`` from
-``eval_data.load_eval_data``, the ``PoseTrackResult`` and optionally the ``TrackingResult``) and adds
-no metric of its own: every number comes from ``pose_ap``, ``mota``, ``breakdown`` (AP of subsets)
+``eval_data.load_eval_data``, the ``PoseTrackResult`` and optionally the ``TrackingResult`` and
+``HotaResult``) and adds no metric of its own: every number comes from ``pose_ap``, ``mota``, ``hota``,
+``breakdown`` (AP of subsets)
 and ``diagnosis`` (error classes, oracle AP), and is written once to ``report.json``; the page
 shows those values, each cell naming its JSON path in ``data-src``. Plots are PNGs drawn with
 matplotlib's Agg backend (without matplotlib the page has the tables and says the plots are
@@ -16,6 +17,7 @@ import csv
 import html
 import io
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ from simplepose.evaluation.breakdown import GroupAP, ap_by_size, ap_by_visible, 
 from simplepose.evaluation.diagnosis import (CLASSES, GOOD, JITTER_MAX, NEAR_OTHER, ORACLE_CLASSES, Diagnosis,
                                              diagnose)
 from simplepose.evaluation.eval_data import EvalData
+from simplepose.evaluation.hota import FIELDS as HOTA_FIELDS
+from simplepose.evaluation.hota import HOTA_TABLE_JOINTS, HotaResult
+from simplepose.evaluation.jitter import evaluate_jitter
 from simplepose.evaluation.mota import TRACKING_SUMMARY_HEADER, TrackingResult
 from simplepose.evaluation.pose_ap import (PCKH_THRESHOLD, SUMMARY_HEADER, Detections, PoseTrackResult,
                                            collect_detections, precision_recall_curves, summarize, table_cell)
@@ -53,6 +58,7 @@ class Compared:
     data: EvalData
     result: PoseTrackResult
     tracking: TrackingResult | None = None
+    hota: HotaResult | None = None
 
 
 def find_images_root(gt_dir: str | os.PathLike, file_names: list[str]) -> Path | None:
@@ -88,13 +94,19 @@ def _compare_json(evaluation: dict[str, Any], compare: Compared) -> dict[str, An
                           for k in ("ap", "summary_ap", "summary_precision", "summary_recall")}}
     if "tracking" in evaluation and compare.tracking is not None:
         other["tracking"] = compare.tracking.to_json()
+        other["jitter"] = evaluate_jitter(compare.data, compare.tracking).to_json()
         out["difference"]["tracking_summary"] = _diff(evaluation["tracking"]["summary"], other["tracking"]["summary"])
+    if "hota" in evaluation and compare.hota is not None:
+        other["hota"] = compare.hota.to_json()
+        out["difference"]["hota_total"] = {f: other["hota"]["total"][f] - evaluation["hota"]["total"][f]
+                                           for f in HOTA_FIELDS}
     return out
 
 
 def _sequence_rows(data: EvalData, diag: Diagnosis, tracking: TrackingResult | None,
-                   compare: Compared | None) -> list[dict[str, Any]]:
-    """One row per sequence (Total AP, precision, recall; compared AP; MOTA and counts), worst AP first."""
+                   compare: Compared | None, hota: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per sequence (Total AP, precision, recall; compared AP; MOTA and counts; keypoint HOTA),
+    worst AP first."""
     seq_ap, seq_pre, seq_rec = per_sequence(data, diag.detections, diag.order)
     other_ap = per_sequence(compare.data, collect_detections(compare.data))[0] if compare is not None else None
     rows = []
@@ -108,6 +120,8 @@ def _sequence_rows(data: EvalData, diag: Diagnosis, tracking: TrackingResult | N
             vt = tracking.video_result(v)
             row.update(mota=float(vt.mota[NUM_JOINTS]), switches=int(vt.counts["num_switches"].sum()),
                        fp=int(vt.counts["num_false_positives"].sum()), fn=int(vt.counts["num_misses"].sum()))
+        if hota is not None:
+            row["hota"] = hota["per_sequence"][name]["HOTA"]
         rows.append({k: (None if isinstance(x, float) and x != x else x) for k, x in row.items()})
     rows.sort(key=lambda r: (np.inf if r["ap"] is None else r["ap"], r["video"]))
     return rows
@@ -149,19 +163,23 @@ def _timelines(data: EvalData, tracking: TrackingResult, rows: list[dict[str, An
 
 
 def build_report_data(data: EvalData, result: PoseTrackResult, tracking: TrackingResult | None = None,
-                      compare: Compared | None = None) -> tuple[dict[str, Any], Diagnosis]:
+                      compare: Compared | None = None, hota: HotaResult | None = None
+                      ) -> tuple[dict[str, Any], Diagnosis]:
     """Everything the report shows, as strict JSON, and the diagnosis the gallery draws from."""
     diag = diagnose(data)
     det = diag.detections
     evaluation = result.to_json()
     if tracking is not None:
         evaluation["tracking"] = tracking.to_json()
+        evaluation["jitter"] = evaluate_jitter(data, tracking).to_json()      # as `eval --tracking --json`
+    if hota is not None:
+        evaluation["hota"] = hota.to_json()
     out: dict[str, Any] = {"generator": GENERATOR, "evaluation": evaluation}
     if compare is not None:
         out["compare"] = _compare_json(evaluation, compare)
     out["pr_curves"] = [dict(zip(("recall", "precision"), _sample_curve(rc, pc)))
                         for rc, pc in precision_recall_curves(det, diag.order)]
-    out["per_sequence"] = _sequence_rows(data, diag, tracking, compare)
+    out["per_sequence"] = _sequence_rows(data, diag, tracking, compare, evaluation.get("hota"))
     size_groups, size_edges = ap_by_size(data, det, diag.order, diag.assigned)
     out["by_size"] = {"edges_px": size_edges.tolist(), "groups": _groups_json(size_groups)}
     out["by_visible"] = {"groups": _groups_json(ap_by_visible(data, det, diag.order, diag.assigned))}
@@ -260,6 +278,10 @@ def _write_csvs(out: Path, r: dict[str, Any]) -> None:
     _write_csv(out / "worst_frames.csv", ["frame", "video", "file_name", "precision", "recall", "f1"],
                [[w["frame"], w["video"], w["file_name"], w["precision"], w["recall"], w["f1"]]
                 for w in r["worst_frames"]])
+    if "jitter" in ev:
+        _write_csv(out / "jitter.csv", ["joint", "pixels", "head_percent", "triples"],
+                   [[JOINT_NAMES[j], ev["jitter"]["pixels"][j], ev["jitter"]["head_percent"][j],
+                     ev["jitter"]["triples"][j]] for j in range(NUM_JOINTS + 1)])
     if "timelines" in r:
         _write_csv(out / "timelines.csv", ["video", "frame_position", "switches", "misses", "fps"],
                    [[t["video"], i, s, m, f] for t in r["timelines"]
@@ -312,7 +334,7 @@ def _draw_gallery(out: Path, r: dict[str, Any], data: EvalData, joint_cls: np.nd
 _CSS = """body{font-family:system-ui,sans-serif;margin:16px auto;padding:0 24px;max-width:1040px;color:#222}
 summary{cursor:pointer;color:#3b6fb6;margin:4px 0}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td.name,th:first-child{text-align:left}th{background:#f0f3f7}img{max-width:100%}
+td.name,th:first-child{text-align:left}th{background:#f0f3f7}img,video{max-width:100%}
 .note{color:#555;font-size:90%}figure{margin:8px 0 20px}figcaption{font-size:85%;color:#555}
 .gallery img{width:49%;margin:3px 0}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
 
@@ -337,6 +359,44 @@ def _summary_section(page: _Page, r: dict[str, Any]) -> None:
                       ("difference", [f"compare.difference.tracking_summary.{i}"
                                       for i in range(len(TRACKING_SUMMARY_HEADER))])]
         page.table(["", *TRACKING_SUMMARY_HEADER], trows)
+    if "hota" in r["evaluation"]:
+        _hota_tables(page, r)
+    if "jitter" in r["evaluation"]:
+        _jitter_table(page, r)
+
+
+def _hota_tables(page: _Page, r: dict[str, Any]) -> None:
+    """Keypoint HOTA totals (beside the compared predictions) and, folded, per joint."""
+    hrows = [("keypoint HOTA", [f"evaluation.hota.total.{f}" for f in HOTA_FIELDS])]
+    if "compare" in r and "hota_total" in r["compare"]["difference"]:
+        hrows += [(r["compare"]["name"], [f"compare.evaluation.hota.total.{f}" for f in HOTA_FIELDS]),
+                  ("difference", [f"compare.difference.hota_total.{f}" for f in HOTA_FIELDS])]
+    page.table(["", *HOTA_FIELDS], hrows)
+    page.add('<p class="note">Keypoint HOTA as the PoseTrack21 evaluation kit computes it (labelled frames, '
+             f'19 thresholds averaged); {html.escape(r["evaluation"]["hota"]["note"])}.</p>')
+    page.add("<details><summary>keypoint HOTA per joint</summary>")
+    page.table(["", *HOTA_TABLE_JOINTS],
+               [(f, [f"evaluation.hota.per_joint.{f}.{j}" for j in range(len(HOTA_TABLE_JOINTS))])
+                for f in HOTA_FIELDS])
+    page.add("</details>")
+
+
+def _jitter_table(page: _Page, r: dict[str, Any]) -> None:
+    """The keypoint acceleration error: totals (and the compared predictions'), per joint folded."""
+    page.add("<p>Jitter: the mean keypoint acceleration error, the length of the predicted joint's second "
+             "difference minus the GT joint's, over three consecutive labeled frames in which the GT joint is "
+             "matched (as MOTA matches) to one predicted track; in pixels and in percent of the GT head size "
+             "(<code>simplepose.evaluation.jitter</code>).</p>")
+    cols = ("pixels", "head_percent", "triples")
+    rows = [("jitter", [f"evaluation.jitter.{c}.{NUM_JOINTS}" for c in cols])]
+    if "compare" in r and "jitter" in r["compare"]["evaluation"]:
+        rows.append((r["compare"]["name"], [f"compare.evaluation.jitter.{c}.{NUM_JOINTS}" for c in cols]))
+    header = ["", "acceleration error (px)", "(% of head size)", "triples"]
+    page.table(header, rows)
+    page.add("<details><summary>per joint</summary>")
+    page.table(["joint", *header[1:]], [(JOINT_NAMES[j], [f"evaluation.jitter.{c}.{j}" for c in cols])
+                                        for j in range(NUM_JOINTS)])
+    page.add("</details>")
 
 
 def _joint_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
@@ -345,9 +405,9 @@ def _joint_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None])
     page.image(plots.get("ap_per_joint"), "AP per joint")
     page.add("<details><summary>per-joint table</summary>")
     page.table(["joint", "AP", "Precision", "Recall", "GT joints"],
-             [(JOINT_NAMES[j], [f"evaluation.ap.{j}", f"evaluation.precision.{j}", f"evaluation.recall.{j}",
-                                f"evaluation.n_gt_joints.{j}" if j < NUM_JOINTS else ""])
-              for j in range(NUM_JOINTS + 1)])
+               [(JOINT_NAMES[j], [f"evaluation.ap.{j}", f"evaluation.precision.{j}", f"evaluation.recall.{j}",
+                                  f"evaluation.n_gt_joints.{j}" if j < NUM_JOINTS else ""])
+                for j in range(NUM_JOINTS + 1)])
     page.add("</details>")
     page.image(plots.get("pr_curves"), "Precision-recall curve per joint (every score threshold)")
 
@@ -357,13 +417,14 @@ def _sequence_section(page: _Page, r: dict[str, Any], plots: dict[str, str | Non
     page.add("<h2>Per sequence, worst first</h2>")
     page.image(plots.get("per_sequence"), "Distribution over sequences")
     seq = r["per_sequence"]
-    cols = [k for k in ("ap", "precision", "recall", "compare_ap", "difference", "mota", "switches", "fp", "fn")
-            if seq and k in seq[0]]
+    cols = [k for k in ("ap", "precision", "recall", "compare_ap", "difference", "mota", "switches", "fp", "fn",
+                        "hota") if seq and k in seq[0]]
     heads = {"ap": "Total AP", "precision": "Precision", "recall": "Recall", "compare_ap": "AP compared",
-             "difference": "difference", "mota": "MOTA Total", "switches": "ID switches", "fp": "FP", "fn": "FN"}
+             "difference": "difference", "mota": "MOTA Total", "switches": "ID switches", "fp": "FP", "fn": "FN",
+             "hota": "keypoint HOTA"}
     page.add('<div class="scroll">')
     page.table(["sequence", *(heads[c] for c in cols)],
-             [(s["video"], [f"per_sequence.{i}.{c}" for c in cols]) for i, s in enumerate(seq)])
+               [(s["video"], [f"per_sequence.{i}.{c}" for c in cols]) for i, s in enumerate(seq)])
     page.add("</div>")
     if "timelines" in r:
         page.add("<h3>Tracking timelines of the sequences with the lowest MOTA</h3>")
@@ -374,49 +435,50 @@ def _group_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None])
     """AP by person size and by visible joints."""
     page.add("<h2>AP by person size and by visible joints</h2>")
     page.add("<p>Size: diagonal of the box around a person's annotated joints; bins at the GT terciles, ",
-           page.num("by_size.edges_px.0", "span"), " and ", page.num("by_size.edges_px.1", "span"),
-           " pixels. A prediction takes the group of its matched GT person, an unmatched one its own.</p>")
+             page.num("by_size.edges_px.0", "span"), " and ", page.num("by_size.edges_px.1", "span"),
+             " pixels. A prediction takes the group of its matched GT person, an unmatched one its own.</p>")
     page.image(plots.get("by_group"), "Total AP by group", ("by_size.csv", "by_visible.csv"))
     for key, label in (("by_size", "size"), ("by_visible", "visible joints")):
         page.table([label, "GT persons", *SUMMARY_HEADER],
-                 [(g["name"], [f"{key}.groups.{i}.n_gt_persons"] +
-                   [f"{key}.groups.{i}.summary_ap.{c}" for c in range(len(SUMMARY_HEADER))])
-                  for i, g in enumerate(r[key]["groups"])])
+                   [(g["name"], [f"{key}.groups.{i}.n_gt_persons"] +
+                     [f"{key}.groups.{i}.summary_ap.{c}" for c in range(len(SUMMARY_HEADER))])
+                    for i, g in enumerate(r[key]["groups"])])
 
 
 def _diagnosis_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
     """The error classes (with their bands), their counts and the oracle gains."""
     page.add("<h2>Error diagnosis</h2>")
     page.add("<p>Persons are matched as the AP matches them (PCKh). Distances are in head sizes of the GT "
-           "person measured to. A predicted joint is <b>good</b> within ", page.num("diagnosis.bands.good_max", "span"),
-           " of its GT joint (a true positive); otherwise an <b>inversion</b> if it lies within ",
-           page.num("diagnosis.bands.near_other", "span"), " of the same person's mirrored joint (left/right), "
-           "a <b>swap</b> if within ", page.num("diagnosis.bands.near_other", "span"),
-           " of that joint (or its mirror) on another person, <b>jitter</b> if within ",
-           page.num("diagnosis.bands.jitter_max", "span"), " of its GT joint, else a <b>miss</b>. "
-           "<b>Background FP</b>: a joint of an unmatched prediction or one the matched GT does not annotate; "
-           "<b>background FN</b>: a GT joint no matched prediction has.</p>")
+             "person measured to. A predicted joint is <b>good</b> within ",
+             page.num("diagnosis.bands.good_max", "span"),
+             " of its GT joint (a true positive); otherwise an <b>inversion</b> if it lies within ",
+             page.num("diagnosis.bands.near_other", "span"), " of the same person's mirrored joint (left/right), "
+             "a <b>swap</b> if within ", page.num("diagnosis.bands.near_other", "span"),
+             " of that joint (or its mirror) on another person, <b>jitter</b> if within ",
+             page.num("diagnosis.bands.jitter_max", "span"), " of its GT joint, else a <b>miss</b>. "
+             "<b>Background FP</b>: a joint of an unmatched prediction or one the matched GT does not annotate; "
+             "<b>background FN</b>: a GT joint no matched prediction has.</p>")
     page.image(plots.get("diagnosis"), "Predicted joints by error class")
     classes = [*CLASSES, "background_fn"]
     page.table(["joint", *(c.replace("_", " ") for c in classes)],
-             [(JOINT_NAMES[j] if j < NUM_JOINTS else "all", [f"diagnosis.counts.{c}.{j}" for c in classes])
-              for j in range(NUM_JOINTS + 1)])
+               [(JOINT_NAMES[j] if j < NUM_JOINTS else "all", [f"diagnosis.counts.{c}.{j}" for c in classes])
+                for j in range(NUM_JOINTS + 1)])
     page.add("<p>Oracle: Total AP if one class alone were fixed (errors moved onto their GT joint, background "
-           "FPs removed, background FNs not counted), and the gain over the actual Total AP.</p>")
+             "FPs removed, background FNs not counted), and the gain over the actual Total AP.</p>")
     page.image(plots.get("oracle"), "Total AP gained per fixed class")
     page.table(["fixed", "Total AP", "gain"],
-             [(c.replace("_", " "), [f"diagnosis.oracle_ap.{c}.15", f"diagnosis.oracle_gain.{c}.15"])
-              for c in ORACLE_CLASSES])
+               [(c.replace("_", " "), [f"diagnosis.oracle_ap.{c}.15", f"diagnosis.oracle_gain.{c}.15"])
+                for c in ORACLE_CLASSES])
 
 
 def _gallery_section(page: _Page, r: dict[str, Any], n_gallery: int, images_root: Path | None) -> None:
     """The worst frames' table and their drawn images."""
     page.add("<h2>Worst frames</h2><p>Lowest F1 of precision and recall over all predicted joints of a frame. "
-           "Left: ground truth; right: prediction, wrong joints ringed red.</p>")
+             "Left: ground truth; right: prediction, wrong joints ringed red.</p>")
     page.table(["frame", "F1", "Precision", "Recall", "detections", "GT joints"],
-             [(w["file_name"] or f"{w['video']} frame {w['frame']}",
-               [f"worst_frames.{i}.{k}" for k in ("f1", "precision", "recall", "detections", "gt_joints")])
-              for i, w in enumerate(r["worst_frames"])])
+               [(w["file_name"] or f"{w['video']} frame {w['frame']}",
+                 [f"worst_frames.{i}.{k}" for k in ("f1", "precision", "recall", "detections", "gt_joints")])
+                for i, w in enumerate(r["worst_frames"])])
     if n_gallery:
         page.add('<div class="gallery">')
         for w in r["worst_frames"]:
@@ -428,22 +490,39 @@ def _gallery_section(page: _Page, r: dict[str, Any], n_gallery: int, images_root
         page.add(f"<p class='note'>No gallery: {reason} (give --images ROOT).</p>")
 
 
+@dataclass(frozen=True)
+class Clip:
+    """A video to show on the page (e.g. a tracked overlay clip): the file and what it shows."""
+
+    path: Path
+    caption: str
+
+
+def _clip_section(page: _Page, name: str, caption: str) -> None:
+    """The clip beside the page, in a <video> that plays from disk (WebM VP8 or H.264 MP4 in browsers)."""
+    kind = "video/webm" if name.endswith(".webm") else "video/mp4"
+    page.add(f'<h2>Tracking clip</h2><figure><video controls muted loop preload="auto"><source src="{name}" '
+             f'type="{kind}"></video><figcaption class="name">{html.escape(caption)}</figcaption></figure>')
+
+
 def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
-          images_root: Path | None) -> str:
-    """The page."""
+          images_root: Path | None, clip: tuple[str, str] | None = None) -> str:
+    """The page; clip: (file name beside the page, caption)."""
     page = _Page(r)
     page.add("<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
-           f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
+             f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
     page.add("<p>Sequences evaluated: ", page.num("evaluation.sequences_evaluated", "span"),
-           ", frames evaluated: ", page.num("evaluation.frames_evaluated", "span"),
-           ". All numbers in percent, from the PoseTrack18 evaluator (the official poseval rules; "
-           "<code>report.json</code> holds them all).</p>")
+             ", frames evaluated: ", page.num("evaluation.frames_evaluated", "span"),
+             ". All numbers in percent, from the PoseTrack18 evaluator (the official poseval rules; "
+             "<code>report.json</code> holds them all).</p>")
     _summary_section(page, r)
     _joint_section(page, r, plots)
     _sequence_section(page, r, plots)
     _group_section(page, r, plots)
     _diagnosis_section(page, r, plots)
     _gallery_section(page, r, n_gallery, images_root)
+    if clip is not None:
+        _clip_section(page, *clip)
     page.add("</body></html>")
     return "\n".join(page.parts)
 
@@ -451,16 +530,19 @@ def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery
 def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackResult,
                  tracking: TrackingResult | None = None, compare: Compared | None = None,
                  images_root: str | os.PathLike | None = None, title: str = "PoseTrack18 evaluation report",
-                 extra: dict[str, Any] | None = None) -> Path:
+                 extra: dict[str, Any] | None = None, hota: HotaResult | None = None,
+                 clip: Clip | None = None) -> Path:
     """Write out_dir/index.html, report.json, the plots and their CSVs; returns the index.html path.
 
-    data/result/tracking: what the evaluator computed (load_eval_data, evaluate_data,
-    evaluate_tracking); compare: a second prediction folder on the same GT; images_root: the folder
-    the GT file names are relative to (the gallery is left out when None or not found);
-    extra: JSON-able facts stored under report.json's "inputs" (paths, names).
+    data/result/tracking/hota: what the evaluator computed (load_eval_data, evaluate_data,
+    evaluate_tracking, evaluate_hota); compare: a second prediction folder on the same GT;
+    images_root: the folder the GT file names are relative to (the gallery is left out when None
+    or not found);
+    extra: JSON-able facts stored under report.json's "inputs" (paths, names); clip: a video copied
+    beside the page and shown at its end.
     """
     out = Path(out_dir)
-    report, diag = build_report_data(data, result, tracking, compare)
+    report, diag = build_report_data(data, result, tracking, compare, hota)
     if extra:
         report["inputs"] = extra
     root = Path(images_root) if images_root is not None else None
@@ -470,7 +552,11 @@ def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackRe
         _write_csvs(tmp, report)
         plots = draw_plots(tmp, report)
         n_gallery = _draw_gallery(tmp, report, data, diag.joint_cls, root)
-        atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root)))
+        shown = None
+        if clip is not None:
+            shown = ("clip" + Path(clip.path).suffix.lower(), clip.caption)
+            shutil.copyfile(clip.path, tmp / shown[0])
+        atomic_write(tmp / "index.html", lambda f: f.write(_html(report, plots, title, n_gallery, root, shown)))
         write_json(tmp / "report.json", report, indent=1)
 
     replace_folder(out, fill)       # over an earlier report only: never over a folder we did not write

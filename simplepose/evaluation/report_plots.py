@@ -154,7 +154,7 @@ FIGURES: dict[str, Callable[[Any, dict[str, Any]], Figure | None]] = {
 def draw_plots(out: Path, r: dict[str, Any]) -> dict[str, str | None]:
     """Every figure as out/<name>.png; the file name by figure, None where not drawn (or no matplotlib)."""
     try:
-        import matplotlib        # optional: the report extra; the page falls back to tables without it
+        import matplotlib        # loaded only to draw (a dependency; the page falls back to tables without it)
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

@@ -10,7 +10,7 @@ Box files (recognised by their content):
   image_id is looked up in an annotation file's `images` when one is given; without it, image_id is
   the frame number of a video, or the number in an image's file name (COCO: 000000000785.jpg -> 785);
 * a person detector: a callable image -> (boxes (D, 4) xyxy, scores (D,)), run on each frame asked
-  for (e.g. simplepose.tracking.detector.OnnxPersonDetector).
+  for (e.g. simplepose.inference.detector.OnnxPersonDetector).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import numpy as np
 from simplepose.data.annotations import load_annotated_persons, load_image_records
 from simplepose.data.cocostyle import ImageInfo, frame_number
 from simplepose.data.detections import load_detections
-from simplepose.data.geometry import bbox_xyxy_to_xywh
+from simplepose.data.geometry import bbox_xywh_to_xyxy, bbox_xyxy_to_xywh
 from simplepose.data.instances import PersonInstance
 from simplepose.errors import DataError
 from simplepose.inference.video import Frame, ImageFrames, VideoFrames
@@ -40,6 +40,13 @@ class FrameBoxes:
     image_id: int
     boxes_xywh: np.ndarray      # (N, 4) float64
     scores: np.ndarray          # (N,) float64 box scores
+    # (N, 4) float32 x1, y1, x2, y2 a box file's persons are cropped from, as MMPose's dataset and
+    # `simplepose test` crop them (PersonInstance.reference_box); None: from boxes_xywh
+    crop_xyxy: np.ndarray | None = None
+
+    def xyxy(self) -> np.ndarray:
+        """The (N, 4) boxes to crop from, x1, y1, x2, y2: float32 from a box file, else float64."""
+        return self.crop_xyxy if self.crop_xyxy is not None else bbox_xywh_to_xyxy(self.boxes_xywh)
 
 
 def _path_parts(name: str | Path) -> tuple[str, ...]:
@@ -52,16 +59,18 @@ def match_file_names(paths: list[str], file_names: list[str], source: str) -> li
 
     None where not even the base name matches; a DataError when the best match is not unique.
     """
+    inputs = [_path_parts(Path(p).absolute().as_posix()) for p in paths]
+    deepest = max((len(parts) for parts in inputs), default=0)
+    # suffixes no deeper than the deepest input: memory linear in the records, whatever their depth
     index: dict[tuple[str, ...], list[int]] = defaultdict(list)
     longest = 0
     for j, name in enumerate(file_names):
         parts = _path_parts(name)
-        longest = max(longest, len(parts))
-        for n in range(1, len(parts) + 1):
+        longest = max(longest, min(len(parts), deepest))
+        for n in range(1, min(len(parts), deepest) + 1):
             index[parts[-n:]].append(j)
     out: list[int | None] = []
-    for p in paths:
-        parts = _path_parts(Path(p).absolute().as_posix())
+    for p, parts in zip(paths, inputs):
         found = None
         for n in range(min(len(parts), longest), 0, -1):
             hits = index.get(parts[-n:])
@@ -218,13 +227,14 @@ class BoxProvider:
         if self.boxes_path is None:
             return FrameBoxes(image_id, np.array([[0.0, 0.0, w, h]]), np.ones(1))
         insts = self.by_image.get(image_id, [])
+        # one box path with `simplepose test`: float32 boxes as the dataset reads them (clipped if annotated)
+        xyxy = np.array([i.reference_box((w, h)) for i in insts], dtype=np.float32).reshape(-1, 4)
         if self.clip:
-            xyxy = np.array([i.reference_box((w, h)) for i in insts], dtype=np.float32).reshape(-1, 4)
             boxes = bbox_xyxy_to_xywh(xyxy).astype(np.float64)
         else:
             boxes = np.array([i.bbox_xywh for i in insts], dtype=np.float64)
         scores = np.array([i.score for i in insts], dtype=np.float64)
-        return FrameBoxes(image_id, boxes.reshape(-1, 4), scores)
+        return FrameBoxes(image_id, boxes.reshape(-1, 4), scores, xyxy)
 
 
 # decoded pixels held at once by batch_frames: 16 full-HD frames, ~100 MB of BGR

@@ -138,6 +138,17 @@ def with_metadata(data: bytes, metadata: dict[str, str] | None) -> bytes:
     return model.SerializeToString()
 
 
+def require_export_packages(path: str | os.PathLike, verify: bool = True) -> None:
+    """A SimplePoseError naming the `export` extra when onnx (or, to verify, onnxruntime) is missing."""
+    try:
+        import onnx  # noqa: F401  optional (the `export` extra): probed only
+        if verify:
+            import onnxruntime  # noqa: F401  optional (the `export` extra): probed only
+    except ImportError as e:
+        raise SimplePoseError(f"{path}: ONNX export needs the onnx package{' and onnxruntime' if verify else ''} "
+                              f"({e}): pip install 'simplepose[export]'") from None
+
+
 def _exported(model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int], opset: int) -> bytes:
     """onnx_bytes, its failure a SimplePoseError naming the file that would have been written."""
     try:
@@ -152,6 +163,7 @@ def export_verified(model: nn.Module, path: str | os.PathLike, input_size: tuple
     """Export, compare with PyTorch (in `precision`) in memory, and write the file (with `metadata`
     in its metadata_props) only if it passed (tolerance None: no comparison). Returns (path, max
     difference or None)."""
+    require_export_packages(path, verify=tolerance is not None)
     data = _exported(model, path, input_size, opset)
     diff = None
     if tolerance is not None:
@@ -239,6 +251,7 @@ def export_int8_verified(model: nn.Module, path: str | os.PathLike, calibration:
     """Export, quantise to int8 on the calibration crops, measure int8_agreement on the held-out
     check crops, and write the file (with `metadata`) only if it is >= min_agreement. Returns
     (path, agreement)."""
+    require_export_packages(path)
     data = _exported(model, path, input_size, opset)
     int8 = quantize_int8(data, calibration)
     agreement = int8_agreement(data, int8, check)

@@ -25,10 +25,13 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 # Container -> FourCCs to try, best first: H.264 ('avc1') plays in browsers and most players but
 # needs an FFmpeg built with an H.264 encoder (pip's opencv-python wheels have none); MPEG-4 Part 2
-# ('mp4v') and Motion JPEG ('MJPG') are always there.
+# ('mp4v') and Motion JPEG ('MJPG') are always there. WebM's VP8 ('VP80', fast to encode) and VP9
+# come with pip's OpenCV and play in browsers.
 _FOURCCS = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", "mp4v"),
-            ".mkv": ("avc1", "MJPG"), ".avi": ("MJPG",)}
-CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "MJPG": "Motion JPEG"}
+            ".mkv": ("avc1", "MJPG"), ".avi": ("MJPG",), ".webm": ("VP80", "VP90")}
+CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "MJPG": "Motion JPEG", "VP80": "VP8", "VP90": "VP9"}
+# what a browser's <video> plays, by the FourCC written
+BROWSER_PLAYABLE = ("avc1", "VP80", "VP90")
 
 
 @contextlib.contextmanager
@@ -67,11 +70,11 @@ def choose_fourcc(ext: str) -> str:
     candidates = _FOURCCS[ext]
     for fourcc in candidates:
         if can_write(fourcc, ext):
-            if fourcc != candidates[0]:
-                log.warning("this OpenCV/FFmpeg cannot write %s (no encoder for FourCC %r): the %s video is %s "
-                            "(%r), which browsers and some players do not play; re-encode with e.g. "
-                            "`ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT`", CODEC_NAMES[candidates[0]],
-                            candidates[0], ext, CODEC_NAMES[fourcc], fourcc)
+            if fourcc != candidates[0] and fourcc not in BROWSER_PLAYABLE:
+                log.warning("this OpenCV/FFmpeg has no %s encoder (FourCC %r): the %s video is %s (%r), which "
+                            "browsers and some players do not play; write .webm instead (VP8, which browsers "
+                            "play), or re-encode with e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT`",
+                            CODEC_NAMES[candidates[0]], candidates[0], ext, CODEC_NAMES[fourcc], fourcc)
             return fourcc
     return candidates[-1]     # nothing probed well: let the real writer report the failure
 
@@ -191,6 +194,14 @@ class VideoFrames:
                 raise DataError(self.path, "no frame could be decoded from the video")
         finally:
             cap.release()
+
+
+def video_files(folder: str | os.PathLike) -> list[Path]:
+    """The video files directly in a folder that holds no image file, in natural order (else [])."""
+    folder = Path(folder)
+    if not folder.is_dir() or any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.rglob("*") if p.is_file()):
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_file() and is_video_path(p)), key=lambda p: natural_key(p.name))
 
 
 def open_frames(path: str | os.PathLike) -> ImageFrames | VideoFrames:

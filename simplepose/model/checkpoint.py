@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import os
 import pickle
 import pickletools
@@ -41,6 +42,7 @@ from simplepose.model.settings import DataSettings, data_settings
 log = logging.getLogger(__name__)
 
 _DROPPED_KEYS = ("data_preprocessor.mean", "data_preprocessor.std")
+MAX_KEYPOINTS = 1000   # keypoint channels of a head (COCO-WholeBody has 133)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,25 +62,152 @@ class _HistoryBuffer:
         return "<mmengine HistoryBuffer (not loaded)>"
 
 
+# numpy dtypes a checkpoint may hold, by the name numpy pickles them with: plain numbers only. A
+# dtype's pickle may carry fields, object members or another element size in its BUILD state; with
+# numpy 1.x an array of such a forged dtype dereferences pointers from the file.
+_PLAIN_DTYPES = {name: np.dtype(name) for name in
+                 ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")}
+_MAX_ARRAY_DIMS = 32
+
+
+def _refuse(problem: str) -> pickle.UnpicklingError:
+    """The error that makes _torch_load refuse the file with this one-line reason."""
+    return pickle.UnpicklingError(problem)
+
+
+class _PlainDtype:
+    """numpy.dtype(spec, False, True) as read from a checkpoint: a plain numeric dtype; its BUILD state
+    may only name the byte order (no fields, subarrays, object members or element size)."""
+
+    def __new__(cls, spec: Any = None, align: Any = False, copy: Any = True) -> "_PlainDtype":
+        """The dtype named by spec, when it is one of _PLAIN_DTYPES."""
+        if not isinstance(spec, str) or spec not in _PLAIN_DTYPES or align is not False or copy is not True:
+            raise _refuse(f"numpy dtype {str(spec)[:20]!r} is not a plain numeric dtype")
+        self = object.__new__(cls)
+        self.dtype, self.built = _PLAIN_DTYPES[spec], False
+        return self
+
+    def __setstate__(self, state: Any) -> None:
+        """Apply numpy's dtype state (3, byte order, None, None, None, -1, -1, 0); refuse anything else."""
+        plain = isinstance(state, tuple) and len(state) == 8 and state[0] == 3 and state[2:] == \
+            (None, None, None, -1, -1, 0) and state[1] in ("<", ">", "|", "=")
+        if self.built or not plain:
+            raise _refuse(f"forged numpy dtype {self.dtype.str!r}: its pickled state adds fields, object members "
+                          "or another element size")
+        self.built = True
+        if state[1] in ("<", ">") and self.dtype.itemsize > 1:
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _NdarrayName:
+    """What the name numpy.ndarray stands for in a checkpoint: only the first argument of numpy's
+    array rebuild function; calling it is refused."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_NdarrayName":
+        """Refused: an array is rebuilt from bytes only (numpy's _reconstruct + BUILD)."""
+        raise _refuse("numpy.ndarray is called directly: only arrays rebuilt from their bytes are accepted")
+
+
+class _PendingArray:
+    """A numpy array being rebuilt: BUILD gives its (version, shape, dtype, fortran order, bytes); the
+    loaded object holds the plain ndarray instead (_plain_values)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_PendingArray":
+        """Refused: made only by _plain_reconstruct."""
+        raise _refuse("an array placeholder is called directly")
+
+    def __setstate__(self, state: Any) -> None:
+        """Make the array: a plain dtype, a shape of non-negative ints and exactly as many bytes as it needs."""
+        ok = isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and isinstance(state[2], _PlainDtype) \
+            and isinstance(state[1], tuple) and len(state[1]) <= _MAX_ARRAY_DIMS and isinstance(state[4], bytes) \
+            and all(type(n) is int and n >= 0 for n in state[1]) and isinstance(state[3], bool)
+        if not ok or getattr(self, "array", None) is not None:
+            raise _refuse("a numpy array whose pickled state is not a plain numeric array")
+        _, shape, dtype, fortran, raw = state
+        if math.prod(shape) * dtype.dtype.itemsize != len(raw):
+            raise _refuse(f"a numpy array of shape {shape[:4]} holds {len(raw)} bytes, not the "
+                          f"{math.prod(shape) * dtype.dtype.itemsize} its shape needs")
+        flat = np.frombuffer(raw, dtype=dtype.dtype).copy()
+        self.array = flat.reshape(shape, order="F" if fortran else "C")
+
+
+def _plain_reconstruct(subtype: Any, shape: Any, typecode: Any) -> _PendingArray:
+    """numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b'b'), as numpy pickles every array."""
+    if subtype is not _NdarrayName or shape != (0,) or typecode != b"b":
+        raise _refuse("numpy's array rebuild function is called with other arguments than numpy's own")
+    pending = object.__new__(_PendingArray)
+    pending.array = None
+    return pending
+
+
+def _plain_scalar(dtype: Any, data: Any) -> Any:
+    """numpy.core.multiarray.scalar(dtype, bytes): a scalar of a plain dtype from exactly its bytes."""
+    if not isinstance(dtype, _PlainDtype) or not isinstance(data, bytes) or len(data) != dtype.dtype.itemsize:
+        raise _refuse("a numpy scalar that is not a plain number of its dtype's size")
+    return np.frombuffer(data, dtype=dtype.dtype)[0]
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """bytes() as protocol 2 pickles b'' (an empty array's data); any argument is refused (bytes(n)
+    would allocate n bytes)."""
+    if args:
+        raise _refuse("bytes is called with arguments")
+    return b""
+
+
+@dataclass(frozen=True)
+class _BoundMethodName:
+    """What an mmengine training checkpoint pickles as `getattr(buffer, "min")` (a HistoryBuffer's
+    statistics methods) becomes here: the method's name only; no attribute is looked up."""
+
+    name: str
+
+
+def _inert_getattr(obj: Any, name: Any) -> _BoundMethodName:
+    """Stands in for builtins.getattr in the unpickler: names the attribute, never resolves it (a real
+    getattr there would reach any attribute of any loaded object, and through them run code)."""
+    return _BoundMethodName(str(name))
+
+
 def _numpy_globals() -> list[tuple[Any, str]]:
-    """numpy's array/scalar rebuild functions under the exact names numpy 1.x and 2.x pickle them with."""
-    reconstruct = np.zeros(1).__reduce__()[0]   # numpy.(_)core.multiarray._reconstruct
-    scalar = np.float32(0).__reduce__()[0]      # numpy.(_)core.multiarray.scalar
-    return [(reconstruct, f"{core}.multiarray._reconstruct") for core in ("numpy.core", "numpy._core")] + \
-        [(scalar, f"{core}.multiarray.scalar") for core in ("numpy.core", "numpy._core")] + \
-        [(np.ndarray, "numpy.ndarray"), (np.dtype, "numpy.dtype")]
+    """The stand-ins for numpy's pickled names (numpy 1.x numpy.core, numpy 2.x numpy._core)."""
+    return [(_plain_reconstruct, f"{core}.multiarray._reconstruct") for core in ("numpy.core", "numpy._core")] + \
+        [(_plain_scalar, f"{core}.multiarray.scalar") for core in ("numpy.core", "numpy._core")] + \
+        [(_NdarrayName, "numpy.ndarray"), (_PlainDtype, "numpy.dtype"),
+         (_PendingArray, "simplepose.model.checkpoint._PendingArray"), (_empty_bytes, "builtins.bytes")]
+
+
+def _plain_values(obj: Any, seen: set[int]) -> Any:
+    """obj with every rebuilt array placeholder replaced by its ndarray (containers changed in place)."""
+    if isinstance(obj, _PendingArray):
+        if obj.array is None:
+            raise CheckpointError("a numpy array in it was never given its data")
+        return obj.array
+    if id(obj) in seen or not isinstance(obj, (dict, list, tuple, _HistoryBuffer)):
+        return obj
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            obj[key] = _plain_values(value, seen)
+    elif isinstance(obj, list):
+        obj[:] = [_plain_values(value, seen) for value in obj]
+    elif isinstance(obj, tuple):
+        return type(obj)(_plain_values(value, seen) for value in obj) if type(obj) is tuple else obj
+    else:
+        obj.state = _plain_values(getattr(obj, "state", None), seen)
+    return obj
 
 
 # What a checkpoint may hold beyond torch's own weights-only allow-list (tensors, storages, dtypes,
 # OrderedDict, plain containers): numpy arrays and scalars of plain numeric dtypes (MMPose 1.x keeps
-# its `meta["dataset_meta"]` colours/sigmas and mmengine its logs in them) and mmengine's log buffer
-# as an inert stand-in. Every entry is one exact name: the weights-only unpickler resolves nothing
-# else, follows no attribute paths and refuses protocol-4 opcodes (STACK_GLOBAL).
-_NUMERIC_DTYPE_CLASSES = list(dict.fromkeys(type(np.dtype(t)) for t in (
-    np.bool_, np.int8, np.int16, np.int32, np.int64, np.longlong, np.uint8, np.uint16, np.uint32, np.uint64,
-    np.ulonglong, np.float16, np.float32, np.float64)))
-_SAFE_GLOBALS: list[Any] = [*_numpy_globals(), *_NUMERIC_DTYPE_CLASSES,
-                            (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer")]
+# its `meta["dataset_meta"]` colours/sigmas and mmengine its logs in them), rebuilt by the stand-ins
+# above, and the parts of mmengine's raw training checkpoints
+# (epoch_N.pth, best_*.pth) as inert stand-ins: its log buffer and the getattr its buffers' methods are
+# pickled with. Every entry is one exact name: the
+# weights-only unpickler resolves nothing else, follows no attribute paths and refuses protocol-4
+# opcodes (STACK_GLOBAL).
+_SAFE_GLOBALS: list[Any] = [*_numpy_globals(), (_HistoryBuffer, "mmengine.logging.history_buffer.HistoryBuffer"),
+                            (_inert_getattr, "builtins.getattr")]
 # torch.serialization.safe_globals edits one process-wide list: loads in several threads take turns,
 # so that one thread leaving the context does not take the entries from under another's load
 _LOAD_LOCK = threading.Lock()
@@ -89,7 +218,10 @@ def _torch_load(path: Path) -> Any:
     try:
         with _LOAD_LOCK, torch.serialization.safe_globals(_SAFE_GLOBALS), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")  # refused below if unsafe
-            return torch.load(path, map_location="cpu", weights_only=True)
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        return _plain_values(raw, set())
+    except RecursionError:
+        raise CheckpointError(f"{path}: refused to load: its data is nested too deeply") from None
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"{path}: refused to load: {_refusal(str(e))}. A checkpoint may hold only "
                               "tensors and plain data: simplepose loads it weights-only and never runs code "
@@ -195,10 +327,13 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
         if wrapper in raw and isinstance(raw[wrapper], Mapping):
             sd = raw[wrapper]
             meta = dict(raw.get("meta") or {}) if isinstance(raw.get("meta"), Mapping) else {}
+            _log_ignored(raw, wrapper, source)
             break
     bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{source}: state dict entry {bad[0]!r} is not a named tensor")
+        raise CheckpointError(f"{source}: state dict entry {str(bad[0])[:80]!r} is not a named tensor")
+    for key, value in sd.items():
+        _check_plain_tensor(key, value, source)
     if not sd:
         raise CheckpointError(f"{source}: the state dict is empty")
     out: dict[str, torch.Tensor] = {}
@@ -214,6 +349,35 @@ def normalise_state_dict(raw: Any, source: str = "<state dict>") -> tuple[dict[s
         meta.setdefault("format", "torchvision_resnet")
         out = {f"backbone.{k}": v for k, v in out.items() if not k.startswith("fc.")}
     return out, meta
+
+
+_PLAIN_TENSOR_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32,
+                        torch.int16, torch.int8, torch.uint8, torch.bool)
+
+
+def _check_plain_tensor(key: str, t: torch.Tensor, source: str) -> None:
+    """A CheckpointError unless t is a dense CPU tensor of a real dtype whose elements its data holds
+    (a stride-0 view of a few bytes may declare a shape of terabytes)."""
+    if t.layout != torch.strided or t.is_quantized or t.device.type != "cpu" or t.dtype not in _PLAIN_TENSOR_DTYPES:
+        what = f"{t.layout}, {t.dtype}" + (", quantised" if t.is_quantized else "") + f", on {t.device.type}"
+        raise CheckpointError(f"{source}: tensor {key[:80]} is not a dense tensor of real numbers ({what})")
+    if t.numel() * t.element_size() > t.untyped_storage().nbytes():
+        raise CheckpointError(f"{source}: tensor {key[:80]} declares shape {tuple(t.shape)} with strides {t.stride()}, "
+                              f"more elements than the {t.untyped_storage().nbytes()} bytes of data it holds")
+
+
+_MMENGINE_TRAINING_PARTS = ("message_hub", "param_schedulers")
+
+
+def _log_ignored(raw: Mapping[str, Any], wrapper: str, source: str) -> None:
+    """Say which parts of a checkpoint beside its weights and meta are not used (training state)."""
+    ignored = [str(k) for k in raw if k not in (wrapper, "meta", "config")]
+    if not ignored:
+        return
+    # an mmengine training checkpoint (epoch_N.pth, best_*.pth): the user may wonder what became of its state
+    level = logging.INFO if any(k in raw for k in _MMENGINE_TRAINING_PARTS) else logging.DEBUG
+    log.log(level, "%s: using its %s; ignored: %s (training state, read as inert data)", source, wrapper,
+            ", ".join(ignored))
 
 
 def _rename_old_final_layer(sd: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
@@ -258,7 +422,14 @@ def infer_arch(sd: Mapping[str, torch.Tensor], source: str = "<state dict>") -> 
     deconvs = sorted({int(m.group(1)) for k in sd if (m := re.match(r"^head\.deconv_layers\.(\d+)\.weight$", k))
                       and sd[k].dim() == 4})
     deconv_channels = int(sd[f"head.deconv_layers.{deconvs[0]}.weight"].shape[1]) if deconvs else 256
-    return {"depth": depth, "num_keypoints": int(sd["head.final_layer.weight"].shape[0]),
+    final = sd["head.final_layer.weight"]
+    if final.dim() != 4 or not 0 < final.shape[0] <= MAX_KEYPOINTS:
+        raise CheckpointError(f"{source}: the head has {final.shape[0] if final.dim() else 0} keypoint channels "
+                              f"(head.final_layer.weight of shape {tuple(final.shape)}); expected 1..{MAX_KEYPOINTS}")
+    if not 0 < deconv_channels <= 4096 or len(deconvs) > 5:
+        raise CheckpointError(f"{source}: the head has {len(deconvs)} deconv layers of {deconv_channels} channels; "
+                              "expected at most 5 of at most 4096")
+    return {"depth": depth, "num_keypoints": int(final.shape[0]),
             "deconv_channels": deconv_channels, "num_deconv": len(deconvs)}
 
 

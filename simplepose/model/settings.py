@@ -7,7 +7,8 @@ was saved with it. In order of precedence:
    sigma, dataset), which simplepose's trainer writes beside the weights;
 2. MMPose checkpoints that carry their config as text, `meta["cfg"]` (1.x) or `meta["config"]`
    (0.x): the codec's `input_size` / 0.x `image_size`, `heatmap_size` and `sigma`, read with regular
-   expressions (the text is never executed);
+   expressions in every form mmengine writes (one-line or pretty_text's multi-line tuples, JSON,
+   YAML; the text is never executed);
 3. MMPose 1.x's `meta["dataset_meta"]`: the dataset name and flip indices.
 
 What none of them gives stays None; the caller decides on a default and says it guessed.
@@ -25,6 +26,9 @@ from simplepose.model.head import heatmap_output_size
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SIZE = (192, 256)  # (w, h) assumed for a checkpoint that records none
+# The largest input or heatmap side read from a file (a checkpoint's config, an MMPose config text,
+# ONNX metadata): a 4096x4096 input is 200 MB of float32 per person, far above any pose model
+MAX_INPUT_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,18 @@ def _size(value: Any, source: str, record: str) -> tuple[int, int]:
     ok = isinstance(value, (list, tuple)) and len(value) == 2 and \
         all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
     if not ok:
-        raise CheckpointError(f"{source}: {record} is {value!r}, not two positive integers (w, h)")
+        raise CheckpointError(f"{source}: {record} is {str(value)[:40]!r}, not two positive integers (w, h)")
+    if max(value) > MAX_INPUT_SIDE:
+        raise CheckpointError(f"{source}: {record} is {value[0]}x{value[1]}, a side over {MAX_INPUT_SIDE} "
+                              "(simplepose's limit for a recorded size)")
     return int(value[0]), int(value[1])
 
 
-_PAIR = r"['\"]?\s*[=:]\s*[\(\[]\s*(\d+)\s*,\s*(\d+)\s*[\)\]]"
+# every form mmengine writes a pair in: `(96, 128)` / `[96, 128]` on one line, pretty_text's one value per
+# line with a trailing comma (what a checkpoint's meta['cfg'] holds), JSON, and YAML's block list (with
+# or without its `!!python/tuple` tag)
+_PAIR = (r"['\"]?[ \t]*[=:][ \t]*(?:!!python/tuple)?"
+         r"(?:\s*[\(\[]\s*(\d+)\s*,\s*(\d+)\s*,?\s*[\)\]]|[ \t]*\n\s*-[ \t]*(\d+)[ \t]*\n\s*-[ \t]*(\d+)\b)")
 _TEXT_PATTERNS = {
     "input_size": re.compile(r"\b(?:input_size|image_size)" + _PAIR),
     "heatmap_size": re.compile(r"\bheatmap_size" + _PAIR),
@@ -103,7 +114,7 @@ def _from_config_text(text: str, source: str, key: str) -> dict[str, Any]:
     differing values (with a warning)."""
     out: dict[str, Any] = {}
     for name, pattern in _TEXT_PATTERNS.items():
-        values = list(dict.fromkeys(m.groups() for m in pattern.finditer(text)))
+        values = list(dict.fromkeys(tuple(g for g in m.groups() if g is not None) for m in pattern.finditer(text)))
         values = [v for v in values if all(float(x) > 0 for x in v)]
         if not values:
             continue
@@ -111,6 +122,9 @@ def _from_config_text(text: str, source: str, key: str) -> dict[str, Any]:
             log.warning("%s: meta[%r] gives several %s values %s; using the first", source, key, name,
                         ", ".join("x".join(v) for v in values))
         first = values[0]
+        if name != "sigma" and any(len(x) > 6 or int(x) > MAX_INPUT_SIDE for x in first):
+            raise CheckpointError(f"{source}: meta[{key!r}] gives {name} {'x'.join(x[:8] for x in first)} "
+                                  f"(first digits), a side over {MAX_INPUT_SIDE} (simplepose's limit for a recorded size)")
         out[name] = float(first[0]) if name == "sigma" else (int(first[0]), int(first[1]))
     return out
 

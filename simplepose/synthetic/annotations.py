@@ -122,6 +122,16 @@ def _inside_any(points: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarra
     return out
 
 
+def _ignore_regions(video: Video, t: int) -> dict[str, list]:
+    """Frame t's ignore regions as PoseTrack writes them: a crowd polygon is an ignore region only where
+    it holds no annotated joint."""
+    kp = video.keypoints[t][video.present[t]]              # (P', 17, 3)
+    pts = kp[kp[..., 2] > 0][:, :2]                        # annotated joints of the frame
+    kept = [poly for poly in video.ignore_polygons[t] if not _inside_any(pts, [poly]).any()]
+    return {"ignore_regions_x": [poly[:, 0].tolist() for poly in kept],
+            "ignore_regions_y": [poly[:, 1].tolist() for poly in kept]}
+
+
 def video_json(video: Video, number: int, seq_type: str, split: str, labeled: np.ndarray,
                size: tuple[int, int]) -> dict[str, Any]:
     """The official per-video PoseTrack18 annotation dict (images, annotations, categories)."""
@@ -137,12 +147,7 @@ def video_json(video: Video, number: int, seq_type: str, split: str, labeled: np
             "frame_id": iid, "vid_id": f"{number:06d}", "id": iid, "width": w, "height": h,
         }
         if labeled[t]:
-            kp = video.keypoints[t][video.present[t]]          # (P', 17, 3)
-            pts = kp[kp[..., 2] > 0][:, :2]                    # annotated joints of the frame
-            # a crowd polygon is an ignore region only where it holds no annotated joint
-            kept = [poly for poly in video.ignore_polygons[t] if not _inside_any(pts, [poly]).any()]
-            rec["ignore_regions_x"] = [poly[:, 0].tolist() for poly in kept]
-            rec["ignore_regions_y"] = [poly[:, 1].tolist() for poly in kept]
+            rec.update(_ignore_regions(video, t))
         images.append(rec)
         if not labeled[t]:
             continue
@@ -157,6 +162,37 @@ def video_json(video: Video, number: int, seq_type: str, split: str, labeled: np
                 "num_keypoints": int((kp[:, 2] > 0).sum()),
             })
             k += 1
+    return {"categories": [annotation_category()], "images": images, "annotations": anns}
+
+
+def video_json_posetrack21(video: Video, number: int, seq_type: str, split: str,
+                           labeled: np.ndarray) -> dict[str, Any]:
+    """The per-video PoseTrack21 annotation dict (``posetrack_data/<split>/<seq>.json``).
+
+    PoseTrack21's conventions: every frame where persons are in view has their boxes
+    (``has_labeled_person``), with keypoints only on the pose-labeled frames (``is_labeled``) and
+    all-zero keypoints elsewhere; every annotation has a head box, a per-sequence ``track_id`` and a
+    dataset-wide ``person_id`` (here sequence number x 100 + figure); every frame lists its ignore
+    regions (empty where it has none); no image sizes, no ``num_keypoints``, no ``iscrowd``.
+    """
+    name = sequence_name(number, seq_type, split)
+    num_frames = len(video.frames)
+    images, anns = [], []
+    for t in range(num_frames):
+        iid = image_id_of(number, seq_type, t)
+        persons = [i for i in np.flatnonzero(video.present[t]) if (video.keypoints[t, i, :, 2] > 0).any()]
+        regions = _ignore_regions(video, t) if labeled[t] else {"ignore_regions_x": [], "ignore_regions_y": []}
+        images.append({"is_labeled": bool(labeled[t]), "nframes": num_frames, "frame_id": iid, "id": iid,
+                       "vid_id": f"{number:06d}", "file_name": f"images/{split}/{name}/{t:06d}.jpg",
+                       "has_labeled_person": bool(persons), **regions})
+        for k, i in enumerate(persons):
+            kp = video.keypoints[t, i]
+            anns.append({
+                "bbox": person_bbox(kp), "bbox_head": [int(v) for v in video.head_boxes[t, i]], "category_id": 1,
+                "image_id": iid, "id": iid * 100 + k,
+                "keypoints": [_num(v) for v in kp.reshape(-1)] if labeled[t] else [0] * (3 * NUM_KPTS),
+                "person_id": number * 100 + int(i), "track_id": int(i),
+            })
     return {"categories": [annotation_category()], "images": images, "annotations": anns}
 
 

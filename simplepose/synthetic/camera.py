@@ -83,6 +83,14 @@ class Canvas:
     size: tuple[int, int]
 
 
+def canvas_pixels_bound(num_frames: int, size: tuple[int, int]) -> float:
+    """An upper bound of the pixels of canvas_for(moving_camera(rng, num_frames, size), size) for any rng:
+    zoom out by up to e^(0.004 n) and a pan of up to 0.6% (0.15%) of the width (height) per frame."""
+    w, h = size
+    grow = math.exp(0.004 * num_frames)
+    return (w * grow * (1.1 + 0.007 * num_frames) + 16) * (h * grow * (1.1 + 0.002 * num_frames) + 16)
+
+
 def canvas_for(camera: np.ndarray, size: tuple[int, int]) -> Canvas:
     """The smallest canvas (with a 2 px border) that every frame's view falls inside; the image itself
     when the camera does not move."""

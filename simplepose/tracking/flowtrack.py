@@ -46,28 +46,24 @@ Flow is only computed when propagation or a flow similarity needs it.
 """
 from __future__ import annotations
 
-import time
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from simplepose.data.geometry import bbox_xyxy_to_xywh
+from simplepose.data.geometry import box_nms, pairwise_iou
 from simplepose.evaluation.rescore import oks_nms, rescore
+from simplepose.inference.detector import DetectorConfig
+from simplepose.timing import StageClock
 from simplepose.tracking.flow import FlowConfig, FlowFrame, JointFlow
+from simplepose.tracking.matching import greedy_match, pairwise_oks
 from simplepose.tracking.smoothing import SmoothingConfig
-from simplepose.tracking.tracker import greedy_match, pairwise_iou, pairwise_oks
+
+log = logging.getLogger(__name__)
 
 SIMILARITIES = ("iou", "oks", "flow", "multiflow")
 PROP_SCORES = ("mean", "rescore", "keep", "detected")
 STAGES = ("detector", "flow", "pose", "association")
-
-
-@dataclass
-class DetectorConfig:
-    """ONNX person detector thresholds (tracking.detector; rtmlib's YOLOX: NMS 0.45, boxes above 0.3)."""
-
-    score_thr: float = 0.3
-    nms_thr: float = 0.45
 
 
 @dataclass
@@ -94,6 +90,7 @@ class FlowTrackConfig:
     max_age: int = 5                # frames a track may stay unseen before it ends
     out_box_thr: float = 0.5        # output filter: persons below this box score dropped (paper 0.5)
     out_kpt_thr: float = 0.4        # output filter: joints below this score dropped (paper 0.4)
+    max_persons: int = 100          # detected boxes per frame at most: the best by score, with a warning
     flow: FlowConfig = field(default_factory=FlowConfig)
     smooth: SmoothingConfig = field(default_factory=SmoothingConfig)   # One-Euro on the output, off
     detector: DetectorConfig = field(default_factory=DetectorConfig)   # used with --detector
@@ -114,8 +111,17 @@ class FlowTrackConfig:
                 problems.append(f"{name} must be >= 1")
         if self.max_age < 0:
             problems.append("max_age must be >= 0")
+        if not 1 <= self.max_persons <= 10_000:
+            problems.append(f"max_persons must be in 1..10000, got {self.max_persons}")
+        for name, low, high in (("win_size", 3, 255), ("max_level", 0, 10), ("lk_iters", 1, 1000),
+                                ("lk_max_side", 32, 8192)):
+            if not low <= getattr(self.flow, name) <= high:
+                problems.append(f"flow.{name} must be in {low}..{high}, got {getattr(self.flow, name)}")
+        if not 0 < self.flow.dis_scale <= 1:
+            problems.append(f"flow.dis_scale must be in (0, 1], got {self.flow.dis_scale}")
         if self.box_enlarge < 0:
             problems.append("box_enlarge must be >= 0")
+        problems += [f"smooth.{p}" for p in self.smooth.check()]
         return problems
 
 
@@ -141,22 +147,6 @@ class _Track:
     pose: np.ndarray            # (K, 3) last pose as estimated (not moved)
     last_frame: int
     history: list[np.ndarray]   # up to flow_frames poses (K, 3), newest last, moved into the latest frame
-
-
-def box_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarray:
-    """Greedy box NMS: kept indices (descending score) of boxes (N, 4) xyxy whose IoU with a better kept box <= thr."""
-    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
-    if len(b) == 0:
-        return np.zeros(0, np.int64)
-    iou = pairwise_iou(bbox_xyxy_to_xywh(b), bbox_xyxy_to_xywh(b))
-    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
-    suppressed = np.zeros(len(b), bool)
-    keep = []
-    for i in order.tolist():
-        if not suppressed[i]:
-            keep.append(i)
-            suppressed |= iou[i] > thr
-    return np.array(keep, np.int64)
 
 
 def joint_box(pose: np.ndarray, kpt_thr: float, min_joints: int, enlarge: float) -> np.ndarray | None:
@@ -203,8 +193,7 @@ class FlowTracker:
         self.estimator = estimator
         self.sigmas = np.asarray(sigmas, np.float64)
         self.flow = JointFlow(self.cfg.flow)
-        self.timings = {s: 0.0 for s in STAGES}   # wall seconds spent per stage, over all frames
-        self.cpu_timings = {s: 0.0 for s in STAGES}   # process CPU seconds per stage (less load-bound)
+        self.clock = StageClock(STAGES)            # wall and process CPU seconds per stage, over all frames
         self.frames = 0
         self.reset()
 
@@ -214,6 +203,7 @@ class FlowTracker:
         self.next_id = 0
         self.frame = -1
         self.prev_flow: FlowFrame | None = None
+        self.warned_persons = False
 
     @property
     def uses_flow(self) -> bool:
@@ -221,51 +211,43 @@ class FlowTracker:
         return self.cfg.propagate or self.cfg.similarity in ("flow", "multiflow")
 
     def step(self, image: np.ndarray, det_boxes_xyxy: np.ndarray, det_scores: np.ndarray,
-             frame_index: int | None = None, det_seconds: float = 0.0) -> FrameTracks:
+             frame_index: int | None = None) -> FrameTracks:
         """Track one frame: image H x W x 3 uint8 BGR, detections (D, 4) xyxy and (D,) scores.
 
-        frame_index defaults to the previous + 1 (gaps count as frames unseen by every track);
-        det_seconds is the detector's time for this frame, added to the timings.
+        frame_index defaults to the previous + 1 (gaps count as frames unseen by every track).
         """
-        c = self.cfg
+        c, clock = self.cfg, self.clock
         frame = self.frame + 1 if frame_index is None else int(frame_index)
         if frame <= self.frame:
             raise ValueError(f"frame_index {frame} does not follow the previous frame {self.frame}")
-        t0, c0 = time.perf_counter(), time.process_time()
-        prev_frame, self.frame = self.frame, frame
-        self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= c.max_age]
-        cur = self.flow.prepare(image) if self.uses_flow else None
-        if cur is not None and self.prev_flow is not None and self.tracks:
-            self._move_histories(self.prev_flow, cur)
-        self.prev_flow = cur
-        t1, c1 = time.perf_counter(), time.process_time()
-
-        boxes, scores, propagated = self._candidate_boxes(image.shape[:2], det_boxes_xyxy, det_scores,
-                                                          prev_frame)
-        keep = box_nms(boxes, scores, c.box_nms_thr)
-        boxes, scores, propagated = boxes[keep], scores[keep], propagated[keep]
-        t2, c2 = time.perf_counter(), time.process_time()
-        poses = np.zeros((0, len(self.sigmas), 3), np.float32)
-        if len(boxes):
-            poses = np.asarray(self.estimator.predict(image, boxes, bbox_format="xyxy"), np.float32)
-            poses = poses.reshape(len(boxes), len(self.sigmas), 3)
-        bad = ~np.isfinite(poses).all(-1)
-        if bad.any():
-            poses = poses.copy()
-            poses[bad] = 0.0
-        t3, c3 = time.perf_counter(), time.process_time()
-
-        if len(boxes):
-            person = rescore(poses[:, :, 2], scores)
-            keep = np.sort(oks_nms(poses[:, :, :2], person, np.prod(boxes[:, 2:] - boxes[:, :2], axis=1),
-                                   np.zeros(len(boxes), np.int64), self.sigmas, c.oks_nms_thr))
-            boxes, scores, propagated, poses = boxes[keep], scores[keep], propagated[keep], poses[keep]
-        ids = self._associate(boxes, scores, poses, frame, propagated)
-        t4, c4 = time.perf_counter(), time.process_time()
-        for stage, dt, dc in zip(STAGES, (det_seconds, t1 - t0, t3 - t2, (t2 - t1) + (t4 - t3)),
-                                 (det_seconds, c1 - c0, c3 - c2, (c2 - c1) + (c4 - c3))):
-            self.timings[stage] += dt
-            self.cpu_timings[stage] += dc
+        with clock("flow"):
+            prev_frame, self.frame = self.frame, frame
+            self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= c.max_age]
+            cur = self.flow.prepare(image) if self.uses_flow else None
+            if cur is not None and self.prev_flow is not None and self.tracks:
+                self._move_histories(self.prev_flow, cur)
+            self.prev_flow = cur
+        with clock("association"):
+            boxes, scores, propagated = self._candidate_boxes(image.shape[:2], det_boxes_xyxy, det_scores,
+                                                              prev_frame)
+            keep = box_nms(boxes, scores, c.box_nms_thr)
+            boxes, scores, propagated = boxes[keep], scores[keep], propagated[keep]
+        with clock("pose"):
+            poses = np.zeros((0, len(self.sigmas), 3), np.float32)
+            if len(boxes):
+                poses = np.asarray(self.estimator.predict(image, boxes, bbox_format="xyxy"), np.float32)
+                poses = poses.reshape(len(boxes), len(self.sigmas), 3)
+            bad = ~np.isfinite(poses).all(-1)
+            if bad.any():
+                poses = poses.copy()
+                poses[bad] = 0.0
+        with clock("association"):
+            if len(boxes):
+                person = rescore(poses[:, :, 2], scores)
+                keep = np.sort(oks_nms(poses[:, :, :2], person, np.prod(boxes[:, 2:] - boxes[:, :2], axis=1),
+                                       np.zeros(len(boxes), np.int64), self.sigmas, c.oks_nms_thr))
+                boxes, scores, propagated, poses = boxes[keep], scores[keep], propagated[keep], poses[keep]
+            ids = self._associate(boxes, scores, poses, frame, propagated)
         self.frames += 1
         return FrameTracks(boxes, scores, poses, ids, propagated)
 
@@ -293,6 +275,14 @@ class FlowTracker:
         if len(b) != len(s):
             raise ValueError(f"{len(b)} detection boxes but {len(s)} scores")
         ok = (s >= c.det_thr) & np.isfinite(b).all(1) & np.isfinite(s)
+        if ok.sum() > c.max_persons:
+            best = np.flatnonzero(ok)[np.argsort(-s[ok], kind="stable")[:c.max_persons]]
+            if not self.warned_persons:
+                log.warning("frame %d: %d detections, over track.max_persons=%d: tracking the %d best (warned "
+                            "once per video)", self.frame, int(ok.sum()), c.max_persons, c.max_persons)
+                self.warned_persons = True
+            ok = np.zeros_like(ok)
+            ok[np.sort(best)] = True
         boxes, scores = [b[ok]], [s[ok]]
         if c.propagate:
             props = [(joint_box(t.history[-1], c.prop_kpt_thr, c.prop_min_joints, c.box_enlarge),
@@ -317,7 +307,7 @@ class FlowTracker:
         c = self.cfg
         t_boxes = np.stack([t.box for t in self.tracks])
         if c.similarity == "iou":
-            return pairwise_iou(bbox_xyxy_to_xywh(boxes), bbox_xyxy_to_xywh(t_boxes))
+            return pairwise_iou(boxes, t_boxes)
         area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
         t_area = np.prod(t_boxes[:, 2:] - t_boxes[:, :2], axis=1)
         if c.similarity == "oks":

@@ -5,8 +5,12 @@ For a new value x at time gap te (frames) after the previous filtered value x_pr
   dx  = alpha(d_cutoff) (x - x_prev) / te + (1 - alpha(d_cutoff)) dx_prev,
   c   = min_cutoff + beta |dx|,
   out = alpha(c) x + (1 - alpha(c)) x_prev.
-Defaults are MMPose 0.x's OneEuroFilter (min_cutoff 0.004, beta 0.7, d_cutoff 1). A track's first
-pose passes unchanged; joints given as (0, 0, 0) (absent) pass unchanged and leave the state alone.
+Cutoffs are in cycles per frame and beta per (pixel per frame). Defaults min_cutoff 0.2, beta 0.01,
+d_cutoff 1: tuned on a synthetic train split for the lowest jitter (evaluation.jitter) at no mAP or
+MOTA cost, then checked on val splits of other seeds (benchmarks/smoothing.py, docs/tracking.md);
+MMPose 0.x's OneEuroFilter defaults (min_cutoff 0.004, beta 0.7) barely smooth moving joints. A
+track's first pose passes unchanged; joints given as (0, 0, 0) (absent) pass unchanged and leave
+the state alone.
 """
 from __future__ import annotations
 
@@ -17,12 +21,17 @@ import numpy as np
 
 @dataclass
 class SmoothingConfig:
-    """One-Euro parameters (off unless enabled: smoothing lags and is not used for evaluation)."""
+    """One-Euro parameters (off unless enabled; `infer --track` enables it, `track` does not)."""
 
     enabled: bool = False
-    min_cutoff: float = 0.004
-    beta: float = 0.7
+    min_cutoff: float = 0.2
+    beta: float = 0.01
     d_cutoff: float = 1.0
+
+    def check(self) -> list[str]:
+        """Problems with the values (empty when they are usable): cutoffs > 0, beta >= 0."""
+        problems = [f"{name} must be > 0" for name in ("min_cutoff", "d_cutoff") if not getattr(self, name) > 0]
+        return problems + (["beta must be >= 0"] if not self.beta >= 0 else [])
 
 
 def _alpha(cutoff: np.ndarray | float, te: float) -> np.ndarray:

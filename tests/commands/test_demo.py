@@ -13,6 +13,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| AP | Head | Shou | Elb | Wri | Hip | Knee | Ankl | Total |" in printed
     assert "Total AP" in printed and "Demo done in" in printed and "tracking: mAP" in printed
+    assert "keypoint HOTA" in printed
     assert len(list((out / "track" / "predictions").glob("*.json"))) == 1
     assert (out / "work" / "latest.pth").is_file()
     assert len(list((out / "eval" / "predictions").glob("*.json"))) == 1
@@ -20,3 +21,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     report = out / "report" / "index.html"
     assert f"report: {report}" in printed and report.is_file()
     assert list((out / "report" / "gallery").glob("*.jpg"))       # the synthetic frames were found
+    # the tracked overlay clip of the first val video, as VP8 WebM (browsers play it), shown on the page
+    import cv2
+    cap = cv2.VideoCapture(str(out / "report" / "clip.webm"))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    assert fourcc == "VP80" and frames == 4
+    assert '<source src="clip.webm" type="video/webm">' in report.read_text()

@@ -129,3 +129,37 @@ def test_read_only_folder_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFi
     out = tiny_gt / "metrics.json"
     assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
     one_error_line(capsys, "eval", f"{out}: ", "Read-only file system")
+
+
+@pytest.mark.parametrize("mode", ["fixed", "published"])
+def test_eval_tracking_prints_and_writes_keypoint_hota(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        mode: str) -> None:
+    """The kit's numbers (the golden of a case with empty frames) in the table and the JSON."""
+    from tests.evaluation import hota_cases
+    gt_dir, pred_dir = hota_cases.write_case("h02_empty_frames", tmp_path)
+    flags = ["--hota-kit-defect"] if mode == "published" else []
+    assert _run(str(gt_dir), str(pred_dir), "--tracking", "--json", str(tmp_path / "m.json"), *flags) == 0
+    out = capsys.readouterr().out
+    assert "| keypoint HOTA | Nose | Neck |" in out
+    assert ("#10 fixed" in out) == (mode == "fixed") and ("as the kit is published" in out) == (mode != "fixed")
+    golden_file = Path(__file__).parents[1] / "evaluation" / "golden_hota" / "h02_empty_frames.json"
+    golden = json.loads(golden_file.read_text())[mode]
+    hota = json.loads((tmp_path / "m.json").read_text())["hota"]
+    assert hota["kit_defect"] == (mode == "published")
+    for field in ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"):
+        want = golden["combined"][field]["joint"]
+        assert hota["per_joint"][field] == pytest.approx([100 * v for v in want], abs=1e-4), field
+        assert f"| {field} | " + " | ".join(f"{100 * v:.1f}" for v in want) + " |" in out
+    with pytest.raises(ConfigError, match="--hota-kit-defect needs --tracking"):
+        _run(str(gt_dir), str(pred_dir), "--hota-kit-defect")
+
+
+def test_eval_tracking_prints_and_writes_jitter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """GT given as predictions: zero acceleration error; 4 frames (the last unmatched) give one triple per
+    GT joint: 3 people x 15 joints."""
+    gt_dir, pred_dir, gt = write_case(tmp_path, n_frames=4, n_people=3)
+    write_pred(pred_dir, as_prediction(gt))
+    assert _run(str(gt_dir), str(pred_dir), "--tracking", "--json", str(tmp_path / "m.json")) == 0
+    assert "0.00% of head size, 0.00 px, over 45 joint triples" in capsys.readouterr().out
+    jitter = json.loads((tmp_path / "m.json").read_text())["jitter"]
+    assert jitter["triples"] == [3] * 15 + [45] and jitter["pixels"][15] == 0.0

@@ -30,9 +30,9 @@ def _export_cli(*argv: str) -> int:
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-video synthetic PoseTrack18 dataset (train and val, 2 frames)."""
-    from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
     root = tmp_path_factory.mktemp("synthetic")
-    generate_posetrack_dataset(root, videos=1, frames=2, seed=3, progress=False)
+    generate_posetrack_dataset(root, SynthOptions(videos=1, frames=2, seed=3), progress=False)
     return root
 
 

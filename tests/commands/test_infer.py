@@ -284,6 +284,21 @@ def test_match_file_names_by_longest_suffix(tmp_path: Path) -> None:
         match_file_names([str(tmp_path / "c" / "000000.jpg")], names, "ann.json")
 
 
+def test_match_file_names_memory_does_not_grow_with_record_depth(tmp_path: Path) -> None:
+    """200 records of 1500 path components (each under the 4096-character limit) against shallow inputs:
+    the suffix index stays under 20 MB (indexing every suffix: 1769 MiB), and the match is found."""
+    import tracemalloc
+    deep = ["/".join(["d"] * 1500) + f"/v{i}/000001.jpg" for i in range(200)]
+    paths = [str(tmp_path / "v7" / "000001.jpg")]
+    tracemalloc.start()
+    try:
+        got = match_file_names(paths, deep, "ann.json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == [7] and peak < 20 * 2 ** 20
+
+
 def test_video_writer_round_trip_and_abort(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(3)]
@@ -437,15 +452,40 @@ def test_infer_uses_the_checkpoints_input_size(tiny_checkpoint: Path, samples_di
     assert "simplepose infer: error: " in capsys.readouterr().err
 
 
+def test_infer_gt_boxes_equal_the_test_command(tiny_checkpoint: Path, posetrack_dir: Path, tmp_path: Path) -> None:
+    """One box path: `infer --boxes GT.json --posetrack-out` writes the very numbers `simplepose test` writes
+    for the same GT boxes (float32 boxes as in MMPose's dataset), on the real PoseTrack18 samples."""
+    from simplepose.engine.config import save_config
+    from tests.engine.tiny_run import tiny_config
+
+    ann = posetrack_dir / "annotations" / "test_posetrack18_val.json"
+    cfg = tiny_config(posetrack_dir, tmp_path / "work", "data.val_ann=annotations/test_posetrack18_val.json",
+                      "data.input_size=[192,256]", "data.heatmap_size=[48,64]")
+    save_config(cfg, tmp_path / "cfg.yaml")
+    assert main(["test", str(tmp_path / "cfg.yaml"), str(tiny_checkpoint), "--out-dir", str(tmp_path / "test"),
+                 "--precision", "fp32"]) == 0
+    assert _infer(tiny_checkpoint, posetrack_dir / "images" / "val", "--boxes", ann, "--out-dir", tmp_path / "inf",
+                  "--posetrack-out", tmp_path / "pt", "--precision", "fp32") == 0
+    names = sorted(p.name for p in (posetrack_dir / "annotations" / "val").glob("*.json"))
+    for name in names:
+        want = json.loads((tmp_path / "test" / "predictions" / name).read_text())["annotations"]
+        got = json.loads((tmp_path / "pt" / name).read_text())["annotations"]
+        assert len(got) == len(want) > 0
+        for g, w in zip(got, want, strict=True):
+            assert (g["image_id"], g["keypoints"], g["scores"]) == (w["image_id"], w["keypoints"], w["scores"])
+
+
 def test_infer_without_boxes_says_it_uses_the_whole_frame(samples_dir: Path, tmp_path: Path, caplog) -> None:
     from simplepose.model.checkpoint import save_checkpoint
     from simplepose.model.pose_model import SimpleBaseline
     torch.manual_seed(0)
     ckpt = save_checkpoint(tmp_path / "m.pth", SimpleBaseline(depth=18, deconv_channels=16))
     image = next((samples_dir / "posetrack18" / "images" / "val").rglob("*.jpg"))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         assert main(["infer", str(ckpt), str(image), "--out-dir", str(tmp_path / "out"), "--no-flip"]) == 0
     assert "ONE person filling the WHOLE frame" in caplog.text
+    assert "track." not in caplog.text            # no tracking: no tracking settings
+    assert "memory:" not in caplog.text           # the allocator's line is for --verbose (debug)
 
 
 @pytest.mark.parametrize("device, words", [("tpu", "unknown device 'tpu'"), ("cuda:7", "CUDA"),
@@ -507,3 +547,41 @@ def test_sigterm_in_infer_leaves_no_temp_video(tmp_path: Path) -> None:
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.decode().strip().splitlines()[-1] == "simplepose infer: interrupted: terminated by SIGTERM"
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_infer_on_a_folder_of_videos_under_torchrun_writes_the_one_process_files(tmp_path: Path) -> None:
+    """A folder of 3 videos in 2 CPU processes (torchrun, gloo): whole videos per process, each video's
+    files in OUT_DIR/<video name>/, byte for byte those of one process."""
+    import subprocess
+    import sys
+
+    from simplepose.engine.build import build_model
+    from tests.engine.tiny_run import tiny_config
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "model.pth"
+    torch.save({"state_dict": build_model(tiny_config(tmp_path, tmp_path)).state_dict(),
+                "meta": {"schema": "posetrack18"}}, ckpt)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rng = np.random.default_rng(0)
+    for name, frames in (("a", 3), ("b", 2), ("c", 2)):
+        with VideoWriter(videos / f"{name}.avi", fps=5) as w:
+            for _ in range(frames):
+                w.write(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    args = [ckpt, videos, "--track", "--draw", "--input-size", "64", "96"]
+    one = run_cli("infer", *args, "--out-dir", tmp_path / "one")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "simplepose", "infer", *map(str, args), "--out-dir", str(tmp_path / "two")],
+                         env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    # a (3 frames) to process 0; b to process 1 (0 < 3 frames), c too (2 < 3)
+    assert "process 0 of 2: a.avi" in two.stderr and "process 1 of 2: b.avi, c.avi" in two.stderr
+    files = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
+    again = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    assert files == again
+    assert {p.parts[0] for p in files} == {"a", "b", "c"}
+    assert len([p for p in files if p.parts[1] == "overlays"]) == 7                 # every frame of every video
+    lines = (tmp_path / "one" / "a" / "tracks.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["sequence"] for ln in lines] == ["a"] * 3

@@ -19,11 +19,11 @@ from tests.engine.tiny_run import tiny_config
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(config path, checkpoint) of a one-iteration model on one synthetic val video."""
-    from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
 
     root = tmp_path_factory.mktemp("synth")
-    generate_posetrack_dataset(root, videos={"train": 1, "val": 1}, frames=4, seed=3, image_size=(128, 96),
-                               progress=False)
+    generate_posetrack_dataset(root, SynthOptions(videos={"train": 1, "val": 1}, frames=4, seed=3,
+                                                  image_size=(128, 96)), progress=False)
     work = tmp_path_factory.mktemp("work")
     cfg_path = work / "cfg.yaml"
     save_config(tiny_config(root, work / "w", "optim.epochs=1", "runtime.max_iters_per_epoch=1"), cfg_path)
@@ -77,10 +77,10 @@ def test_test_command_writes_per_video_files(synth_root, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def val_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One val video of 3 frames (2 labelled), 64x64 images."""
-    from simplepose.synthetic.writer import generate_posetrack_dataset
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
     root = tmp_path_factory.mktemp("val")
-    generate_posetrack_dataset(root, videos={"val": 1}, frames=3, seed=5, image_size=(64, 64), splits=("val",),
-                               progress=False)
+    generate_posetrack_dataset(root, SynthOptions(videos={"val": 1}, frames=3, seed=5, image_size=(64, 64),
+                                                  splits=("val",)), progress=False)
     return root
 
 

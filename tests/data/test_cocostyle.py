@@ -52,3 +52,32 @@ def test_numbers_given_as_strings_are_refused(field: str, value: list) -> None:
         parse_annotations([_ann(**{field: value})], images, "x.json")
     with pytest.raises(DataError, match="NaN, null"):
         parse_annotations([_ann(bbox=[5, None, 40, 60])], images, "x.json")
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("images/val/a\0b/000001.jpg", "holds a NUL character"),
+    ("images/val/\ud800/000001.jpg", "holds a lone surrogate"),
+    ("/".join(["a"] * 40000) + "/1.jpg", "is 80005 characters long, over 4096"),
+    ("images/val/v/" + "1" * 5000 + ".jpg", "is 5017 characters long, over 4096"),
+])
+def test_file_names_no_file_can_have_are_refused(name: str, problem: str) -> None:
+    """A NUL byte, a lone surrogate (JSON's \\ud800 escape), a name longer than any path (40 000
+    components; a 5000-digit stem): one DataError naming the image record, before any path work."""
+    from simplepose.errors import DataError
+    with pytest.raises(DataError, match=rf"x\.json \(images\[0\] \(id 1\)\): file_name .*{problem}"):
+        parse_images([{"id": 1, "file_name": name}], "x.json", "/data", videos=True)
+
+
+def test_a_long_digit_stem_is_no_frame_number() -> None:
+    """A stem of more digits than an int64 holds is not a frame number (int() would refuse 5000 digits)."""
+    assert frame_number("9" * 19) is None and frame_number("9" * 18) == 999_999_999_999_999_999
+
+
+def test_a_duplicate_annotation_id_is_refused() -> None:
+    """Two annotations with one id: refused by name (a COCO index would keep only one of them)."""
+    from simplepose.data.cocostyle import parse_annotations
+    from simplepose.errors import DataError
+
+    images = parse_images([{"id": 1, "file_name": "a.jpg"}], "x.json", "/data")
+    with pytest.raises(DataError, match=r"annotations\[1\].*annotation id 7 appears twice \(also annotations\[0\]\)"):
+        parse_annotations([_ann(), _ann()], images, "x.json")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simplepose.data.geometry import (affine_points, bbox_xywh_to_xyxy, bbox_xyxy_to_center_scale, bbox_xyxy_to_xywh,
-                                      clip_xyxy,
+                                      box_nms, clip_xyxy, pairwise_iou,
                                       fix_aspect_ratio, get_warp_matrix, input_center_scale, input_to_image,
                                       scale_area)
 from simplepose.data.instances import PersonInstance
@@ -127,3 +127,20 @@ def test_clip_xyxy_by_hand():
     sizes = np.array([[640.0, 480.0], [np.inf, 100.0]])     # inf: that axis is not clipped
     np.testing.assert_array_equal(clip_xyxy(boxes, sizes),
                                   np.array([[0, 10, 639, 300], [1, 0, 50, 99]], np.float32))
+
+
+def test_pairwise_iou_hand_computed() -> None:
+    a = np.array([[0, 0, 10, 10], [100, 100, 105, 105]])               # xyxy
+    b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [0, 0, 0, 0]])
+    iou = pairwise_iou(a, b)
+    assert iou.shape == (2, 3)
+    np.testing.assert_allclose(iou, [[50 / 150, 1.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_box_nms_by_hand() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]], np.float64)
+    # IoU(0, 1) = 90 / 110 = 0.818
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.8).tolist() == [1, 2]
+    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.85).tolist() == [1, 2, 0]
+    assert box_nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
+

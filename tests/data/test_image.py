@@ -9,6 +9,7 @@ import pickle
 import pytest
 
 import simplepose.data.image as image_mod
+from simplepose.errors import DataError
 from simplepose.data.image import ImageCache, read_image, read_jpeg_region, region_decode_available
 from simplepose.data.transforms import (get_warp_matrix, remap_region, sampled_bounds, sampling_maps,
                                         warp_image)
@@ -152,3 +153,43 @@ def test_image_cache_keeps_the_most_recent_within_its_budget():
     assert big.get("a", decode).shape == (1024, 1024) and len(big) == 0
     copy = pickle.loads(pickle.dumps(cache))                # a loader worker's copy starts empty
     assert len(copy) == 0 and copy.budget == cache.budget
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG signature and IHDR chunk declaring width x height (8-bit RGB), then one zlib IDAT of zeros
+    for a few rows: what a decoder reads first."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b"")
+
+
+def _jpeg_header(width: int, height: int) -> bytes:
+    """A JPEG SOI, an APP0 segment and a baseline SOF0 declaring width x height."""
+    import struct
+    sof = struct.pack(">BHHB", 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0" + \
+        b"\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("header", [_png_header(30000, 30000), _jpeg_header(40000, 20000)], ids=["png", "jpeg"])
+def test_an_image_declaring_too_many_pixels_is_refused_before_decoding(tmp_path, header):
+    """A small PNG or JPEG whose header declares 800-900 megapixels: refused by name before decoding."""
+    path = tmp_path / "huge.img"
+    path.write_bytes(header)
+    with pytest.raises(DataError, match=r"huge\.img: image is \d+x\d+ \(\d+ megapixels\), over the 100 MP limit"):
+        read_image(path)
+
+
+def test_the_pixel_limit_is_configurable(tmp_path, monkeypatch):
+    """SIMPLEPOSE_MAX_IMAGE_PIXELS lowers (or raises) the limit; a 64x48 PNG fits 3072 pixels, not 3071."""
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), np.zeros((48, 64, 3), np.uint8))
+    monkeypatch.setenv("SIMPLEPOSE_MAX_IMAGE_PIXELS", "3071")
+    with pytest.raises(DataError, match="64x48 .* over the 0 MP limit"):
+        read_image(path)
+    monkeypatch.setenv("SIMPLEPOSE_MAX_IMAGE_PIXELS", "3072")
+    assert read_image(path).shape == (48, 64, 3)

@@ -11,8 +11,9 @@ import pytest
 
 from simplepose.data.annotations import load_image_records
 from simplepose.data.detections import load_detections
-from simplepose.data.posetrack import (PoseTrackVideo, load_posetrack, load_posetrack_image_records,
-                                       load_posetrack_videos, read_image_size, video_image_records)
+from simplepose.data.posetrack import (PoseTrackVideo, load_posetrack, load_posetrack_boxes,
+                                       load_posetrack_image_records, load_posetrack_videos, read_image_size,
+                                       video_image_records)
 from simplepose.errors import DataError
 
 VIDEOS = ["003418_mpii_test", "009473_mpii_test", "012834_mpii_test"]
@@ -372,3 +373,34 @@ def test_detection_skips(tmp_path: Path, det_json: Path, merged_json: Path, pt_d
     path.write_text('{"image_id": 1}')
     with pytest.raises(DataError, match="JSON list"):
         load_detections(path, load_image_records(merged_json, pt_dir))
+
+
+def test_posetrack21_file_box_only_persons_dropped_and_extra_fields_read_past(tmp_path: Path):
+    """A PoseTrack21 per-video file (posetrack_data/val/<seq>.json): boxes on an unlabeled frame with
+    all-zero keypoints, `person_id`, `has_labeled_person`, empty ignore regions on every frame, no image
+    size, no `num_keypoints`: the box-only person is dropped (no keypoint), the posed ones keep their
+    per-sequence track ids."""
+    seq = "000001_bonn_train"
+    kp = [0.0] * 51
+    kp[0:3] = [10, 20, 1]
+    kp[15:18] = [14, 30, 1]
+    images = [{"is_labeled": labeled, "nframes": 2, "frame_id": 10000010000 + t, "id": 10000010000 + t,
+               "vid_id": "000001", "file_name": f"images/train/{seq}/{t:06d}.jpg", "has_labeled_person": True,
+               "ignore_regions_x": [], "ignore_regions_y": []} for t, labeled in enumerate((True, False))]
+    anns = [{"bbox": [5, 10, 20, 40], "bbox_head": [8, 15, 6, 6], "category_id": 1, "image_id": 10000010000,
+             "id": 1000001000000, "keypoints": kp, "person_id": 1024, "track_id": 3},
+            {"bbox": [6, 11, 20, 40], "bbox_head": [9, 16, 6, 6], "category_id": 1, "image_id": 10000010001,
+             "id": 1000001000100, "keypoints": [0] * 51, "person_id": 1024, "track_id": 3}]
+    folder = tmp_path / "posetrack_data" / "train"
+    _write(folder / f"{seq}.json", {"images": images, "annotations": anns, "categories": []})
+    (inst,) = load_posetrack(folder, tmp_path)
+    assert (inst.ann_id, inst.track_id, inst.video_id, inst.frame_index, inst.is_labeled) == (
+        1000001000000, 3, seq, 0, True)
+    assert inst.image_size is None and inst.ignore_regions == []
+    assert inst.head_bbox_xywh.tolist() == [8, 15, 6, 6]
+    videos = load_posetrack_videos(folder)
+    assert [v.name for v in videos] == [seq] and [im["id"] for im in videos[0].images] == [10000010000, 10000010001]
+    # the boxes a tracker takes without detections: the box-only person too
+    posed, boxed = load_posetrack_boxes(folder, tmp_path)
+    assert posed.ann_id == inst.ann_id and (boxed.ann_id, boxed.is_labeled, boxed.track_id) == (1000001000100, False, 3)
+    assert boxed.bbox_xywh.tolist() == [6, 11, 20, 40] and not boxed.keypoints.any()

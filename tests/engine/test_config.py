@@ -115,6 +115,8 @@ def test_config_errors_read_like_data_errors(tmp_path, capsys):
     ("data.aug.flip_prob=1.5", "data.aug.flip_prob"), ("data.aug.nonsense=1", "data.aug.nonsense"),
     ("data.aug.scale_range=[1.5,0.5]", "data.aug.scale_range"), ("data.aug.rotate_factor=x", "rotate_factor"),
     ("data.aug.max_reduce=3", "max_reduce"),
+    ("track.smooth.min_cutoff=0", "track.smooth.min_cutoff"), ("track.smooth.beta=-0.1", "track.smooth.beta"),
+    ("track.smooth.d_cutoff=.nan", "track.smooth.d_cutoff"),
 ])
 def test_values_are_range_checked_at_load(override, words):
     """Every out-of-range value is a ConfigError naming its key, raised before any data is read."""

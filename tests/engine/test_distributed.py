@@ -62,13 +62,22 @@ def test_two_process_ddp_equals_one_process(synth_root, tmp_path):
 
 
 def test_setup_device_for_one_process(monkeypatch):
-    from simplepose.engine import distributed as du
+    from simplepose.engine import distributed
     from simplepose.errors import ConfigError
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    device, info = du.setup_device("cpu")
+    device, info = distributed.setup_device("cpu")
     assert device == torch.device("cpu") and (info.rank, info.world_size, info.is_main) == (0, 1, True)
     if not torch.cuda.is_available():
-        assert du.setup_device("auto")[0] == torch.device("cpu")
+        assert distributed.setup_device("auto")[0] == torch.device("cpu")
         with pytest.raises(ConfigError, match=r"\(runtime\.device\): device cuda asked for but no CUDA"):
-            du.setup_device("cuda")
+            distributed.setup_device("cuda")
+
+
+def test_shard_by_size_gives_whole_items_largest_first_to_the_least_loaded():
+    from simplepose.engine.distributed import shard_by_size
+
+    # 5 -> rank 0; 3 -> rank 1; 3 -> rank 1 (3 < 5); 2 -> rank 0 (5 < 6): loads 7 and 6
+    assert shard_by_size([5, 3, 3, 2], 2) == [[0, 3], [1, 2]]
+    assert shard_by_size([5, 3, 3, 2], 1) == [[0, 1, 2, 3]]
+    assert shard_by_size([4, 4], 3) == [[0], [1], []]            # ties: the first item, the lower rank

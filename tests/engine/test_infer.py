@@ -1,6 +1,7 @@
 """`simplepose infer --track`: the same loop as `simplepose track`, its per-frame lines, and edge cases."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from simplepose.cli import main
+from simplepose.commands.track import add_tracking_arguments, tracking_overrides
 from simplepose.engine.build import build_model
 from simplepose.engine.config import save_config
 from simplepose.engine.infer import track_frames, tracking_config
@@ -46,7 +48,7 @@ def test_infer_track_writes_the_files_track_writes(synth_root, random_model, tmp
     dets = ann / "posetrack18_val_human_detections.json"
     torch.set_num_threads(1)
     assert main(["track", str(config), str(ckpt), "--bbox-file", str(dets), "--similarity", "flow",
-                 "--det-every", "2", "--out-dir", str(tmp_path / "track")]) == 0
+                 "--det-every", "2", "--smooth", "--out-dir", str(tmp_path / "track")]) == 0   # infer smooths
     out = tmp_path / "infer"
     assert main(["infer", str(ckpt), str(synth_root / "images" / "val"), "--boxes", str(dets), "--images-json",
                  str(ann / "posetrack18_val.json"), "--input-size", "64", "96", "--track", "--similarity", "flow",
@@ -154,7 +156,7 @@ def test_a_person_leaving_and_re_entering(tmp_path):
 def test_empty_frames_and_a_one_frame_video_with_a_detector_finding_nobody(random_model, tmp_path):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from tests.tracking.test_detector import _const_model
+    from tests.inference.test_detector import _const_model
     _, ckpt = random_model
     nobody = _const_model(tmp_path / "nobody.onnx", [np.array([[[0, 0, 10, 10, 0.1]]])])    # below 0.3
     assert onnx.load(nobody)
@@ -197,6 +199,12 @@ def test_tracking_flags_and_settings(capsys, random_model, tmp_path):
     whole = tracking_config([], whole_frame=True)
     assert (whole.propagate, whole.det_every, whole.similarity) == (False, 1, "iou")
     assert tracking_config(["track.similarity=oks"], whole_frame=True).similarity == "oks"     # given wins
+    assert tracking_config([], whole_frame=False).smooth.enabled                                # infer smooths
+    assert not tracking_config(["track.smooth.enabled=false"], whole_frame=False).smooth.enabled
+    parser = argparse.ArgumentParser()
+    add_tracking_arguments(parser)
+    assert [tracking_overrides(parser.parse_args(a)) for a in ([], ["--smooth"], ["--no-smooth"])] == \
+        [[], ["track.smooth.enabled=true"], ["track.smooth.enabled=false"]]
     _, ckpt = random_model
     assert main(["infer", str(ckpt), str(tmp_path), "--similarity", "oks"]) == 2
     assert "need --track" in capsys.readouterr().err

@@ -61,6 +61,16 @@ def test_resume_mid_epoch_is_exact(synth_root, tmp_path, workers, precision):
     assert all(la[s] == lb[s] for s in range(7, 9))
 
 
+def test_resuming_a_finished_run_says_so(synth_root, tmp_path, caplog):
+    import logging
+    cfg = tiny_config(synth_root, tmp_path / "w", "optim.epochs=1", "runtime.max_iters_per_epoch=1")
+    train(cfg)
+    with caplog.at_level(logging.WARNING, logger="simplepose"):
+        state = train(cfg, resume=True)
+    assert state.epoch == 1
+    assert "already finished its 1 epochs: nothing to train" in caplog.text and "optim.epochs=2" in caplog.text
+
+
 def test_resume_needs_a_checkpoint(synth_root, tmp_path):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         train(tiny_config(synth_root, tmp_path / "none"), resume=True)

@@ -76,3 +76,77 @@ def test_bad_rows_name_the_annotation(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="'scores' has 16 values") as err:
         read_video_file(pred_file, is_gt=False)
     assert err.value.record == f"annotation id {pred['annotations'][5]['id']}"
+
+
+def test_posetrack21_layout(tmp_path: Path) -> None:
+    """A PoseTrack21 submission without categories reads in the PoseTrack order; a PoseTrack21 GT
+    file's boxes in unlabelled frames are not pose labels."""
+    gt_dir, pred_dir, gt = write_case(tmp_path, n_frames=3, n_people=2)
+    pred = as_prediction(gt)
+    with_names = read_video_file(_written(pred_dir, pred), is_gt=False)
+    del pred["categories"]
+    without = read_video_file(_written(pred_dir, pred), is_gt=False)
+    assert (without.persons.xy == with_names.persons.xy).all()
+    pt21 = copy.deepcopy(gt)
+    for im in pt21["images"]:
+        im["has_labeled_person"] = True
+    pt21["images"][1]["is_labeled"] = False
+    for a in pt21["annotations"]:
+        a["person_id"] = a["track_id"]
+    f = read_video_file(_written(gt_dir, pt21), is_gt=True)
+    assert f.persons_per_frame.tolist() == [2, 0, 2] and f.labeled.tolist() == [True, False, True]
+    del pt21["images"][1]["has_labeled_person"], pt21["images"][0]["has_labeled_person"], \
+        pt21["images"][2]["has_labeled_person"]
+    f = read_video_file(_written(gt_dir, pt21), is_gt=True)     # PoseTrack18: poseval's rule keeps them
+    assert f.persons_per_frame.tolist() == [2, 2, 2]
+
+
+def _written(folder: Path, doc: dict) -> Path:
+    path = folder / "000001_mpii_test.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("scores", "nan", r"'scores' hold NaN or infinity"),
+    ("keypoints", "nan", r"'keypoints' hold NaN or infinity"),
+    ("keypoints", "inf", r"'keypoints' hold NaN or infinity"),
+    ("track_id", -1, r"'track_id' must be a whole number >= 0, got -1"),
+    ("track_id", 2.5, r"'track_id' must be a whole number >= 0, got 2.5"),
+])
+def test_non_finite_values_and_odd_track_ids_are_refused(tmp_path: Path, field: str, value, problem: str) -> None:
+    """NaN scores, NaN/Inf keypoints (JSON's non-standard literals), negative or fractional track ids:
+    refused with the annotation named."""
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    pred = as_prediction(gt)
+    ann = pred["annotations"][3]
+    if field == "track_id":
+        ann["track_id"] = value
+    else:
+        ann[field] = list(ann[field])
+        ann[field][1] = float(value)
+    (pred_dir / "000001_mpii_test.json").write_text(json.dumps(pred))      # json writes NaN / Infinity
+    with pytest.raises(DataError, match=problem) as err:
+        read_video_file(pred_dir / "000001_mpii_test.json", is_gt=False)
+    assert err.value.record == f"annotation id {ann['id']}"
+
+
+def test_a_duplicate_annotation_id_is_refused(tmp_path: Path) -> None:
+    """Two annotations with one id (in the ground truth or the predictions): refused, naming the id."""
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    doc = copy.deepcopy(gt)
+    doc["annotations"][5]["id"] = doc["annotations"][2]["id"]
+    (gt_dir / "000001_mpii_test.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError, match=f"annotation id {doc['annotations'][2]['id']} appears twice"):
+        read_video_file(gt_dir / "000001_mpii_test.json", is_gt=True)
+
+
+def test_too_many_predictions_in_one_frame_are_refused_before_matching(tmp_path: Path) -> None:
+    """More than MAX_PERSONS_PER_FRAME predictions in one frame: one error naming the frame."""
+    from simplepose.evaluation.poseval_files import MAX_PERSONS_PER_FRAME
+    gt_dir, pred_dir, gt = write_case(tmp_path)
+    pred = as_prediction(gt)
+    first = pred["annotations"][0]
+    pred["annotations"] = [dict(first, id=i, track_id=i) for i in range(MAX_PERSONS_PER_FRAME + 1)]
+    write_pred(pred_dir, pred)
+    with pytest.raises(DataError, match=rf"{MAX_PERSONS_PER_FRAME + 1} persons in one frame, over the limit"):
+        read_video_file(pred_dir / "000001_mpii_test.json", is_gt=False)

@@ -14,6 +14,7 @@ import pytest
 
 from simplepose.errors import DataError
 from simplepose.evaluation.eval_data import load_eval_data
+from simplepose.evaluation.jitter import evaluate_jitter
 from simplepose.evaluation.mota import evaluate_tracking
 from simplepose.evaluation.pose_ap import evaluate_data
 from simplepose.evaluation import report as report_module
@@ -101,7 +102,9 @@ def test_report_json_holds_the_evaluators_numbers(report: tuple[Path, Path]) -> 
     data = read_json(index.parent / "report.json")
     loaded = load_eval_data(root / "gt", root / "pred0")
     expected = evaluate_data(loaded).to_json()
-    expected["tracking"] = evaluate_tracking(loaded).to_json()
+    tracking = evaluate_tracking(loaded)
+    expected["tracking"] = tracking.to_json()
+    expected["jitter"] = evaluate_jitter(loaded, tracking).to_json()
     assert data["evaluation"] == expected
     other = evaluate_data(load_eval_data(root / "gt", root / "pred1")).to_json()
     assert data["compare"]["evaluation"]["summary_ap"] == other["summary_ap"]
@@ -111,6 +114,14 @@ def test_report_json_holds_the_evaluators_numbers(report: tuple[Path, Path]) -> 
     assert counts["good"][:15] == expected["n_true_positives"]
     assert sum(counts[c][15] for c in ("good", "jitter", "inversion", "swap", "miss", "background_fp")) \
         == sum(expected["n_pred_joints"])
+
+
+def test_report_json_holds_the_jitter_of_the_compared_folder(report: tuple[Path, Path]) -> None:
+    root, index = report
+    data = read_json(index.parent / "report.json")
+    loaded = load_eval_data(root / "gt", root / "pred1")
+    assert data["compare"]["evaluation"]["jitter"] == evaluate_jitter(loaded, evaluate_tracking(loaded)).to_json()
+    assert data["evaluation"]["jitter"]["triples"][15] > 0
 
 
 def test_per_sequence_rows_equal_evaluating_each_file_alone(report: tuple[Path, Path], tmp_path: Path) -> None:
@@ -181,3 +192,57 @@ def test_a_headless_browser_renders_the_page(report: tuple[Path, Path], tmp_path
     # drawn: dark text on white and the plots' blue bars, not an empty or error page
     assert (img.min(axis=-1) < 60).mean() > 0.002
     assert np.all(np.abs(img.astype(int) - (182, 111, 59)) < 12, axis=-1).sum() > 500
+
+
+_PLAYER = """<script>
+const v = document.querySelector('video'), s = v.querySelector('source');
+const say = t => { document.title = t; };
+s.addEventListener('error', () => say('error'));
+v.addEventListener('error', () => say('error'));
+v.addEventListener('timeupdate', () => { if (v.currentTime > 0) say('playing ' + v.videoWidth + 'x' + v.videoHeight); });
+v.play().catch(e => say('error ' + e.name));
+</script>"""
+
+
+def _plays_in_chromium(index: Path, tmp_path: Path) -> str:
+    """The report's own <video> markup, beside the page, in a harness page that says whether Chromium played it."""
+    video = re.search(r"<video.*?</video>", index.read_text(), re.S)
+    assert video is not None, "the page has no <video>"
+    harness = index.parent / "play.html"
+    harness.write_text(f"<!DOCTYPE html><html><head><title>waiting</title></head><body>{video.group(0)}{_PLAYER}"
+                       "</body></html>")
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio",
+                           "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+                           "--virtual-time-budget=8000", "--dump-dom", harness.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    title = re.search(r"<title>(.*?)</title>", done.stdout)
+    return title.group(1) if title else done.stderr[-500:]
+
+
+def _clip(path: Path) -> Path:
+    """A 64x48 clip of 12 frames, a square moving across."""
+    from simplepose.inference.video import VideoWriter
+    with VideoWriter(path, fps=10) as writer:
+        for i in range(12):
+            frame = np.full((48, 64, 3), 90, np.uint8)
+            frame[10:30, 4 * i:4 * i + 20] = (40, 200, 240)
+            writer.write(frame)
+    return path
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+def test_the_tracking_clip_plays_from_disk_in_chromium(report: tuple[Path, Path], tmp_path: Path) -> None:
+    """A .webm clip (VP8) plays from disk; the check itself fails on an MPEG-4 Part 2 .mp4, which Chromium refuses."""
+    from simplepose.inference.video import can_write
+    from simplepose.evaluation.report import Clip
+
+    root, _ = report
+    data = load_eval_data(root / "gt", root / "pred0")
+    index = write_report(tmp_path / "webm", data, evaluate_data(data), clip=Clip(_clip(tmp_path / "c.webm"), "a clip"))
+    assert '<figcaption class="name">a clip</figcaption>' in index.read_text()
+    assert (index.parent / "clip.webm").is_file()
+    assert _plays_in_chromium(index, tmp_path) == "playing 64x48"
+    if not can_write("avc1", ".mp4"):         # pip's OpenCV: .mp4 is MPEG-4 Part 2
+        index = write_report(tmp_path / "mp4", data, evaluate_data(data), clip=Clip(_clip(tmp_path / "c.mp4"), "x"))
+        assert _plays_in_chromium(index, tmp_path).startswith("error")

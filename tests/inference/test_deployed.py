@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from simplepose.errors import SimplePoseError
 from simplepose.model.checkpoint import save_checkpoint
@@ -121,3 +120,90 @@ def test_infer_runs_an_exported_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert _cli("infer", str(out), str(image), "--input-size", "96", "128", "--out-dir", str(tmp_path / "x")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"simplepose infer: error: {out}: --input-size does not apply")
+
+
+def _rewritten(src: Path, dst: Path, edit) -> Path:
+    """A copy of an exported file with edit(model) applied (metadata or graph)."""
+    model = onnx.load(str(src))
+    edit(model)
+    onnx.save(model, str(dst))
+    return dst
+
+
+def _set_meta(key: str, value: str):
+    """An edit setting one metadata entry."""
+    def edit(model) -> None:
+        for p in model.metadata_props:
+            if p.key == key:
+                p.value = value
+    return edit
+
+
+def _drop_inputs(model) -> None:
+    """An edit removing the graph's inputs."""
+    del model.graph.input[:]
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (_set_meta("simplepose.input_size", "16384,32768"), r"input size 16384x32768, a side over 4096"),
+    (_set_meta("simplepose.input_size", "9" * 5000 + ",1"), r"simplepose\.input_size '9999.*' is not 'W,H'"),
+    (_set_meta("simplepose.schema", "martian"), r"schema 'martian' is not one of"),
+    (_drop_inputs, r"(the graph has 0 inputs|not an ONNX model onnxruntime can read)"),
+])
+def test_hostile_export_metadata_is_one_error(exported: Path, tmp_path: Path, edit, problem: str) -> None:
+    """A size beyond the limit or of 5000 digits, an unknown schema, a schema of another K, no input:
+    a SimplePoseError naming the file, before any session or tensor is made."""
+    path = _rewritten(exported, tmp_path / "odd.onnx", edit)
+    with pytest.raises(SimplePoseError, match=rf"odd\.onnx: .*{problem}"):
+        read_export_info(path)
+
+
+def test_a_graph_of_other_keypoints_than_its_schema_is_refused_when_read(tmp_path: Path) -> None:
+    """K = 5 heatmaps under the 17-keypoint schema: refused by read_export_info, naming both counts."""
+    path = tmp_path / "k5.onnx"
+    path.write_bytes(with_metadata(onnx_bytes(SimpleBaseline(18, 5, deconv_channels=16).eval(), SIZE),
+                                   export_metadata(SIZE, "coco", "float32")))
+    with pytest.raises(SimplePoseError, match=r"k5\.onnx: the graph predicts 5 keypoints, schema 'coco' has 17"):
+        read_export_info(path)
+
+def _cli_without(hidden: tuple[str, ...], *argv: str):
+    """`simplepose ARGV` in a fresh interpreter where importing any of `hidden` fails, as when not installed."""
+    import subprocess
+    import sys
+
+    from tests.cli_subprocess import cli_env
+    code = (f"import sys\nfor name in {hidden!r}:\n    sys.modules[name] = None\n"
+            f"from simplepose.cli import main\nsys.exit(main({list(argv)!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=300)
+
+
+def test_infer_runs_a_file_with_onnxruntime_alone(exported: Path, tmp_path: Path) -> None:
+    """The usual deployment set-up (ONNX Runtime, no onnx package): the metadata comes through the runtime."""
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _image())
+    done = _cli_without(("onnx", "openvino"), "infer", str(exported), str(image), "--out-dir", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    people = json.loads((tmp_path / "o" / "results.json").read_text())
+    ref = PoseEstimator(scaled_head_model(), input_size=SIZE, schema="coco", precision="fp32").predict(
+        _image(), np.array([[0, 0, 160, 128]], np.float64))
+    np.testing.assert_allclose(np.array(people[0]["keypoints"]).reshape(-1, 3)[:, :2], ref[0, :, :2], atol=1e-2)
+
+
+def test_infer_without_a_runtime_names_the_extra(exported: Path, tmp_path: Path) -> None:
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _image())
+    done = _cli_without(("onnxruntime", "openvino"), "infer", str(exported), str(image), "--out-dir", str(tmp_path))
+    err = [line for line in done.stderr.splitlines() if "error" in line or "Traceback" in line]
+    assert done.returncode == 2 and len(err) == 1, done.stderr[-2000:]
+    assert err[0].startswith(f"simplepose infer: error: {exported}: runtime onnxruntime is not installed")
+    assert err[0].endswith("pip install 'simplepose[deploy]'")
+
+
+def test_export_without_onnx_names_the_extra(tmp_path: Path) -> None:
+    ckpt = save_checkpoint(tmp_path / "m.pth", scaled_head_model())
+    out = tmp_path / "m.onnx"
+    done = _cli_without(("onnx",), "export", str(ckpt), str(out), "--input-size", *map(str, SIZE))
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(err) == 1, done.stderr[-2000:]
+    assert err[0].startswith(f"simplepose export: error: {out}: ONNX export needs the onnx package") and err[0].endswith("pip install 'simplepose[export]'")
+    assert not out.exists()

@@ -42,11 +42,29 @@ def test_mp4_is_h264_when_possible_else_says_why(tmp_path: Path, caplog: pytest.
     assert n == 3
     if can_write("avc1", ".mp4"):
         assert writer.codec == "avc1" and fourcc.lower() in ("avc1", "h264")
-        assert "cannot write H.264" not in caplog.text
+        assert "no H.264 encoder" not in caplog.text
     else:
         assert writer.codec == "mp4v" and fourcc in ("mp4v", "FMP4")   # FFmpeg reads MPEG-4 Part 2 back as FMP4
-        assert "cannot write H.264" in caplog.text and CODEC_NAMES["mp4v"] in caplog.text
+        assert "no H.264 encoder" in caplog.text and CODEC_NAMES["mp4v"] in caplog.text
+        assert "write .webm instead" in caplog.text
     assert _write(tmp_path / "v.avi").codec == "MJPG"
+
+
+def test_webm_is_vp8_and_reads_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The container browsers play with the encoders pip's OpenCV has: VP8, no warning."""
+    with caplog.at_level(logging.WARNING):
+        writer = _write(tmp_path / "v.webm", n=4)
+    assert writer.codec == "VP80" and caplog.text == ""
+    cap = cv2.VideoCapture(str(tmp_path / "v.webm"))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    assert len(frames) == 4 and frames[0].shape == (48, 64, 3)
+    assert [int(round(f.mean())) for f in frames] == pytest.approx([0, 40, 80, 120], abs=3)
 
 
 def test_folder_frames_are_grouped_by_folder_in_natural_order_and_numbered(tmp_path):

@@ -403,3 +403,149 @@ def test_checkpoints_carry_the_dataset_meta_mmpose_reads(tmp_path: Path) -> None
                       weights_only=True)["meta"].get("dataset_meta") is None   # no 5-keypoint dataset
     with pytest.raises(ValueError, match="17 keypoints, the model 5"):
         ckpt.save_checkpoint(tmp_path / "bad.pth", _small_model(5), schema="posetrack18")
+
+
+class _Forged:
+    """Pickles as `reduce` with `state` (BUILD), the way numpy's own objects pickle."""
+
+    def __init__(self, reduce: tuple, state: object) -> None:
+        self.reduce, self.state = reduce, state
+
+    def __reduce__(self) -> tuple:
+        """(callable, args, state): GLOBAL, REDUCE, BUILD in the pickle."""
+        return (*self.reduce, self.state)
+
+
+def _reconstruct_fn() -> object:
+    """numpy's array rebuild function (numpy.core or numpy._core)."""
+    return np.zeros(1).__reduce__()[0]
+
+
+def _forged_dtype(state: tuple, spec: str = "f8") -> _Forged:
+    """numpy.dtype(spec, False, True) with a hand-made BUILD state."""
+    return _Forged((np.dtype, (spec, False, True)), state)
+
+
+_OBJECT_FIELD = (3, "|", None, ("a",), {"a": (_Forged((np.dtype, ("O8", False, True)), None), 0)}, 8, 1, 1)
+
+
+@pytest.mark.parametrize("state", [
+    _OBJECT_FIELD,                                                   # a field holding a Python object pointer
+    (3, "<", None, ("a",), {"a": (np.dtype("f4"), 0)}, 8, 1, 0),     # a structured dtype
+    (3, "<", None, None, None, 16, 8, 0),                            # an element size that is not f8's
+    (3, "<", None, None, None, -1, -1, 1),                           # flags of an object dtype
+])
+def test_forged_numpy_dtype_is_refused_by_name(tmp_path: Path, state: tuple) -> None:
+    """An f8 dtype whose BUILD state adds fields, an object member or another size (with numpy 1.24,
+    freeing an array of it dereferences a pointer from the file): refused as a forged dtype, and no
+    array is made of it."""
+    array = _Forged((_reconstruct_fn(), (np.ndarray, (0,), b"b")),
+                    (1, (1,), _forged_dtype(state), False, b"\x41" * 8))
+    torch.save({"state_dict": _small_model().state_dict(), "meta": {"colours": array}}, tmp_path / "forged.pth")
+    with pytest.raises(CheckpointError, match=r"forged\.pth: refused to load: .*numpy dtype"):
+        ckpt.load_checkpoint(tmp_path / "forged.pth")
+
+
+@pytest.mark.parametrize("value", [
+    _Forged((np.dtype, ("O8", False, True)), (3, "|", None, None, None, -1, -1, 63)),   # an object dtype
+    _Forged((_reconstruct_fn(), (np.ndarray, (0,), b"b")),                             # raw bytes shorter than the shape
+            (1, (1000,), np.dtype("f8"), False, b"\0" * 8)),
+    _Forged((np.ndarray, ((4,), "O")), None),                                          # an ndarray called directly
+])
+def test_other_numpy_forgeries_are_refused(tmp_path: Path, value: object) -> None:
+    """Object dtypes, arrays whose bytes do not fill their shape, and ndarray called as a function are
+    refused by the checkpoint loader."""
+    torch.save({"state_dict": _small_model().state_dict(), "meta": {"x": value}}, tmp_path / "forged.pth")
+    with pytest.raises(CheckpointError, match=r"forged\.pth: refused to load"):
+        ckpt.load_checkpoint(tmp_path / "forged.pth")
+
+
+def test_plain_numpy_values_of_every_numeric_dtype_round_trip(tmp_path: Path) -> None:
+    """Arrays and scalars of every plain numeric dtype, both byte orders and Fortran order load equal."""
+    values = {t: (np.arange(6) % 2 if t == "b1" else np.arange(6)).astype(t).reshape(2, 3) for t in
+              ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", ">f4", ">i8")}
+    values["fortran"] = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    values["empty"] = np.zeros((0, 3), np.float32)
+    scalars = {"s64": np.float64(2.5), "i32": np.int32(-3), "b": np.bool_(True)}
+    torch.save({"state_dict": _small_model().state_dict(), "meta": {**values, **scalars}}, tmp_path / "np.pth")
+    _, meta = ckpt.load_checkpoint(tmp_path / "np.pth")
+    for key, expected in {**values, **scalars}.items():
+        assert isinstance(meta[key], (np.ndarray, np.generic)) and meta[key].dtype == expected.dtype, key
+        np.testing.assert_array_equal(meta[key], expected)
+
+
+@pytest.mark.parametrize("kind", ["stride0", "meta", "quantised", "sparse", "complex"])
+def test_tensors_that_are_not_plain_data_are_refused(tmp_path: Path, kind: str) -> None:
+    """A head weight that is a stride-0 view asking for far more than the file holds, a meta, quantised,
+    sparse or complex tensor: one CheckpointError naming the tensor, before any model is built."""
+    sd = _small_model().state_dict()
+    weight = sd["head.final_layer.weight"]
+    sd["head.final_layer.weight"] = {
+        "stride0": torch.zeros(1, 1, 1, 1).expand(1 << 20, 1 << 16, 1, 1),
+        "meta": torch.empty(weight.shape, device="meta"),
+        "quantised": torch.quantize_per_tensor(weight, 0.1, 0, torch.qint8),
+        "sparse": weight.reshape(weight.shape[0], -1).to_sparse(),
+        "complex": weight.to(torch.complex64),
+    }[kind]
+    torch.save({"state_dict": sd}, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match=r"odd\.pth: tensor head\.final_layer\.weight .*"):
+        ckpt.load_model(tmp_path / "odd.pth")
+
+
+def test_a_head_with_absurd_keypoint_count_is_refused(tmp_path: Path) -> None:
+    """A checkpoint whose head claims more keypoints than any schema: refused before building the model."""
+    sd = _small_model().state_dict()
+    sd["head.final_layer.weight"] = torch.zeros(5000, 32, 1, 1)
+    sd["head.final_layer.bias"] = torch.zeros(5000)
+    torch.save({"state_dict": sd}, tmp_path / "wide.pth")
+    with pytest.raises(CheckpointError, match=r"wide\.pth: the head has 5000 keypoint channels"):
+        ckpt.load_model(tmp_path / "wide.pth")
+
+MMENGINE_CHECKPOINT = Path(__file__).resolve().parent / "mmengine_checkpoint"
+
+
+def test_a_real_mmengine_training_checkpoint_gives_its_weights(caplog: pytest.LogCaptureFixture) -> None:
+    """epoch_N.pth as mmengine's Runner wrote it (mmengine_checkpoint/README.md): the weights are those the
+    peer recorded, the config text gives its 96x128 size, and the training state it ignores is named."""
+    import hashlib
+    import json
+    import logging
+
+    from simplepose.model.settings import data_settings
+
+    truth = json.loads((MMENGINE_CHECKPOINT / "epoch_1_small.json").read_text())
+    with caplog.at_level(logging.INFO, logger="simplepose.model.checkpoint"):
+        sd, meta = ckpt.load_checkpoint(MMENGINE_CHECKPOINT / "epoch_1_small.pth")
+    assert list(sd) == list(truth["state_dict"])
+    for name, want in truth["state_dict"].items():
+        got = sd[name]
+        assert (list(got.shape), str(got.dtype).replace("torch.", "")) == (want["shape"], want["dtype"])
+        assert hashlib.sha256(got.contiguous().numpy().tobytes()).hexdigest() == want["sha256"], name
+    assert sorted(meta) == truth["meta_keys"]
+    assert data_settings({}, meta).input_size == (96, 128)
+    assert "epoch_1_small.pth: using its state_dict; ignored: message_hub, optimizer, param_schedulers" in caplog.text
+
+
+def _binunicode(value: str) -> bytes:
+    """Pickle opcodes pushing a str with BINUNICODE (protocol 1+)."""
+    b = value.encode()
+    return b"X" + len(b).to_bytes(4, "little") + b
+
+
+def test_getattr_in_a_checkpoint_resolves_nothing(tmp_path: Path) -> None:
+    """mmengine pickles its buffers' methods as builtins.getattr calls: loading must name them, never look
+    them up. A live payload (getattr from an allowed function to the builtins' eval) runs nothing here."""
+    marker = tmp_path / "ran"
+    getattr_of = lambda obj, name: b"h\x00" + obj + _binunicode(name) + b"\x86R"     # noqa: E731
+    data = (b"\x80\x02cbuiltins\ngetattr\nq\x000"
+            + getattr_of(b"ctorch._utils\n_rebuild_tensor_v2\n", "__globals__") + b"q\x010"
+            + getattr_of(b"h\x01", "get") + _binunicode("__builtins__") + b"\x85Rq\x020"
+            + getattr_of(b"h\x02", "get") + _binunicode("eval") + b"\x85R"
+            + _binunicode(f"open({str(marker)!r}, 'w').close()") + b"\x85R.")
+    pickle.loads(data)
+    assert marker.exists(), "the payload is not live"
+    marker.unlink()
+    (tmp_path / "evil.pth").write_bytes(data)
+    with pytest.raises(CheckpointError, match="evil.pth: "):
+        ckpt.load_model(tmp_path / "evil.pth")
+    assert not marker.exists()

@@ -6,7 +6,7 @@ import math
 import cv2
 import numpy as np
 
-from simplepose.synthetic.camera import (apply, canvas_for, moving_camera, polygon_in_view, scale_of, similarity,
+from simplepose.synthetic.camera import (apply, canvas_for, canvas_pixels_bound, moving_camera, polygon_in_view, scale_of, similarity,
                                          still_camera)
 from simplepose.synthetic.render import render_video
 from tests.synthetic.small_dataset import SIZE
@@ -91,3 +91,13 @@ def test_zoom_and_shake_show_in_the_pixels():
         moved_err = np.abs(warped.astype(np.int16)[inner] - after).mean()
         still_err = np.abs(video.background_frame(t).astype(np.int16)[inner] - after).mean()
         assert moved_err < 1.0 and still_err > 3 * moved_err, (moved_err, still_err)   # measured 0.4 vs 2.8
+
+
+def test_canvas_pixels_bound_holds_for_measured_canvases():
+    """The bound the writer checks before rendering is above every canvas measured over seeds, lengths
+    and sizes (zoom and pan grow it with the frame count)."""
+    for n in (1, 2, 30, 100, 300):
+        for size in ((384, 288), (64, 48), (1280, 720)):
+            for seed in range(8):
+                canvas = canvas_for(moving_camera(np.random.default_rng(seed), n, size), size)
+                assert canvas.size[0] * canvas.size[1] <= canvas_pixels_bound(n, size), (n, size, seed)

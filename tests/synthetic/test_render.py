@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from simplepose.synthetic.render import render_video
-from simplepose.synthetic.writer import generate_posetrack_dataset
+from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
 from tests.synthetic.small_dataset import SIZE, load_json
 
 
@@ -73,8 +73,8 @@ def test_jpeg_frames_show_side_coded_joint_markers(dataset):
 
 def test_fixed_sides_put_light_markers_on_the_left(tmp_path):
     out = tmp_path / "fixed"
-    generate_posetrack_dataset(out, videos=2, frames=4, seed=1, image_size=SIZE, splits=("val",),
-                                   progress=False, fixed_sides=True)
+    generate_posetrack_dataset(out, SynthOptions(videos=2, frames=4, seed=1, image_size=SIZE, splits=("val",),
+                                                 fixed_sides=True), progress=False)
     pairs = [(left, right) for left, right in _marker_luminance(out, "val") if len(left) and len(right)]
     assert len(pairs) > 5
     assert np.mean([np.median(left) > np.median(right) for left, right in pairs]) > 0.9

@@ -15,7 +15,7 @@ from simplepose.data.annotations import load_image_records
 from simplepose.data.detections import load_detections
 from simplepose.data.posetrack import load_posetrack, load_posetrack_videos
 from simplepose.errors import DataError
-from simplepose.synthetic.writer import MARKER, generate_posetrack_dataset
+from simplepose.synthetic.writer import MARKER, SynthOptions, generate_posetrack_dataset
 from tests.synthetic.small_dataset import FRAMES, SIZE, VIDEOS, generate_small, load_json
 
 SEQ_RE = {"train": re.compile(r"^\d{6}_(mpii|bonn|mpiinew)_train$"),
@@ -63,8 +63,8 @@ def test_deterministic_for_a_seed(dataset, tmp_path):
     assert {k: v for k, v in s2.items() if k not in ("seconds", "out_dir")} == \
         {k: v for k, v in summary.items() if k not in ("seconds", "out_dir")}
     other = tmp_path / "other"
-    generate_posetrack_dataset(other, videos={"val": 1}, frames=FRAMES, seed=4, image_size=SIZE,
-                                   splits=("val",), progress=False)
+    generate_posetrack_dataset(other, SynthOptions(videos={"val": 1}, frames=FRAMES, seed=4, image_size=SIZE,
+                                                   splits=("val",)), progress=False)
     first = sorted((other / "images" / "val").rglob("*.jpg"))[0].read_bytes()
     assert first not in set(_files(root).values())
 
@@ -154,15 +154,15 @@ def test_detections_load_against_the_ground_truth(dataset):
 
 def test_bad_arguments_raise_clear_errors(tmp_path):
     with pytest.raises(DataError, match="image_size"):
-        generate_posetrack_dataset(tmp_path, videos=1, frames=2, image_size=(8, 8), progress=False)
+        generate_posetrack_dataset(tmp_path, SynthOptions(videos=1, frames=2, image_size=(8, 8)), progress=False)
     with pytest.raises(DataError, match="frames"):
-        generate_posetrack_dataset(tmp_path, videos=1, frames=0, progress=False)
+        generate_posetrack_dataset(tmp_path, SynthOptions(videos=1, frames=0), progress=False)
     with pytest.raises(DataError, match="split"):
-        generate_posetrack_dataset(tmp_path, videos={"train": 1}, frames=2, progress=False)
+        generate_posetrack_dataset(tmp_path, SynthOptions(videos={"train": 1}, frames=2), progress=False)
     with pytest.raises(DataError, match=">= 1"):
-        generate_posetrack_dataset(tmp_path, videos=0, frames=2, progress=False)
+        generate_posetrack_dataset(tmp_path, SynthOptions(videos=0, frames=2), progress=False)
     with pytest.raises(DataError, match="plain folder names"):
-        generate_posetrack_dataset(tmp_path, videos=1, frames=2, splits=("",), progress=False)
+        generate_posetrack_dataset(tmp_path, SynthOptions(videos=1, frames=2, splits=("",)), progress=False)
 
 
 def test_synth_command_writes_dataset_and_overlays(tmp_path, capsys):
@@ -190,11 +190,11 @@ def test_synth_command_writes_dataset_and_overlays(tmp_path, capsys):
 
 def test_rewrites_its_own_output_but_refuses_foreign_folders(tmp_path):
     out = tmp_path / "d"
-    generate_posetrack_dataset(out, videos=2, frames=3, seed=0, image_size=(96, 64), splits=("val",),
-                                   progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=2, frames=3, seed=0, image_size=(96, 64),
+                                                 splits=("val",)), progress=False)
     first = sorted(p.name for p in (out / "annotations" / "val").glob("*.json"))
-    generate_posetrack_dataset(out, videos=1, frames=3, seed=5, image_size=(96, 64), splits=("val",),
-                                   progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=1, frames=3, seed=5, image_size=(96, 64),
+                                                 splits=("val",)), progress=False)
     second = sorted(p.name for p in (out / "annotations" / "val").glob("*.json"))
     assert len(first) == 2 and len(second) == 1            # no stale per-video files left behind
     assert len([p for p in (out / "images" / "val").iterdir() if p.is_dir()]) == 1
@@ -203,7 +203,7 @@ def test_rewrites_its_own_output_but_refuses_foreign_folders(tmp_path):
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match="not empty"):
-        generate_posetrack_dataset(foreign, videos=1, frames=2, progress=False)
+        generate_posetrack_dataset(foreign, SynthOptions(videos=1, frames=2), progress=False)
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
@@ -214,14 +214,16 @@ def test_split_names_must_be_plain_names(tmp_path, capsys, split):
     victim.mkdir()
     (victim / "keep.txt").write_text("mine")
     out = tmp_path / "d"
-    generate_posetrack_dataset(out, videos=1, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=1, frames=2, seed=0, image_size=(64, 64),
+                                                 splits=("val",)), progress=False)
     name = str(victim) if split == "{abs}" else split
     (out / "images" / "x").mkdir()                      # what "../x" under images/ names
     (out / "images" / "x" / "keep.txt").write_text("mine")
     with pytest.raises(DataError, match="split"):
-        generate_posetrack_dataset(out / "images", videos=1, frames=2, splits=(name,), progress=False)
+        generate_posetrack_dataset(out / "images", SynthOptions(videos=1, frames=2, splits=(name,)),
+                                   progress=False)
     with pytest.raises(DataError, match="split"):
-        generate_posetrack_dataset(out, videos=1, frames=2, splits=(name,), progress=False)
+        generate_posetrack_dataset(out, SynthOptions(videos=1, frames=2, splits=(name,)), progress=False)
     assert main(["synth", str(out), "--splits", f"val,{name}", "--videos", "1", "--frames", "2", "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("simplepose synth: error: ")
     assert (victim / "keep.txt").read_text() == "mine" and (out / "images" / "x" / "keep.txt").read_text() == "mine"
@@ -231,12 +233,13 @@ def test_split_names_must_be_plain_names(tmp_path, capsys, split):
 def test_rewrite_keeps_files_it_did_not_write(tmp_path):
     """A user's file inside a split folder of a synthetic dataset stops the rewrite, and survives."""
     out = tmp_path / "d"
-    generate_posetrack_dataset(out, videos=1, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=1, frames=2, seed=0, image_size=(64, 64),
+                                                 splits=("val",)), progress=False)
     mine = out / "annotations" / "val" / "my_notes.txt"
     mine.write_text("mine")
     with pytest.raises(DataError, match="my_notes.txt"):
-        generate_posetrack_dataset(out, videos=1, frames=2, seed=1, image_size=(64, 64), splits=("val",),
-                                   progress=False)
+        generate_posetrack_dataset(out, SynthOptions(videos=1, frames=2, seed=1, image_size=(64, 64),
+                                                     splits=("val",)), progress=False)
     assert mine.read_text() == "mine"
 
 
@@ -253,8 +256,47 @@ def test_rerun_after_an_interrupted_run(tmp_path, monkeypatch):
         path.write_bytes(b"x")
     monkeypatch.setattr(writer, "_write_jpeg", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",),
-                                   draw=2, progress=False)
+        generate_posetrack_dataset(out, SynthOptions(videos=2, frames=2, seed=0, image_size=(64, 64),
+                                                     splits=("val",), draw=2), progress=False)
     monkeypatch.undo()
-    generate_posetrack_dataset(out, videos=2, frames=2, seed=0, image_size=(64, 64), splits=("val",), progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=2, frames=2, seed=0, image_size=(64, 64),
+                                                 splits=("val",)), progress=False)
     assert load_json(out / MARKER)["complete"] is True
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--frames", "9999"], "frames must be in 1..1000, got 9999"),
+    (["--frames", "1000"], "a moving camera over 1000 frames of 384x288 may need a background of up to"),
+    (["--width", "30000"], "image_size 30000x288 must be 32x32 to 4096x4096"),
+    (["--height", "0"], "image_size 384x0 must be 32x32"),
+])
+def test_synth_sizes_beyond_the_limits_are_one_line(tmp_path, capsys, argv, problem):
+    """Frame counts, sizes and camera paths whose memory would explode: one error line, exit 2, no output."""
+    assert main(["synth", str(tmp_path / "out"), "--quiet", "--videos", "1", "--splits", "val", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and problem in err[0] and not (tmp_path / "out").exists()
+
+def test_options_check_names_every_problem():
+    assert SynthOptions().check() == []
+    problems = SynthOptions(frames=0, persons=(3, 2), videos={"train": 1}).check()
+    assert len(problems) == 3
+    assert problems[0].startswith("frames must be in 1..1000") and "persons range (3, 2)" in problems[1]
+    assert problems[2] == "no video count for split(s) ['val']"
+
+
+def test_posetrack21_layout_rewrites_its_split_folders_and_keeps_a_users_file(tmp_path):
+    """PoseTrack21's split folders hold only the per-video files (the kit reads every file there): their
+    ownership is recorded in posetrack_data/'s marker, and rewriting still refuses a user's file."""
+    out = tmp_path / "d"
+    options = dict(layout="posetrack21", frames=2, image_size=(64, 64), splits=("val",))
+    generate_posetrack_dataset(out, SynthOptions(videos=2, seed=0, **options), progress=False)
+    generate_posetrack_dataset(out, SynthOptions(videos=1, seed=5, **options), progress=False)
+    files = sorted(p.name for p in (out / "posetrack_data" / "val").iterdir())
+    assert len(files) == 1 and files[0].endswith("_test.json")          # no stale file, no marker
+    assert (out / "posetrack_data" / "posetrack21_val_human_detections.json").is_file()
+    assert not (out / "annotations").exists()
+    mine = out / "posetrack_data" / "val" / "my_notes.txt"
+    mine.write_text("mine")
+    with pytest.raises(DataError, match="my_notes.txt"):
+        generate_posetrack_dataset(out, SynthOptions(videos=1, seed=6, **options), progress=False)
+    assert mine.read_text() == "mine"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simplepose.tracking.flowtrack import (FlowTrackConfig, FlowTracker, FrameTracks, box_nms, joint_box,
+from simplepose.tracking.flowtrack import (FlowTrackConfig, FlowTracker, FrameTracks, joint_box,
                                            output_filter, propagated_score)
 from tests.tracking.scenes import K, SIGMAS, TEMPLATE, TemplateEstimator, scene, texture
 
@@ -127,11 +127,7 @@ def test_nan_keypoints_get_score_zero_and_tracking_goes_on():
     assert out.track_ids.tolist() == [0]
 
 
-def test_box_nms_and_joint_box_by_hand():
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]], np.float64)
-    # IoU(0, 1) = 90 / 110 = 0.818
-    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.8).tolist() == [1, 2]
-    assert box_nms(boxes, np.array([0.5, 0.9, 0.7]), 0.85).tolist() == [1, 2, 0]
+def test_joint_box_by_hand():
     pose = np.array([[0, 0, 0.9], [10, 20, 0.9], [100, 100, 0.1], [5, 5, 0.9]], np.float64)
     np.testing.assert_allclose(joint_box(pose, 0.3, 3, 0.2), [-1, -2, 11, 22])
     assert joint_box(pose, 0.3, 4, 0.2) is None
@@ -223,3 +219,26 @@ def test_over_either_poses_joints_a_three_joint_false_positive_track_cannot_take
         assert first.track_ids.tolist() == [0, 1]
         second = tr.step(blank, np.array([[104, 50, 164, 170]], np.float64), np.array([0.9]))
         assert second.track_ids.tolist() == [want], joints
+
+
+def test_flow_window_and_person_limits_are_range_checked():
+    """flow.win_size=100001 (a 40 GB LK window) and max_persons=0: refused when the tracker is made."""
+    from simplepose.tracking.flow import FlowConfig
+    with pytest.raises(ValueError, match=r"flow\.win_size must be in 3\.\.255, got 100001"):
+        _tracker(flow=FlowConfig(win_size=100001))
+    with pytest.raises(ValueError, match="max_persons must be in 1..10000"):
+        _tracker(max_persons=0)
+
+
+def test_persons_per_frame_are_capped_at_the_best_scores_with_one_warning(caplog):
+    """20000 detections in a frame: only the max_persons best by score are tracked, one warning per video."""
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 250, (20000, 2))
+    boxes = np.concatenate([xy, xy + 10 + rng.uniform(0, 50, (20000, 2))], 1)
+    scores = rng.uniform(0.5, 1.0, 20000)
+    tracker = _tracker(max_persons=5, propagate=False, similarity="iou", box_nms_thr=1.0, oks_nms_thr=1.0)
+    frames = _video([(10, 10), (12, 10)])
+    out = [tracker.step(f, boxes, scores) for f in frames]
+    best = np.sort(scores)[-5:]
+    assert all(len(o.box_scores) <= 5 and set(o.box_scores) <= set(best) for o in out)
+    assert caplog.text.count("20000 detections, over track.max_persons=5") == 1

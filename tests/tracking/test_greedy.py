@@ -1,11 +1,11 @@
-"""Tracker tests: hand-computed similarities and hand-made sequences (crossing, entering, missing)."""
+"""The greedy tracker: hand-computed similarities and hand-made sequences (crossing, entering, missing)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from simplepose.data.keypoints import POSETRACK18
-from simplepose.tracking.tracker import PoseTracker, greedy_match, pairwise_iou, pairwise_oks
+from simplepose.tracking.greedy import GreedyPoseTracker
 
 SIGMAS = POSETRACK18.sigmas_array
 
@@ -29,62 +29,7 @@ def _frame(*persons: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndar
     return np.stack([p[0] for p in persons]), np.stack([p[1] for p in persons])
 
 
-def test_pairwise_oks_hand_computed() -> None:
-    # sigma 0.025 -> (2 sigma)^2 = 0.0025; area 10000 -> 2 * area * var = 50; d^2 = 5^2 + 5^2 = 50 -> e = 1.
-    sig = np.full(3, 0.025)
-    a = np.array([[[10, 10, 0.9], [0, 0, 0.1], [50, 50, 0.9]]])        # keypoint 1 not confident
-    b = np.array([[[15, 15, 0.9], [99, 99, 0.9], [50, 50, 0.2]]])      # keypoint 2 not confident
-    oks, counts = pairwise_oks(a, b, np.array([10000.0]), np.array([10000.0]), sig, score_thr=0.3)
-    assert counts.tolist() == [[1]]
-    assert oks[0, 0] == pytest.approx(np.exp(-1.0), rel=1e-12)
-    # Areas are averaged: 5000 and 15000 -> 10000, same OKS.
-    oks2, _ = pairwise_oks(a, b, np.array([5000.0]), np.array([15000.0]), sig)
-    assert oks2[0, 0] == pytest.approx(np.exp(-1.0), rel=1e-12)
-    # Identical poses give 1; no shared confident keypoint gives 0 with count 0.
-    same, _ = pairwise_oks(a, a, np.array([1.0]), np.array([1.0]), sig)
-    assert same[0, 0] == pytest.approx(1.0)
-    none, c0 = pairwise_oks(a[:, 1:2], b[:, 2:3], np.array([1.0]), np.array([1.0]), sig[:1])
-    assert none[0, 0] == 0.0 and c0[0, 0] == 0
-
-
-def test_pairwise_oks_over_either_pose_counts_one_sided_joints_as_zero() -> None:
-    # same poses as above: joint 0 shared (exp(-1)), joint 1 confident in b only, joint 2 in a only
-    sig = np.full(3, 0.025)
-    a = np.array([[[10, 10, 0.9], [0, 0, 0.1], [50, 50, 0.9]]])
-    b = np.array([[[15, 15, 0.9], [99, 99, 0.9], [50, 50, 0.2]]])
-    oks, counts = pairwise_oks(a, b, np.array([10000.0]), np.array([10000.0]), sig, score_thr=0.3, either=True)
-    assert counts.tolist() == [[1]]                                   # still the joints confident in both
-    assert oks[0, 0] == pytest.approx(np.exp(-1.0) / 3, rel=1e-12)    # 3 joints confident in either
-    # a three-joint pose on a full pose's joints: 1 with the intersection, 3/17 over either
-    full = np.zeros((1, 17, 3))
-    full[0, :, 0], full[0, :, 2] = np.arange(17) * 10.0, 0.9
-    part = full.copy()
-    part[0, 3:, 2] = 0.1
-    sig17 = np.full(17, 0.05)
-    both, _ = pairwise_oks(part, full, np.array([1e4]), np.array([1e4]), sig17)
-    either, _ = pairwise_oks(part, full, np.array([1e4]), np.array([1e4]), sig17, either=True)
-    assert both[0, 0] == pytest.approx(1.0) and either[0, 0] == pytest.approx(3 / 17)
-
-
-def test_pairwise_iou_hand_computed() -> None:
-    a = np.array([[0, 0, 10, 10], [100, 100, 5, 5]])
-    b = np.array([[5, 0, 10, 10], [0, 0, 10, 10], [0, 0, 0, 0]])
-    iou = pairwise_iou(a, b)
-    assert iou.shape == (2, 3)
-    np.testing.assert_allclose(iou, [[50 / 150, 1.0, 0.0], [0.0, 0.0, 0.0]])
-
-
-def test_greedy_match_takes_highest_first() -> None:
-    sim = np.array([[0.9, 0.8], [0.85, 0.1]])
-    assert greedy_match(sim, 0.3) == [(0, 0)]                 # (1, 1) is below threshold
-    assert sorted(greedy_match(sim, 0.05)) == [(0, 0), (1, 1)]
-    assert greedy_match(np.array([[np.nan, 0.5]]), 0.3) == [(0, 1)]
-    assert greedy_match(np.zeros((0, 3)), 0.3) == []
-    # Rectangular: 3 detections, 1 track -> only the best detection gets it.
-    assert greedy_match(np.array([[0.4], [0.7], [0.6]]), 0.3) == [(1, 0)]
-
-
-def _crossing(tracker: PoseTracker) -> list[list[int]]:
+def _crossing(tracker: GreedyPoseTracker) -> list[list[int]]:
     """A walks right, B walks left past it (2 px apart at f = 5); ids per frame, listed A then B."""
     ta, tb = _template(0), _template(1)
     firsts = np.random.default_rng(0).integers(0, 2, size=12)   # who is listed first, per frame
@@ -99,11 +44,11 @@ def _crossing(tracker: PoseTracker) -> list[list[int]]:
 
 
 def test_persons_crossing_keep_their_ids() -> None:
-    ids = _crossing(PoseTracker(SIGMAS))
+    ids = _crossing(GreedyPoseTracker(SIGMAS))
     assert sorted(ids[0]) == [0, 1] and ids == [ids[0]] * 12
     # Box IoU alone (OKS threshold unreachable) swaps the identities right after the crossing:
     # the poses, not the boxes, keep them apart.
-    iou_only = _crossing(PoseTracker(SIGMAS, oks_thr=2.0))
+    iou_only = _crossing(GreedyPoseTracker(SIGMAS, oks_thr=2.0))
     assert iou_only[:6] == [ids[0]] * 6 and iou_only[6] == ids[0][::-1]
 
 
@@ -112,7 +57,7 @@ def test_box_iou_alone_would_swap_at_crossing() -> None:
     # crossing frame the two boxes are identical so IoU cannot tell them apart: the test guards
     # that OKS, not IoU, is what keeps identities above.
     ta, tb = _template(0), _template(1)
-    tracker = PoseTracker(SIGMAS)
+    tracker = GreedyPoseTracker(SIGMAS)
     tracker.update(*_frame(_person(ta, 0.0, 0.0, 0.1), _person(tb, 10.0, 0.0, 0.1)))
     ids = tracker.update(*_frame(_person(ta, 5.0, 0.0, 0.1), _person(tb, 5.0, 0.0, 0.1)))
     assert ids.tolist() == [0, 1]          # both IoU 0.9: greedy keeps row order on the tie
@@ -122,7 +67,7 @@ def test_box_iou_alone_would_swap_at_crossing() -> None:
 
 def test_entering_and_leaving() -> None:
     ta, tb, tc = _template(0), _template(1), _template(2)
-    tracker = PoseTracker(SIGMAS, max_age=1)
+    tracker = GreedyPoseTracker(SIGMAS, max_age=1)
     assert tracker.update(*_frame(_person(ta, 0, 0))).tolist() == [0]
     assert tracker.update(*_frame(_person(ta, 2, 0), _person(tb, 400, 0))).tolist() == [0, 1]
     assert tracker.update(*_frame(_person(tb, 402, 0))).tolist() == [1]          # A left
@@ -137,7 +82,7 @@ def test_entering_and_leaving() -> None:
 def test_missed_frame_is_bridged_within_max_age() -> None:
     ta, tb = _template(0), _template(1)
     for max_age, expected in ((1, [0, 1]), (0, [2, 3])):
-        tracker = PoseTracker(SIGMAS, max_age=max_age)
+        tracker = GreedyPoseTracker(SIGMAS, max_age=max_age)
         tracker.update(*_frame(_person(ta, 0, 0), _person(tb, 300, 0)))
         tracker.update(*_frame(_person(ta, 3, 0), _person(tb, 303, 0)))
         # Frame 2 is never processed (detector missed it); frame 3 comes with both persons moved.
@@ -149,7 +94,7 @@ def test_missed_frame_is_bridged_within_max_age() -> None:
 
 def test_low_confidence_pose_falls_back_to_iou() -> None:
     ta = _template(0)
-    tracker = PoseTracker(SIGMAS)
+    tracker = GreedyPoseTracker(SIGMAS)
     tracker.update(*_frame(_person(ta, 0, 0)))
     # Same box area but the pose is garbage with low scores: OKS is undefined, IoU 0.82 matches.
     kpts, box = _person(_template(5), 10, 0, score=0.05)
@@ -160,7 +105,7 @@ def test_low_confidence_pose_falls_back_to_iou() -> None:
 
 
 def test_bad_input_is_refused() -> None:
-    tracker = PoseTracker(SIGMAS)
+    tracker = GreedyPoseTracker(SIGMAS)
     with pytest.raises(ValueError, match=r"\(N, 17, 3\)"):
         tracker.update(np.zeros((2, 16, 3)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="2 poses but 1 boxes"):
@@ -169,11 +114,11 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="does not follow"):
         tracker.update(np.zeros((0, 17, 3)), np.zeros((0, 4)), frame_index=5)
     with pytest.raises(ValueError, match="max_age"):
-        PoseTracker(SIGMAS, max_age=-1)
+        GreedyPoseTracker(SIGMAS, max_age=-1)
 
 
 def test_non_finite_input() -> None:
-    tracker = PoseTracker(SIGMAS)
+    tracker = GreedyPoseTracker(SIGMAS)
     with pytest.raises(ValueError, match="NaN"):
         tracker.update(np.zeros((1, 17, 3)), np.array([[0.0, np.nan, 10, 10]]))
     t = _template(0)

@@ -1,4 +1,4 @@
-"""Online pose tracking: greedy frame-to-frame matching by pose similarity (OKS), box IoU fallback.
+"""The previous online pose tracker (a benchmark row): greedy frame-to-frame matching by pose similarity (OKS), box IoU fallback.
 
 Each frame's poses are matched against the live tracks (the last pose and box of every person seen
 in the last `max_age + 1` frames):
@@ -17,65 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def pairwise_oks(kpts_a: np.ndarray, kpts_b: np.ndarray, areas_a: np.ndarray, areas_b: np.ndarray,
-                 sigmas: np.ndarray, score_thr: float = 0.3, either: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """OKS (N, M) between poses a (N, K, 3) and b (M, K, 3) (x, y, score), and the keypoint counts.
-
-    The object scale s^2 is the mean of the two box areas; per keypoint
-    e = d^2 / (2 s^2 (2 sigma)^2) and OKS is the mean of exp(-e) over the keypoints with
-    score > score_thr in both poses (0 where there is none). With `either`, the mean is over the
-    keypoints confident in either pose, a keypoint confident in only one of them counting 0: a
-    pose with three confident joints then cannot look like a full one on those three alone.
-    counts are always the keypoints confident in both. Returns (oks (N, M) f64, counts (N, M)).
-    """
-    a = np.asarray(kpts_a, dtype=np.float64)
-    b = np.asarray(kpts_b, dtype=np.float64)
-    d2 = ((a[:, None, :, :2] - b[None, :, :, :2]) ** 2).sum(-1)                      # (N, M, K)
-    area = 0.5 * (np.asarray(areas_a, np.float64)[:, None] + np.asarray(areas_b, np.float64)[None, :])
-    var = (2.0 * np.asarray(sigmas, dtype=np.float64)) ** 2                           # (K,)
-    e = d2 / (2.0 * (area[:, :, None] + np.finfo(np.float64).eps) * var)              # (N, M, K)
-    valid = (a[:, None, :, 2] > score_thr) & (b[None, :, :, 2] > score_thr)          # (N, M, K)
-    counts = valid.sum(-1)
-    total = np.where(valid, np.exp(-e), 0.0).sum(-1)
-    over = ((a[:, None, :, 2] > score_thr) | (b[None, :, :, 2] > score_thr)).sum(-1) if either else counts
-    oks = np.divide(total, over, out=np.zeros_like(total), where=over > 0)
-    return oks, counts
-
-
-def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """IoU (N, M) between boxes a (N, 4) and b (M, 4), both x, y, w, h."""
-    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])                                   # (N, M, 2)
-    rb = np.minimum(a[:, None, :2] + a[:, None, 2:], b[None, :, :2] + b[None, :, 2:])
-    inter = np.clip(rb - lt, 0.0, None).prod(-1)
-    area_a = np.clip(a[:, 2:], 0.0, None).prod(-1)
-    area_b = np.clip(b[:, 2:], 0.0, None).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def greedy_match(similarity: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Pairs (row, col) taken highest similarity first, each row and column once, while >= threshold.
-
-    NaN entries never match. Ties are broken by row, then column order (stable sort).
-    """
-    sim = np.asarray(similarity, dtype=np.float64)
-    if sim.size == 0:
-        return []
-    rows, cols = np.nonzero(sim >= threshold)                    # row-major: stable tie order
-    order = np.argsort(-sim[rows, cols], kind="stable")
-    used_r = np.zeros(sim.shape[0], dtype=bool)
-    used_c = np.zeros(sim.shape[1], dtype=bool)
-    pairs: list[tuple[int, int]] = []
-    for r, c in zip(rows[order].tolist(), cols[order].tolist()):
-        if not used_r[r] and not used_c[c]:
-            used_r[r] = used_c[c] = True
-            pairs.append((r, c))
-            if len(pairs) == min(sim.shape):
-                break
-    return pairs
+from simplepose.data.geometry import bbox_xywh_to_xyxy, pairwise_iou
+from simplepose.tracking.matching import greedy_match, pairwise_oks
 
 
 @dataclass
@@ -88,7 +31,7 @@ class Track:
     last_frame: int             # frame index where it was last matched
 
 
-class PoseTracker:
+class GreedyPoseTracker:
     """Online multi-person tracker: call update() once per frame, in frame order."""
 
     def __init__(self, sigmas: np.ndarray, oks_thr: float = 0.3, iou_thr: float = 0.3,
@@ -118,7 +61,7 @@ class PoseTracker:
         t_areas = np.clip(t_boxes[:, 2:], 0, None).prod(-1)
         oks, counts = pairwise_oks(kpts, t_kpts, areas, t_areas, self.sigmas, self.kpt_score_thr)
         oks[counts < max(self.min_keypoints, 1)] = np.nan
-        return oks, pairwise_iou(boxes, t_boxes)
+        return oks, pairwise_iou(bbox_xywh_to_xyxy(boxes), bbox_xywh_to_xyxy(t_boxes))
 
     def update(self, keypoints: np.ndarray, boxes_xywh: np.ndarray, frame_index: int | None = None) -> np.ndarray:
         """Track ids (N,) int64 for this frame's poses (N, K, 3) x, y, score and boxes (N, 4) xywh.
