@@ -24,7 +24,7 @@ machine's CPU time used by other processes meanwhile (read from /proc/stat): tru
 "per CPU-s" is persons per second of this process's own CPU time: on a shared machine, at 1 thread
 (--threads 1), it is far less sensitive to other processes than the wall-clock rate.
 
-Opt-in section `int8` (the speed issue's stretch): the model statically quantised to int8 by ONNX
+Opt-in section `int8`: the model statically quantised to int8 by ONNX
 Runtime (QDQ; calibrated on random inputs, so for speed only), run by ONNX Runtime and by OpenVINO
 (AMX-INT8 / VNNI kernels where the CPU has them); its "of bound" column uses the bf16 matmul peak.
 

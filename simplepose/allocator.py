@@ -4,13 +4,11 @@ Why: glibc serves every allocation above its mmap threshold (at most 32 MiB) wit
 returns it to the system on free, so a tensor that size is page-faulted in, and zeroed by the
 kernel, one 4 KiB page at a time, on every call that makes it. ResNet-50's layer-1 activations at
 256x192 are that big from ~20 images per pass (50 MB in bf16 at 32, 100 MB in fp32 at batch 32
-in training), and the faults can cost more than the arithmetic. On the 2-core AMX Xeon, 2 threads:
-a 1x1 conv 64 -> 256 channels on 32 x 64x48 pixels (bf16) took 18.1 ms, 4.0 ms with the blocks
-kept; the fused bf16 network on one pass of 32 images 0.380 s against 0.304 s; the fp32 ResNet-50
-training step (batch 32) 6.67 s against 4.90 s; `predict_batch` on the 3 sample frames (14 persons,
-flip, 16 images per pass) 49.5-52.5 -> 55.1-56.5 persons/s in bf16 and 11.3-11.7 -> 12.5-12.7 in
-fp32, peak memory within 10% (755-1040 MB against 771-949). Kept blocks are reused by the next
-call of the same shape, so memory stays near the run's peak instead of being handed back and
+in training), and the faults can cost more than the arithmetic: with the blocks kept, small convs,
+whole inference passes and the training step all ran faster at about the same peak memory
+(numbers in benchmarks/README.md; `benchmarks/inference.py` and `benchmarks/train_step.py` run
+with and without SIMPLEPOSE_MALLOC=system re-measure them). Kept blocks are reused by the next call
+of the same shape, so memory stays near the run's peak instead of being handed back and
 faulted in again, as PyTorch's CUDA caching allocator, jemalloc and tcmalloc do.
 
 How: mallopt(M_MMAP_MAX, 0), every block from malloc's heap, and mallopt(M_TRIM_THRESHOLD, 1 GiB),

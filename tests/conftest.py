@@ -41,3 +41,14 @@ def mmpose_golden_dir(shared_dir: Path) -> Path:
 def poseval_golden_dir(shared_dir: Path) -> Path:
     """Goldens produced with the official poseval."""
     return shared_dir / "golden" / "posetrack_eval"
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    """4 train videos and 2 val videos of 8 frames, 192x144 images."""
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
+
+    root = tmp_path_factory.mktemp("synth")
+    generate_posetrack_dataset(root, SynthOptions(videos={"train": 4, "val": 2}, frames=8, seed=3,
+                                                  image_size=(192, 144)), progress=False)
+    return root

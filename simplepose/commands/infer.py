@@ -42,51 +42,56 @@ def finite_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `simplepose infer`."""
+    """Arguments of `simplepose infer`, in groups: inputs and boxes, tracking, outputs, model and runtime."""
     parser.add_argument("checkpoint", help="model checkpoint (ours, or MMPose 0.x/1.x), or an ONNX file "
                                             "`simplepose export` wrote (float32 or int8; see --runtime)")
     parser.add_argument("input", help="an image, a folder of images (searched recursively), a video file or a "
                                       "folder of video files (each to OUT_DIR/<video name>/; shared by torchrun's "
                                       "processes)")
-    parser.add_argument("--boxes", metavar="FILE",
-                        help="person boxes: detections (COCO results json), a COCO/PoseTrack annotation file "
-                             "or PoseTrack per-video annotation folder (ground-truth boxes); default: whole frame")
-    parser.add_argument("--images-json", metavar="FILE",
-                        help="annotation file whose 'images' map the detection file's image_id to file names")
-    parser.add_argument("--det-thr", type=finite_float,
-                        help="minimum detection score (default 0.3; with --track, track.det_thr: 0.4)")
-    parser.add_argument("--out-dir", default="simplepose_infer", help="output folder (default ./simplepose_infer)")
-    parser.add_argument("--posetrack-out", metavar="DIR",
-                        help="also write PoseTrack18 per-video prediction files (after the reference's rescoring "
-                             "and OKS-NMS; with --track, our track ids) for `simplepose eval`; needs PoseTrack "
-                             "ground-truth image records from --boxes or --images-json")
-    parser.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
-    parser.add_argument("--video-out", metavar="F.mp4", help="write an overlay video (.mp4, .avi, .mov, .mkv, .webm: VP8, which browsers play)")
-    parser.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
-    parser.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
-    parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
-    parser.add_argument("--track", action="store_true",
-                        help="track persons across the frames of each video or folder (boxes plus "
-                             "boxes propagated by optical flow, ids by --tracker); without --boxes or --detector "
-                             "each frame is one whole-frame person, which then keeps one id per video or folder "
-                             "(defaults become: no propagation, the box on every frame, iou similarity)")
-    add_tracking_arguments(parser)
-    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="with --track: tracker settings, e.g. --set track.oks_thr=0.4 track.flow.method=dis "
-                             "(the flags above win)")
-    parser.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
-                        help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
-                             "checkpoint records, else posetrack18")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
-                        help="network input width and height (multiples of 32); default: the size the "
-                             "checkpoint records (its training config, or MMPose's config text), else 192 256 "
-                             "with a warning")
-    parser.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
-    parser.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
-    add_precision_argument(parser, "auto", "the fastest path this device runs natively")
-    parser.add_argument("--runtime", choices=("auto", "openvino", "onnxruntime"), default="auto",
-                        help="for a CHECKPOINT that is an ONNX file from `simplepose export` (float32 or "
-                             "int8): the runtime that runs it; auto: OpenVINO where installed, else ONNX Runtime")
+    boxes = parser.add_argument_group("inputs and boxes", "where the persons are; default: one box per whole frame")
+    boxes.add_argument("--boxes", metavar="FILE",
+                       help="person boxes: detections (COCO results json), a COCO/PoseTrack annotation file "
+                            "or PoseTrack per-video annotation folder (ground-truth boxes); default: whole frame")
+    boxes.add_argument("--images-json", metavar="FILE",
+                       help="annotation file whose 'images' map the detection file's image_id to file names")
+    boxes.add_argument("--det-thr", type=finite_float,
+                       help="minimum detection score (default 0.3; with --track, track.det_thr: 0.4)")
+    tracking = parser.add_argument_group("tracking", "with --track: ids across the frames of each video or folder")
+    tracking.add_argument("--track", action="store_true",
+                          help="track persons across the frames of each video or folder (boxes plus "
+                               "boxes propagated by optical flow, ids by --tracker); without --boxes or --detector "
+                               "each frame is one whole-frame person, which then keeps one id per video or folder "
+                               "(defaults become: no propagation, the box on every frame, iou similarity)")
+    add_tracking_arguments(tracking)
+    tracking.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                          help="with --track: tracker settings, e.g. --set track.oks_thr=0.4 track.flow.method=dis "
+                               "(the flags above win)")
+    outputs = parser.add_argument_group("outputs")
+    outputs.add_argument("--out-dir", default="simplepose_infer", help="output folder (default ./simplepose_infer)")
+    outputs.add_argument("--posetrack-out", metavar="DIR",
+                         help="also write PoseTrack18 per-video prediction files (after the reference's rescoring "
+                              "and OKS-NMS; with --track, our track ids) for `simplepose eval`; needs PoseTrack "
+                              "ground-truth image records from --boxes or --images-json")
+    outputs.add_argument("--draw", action="store_true", help="write overlay images to OUT_DIR/overlays/")
+    outputs.add_argument("--video-out", metavar="F.mp4",
+                         help="write an overlay video (.mp4, .avi, .mov, .mkv, .webm: VP8, which browsers play)")
+    outputs.add_argument("--fps", type=finite_float, help="overlay video frame rate (default: the input's, else 30)")
+    outputs.add_argument("--kpt-thr", type=finite_float, default=0.3, help="keypoint score threshold for drawing")
+    runtime = parser.add_argument_group("model and runtime")
+    runtime.add_argument("--batch-size", type=int, default=32, help="persons gathered over consecutive frames per estimator call (default 32)")
+    runtime.add_argument("--no-flip", action="store_true", help="disable the flip test")
+    runtime.add_argument("--schema", default=None, choices=sorted(SCHEMAS),
+                         help="keypoint set (flip pairs, drawing, tracking OKS); default: the one the "
+                              "checkpoint records, else posetrack18")
+    runtime.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
+                         help="network input width and height (multiples of 32); default: the size the "
+                              "checkpoint records (its training config, or MMPose's config text), else 192 256 "
+                              "with a warning")
+    runtime.add_argument("--device", default="cpu", help="torch device the network runs on: cpu, cuda, cuda:1 ...")
+    add_precision_argument(runtime, "auto", "the fastest path this device runs natively")
+    runtime.add_argument("--runtime", choices=("auto", "openvino", "onnxruntime"), default="auto",
+                         help="for a CHECKPOINT that is an ONNX file from `simplepose export` (float32 or "
+                              "int8): the runtime that runs it; auto: OpenVINO where installed, else ONNX Runtime")
 
 
 def _estimator(args: argparse.Namespace, device):
@@ -178,7 +183,7 @@ def _infer_videos(args: argparse.Namespace, videos: list[Path], track_cfg, detec
     """A folder of videos: each video's files in OUT_DIR/<video name>/; under torchrun the processes
     share the videos, whole videos balanced by frames, each writing its own videos' folders."""
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
-    from simplepose.engine import distributed as du
+    from simplepose.engine import distributed
     from simplepose.inference.video import VideoFrames
 
     single = [flag for flag, given in (("--boxes", args.boxes), ("--images-json", args.images_json),
@@ -186,18 +191,18 @@ def _infer_videos(args: argparse.Namespace, videos: list[Path], track_cfg, detec
               if given]
     if single:
         raise DataError(args.input, f"{single[0]} does not apply to a folder of videos (give one video)")
-    device, info = du.setup_device(args.device, "--device", None)
+    device, info = distributed.setup_device(args.device, "--device", None)
     try:
         estimator = _estimator(args, device)
         sources = [VideoFrames(v) for v in videos]
-        share = du.shard_by_size([len(v) for v in sources], info.world_size)[info.rank]
+        share = distributed.shard_by_size([len(v) for v in sources], info.world_size)[info.rank]
         if info.distributed:
             log.info("process %d of %d: %s", info.rank, info.world_size, ", ".join(videos[i].name for i in share))
         for i in share:
             _infer_source(args, sources[i], estimator, track_cfg, detector, Path(args.out_dir) / videos[i].stem)
-        du.barrier()                    # every video's folder is written when any process returns
+        distributed.barrier()  # every video's folder is written when any process returns
     finally:
-        du.cleanup()
+        distributed.cleanup()
     return 0
 
 

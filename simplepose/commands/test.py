@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint; prints the PoseTrack18 table or the COCO stats."""
     # torch loads here, not at import: the CLI imports every command module for its parser
-    from simplepose.engine import distributed as du
+    from simplepose.engine import distributed
     from simplepose.engine.config import load_config
     from simplepose.engine.data import load_instances
     from simplepose.engine.datasets import dataset_spec
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     if args.report and not dataset_spec(cfg.data.dataset).video:
         raise ConfigError(args.config, "--report needs a PoseTrack (video) dataset", key="data.dataset")
-    device, info = (du.setup_device(args.device, "--device", None) if args.device
-                    else du.setup_device(cfg.runtime.device))
+    device, info = (distributed.setup_device(args.device, "--device", None) if args.device
+                    else distributed.setup_device(cfg.runtime.device))
     try:
         model, _ = load_model(args.checkpoint)
         model = model.to(device).eval()
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, evaluation.to_json(), indent=1)
     finally:
-        du.cleanup()
+        distributed.cleanup()
     print(evaluation.table)
     print(f"predictions: {Path(evaluation.predictions).absolute()}")
     print(f"metrics: {metrics}" + (f" and {Path(args.json).absolute()}" if args.json else ""))

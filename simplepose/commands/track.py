@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     # torch and OpenCV load here, not at import: the CLI imports every command module for its parser
     from simplepose.engine.config import load_config
     from simplepose.engine.datasets import dataset_spec
-    from simplepose.engine import distributed as du
+    from simplepose.engine import distributed
     from simplepose.engine.track import evaluate_run, track_videos, write_tracking_report
     from simplepose.evaluation.hota import format_hota_table
     from simplepose.evaluation.jitter import format_jitter
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, [*args.overrides, *tracking_overrides(args)])  # the flags win
     set_threads(cfg.runtime.threads)        # runtime.threads pins it; else the cores this process gets now
     # under torchrun the processes share the videos (engine.track): CPU processes join a gloo group
-    device, _ = (du.setup_device(args.device, "--device", None) if args.device
-                 else du.setup_device(cfg.runtime.device))
+    device, _ = (distributed.setup_device(args.device, "--device", None) if args.device
+                 else distributed.setup_device(cfg.runtime.device))
     try:
         estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(cfg.data.input_size),
                                                   flip_test=cfg.data.flip_test,
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir = Path(args.out_dir or Path(cfg.runtime.work_dir) / "track").resolve()
         evaluation = evaluate_run(cfg, result, out_dir)
     finally:
-        du.cleanup()
+        distributed.cleanup()
     if evaluation is None:              # not rank 0: its files are written, rank 0 reports
         return 0
     metrics = evaluation.metrics()

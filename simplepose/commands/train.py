@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train; returns 0 on success."""
     # torch loads here, not at import: the CLI imports every command module for its parser
-    from simplepose.engine import distributed as du
+    from simplepose.engine import distributed
     from simplepose.engine.config import load_config
     from simplepose.engine.train import train
 
@@ -32,9 +32,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     try:
         state = train(cfg, resume=args.resume, overwrite=args.overwrite)
-        is_main = du.get_info().is_main
+        is_main = distributed.get_info().is_main
     finally:
-        du.cleanup()
+        distributed.cleanup()
     if is_main and state.best_metric is not None:
         print(f"best {cfg.runtime.save_best}: {state.best_metric:.2f} (epoch {state.best_epoch}); "
               f"checkpoints in {cfg.runtime.work_dir}")

@@ -12,7 +12,6 @@ from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from simplepose.errors import ConfigError
 
@@ -90,12 +89,6 @@ def setup_device(name: str, source: str | None = None,
     if device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
     return device, info
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel (or DataParallel) wrapper; any other model as it is."""
-    wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
-    return model.module if isinstance(model, wrappers) else model
 
 
 def get_info() -> DistInfo:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from simplepose.data.geometry import scale_area
 from simplepose.data.instances import PersonInstance, PosePrediction
-from simplepose.engine import distributed as du
+from simplepose.engine import distributed
 from simplepose.engine.config import Config
 from simplepose.engine.datasets import dataset_spec
 from simplepose.engine.scoring import Evaluation
@@ -25,6 +25,7 @@ from simplepose.engine.data import EpochSampler, SeededDataset, build_dataset, m
 from simplepose.errors import ConfigError
 from simplepose.evaluation.report import Clip, find_images_root, write_report
 from simplepose.inference.topdown import TopDownPredictor
+from simplepose.model.pose_model import unwrap
 
 log = logging.getLogger("simplepose.evaluate")
 
@@ -40,7 +41,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
     """
 
     device = torch.device(device)
-    info = du.get_info()
+    info = distributed.get_info()
     d = cfg.data
     dataset = SeededDataset(build_dataset(cfg, list(instances), train=False))
     sampler = EpochSampler(len(dataset), 0, shuffle=False, rank=info.rank, world_size=info.world_size,
@@ -75,7 +76,7 @@ def predict_instances(cfg: Config, model: nn.Module, instances: Sequence[PersonI
         if bar is not None:
             bar.close()
         model.train(was_training)
-    gathered = [p for part in du.all_gather_objects(out) for p in part]
+    gathered = [p for part in distributed.all_gather_objects(out) for p in part]
     gathered.sort(key=lambda t: t[0])
     return [p for _, p in gathered]
 
@@ -100,10 +101,10 @@ def evaluate_predictions(cfg: Config, predictions: Sequence[PosePrediction], out
 def validate(cfg: Config, model: nn.Module, instances: Sequence[PersonInstance], device: torch.device,
              out_dir: Path) -> dict[str, float]:
     """Predict on every rank, evaluate on rank 0; metrics dict on rank 0 ({} elsewhere)."""
-    net = model.module if hasattr(model, "module") else model
+    net = unwrap(model)
     predictions = predict_instances(cfg, net, instances, device, precision=cfg.runtime.precision)
     metrics: dict[str, float] = {}
-    if du.get_info().is_main:
+    if distributed.get_info().is_main:
         metrics = evaluate_predictions(cfg, predictions, out_dir).metrics
-    du.barrier()
+    distributed.barrier()
     return metrics

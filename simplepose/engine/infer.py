@@ -79,16 +79,18 @@ def tracking_config(overrides: Sequence[str], whole_frame: bool) -> TrackConfig:
 def estimate_frames(frames: Any, provider: BoxProvider, estimator: Any, batch_size: int) -> Iterator[FrameResult]:
     """Poses of every frame, persons of consecutive frames batched up to batch_size per estimator call."""
     for batch in batch_frames(frames, provider, batch_size):
-        todo = [(f, fb) for f, fb in batch if fb is not None and len(fb.boxes_xywh)]
-        poses = estimator.predict_batch([f.image for f, _ in todo], [fb.xyxy() for _, fb in todo], bbox_format="xyxy")
+        todo = [(f, boxes) for f, boxes in batch if boxes is not None and len(boxes.boxes_xywh)]
+        poses = estimator.predict_batch([f.image for f, _ in todo], [boxes.xyxy() for _, boxes in todo],
+                                        bbox_format="xyxy")
         by_frame = {id(f): p for (f, _), p in zip(todo, poses)}
-        for frame, fb in batch:
-            yield FrameResult(frame, fb, by_frame.get(id(frame), np.zeros((0, estimator.schema.num_keypoints, 3), np.float32)))
+        for frame, frame_boxes in batch:
+            none = np.zeros((0, estimator.schema.num_keypoints, 3), np.float32)
+            yield FrameResult(frame, frame_boxes, by_frame.get(id(frame), none))
 
 
-def _xyxy(fb: FrameBoxes | None) -> Boxes:
+def _xyxy(frame_boxes: FrameBoxes | None) -> Boxes:
     """A frame's boxes (D, 4) xyxy and scores (D,) for the tracker."""
-    return fb.xyxy(), fb.scores
+    return frame_boxes.xyxy(), frame_boxes.scores
 
 
 def _persons(image_id: int, tracks: FrameTracks) -> FrameBoxes:
@@ -152,8 +154,9 @@ class InferenceOutputs:
         """The PosePrediction records a frame adds to the PoseTrack files."""
         if r.scored is None:
             return frame_predictions(r.persons, r.poses, self.estimator.oks_areas(r.persons.xyxy(), "xyxy"), None)
-        fb = _persons(r.persons.image_id, r.scored)
-        return frame_predictions(fb, r.scored.keypoints, self.estimator.oks_areas(fb.boxes_xywh), r.scored.track_ids)
+        frame_boxes = _persons(r.persons.image_id, r.scored)
+        return frame_predictions(frame_boxes, r.scored.keypoints, self.estimator.oks_areas(frame_boxes.boxes_xywh),
+                                 r.scored.track_ids)
 
     def finish(self) -> None:
         """Write the collected files; logs where they went."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from simplepose.engine import distributed
 from simplepose.engine.build import channels_last
 from simplepose.engine.config import OptimConfig
 from simplepose.engine.schedule import lr_factor, set_lr
 from simplepose.engine.state import TrainState
+from simplepose.model.pose_model import unwrap
 from simplepose.model.precision import Precision
 
 
@@ -72,13 +72,13 @@ def train_step(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Op
         scaler.scale(loss).backward()
         if grad_clip:
             scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(distributed.unwrap(model).parameters(), grad_clip)
+            nn.utils.clip_grad_norm_(unwrap(model).parameters(), grad_clip)
         scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
         if grad_clip:
-            nn.utils.clip_grad_norm_(distributed.unwrap(model).parameters(), grad_clip)
+            nn.utils.clip_grad_norm_(unwrap(model).parameters(), grad_clip)
         optimizer.step()
     return loss
 

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from simplepose.engine import distributed as du
+from simplepose.engine import distributed
 from simplepose.engine.config import Config
 from simplepose.errors import CheckpointError
 from simplepose.model.checkpoint import (load_state_dict_checked, normalise_state_dict, read_checkpoint_file,
                                          save_checkpoint)
+from simplepose.model.pose_model import unwrap
 
 log = logging.getLogger("simplepose.train")
 
@@ -88,7 +89,7 @@ def save_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
     """Model (MMPose-loadable) + optimiser + scaler + train state + RNG states, atomically;
     meta["precision"] names the resolved precision the steps ran in ("fp32", "bf16", "fp16")."""
     extra = {"train_state": asdict(state), "rng": rng_state(), "config": cfg.to_dict(),
-             "job": {"world_size": du.get_info().world_size, "batch_size": cfg.data.batch_size}}
+             "job": {"world_size": distributed.get_info().world_size, "batch_size": cfg.data.batch_size}}
     if scaler is not None:
         extra["scaler"] = scaler.state_dict()
     save_checkpoint(path, model, optimizer=optimizer,
@@ -134,7 +135,7 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             raise CheckpointError(f"{path}: its {key} is a {type(raw[key]).__name__}, not a mapping")
     sd, _ = normalise_state_dict({"state_dict": raw["state_dict"]}, source=str(path))
-    load_state_dict_checked(du.unwrap(model), sd, strict=True, source=str(path))
+    load_state_dict_checked(unwrap(model), sd, strict=True, source=str(path))
     saved_optim = (raw.get("config") or {}).get("optim")
     saved_optim = saved_optim if isinstance(saved_optim, dict) else {}
     saved = saved_optim.get("optimizer")
@@ -155,7 +156,7 @@ def load_training_checkpoint(path: Path, model: nn.Module, optimizer: torch.opti
         except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
             raise CheckpointError(f"{path}: the gradient scaler state is unusable ({type(e).__name__}: {e})") from None
     job = raw.get("job")
-    here = {"world_size": du.get_info().world_size, "batch_size": batch_size}
+    here = {"world_size": distributed.get_info().world_size, "batch_size": batch_size}
     if isinstance(job, dict) and job != here:
         # the sampler's position and the scaled LR depend on both: a different job resumes wrongly
         raise CheckpointError(f"{path}: written by a job with {job}, resumed with {here}; resume with the "

@@ -36,7 +36,7 @@ from simplepose.data.image import read_image
 from simplepose.data.instances import PersonInstance, PosePrediction
 from simplepose.data.keypoints import get_schema
 from simplepose.data.posetrack import PoseTrackVideo, load_posetrack_videos, video_image_records
-from simplepose.engine import distributed as du
+from simplepose.engine import distributed
 from simplepose.engine.config import Config
 from simplepose.engine.datasets import dataset_spec
 from simplepose.errors import ConfigError
@@ -146,14 +146,14 @@ def track_videos(cfg: Config, estimator: Any, bbox_file: str | None = None, prog
 
 def _this_process_videos(videos: list[PoseTrackVideo]) -> list[PoseTrackVideo]:
     """This process's share of the videos under torchrun, whole videos balanced by frames (all for one process)."""
-    info = du.get_info()
-    share = du.shard_by_size([len(v.images) for v in videos], info.world_size)[info.rank]
+    info = distributed.get_info()
+    share = distributed.shard_by_size([len(v.images) for v in videos], info.world_size)[info.rank]
     return [videos[i] for i in share]
 
 
 def _all_processes(frames: int, ms: dict[str, float]) -> tuple[int, dict[str, float]]:
     """Frames summed and ms per frame averaged (weighted by frames) over the processes."""
-    parts = du.all_gather_objects((frames, ms))
+    parts = distributed.all_gather_objects((frames, ms))
     total = sum(f for f, _ in parts)
     return total, {k: sum(f * m[k] for f, m in parts) / max(total, 1) for k in ms}
 
@@ -162,19 +162,19 @@ def write_folder(predictions: Sequence[PosePrediction], videos: Sequence[PoseTra
     """Per-video PoseTrack18 files with the predictions' track ids, swapped into dest whole (over a
     previous dest only if the project wrote it). Under torchrun every process writes its videos' files
     beside dest, and rank 0 moves them all into dest after a barrier."""
-    info = du.get_info()
+    info = distributed.get_info()
     if not info.distributed:
         return replace_folder(dest, lambda tmp: write_posetrack_predictions(predictions, videos, tmp,
                                                                             use_track_ids=True))
     parts = [dest.parent / f".{dest.name}.rank{r}" for r in range(info.world_size)]
     replace_folder(parts[info.rank], lambda tmp: write_posetrack_predictions(predictions, videos, tmp,
                                                                              use_track_ids=True))
-    du.barrier()
+    distributed.barrier()
     if info.is_main:
         replace_folder(dest, lambda tmp: _move_files(parts, tmp))
         for part in parts:
             remove_owned(part)
-    du.barrier()
+    distributed.barrier()
     return dest
 
 
@@ -228,7 +228,7 @@ def evaluate_run(cfg: Config, run: TrackRun, out_dir: str | Path) -> TrackEvalua
     gt = cfg.resolve(cfg.data.val_gt)
     pred = write_folder(run.filtered, run.videos, out_dir / "predictions")
     raw = write_folder(run.unfiltered, run.videos, out_dir / "predictions_unfiltered")
-    if not du.get_info().is_main:
+    if not distributed.get_info().is_main:
         return None
     data = load_eval_data(gt, pred)
     return TrackEvaluation(evaluate_data(data), evaluate_data(load_eval_data(gt, raw)), evaluate_tracking(data), pred,

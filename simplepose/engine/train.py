@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 from simplepose.allocator import keep_freed_memory
 from simplepose.data.instances import PersonInstance
-from simplepose.engine import distributed as du
+from simplepose.engine import distributed
 from simplepose.engine.build import build_model, freeze_batchnorm, place_model
 from simplepose.engine.config import Config, save_config
 from simplepose.engine.curves import plot_training_curves
@@ -46,6 +46,7 @@ from simplepose.engine.stopping import STOPPED_AT_ONCE, STOPPED_BY_SIGNAL, StopS
 from simplepose.errors import CheckpointError, DataError
 from simplepose.model.checkpoint import read_checkpoint_file
 from simplepose.model.loss import KeypointMSELoss
+from simplepose.model.pose_model import unwrap
 from simplepose.model.precision import Precision, resolve_precision
 from simplepose.threads import ThreadGovernor, set_threads
 
@@ -63,7 +64,7 @@ def train(cfg: Config, resume: bool = False, hooks: list[Hook] | None = None,
     The main process holds the work dir's lock (engine/lock.py) throughout: a second training
     in the same work dir is refused instead of mixing checkpoints and logs. A work dir holding a
     finished or stopped run is continued only with `resume`; `overwrite` moves that run aside first."""
-    is_main = not du.launched_by_torchrun() or int(os.environ["RANK"]) == 0
+    is_main = not distributed.launched_by_torchrun() or int(os.environ["RANK"]) == 0
     with WorkDirLock(cfg.runtime.work_dir) if is_main else contextlib.nullcontext():
         if is_main and not resume:
             _claim_work_dir(Path(cfg.runtime.work_dir), overwrite)
@@ -107,7 +108,7 @@ def _epoch_of(checkpoint: Path) -> str:
 def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters: int | None) -> TrainState:
     """train() once the work dir is locked."""
     rt = cfg.runtime
-    device, info = du.setup_device(rt.device)
+    device, info = distributed.setup_device(rt.device)
     if device.type == "cpu":
         keep_freed_memory()          # large activations would be page-faulted in on every step
     # runtime.threads pins the count; else the cores this process gets, re-checked as training runs
@@ -157,7 +158,7 @@ def _train(cfg: Config, resume: bool, hooks: list[Hook] | None, save_every_iters
                 train_one_epoch(ddp_model, loader, state, step=step, progress=progress, saver=saver, stop=stop,
                                 hooks=hooks or (), freeze_bn=cfg.model.freeze_bn)
                 end_epoch(cfg, model, state, val_instances, device, logger, saver, stop)
-                if du.any_process([stop.requested], device)[0] and state.epoch < cfg.optim.epochs:
+                if distributed.any_process([stop.requested], device)[0] and state.epoch < cfg.optim.epochs:
                     raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
         finally:
             logger.close()
@@ -175,7 +176,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, state: TrainState, *, 
     Every `saver.every_iters` iterations, and when a signal arrived, latest.pth is saved on the main
     process (mid-epoch only: the epoch's end writes its own); after a signal training then stops.
     """
-    net = du.unwrap(model)
+    net = unwrap(model)
     model.train()
     if freeze_bn:
         freeze_batchnorm(model)
@@ -185,7 +186,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, state: TrainState, *, 
         state.global_iter += 1
         loss_value = float(loss.detach())
         # decided together: a rank that stops or raises alone would hang the others' all-reduce
-        stop_now, bad_loss = du.any_process([stop.requested, not math.isfinite(loss_value)], loss.device)
+        stop_now, bad_loss = distributed.any_process([stop.requested, not math.isfinite(loss_value)], loss.device)
         if bad_loss:
             raise FloatingPointError(f"loss is not finite at iteration {state.global_iter} "
                                      f"(this process: {loss_value})")
@@ -193,7 +194,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, state: TrainState, *, 
         if progress.mid_epoch(state) and (stop_now or saver.due(state.global_iter)):
             saver.save_latest()
             if stop_now:
-                du.barrier()
+                distributed.barrier()
                 raise KeyboardInterrupt(STOPPED_BY_SIGNAL)
         for hook in hooks:
             hook(state, {"loss": loss_value, "lr": lr, "model": net})
@@ -225,7 +226,7 @@ def end_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: S
                                     f"trained epoch, --resume continues with epoch {state.epoch + 1}") from None
     state.history.append(record)
     saver.save_epoch(state.epoch)
-    du.barrier()
+    distributed.barrier()
 
 
 def _validate_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instances: Sequence[PersonInstance],
@@ -234,7 +235,7 @@ def _validate_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instan
     runtime.save_best improved. The metrics on the main process, {} elsewhere."""
     rt = cfg.runtime
     metrics = validate(cfg, model, val_instances, device, Path(rt.work_dir) / "val")
-    if du.get_info().is_main:
+    if distributed.get_info().is_main:
         logger.write("val", state.global_iter, epoch=state.epoch, **metrics)
         log.info("epoch %d: %s", state.epoch,
                  ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, float)))
@@ -242,7 +243,7 @@ def _validate_epoch(cfg: Config, model: nn.Module, state: TrainState, val_instan
         if key and key in metrics and (state.best_metric is None or metrics[key] > state.best_metric):
             state.best_metric, state.best_epoch = float(metrics[key]), state.epoch
             saver.save_best()
-    state.best_metric, state.best_epoch = du.broadcast_object((state.best_metric, state.best_epoch))
+    state.best_metric, state.best_epoch = distributed.broadcast_object((state.best_metric, state.best_epoch))
     return metrics
 
 
@@ -268,7 +269,7 @@ def _resume(latest: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sc
     return state
 
 
-def _data_parallel(model: nn.Module, device: torch.device, info: du.DistInfo) -> nn.Module:
+def _data_parallel(model: nn.Module, device: torch.device, info: distributed.DistInfo) -> nn.Module:
     """The model in DistributedDataParallel in a distributed job (this process's GPU on CUDA), else itself."""
     if not info.distributed:
         return model

@@ -33,10 +33,11 @@ def _orientation(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
     sign = np.sign(det).astype(np.int8)
     unsure = np.flatnonzero(~(np.abs(det) > bound))     # also catches NaN
     for i in unsure:      # rare: (near-)collinear triples, decided in exact rational arithmetic
-        fa, fb, fp = ((Fraction(float(ax[i])), Fraction(float(ay[i]))),
-                      (Fraction(float(bx[i])), Fraction(float(by[i]))),
-                      (Fraction(float(px[i])), Fraction(float(py[i]))))
-        d = (fb[0] - fa[0]) * (fp[1] - fa[1]) - (fb[1] - fa[1]) * (fp[0] - fa[0])
+        exact_a, exact_b, exact_p = ((Fraction(float(ax[i])), Fraction(float(ay[i]))),
+                                     (Fraction(float(bx[i])), Fraction(float(by[i]))),
+                                     (Fraction(float(px[i])), Fraction(float(py[i]))))
+        d = ((exact_b[0] - exact_a[0]) * (exact_p[1] - exact_a[1])
+             - (exact_b[1] - exact_a[1]) * (exact_p[0] - exact_a[0]))
         sign[i] = (d > 0) - (d < 0)
     return sign
 

@@ -377,9 +377,9 @@ td.name,th:first-child{text-align:left}th{background:#f0f3f7}img,video{max-width
 .gallery figure{display:inline-block;width:49%;margin:3px 0;vertical-align:top}.gallery img{width:100%}.scroll{max-height:420px;overflow-y:auto;display:inline-block}"""
 
 
-def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
+def _summary_section(page: _Page, r: dict[str, Any]) -> None:
     """The AP / precision / recall table (beside the compared predictions) and the tracking table."""
-    pg.add("<h2>Summary</h2>")
+    page.add("<h2>Summary</h2>")
     rows = [("AP", [f"evaluation.summary_ap.{i}" for i in range(len(SUMMARY_HEADER))]),
             ("Precision", [f"evaluation.summary_precision.{i}" for i in range(len(SUMMARY_HEADER))]),
             ("Recall", [f"evaluation.summary_recall.{i}" for i in range(len(SUMMARY_HEADER))])]
@@ -388,7 +388,7 @@ def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
         rows += [(f"AP {name}", [f"compare.evaluation.summary_ap.{i}" for i in range(len(SUMMARY_HEADER))]),
                  (f"AP difference ({name} - this)",
                   [f"compare.difference.summary_ap.{i}" for i in range(len(SUMMARY_HEADER))])]
-    pg.table(["", *SUMMARY_HEADER], rows)
+    page.table(["", *SUMMARY_HEADER], rows)
     if "tracking" in r["evaluation"]:
         trows = [("tracking", [f"evaluation.tracking.summary.{i}" for i in range(len(TRACKING_SUMMARY_HEADER))])]
         if "compare" in r and "tracking_summary" in r["compare"]["difference"]:
@@ -396,136 +396,137 @@ def _summary_section(pg: _Page, r: dict[str, Any]) -> None:
                                               for i in range(len(TRACKING_SUMMARY_HEADER))]),
                       ("difference", [f"compare.difference.tracking_summary.{i}"
                                       for i in range(len(TRACKING_SUMMARY_HEADER))])]
-        pg.table(["", *TRACKING_SUMMARY_HEADER], trows)
+        page.table(["", *TRACKING_SUMMARY_HEADER], trows)
     if "hota" in r["evaluation"]:
-        _hota_tables(pg, r)
+        _hota_tables(page, r)
     if "jitter" in r["evaluation"]:
-        _jitter_table(pg, r)
+        _jitter_table(page, r)
 
 
-def _hota_tables(pg: _Page, r: dict[str, Any]) -> None:
+def _hota_tables(page: _Page, r: dict[str, Any]) -> None:
     """Keypoint HOTA totals (beside the compared predictions) and, folded, per joint."""
     hrows = [("keypoint HOTA", [f"evaluation.hota.total.{f}" for f in HOTA_FIELDS])]
     if "compare" in r and "hota_total" in r["compare"]["difference"]:
         hrows += [(r["compare"]["name"], [f"compare.evaluation.hota.total.{f}" for f in HOTA_FIELDS]),
                   ("difference", [f"compare.difference.hota_total.{f}" for f in HOTA_FIELDS])]
-    pg.table(["", *HOTA_FIELDS], hrows)
-    pg.add('<p class="note">Keypoint HOTA as the PoseTrack21 evaluation kit computes it (labelled frames, '
-           f'19 thresholds averaged); {html.escape(r["evaluation"]["hota"]["note"])}.</p>')
-    pg.add("<details><summary>keypoint HOTA per joint</summary>")
-    pg.table(["", *HOTA_TABLE_JOINTS],
-             [(f, [f"evaluation.hota.per_joint.{f}.{j}" for j in range(len(HOTA_TABLE_JOINTS))])
-              for f in HOTA_FIELDS])
-    pg.add("</details>")
+    page.table(["", *HOTA_FIELDS], hrows)
+    page.add('<p class="note">Keypoint HOTA as the PoseTrack21 evaluation kit computes it (labelled frames, '
+             f'19 thresholds averaged); {html.escape(r["evaluation"]["hota"]["note"])}.</p>')
+    page.add("<details><summary>keypoint HOTA per joint</summary>")
+    page.table(["", *HOTA_TABLE_JOINTS],
+               [(f, [f"evaluation.hota.per_joint.{f}.{j}" for j in range(len(HOTA_TABLE_JOINTS))])
+                for f in HOTA_FIELDS])
+    page.add("</details>")
 
 
-def _jitter_table(pg: _Page, r: dict[str, Any]) -> None:
+def _jitter_table(page: _Page, r: dict[str, Any]) -> None:
     """The keypoint acceleration error: totals (and the compared predictions'), per joint folded."""
-    pg.add("<p>Jitter: the mean keypoint acceleration error, the length of the predicted joint's second "
-           "difference minus the GT joint's, over three consecutive labeled frames in which the GT joint is "
-           "matched (as MOTA matches) to one predicted track; in pixels and in percent of the GT head size "
-           "(<code>simplepose.evaluation.jitter</code>).</p>")
+    page.add("<p>Jitter: the mean keypoint acceleration error, the length of the predicted joint's second "
+             "difference minus the GT joint's, over three consecutive labeled frames in which the GT joint is "
+             "matched (as MOTA matches) to one predicted track; in pixels and in percent of the GT head size "
+             "(<code>simplepose.evaluation.jitter</code>).</p>")
     cols = ("pixels", "head_percent", "triples")
     rows = [("jitter", [f"evaluation.jitter.{c}.{NUM_JOINTS}" for c in cols])]
     if "compare" in r and "jitter" in r["compare"]["evaluation"]:
         rows.append((r["compare"]["name"], [f"compare.evaluation.jitter.{c}.{NUM_JOINTS}" for c in cols]))
     header = ["", "acceleration error (px)", "(% of head size)", "triples"]
-    pg.table(header, rows)
-    pg.add("<details><summary>per joint</summary>")
-    pg.table(["joint", *header[1:]], [(JOINT_NAMES[j], [f"evaluation.jitter.{c}.{j}" for c in cols])
-                                      for j in range(NUM_JOINTS)])
-    pg.add("</details>")
+    page.table(header, rows)
+    page.add("<details><summary>per joint</summary>")
+    page.table(["joint", *header[1:]], [(JOINT_NAMES[j], [f"evaluation.jitter.{c}.{j}" for c in cols])
+                                        for j in range(NUM_JOINTS)])
+    page.add("</details>")
 
 
-def _joint_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+def _joint_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
     """AP bars, the per-joint table and the precision-recall curves."""
-    pg.add("<h2>Per joint</h2>")
-    pg.image(plots.get("ap_per_joint"), "AP per joint")
-    pg.add("<details><summary>per-joint table</summary>")
-    pg.table(["joint", "AP", "Precision", "Recall", "GT joints"],
-             [(JOINT_NAMES[j], [f"evaluation.ap.{j}", f"evaluation.precision.{j}", f"evaluation.recall.{j}",
-                                f"evaluation.n_gt_joints.{j}" if j < NUM_JOINTS else ""])
-              for j in range(NUM_JOINTS + 1)])
-    pg.add("</details>")
-    pg.image(plots.get("pr_curves"), "Precision-recall curve per joint (every score threshold)")
+    page.add("<h2>Per joint</h2>")
+    page.image(plots.get("ap_per_joint"), "AP per joint")
+    page.add("<details><summary>per-joint table</summary>")
+    page.table(["joint", "AP", "Precision", "Recall", "GT joints"],
+               [(JOINT_NAMES[j], [f"evaluation.ap.{j}", f"evaluation.precision.{j}", f"evaluation.recall.{j}",
+                                  f"evaluation.n_gt_joints.{j}" if j < NUM_JOINTS else ""])
+                for j in range(NUM_JOINTS + 1)])
+    page.add("</details>")
+    page.image(plots.get("pr_curves"), "Precision-recall curve per joint (every score threshold)")
 
 
-def _sequence_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+def _sequence_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
     """Per-sequence table worst first, its distribution, the tracking timelines."""
-    pg.add("<h2>Per sequence, worst first</h2>")
-    pg.image(plots.get("per_sequence"), "Distribution over sequences")
+    page.add("<h2>Per sequence, worst first</h2>")
+    page.image(plots.get("per_sequence"), "Distribution over sequences")
     seq = r["per_sequence"]
     cols = [k for k in ("ap", "precision", "recall", "compare_ap", "difference", "mota", "switches", "fp", "fn",
                         "hota") if seq and k in seq[0]]
     heads = {"ap": "Total AP", "precision": "Precision", "recall": "Recall", "compare_ap": "AP compared",
              "difference": "difference", "mota": "MOTA Total", "switches": "ID switches", "fp": "FP", "fn": "FN",
              "hota": "keypoint HOTA"}
-    pg.add('<div class="scroll">')
-    pg.table(["sequence", *(heads[c] for c in cols)],
-             [(s["video"], [f"per_sequence.{i}.{c}" for c in cols]) for i, s in enumerate(seq)])
-    pg.add("</div>")
+    page.add('<div class="scroll">')
+    page.table(["sequence", *(heads[c] for c in cols)],
+               [(s["video"], [f"per_sequence.{i}.{c}" for c in cols]) for i, s in enumerate(seq)])
+    page.add("</div>")
     if "timelines" in r:
-        pg.add("<h3>Tracking timelines of the sequences with the lowest MOTA</h3>")
-        pg.image(plots.get("timelines"), "Where ids switch, per evaluated frame (all joints)")
+        page.add("<h3>Tracking timelines of the sequences with the lowest MOTA</h3>")
+        page.image(plots.get("timelines"), "Where ids switch, per evaluated frame (all joints)")
 
 
-def _group_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+def _group_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
     """AP by person size and by visible joints."""
-    pg.add("<h2>AP by person size and by visible joints</h2>")
-    pg.add("<p>Size: diagonal of the box around a person's annotated joints; bins at the GT terciles, ",
-           pg.num("by_size.edges_px.0", "span"), " and ", pg.num("by_size.edges_px.1", "span"),
-           " pixels. A prediction takes the group of its matched GT person, an unmatched one its own.</p>")
-    pg.image(plots.get("by_group"), "Total AP by group", ("by_size.csv", "by_visible.csv"))
+    page.add("<h2>AP by person size and by visible joints</h2>")
+    page.add("<p>Size: diagonal of the box around a person's annotated joints; bins at the GT terciles, ",
+             page.num("by_size.edges_px.0", "span"), " and ", page.num("by_size.edges_px.1", "span"),
+             " pixels. A prediction takes the group of its matched GT person, an unmatched one its own.</p>")
+    page.image(plots.get("by_group"), "Total AP by group", ("by_size.csv", "by_visible.csv"))
     for key, label in (("by_size", "size"), ("by_visible", "visible joints")):
-        pg.table([label, "GT persons", *SUMMARY_HEADER],
-                 [(g["name"], [f"{key}.groups.{i}.n_gt_persons"] +
-                   [f"{key}.groups.{i}.summary_ap.{c}" for c in range(len(SUMMARY_HEADER))])
-                  for i, g in enumerate(r[key]["groups"])])
+        page.table([label, "GT persons", *SUMMARY_HEADER],
+                   [(g["name"], [f"{key}.groups.{i}.n_gt_persons"] +
+                     [f"{key}.groups.{i}.summary_ap.{c}" for c in range(len(SUMMARY_HEADER))])
+                    for i, g in enumerate(r[key]["groups"])])
 
 
-def _diagnosis_section(pg: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
+def _diagnosis_section(page: _Page, r: dict[str, Any], plots: dict[str, str | None]) -> None:
     """The error classes (with their bands), their counts and the oracle gains."""
-    pg.add("<h2>Error diagnosis</h2>")
-    pg.add("<p>Persons are matched as the AP matches them (PCKh). Distances are in head sizes of the GT "
-           "person measured to. A predicted joint is <b>good</b> within ", pg.num("diagnosis.bands.good_max", "span"),
-           " of its GT joint (a true positive); otherwise an <b>inversion</b> if it lies within ",
-           pg.num("diagnosis.bands.near_other", "span"), " of the same person's mirrored joint (left/right), "
-           "a <b>swap</b> if within ", pg.num("diagnosis.bands.near_other", "span"),
-           " of that joint (or its mirror) on another person, <b>jitter</b> if within ",
-           pg.num("diagnosis.bands.jitter_max", "span"), " of its GT joint, else a <b>miss</b>. "
-           "<b>Background FP</b>: a joint of an unmatched prediction or one the matched GT does not annotate; "
-           "<b>background FN</b>: a GT joint no matched prediction has.</p>")
-    pg.image(plots.get("diagnosis"), "Predicted joints by error class")
+    page.add("<h2>Error diagnosis</h2>")
+    page.add("<p>Persons are matched as the AP matches them (PCKh). Distances are in head sizes of the GT "
+             "person measured to. A predicted joint is <b>good</b> within ",
+             page.num("diagnosis.bands.good_max", "span"),
+             " of its GT joint (a true positive); otherwise an <b>inversion</b> if it lies within ",
+             page.num("diagnosis.bands.near_other", "span"), " of the same person's mirrored joint (left/right), "
+             "a <b>swap</b> if within ", page.num("diagnosis.bands.near_other", "span"),
+             " of that joint (or its mirror) on another person, <b>jitter</b> if within ",
+             page.num("diagnosis.bands.jitter_max", "span"), " of its GT joint, else a <b>miss</b>. "
+             "<b>Background FP</b>: a joint of an unmatched prediction or one the matched GT does not annotate; "
+             "<b>background FN</b>: a GT joint no matched prediction has.</p>")
+    page.image(plots.get("diagnosis"), "Predicted joints by error class")
     classes = [*CLASSES, "background_fn"]
-    pg.table(["joint", *(c.replace("_", " ") for c in classes)],
-             [(JOINT_NAMES[j] if j < NUM_JOINTS else "all", [f"diagnosis.counts.{c}.{j}" for c in classes])
-              for j in range(NUM_JOINTS + 1)])
-    pg.add("<p>Oracle: Total AP if one class alone were fixed (errors moved onto their GT joint, background "
-           "FPs removed, background FNs not counted), and the gain over the actual Total AP.</p>")
-    pg.image(plots.get("oracle"), "Total AP gained per fixed class")
-    pg.table(["fixed", "Total AP", "gain"],
-             [(c.replace("_", " "), [f"diagnosis.oracle_ap.{c}.15", f"diagnosis.oracle_gain.{c}.15"])
-              for c in ORACLE_CLASSES])
+    page.table(["joint", *(c.replace("_", " ") for c in classes)],
+               [(JOINT_NAMES[j] if j < NUM_JOINTS else "all", [f"diagnosis.counts.{c}.{j}" for c in classes])
+                for j in range(NUM_JOINTS + 1)])
+    page.add("<p>Oracle: Total AP if one class alone were fixed (errors moved onto their GT joint, background "
+             "FPs removed, background FNs not counted), and the gain over the actual Total AP.</p>")
+    page.image(plots.get("oracle"), "Total AP gained per fixed class")
+    page.table(["fixed", "Total AP", "gain"],
+               [(c.replace("_", " "), [f"diagnosis.oracle_ap.{c}.15", f"diagnosis.oracle_gain.{c}.15"])
+                for c in ORACLE_CLASSES])
 
 
-def _gallery_section(pg: _Page, r: dict[str, Any], n_gallery: int, images_root: Path | None) -> None:
+def _gallery_section(page: _Page, r: dict[str, Any], n_gallery: int, images_root: Path | None) -> None:
     """The worst frames' table and their drawn images."""
-    pg.add("<h2>Worst frames</h2><p>Lowest F1 of precision and recall over all predicted joints of a frame. "
-           "Left: ground truth; right: prediction, wrong joints ringed red.</p>")
-    pg.table(["frame", "F1", "Precision", "Recall", "detections", "GT joints"],
-             [(w["file_name"] or f"{w['video']} frame {w['frame']}",
-               [f"worst_frames.{i}.{k}" for k in ("f1", "precision", "recall", "detections", "gt_joints")])
-              for i, w in enumerate(r["worst_frames"])])
+    page.add("<h2>Worst frames</h2><p>Lowest F1 of precision and recall over all predicted joints of a frame. "
+             "Left: ground truth; right: prediction, wrong joints ringed red.</p>")
+    page.table(["frame", "F1", "Precision", "Recall", "detections", "GT joints"],
+               [(w["file_name"] or f"{w['video']} frame {w['frame']}",
+                 [f"worst_frames.{i}.{k}" for k in ("f1", "precision", "recall", "detections", "gt_joints")])
+                for i, w in enumerate(r["worst_frames"])])
     if n_gallery:
-        pg.add('<div class="gallery">')
+        page.add('<div class="gallery">')
         for i, w in enumerate(r["worst_frames"]):
             if "image" in w:
-                pg.add(f'<figure><img src="{w["image"]}" alt="{html.escape(w["file_name"] or "")}">'
-                       f'<figcaption>{_worst_frame_caption(pg, i, w)}</figcaption></figure>')
-        pg.add("</div>")
+                page.add(f'<figure><img src="{w["image"]}" alt="{html.escape(w["file_name"] or "")}">'
+                       f'<figcaption>{_worst_frame_caption(page, i, w)}</figcaption></figure>')
+        page.add("</div>")
     else:
         reason = "images not found" if images_root is None else "none of the frames' images found"
-        pg.add(f"<p class='note'>No gallery: {reason} (give --images ROOT).</p>")
+        page.add(f"<p class='note'>No gallery: {reason} (give --images ROOT).</p>")
 
 
 @dataclass(frozen=True)
@@ -536,45 +537,45 @@ class Clip:
     caption: str
 
 
-def _clip_section(pg: _Page, name: str, caption: str) -> None:
+def _clip_section(page: _Page, name: str, caption: str) -> None:
     """The clip beside the page, in a <video> that plays from disk (WebM VP8 or H.264 MP4 in browsers)."""
     kind = "video/webm" if name.endswith(".webm") else "video/mp4"
-    pg.add(f'<h2>Tracking clip</h2><figure><video controls muted loop preload="auto"><source src="{name}" '
-           f'type="{kind}"></video><figcaption class="name">{html.escape(caption)}</figcaption></figure>')
+    page.add(f'<h2>Tracking clip</h2><figure><video controls muted loop preload="auto"><source src="{name}" '
+             f'type="{kind}"></video><figcaption class="name">{html.escape(caption)}</figcaption></figure>')
 
 
-def _worst_frame_caption(pg: _Page, i: int, w: dict[str, Any]) -> str:
+def _worst_frame_caption(page: _Page, i: int, w: dict[str, Any]) -> str:
     """Sequence, frame and what went wrong: recall, precision and the wrong joints by error class."""
     where = f'<span class="name">{html.escape(w["video"])}, {html.escape(w["file_name"] or "")}</span>'
-    wrong = ", ".join(f'{pg.num(f"worst_frames.{i}.wrong_joints.{name}", "span")} {name.replace("_", " ")}'
+    wrong = ", ".join(f'{page.num(f"worst_frames.{i}.wrong_joints.{name}", "span")} {name.replace("_", " ")}'
                       for name in w.get("wrong_joints", {}))
-    return (f"{where}: recall {pg.num(f'worst_frames.{i}.recall', 'span')}%, precision "
-            f"{pg.num(f'worst_frames.{i}.precision', 'span')}% of "
-            f"{pg.num(f'worst_frames.{i}.gt_joints', 'span')} GT joints; wrong joints: {wrong or 'none'}")
+    return (f"{where}: recall {page.num(f'worst_frames.{i}.recall', 'span')}%, precision "
+            f"{page.num(f'worst_frames.{i}.precision', 'span')}% of "
+            f"{page.num(f'worst_frames.{i}.gt_joints', 'span')} GT joints; wrong joints: {wrong or 'none'}")
 
 
 def _html(r: dict[str, Any], plots: dict[str, str | None], title: str, n_gallery: int,
           images_root: Path | None, clip: tuple[str, str] | None = None) -> str:
     """The page; clip: (file name beside the page, caption)."""
-    pg = _Page(r)
-    pg.add("<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
-           f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
-    pg.add("<p>Sequences evaluated: ", pg.num("evaluation.sequences_evaluated", "span"),
-           ", frames evaluated: ", pg.num("evaluation.frames_evaluated", "span"),
-           ". All numbers in percent, from the PoseTrack18 evaluator (the official poseval rules; "
-           "<code>report.json</code> holds them all).</p>")
-    _summary_section(pg, r)
-    _joint_section(pg, r, plots)
-    _sequence_section(pg, r, plots)
-    _group_section(pg, r, plots)
-    _diagnosis_section(pg, r, plots)
-    _gallery_section(pg, r, n_gallery, images_root)
+    page = _Page(r)
+    page.add("<!DOCTYPE html><html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
+             f"<style>{_CSS}</style></head><body>", f'<h1 class="name">{html.escape(title)}</h1>')
+    page.add("<p>Sequences evaluated: ", page.num("evaluation.sequences_evaluated", "span"),
+             ", frames evaluated: ", page.num("evaluation.frames_evaluated", "span"),
+             ". All numbers in percent, from the PoseTrack18 evaluator (the official poseval rules; "
+             "<code>report.json</code> holds them all).</p>")
+    _summary_section(page, r)
+    _joint_section(page, r, plots)
+    _sequence_section(page, r, plots)
+    _group_section(page, r, plots)
+    _diagnosis_section(page, r, plots)
+    _gallery_section(page, r, n_gallery, images_root)
     if clip is not None:
-        _clip_section(pg, *clip)
-    if pg.undefined:
-        pg.add(f'<p class="note">- : {html.escape(UNDEFINED_WHY)}.</p>')
-    pg.add("</body></html>")
-    return "\n".join(pg.parts)
+        _clip_section(page, *clip)
+    if page.undefined:
+        page.add(f'<p class="note">- : {html.escape(UNDEFINED_WHY)}.</p>')
+    page.add("</body></html>")
+    return "\n".join(page.parts)
 
 
 def write_report(out_dir: str | os.PathLike, data: EvalData, result: PoseTrackResult,

@@ -8,9 +8,10 @@ rt_info['framework']), so the `onnx` package is needed only to export, and check
 graph's own input and output shapes, so a file and its settings can never disagree; a file without
 them (exported elsewhere) is refused with the way to re-export it. The runtimes are the `deploy` extra.
 
-OpenVINO runs the int8 file on AMX-INT8 / VNNI kernels (1.6x our bf16 network on the 2-core AMX
-Xeon, README) and the float32 one in its own fp32 kernels; ONNX Runtime runs both, int8 slowly on
-CPU. Heatmaps come back float32 and are decoded by the same predict path as the PyTorch network's.
+OpenVINO runs the int8 file on AMX-INT8 / VNNI kernels (faster than our bf16 network where the CPU
+has them: benchmarks/README.md; `python benchmarks/inference.py --sections bf16,openvino,int8`
+re-measures it) and the float32 one in its own fp32 kernels; ONNX Runtime runs both, int8 slowly
+on CPU. Heatmaps come back float32 and are decoded by the same predict path as the PyTorch network's.
 """
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ class PoseEstimator:
         the CPU. The oneDNN-fused kernels are CPU-only; other devices get the BN-folded model.
 
         precision: "auto" (bf16 where native, else fp32), "fp32" (the reference's numbers), "bf16"
-        or "fp16"; see the module docstring. chunk_size: images per pass (default per precision).
+        or "fp16"; see the module docstring. chunk_size: images per pass (default: per precision on
+        the CPU, the whole batch on other devices; TopDownPredictor.prepared).
 
         backend "torch" (BN folded, channels_last when fast=True), "onnxruntime" (needs the
         onnxruntime package; the model is exported in memory and runs float32) or "deployed" (model

@@ -28,13 +28,11 @@ from simplepose.model.fusion import Autocast, FusedSimpleBaseline, prepare_in_pr
 from simplepose.model.pose_model import predict_heatmaps
 from simplepose.model.precision import Precision, resolve_precision
 
-# Images (original + flipped copies) per forward pass on the CPU. res50 256x192, 32 persons with flip, 2 threads,
-# persons/s, median of 3, two runs on the 2-core AMX Xeon with glibc malloc keeping freed blocks
-# (simplepose.allocator; without it every pass above ~20 images page-faults its activations in and
-# the larger passes lose: fp32 16 images 11.5, 32: 11.3; bf16 16: 52, 32: 43):
-# fp32 4 images/pass 12.0-12.5, 8: 12.5-12.7, 16: 13.0-13.4, 32: 13.4-13.7;
-# bf16 8: 54-57, 16: 59-60, 32: 56-61, 64: 57-58. 16 is the fastest or within noise of it in both,
-# at ~0.2 GB less peak memory than 32.
+# Images (original + flipped copies) per forward pass on the CPU: passes small enough for the
+# activations to stay in cache, large enough to keep the kernels busy. 16 was the fastest chunk, or
+# within noise of it, in fp32 and in bf16 (res50 256x192, with simplepose.allocator's malloc
+# setting), at less peak memory than 32; the sweep is in benchmarks/README.md, and
+# `python benchmarks/inference.py --sweep` re-measures it.
 DEFAULT_CHUNK = 16
 BF16_CHUNK = 16
 # how prepared() rewrites the network: always fused, fused only in reduced precision (float32 then

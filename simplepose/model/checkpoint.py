@@ -35,7 +35,7 @@ from simplepose.data.keypoints import SCHEMAS, KeypointSchema, get_schema, mmpos
 from simplepose.download import local_path
 from simplepose.errors import CheckpointError
 from simplepose.io import atomic_write, remove_stale_temp_files
-from simplepose.model.pose_model import SimpleBaseline
+from simplepose.model.pose_model import SimpleBaseline, unwrap
 from simplepose.model.resnet import depth_from_blocks
 from simplepose.model.settings import DataSettings, data_settings
 
@@ -527,7 +527,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     reads it. Temporary files left in the folder by interrupted writes whose writer is gone are
     removed first (simplepose.io.remove_stale_temp_files).
     """
-    net = model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
+    net = unwrap(model)
     state = net.state_dict()
     sd = type(state)((k, v.detach().cpu()) for k, v in state.items())
     if hasattr(state, "_metadata"):

@@ -20,10 +20,10 @@ renamed them), raise, or disagree with the folded model, `fuse_for_cpu` returns 
 
 Reduced precision (`prepare_in_precision`): on CPU the fused model itself runs in bfloat16, its
 folded weights rounded to bf16 once and every activation bf16, on the same fused oneDNN kernels
-(AMX / AVX512_BF16). Measured on the 2-core AMX Xeon (res50 256x192, batch 16, 1 thread, persons
-per CPU-second, one interleaved run): fused bf16 18.1, OpenVINO 2026.4 bf16 14.8, autocast over the
-folded channels_last model 10.8, fused fp32 6.3; torch.compile (inductor, freezing, bf16 autocast)
-was no faster than fused bf16 at 2 threads and took 120 s to compile. The heatmaps come out bf16 and
+(AMX / AVX512_BF16). It was the fastest CPU path measured: faster than OpenVINO's bf16, than
+autocast over the folded channels_last model and than fused fp32, and torch.compile was no faster
+and takes minutes to compile (numbers in benchmarks/README.md; `python benchmarks/inference.py
+--sections model,bf16,openvino` re-measures them). The heatmaps come out bf16 and
 are upcast to float32 by the caller before the flip average and decoding. The fused bf16 model is
 accepted only if it agrees with the float32 folded model to 5% of max|heatmap| on a small random
 input (bf16 keeps 8 significant bits: ~0.4% per rounding, over ~50 layers); where it does not,

@@ -1,11 +1,12 @@
 """A Conv2d that trains its small feature maps as one matrix product on the CPU.
 
 oneDNN's convolution is slow at ResNet's last stage when the input is small: at 128x96 input
-layer4 works on 4x3 pixels (batch 32: 384 output pixels, 512x512x3x3 weights), and its backward
-pass ran at ~66 GFLOP/s in bf16 on a 2-core AMX Xeon, where torch.mm runs at ~540. Written as
-im2col (nine shifted views of the padded input) and one GEMM per pass, the three products (output,
-input gradient, weight gradient) come near matmul speed: the ResNet-18 demo's training step (batch
-32, 128x96) went from 646 to 517 ms in bf16 and from 871 to 826 ms in fp32 (2 threads, same run). Larger maps keep oneDNN's kernel, which wins there,
+layer4 works on 4x3 pixels (batch 32: 384 output pixels, 512x512x3x3 weights), and its bf16
+backward pass runs at a small fraction of torch.mm's rate. Written as im2col (nine shifted views of
+the padded input) and one GEMM per pass, the three products (output, input gradient, weight
+gradient) come near matmul speed, and the ResNet-18 demo's training step gets faster in bf16 and
+fp32 (numbers in benchmarks/README.md; `python benchmarks/train_step.py --cases res18`
+re-measures it). Larger maps keep oneDNN's kernel, which wins there,
 and so does everything outside CPU training: inference, evaluation and export run the plain
 convolution, so the reference numbers are untouched.
 """

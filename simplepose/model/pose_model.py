@@ -87,3 +87,15 @@ def _match_memory_format(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
             and not w.is_contiguous():
         return x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside DistributedDataParallel / DataParallel and torch.compile wrappers (nested ones
+    too); any other model as it is. What is saved, loaded and clipped is always this network."""
+    while True:
+        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):     # torch.compile's OptimizedModule
+            model = model._orig_mod
+        else:
+            return model

@@ -17,7 +17,7 @@ import pytest
 
 from simplepose.cli import main
 from simplepose.engine.config import save_config
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 PT21 = ("data.dataset=posetrack21", "data.train_ann=posetrack_data/train", "data.val_ann=posetrack_data/val",
         "data.val_gt=posetrack_data/val")

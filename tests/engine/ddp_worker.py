@@ -11,9 +11,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from simplepose.engine import distributed as du  # noqa: E402
+from simplepose.engine import distributed  # noqa: E402
 from simplepose.engine.train import train  # noqa: E402
-from tests.engine.conftest import tiny_config  # noqa: E402
+from tests.engine.tiny_run import tiny_config  # noqa: E402
 
 
 def save_grads_hook(out_dir: Path, at_iter: int):
@@ -21,7 +21,7 @@ def save_grads_hook(out_dir: Path, at_iter: int):
     def hook(state, info) -> None:
         if state.global_iter == at_iter:
             grads = {n: p.grad.detach().clone() for n, p in info["model"].named_parameters() if p.grad is not None}
-            torch.save(grads, out_dir / f"grads_iter{at_iter}_rank{du.get_info().rank}.pt")
+            torch.save(grads, out_dir / f"grads_iter{at_iter}_rank{distributed.get_info().rank}.pt")
     return hook
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     try:
         train(cfg, hooks=[save_grads_hook(Path(work_dir), 1)])
     finally:
-        du.cleanup()
+        distributed.cleanup()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from simplepose.engine.config import Config, apply_overrides, save_config
 from simplepose.engine.data import EpochSampler, iters_per_epoch, load_instances
 from simplepose.errors import CheckpointError, ConfigError, DataError
 from tests.cli_subprocess import cli_env, run_cli
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 
 def test_sampler_shards_and_resumes():

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # fp32: the comparison allows float32 summation-order differences only
@@ -62,16 +62,16 @@ def test_two_process_ddp_equals_one_process(synth_root, tmp_path):
 
 
 def test_setup_device_for_one_process(monkeypatch):
-    from simplepose.engine import distributed as du
+    from simplepose.engine import distributed
     from simplepose.errors import ConfigError
 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    device, info = du.setup_device("cpu")
+    device, info = distributed.setup_device("cpu")
     assert device == torch.device("cpu") and (info.rank, info.world_size, info.is_main) == (0, 1, True)
     if not torch.cuda.is_available():
-        assert du.setup_device("auto")[0] == torch.device("cpu")
+        assert distributed.setup_device("auto")[0] == torch.device("cpu")
         with pytest.raises(ConfigError, match=r"\(runtime\.device\): device cuda asked for but no CUDA"):
-            du.setup_device("cuda")
+            distributed.setup_device("cuda")
 
 
 def test_shard_by_size_gives_whole_items_largest_first_to_the_least_loaded():

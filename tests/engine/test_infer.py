@@ -19,7 +19,7 @@ from simplepose.inference.boxes import BoxProvider
 from simplepose.inference.video import VideoWriter, open_frames
 from simplepose.tracking.flowtrack import FlowTracker
 from simplepose.tracking.online import OnlineTracker
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 from tests.tracking.scenes import SIGMAS, TemplateEstimator, scene, texture
 
 PW, PH = 60, 120                                       # the person patch of the hand-built scenes

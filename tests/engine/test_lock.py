@@ -12,7 +12,7 @@ from simplepose.cli import main
 from simplepose.engine.config import save_config
 from simplepose.engine.lock import LOCK_NAME, WorkDirLock
 from simplepose.errors import ConfigError
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 
 def test_second_training_in_a_work_dir_is_refused(synth_root: Path, tmp_path: Path, capsys) -> None:

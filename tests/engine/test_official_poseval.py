@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from simplepose.cli import main
-from tests.engine.conftest import random_model_files
+from tests.engine.tiny_run import random_model_files
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "official_poseval.py"
 

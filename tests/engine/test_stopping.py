@@ -11,7 +11,7 @@ import torch
 from simplepose.engine.state import TrainState
 from simplepose.engine.stopping import STOPPED_BY_SIGNAL, StopSignals
 from simplepose.engine.train import train
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 COMMON = ("optim.epochs=2", "runtime.max_iters_per_epoch=4", "data.workers=0")
 

@@ -13,7 +13,7 @@ from simplepose.engine.build import build_model
 from simplepose.engine.config import apply_overrides, save_config
 from simplepose.inference.estimator import PoseEstimator
 from simplepose.engine.track import evaluate_run, track_videos
-from tests.engine.conftest import random_model_files, tiny_config
+from tests.engine.tiny_run import random_model_files, tiny_config
 
 
 class OracleEstimator:

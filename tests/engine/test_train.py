@@ -11,7 +11,7 @@ from simplepose.engine.state import TrainState
 from simplepose.engine.stopping import StopTraining
 from simplepose.engine.train import train
 from simplepose.errors import CheckpointError, DataError
-from tests.engine.conftest import tiny_config
+from tests.engine.tiny_run import tiny_config
 
 
 def _raw(path: Path) -> dict:
@@ -88,26 +88,6 @@ def test_checkpoints_are_mmpose_style(synth_root, tmp_path):
     from simplepose.model.checkpoint import load_model
     model, _ = load_model(tmp_path / "w" / "latest.pth")
     assert model.arch()["depth"] == 18
-
-
-def test_test_command_writes_per_video_files(synth_root, tmp_path, capsys):
-    from simplepose.cli import main
-
-    cfg_path = tmp_path / "cfg.yaml"
-    from simplepose.engine.config import save_config
-    save_config(tiny_config(synth_root, tmp_path / "w", "optim.epochs=1", "runtime.max_iters_per_epoch=1"), cfg_path)
-    assert main(["train", str(cfg_path)]) == 0
-    det = synth_root / "annotations" / "posetrack18_val_human_detections.json"
-    for extra in (["--report", str(tmp_path / "report")], ["--bbox-file", str(det)]):
-        out = tmp_path / ("test_det" if extra else "test_gt")
-        assert main(["test", str(cfg_path), str(tmp_path / "w" / "latest.pth"), "--out-dir", str(out), *extra]) == 0
-        gt_names = sorted(p.name for p in (synth_root / "annotations" / "val").glob("*.json"))
-        assert sorted(p.name for p in (out / "predictions").glob("*.json")) == gt_names
-        printed = capsys.readouterr().out
-        assert "| AP | Head | Shou | Elb | Wri | Hip | Knee | Ankl | Total |" in printed
-        assert ("report: " in printed) == ("--report" in extra)
-    assert (tmp_path / "report" / "index.html").is_file()
-    assert main(["test", str(cfg_path), str(tmp_path / "missing.pth")]) == 2
 
 
 @pytest.mark.slow

@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from simplepose.errors import SimplePoseError
 from simplepose.model.checkpoint import save_checkpoint
 from simplepose.model.pose_model import SimpleBaseline
+from tests.inference.export_models import scaled_head_model
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -33,15 +33,6 @@ def _has_openvino() -> bool:
         return False
 
 
-def _model() -> SimpleBaseline:
-    """A small SimpleBaseline with O(1) heatmaps (the last conv scaled up from its tiny init)."""
-    torch.manual_seed(0)
-    model = SimpleBaseline(18, 17, deconv_channels=32)
-    with torch.no_grad():
-        model.head.final_layer.weight.mul_(50)
-    return model.eval()
-
-
 def _image() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (128, 160, 3), dtype=np.uint8)
 
@@ -49,7 +40,7 @@ def _image() -> np.ndarray:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("deployed") / "m.onnx"
-    export_verified(_model(), path, SIZE, metadata=export_metadata(SIZE, "coco", "float32"))
+    export_verified(scaled_head_model(), path, SIZE, metadata=export_metadata(SIZE, "coco", "float32"))
     return path
 
 
@@ -62,7 +53,7 @@ def test_export_metadata_round_trips(exported: Path) -> None:
     not _has_openvino(), reason="openvino not installed"))])
 def test_the_file_predicts_what_pytorch_does(exported: Path, runtime: str) -> None:
     """float32 file, either runtime: the torch fp32 path's keypoints to 1e-2 px, scores to 1e-4."""
-    ref = PoseEstimator(_model(), input_size=SIZE, schema="coco", precision="fp32").predict(_image(), BOXES)
+    ref = PoseEstimator(scaled_head_model(), input_size=SIZE, schema="coco", precision="fp32").predict(_image(), BOXES)
     est = PoseEstimator.from_onnx(exported, runtime=runtime)
     assert est.input_size == SIZE and est.schema.name == "coco"
     got = est.predict(_image(), BOXES)
@@ -72,7 +63,7 @@ def test_the_file_predicts_what_pytorch_does(exported: Path, runtime: str) -> No
 
 def test_an_int8_file_runs_and_says_so(tmp_path: Path) -> None:
     calibration = np.random.default_rng(1).standard_normal((4, 3, SIZE[1], SIZE[0])).astype(np.float32)
-    data = with_metadata(quantize_int8(onnx_bytes(_model(), SIZE), calibration),
+    data = with_metadata(quantize_int8(onnx_bytes(scaled_head_model(), SIZE), calibration),
                          export_metadata(SIZE, "posetrack18", "int8"))
     path = tmp_path / "m_int8.onnx"
     path.write_bytes(data)
@@ -83,14 +74,14 @@ def test_an_int8_file_runs_and_says_so(tmp_path: Path) -> None:
 
 def test_a_file_without_the_metadata_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plain.onnx"
-    path.write_bytes(onnx_bytes(_model(), SIZE))
+    path.write_bytes(onnx_bytes(scaled_head_model(), SIZE))
     with pytest.raises(SimplePoseError, match="not written by `simplepose export`"):
         PoseEstimator.from_onnx(path)
 
 
 def test_metadata_that_contradicts_the_graph_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "lying.onnx"
-    path.write_bytes(with_metadata(onnx_bytes(_model(), SIZE), export_metadata((96, 128), "coco", "float32")))
+    path.write_bytes(with_metadata(onnx_bytes(scaled_head_model(), SIZE), export_metadata((96, 128), "coco", "float32")))
     with pytest.raises(SimplePoseError, match=r"does not take 3x128x96 crops"):
         read_export_info(path)
 
@@ -111,7 +102,7 @@ def _cli(*argv: str) -> int:
 
 def test_infer_runs_an_exported_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """`simplepose export` then `simplepose infer MODEL.onnx`: the same keypoints as the checkpoint."""
-    ckpt = save_checkpoint(tmp_path / "m.pth", _model())
+    ckpt = save_checkpoint(tmp_path / "m.pth", scaled_head_model())
     out = tmp_path / "m.onnx"
     assert _cli("export", str(ckpt), str(out), "--input-size", *map(str, SIZE)) == 0
     assert read_export_info(out).schema == "posetrack18"        # a 17-keypoint checkpoint naming none
@@ -193,7 +184,7 @@ def test_infer_runs_a_file_with_onnxruntime_alone(exported: Path, tmp_path: Path
     done = _cli_without(("onnx", "openvino"), "infer", str(exported), str(image), "--out-dir", str(tmp_path / "o"))
     assert done.returncode == 0, done.stderr[-2000:]
     people = json.loads((tmp_path / "o" / "results.json").read_text())
-    ref = PoseEstimator(_model(), input_size=SIZE, schema="coco", precision="fp32").predict(
+    ref = PoseEstimator(scaled_head_model(), input_size=SIZE, schema="coco", precision="fp32").predict(
         _image(), np.array([[0, 0, 160, 128]], np.float64))
     np.testing.assert_allclose(np.array(people[0]["keypoints"]).reshape(-1, 3)[:, :2], ref[0, :, :2], atol=1e-2)
 
@@ -209,7 +200,7 @@ def test_infer_without_a_runtime_names_the_extra(exported: Path, tmp_path: Path)
 
 
 def test_export_without_onnx_names_the_extra(tmp_path: Path) -> None:
-    ckpt = save_checkpoint(tmp_path / "m.pth", _model())
+    ckpt = save_checkpoint(tmp_path / "m.pth", scaled_head_model())
     out = tmp_path / "m.onnx"
     done = _cli_without(("onnx",), "export", str(ckpt), str(out), "--input-size", *map(str, SIZE))
     err = done.stderr.strip().splitlines()

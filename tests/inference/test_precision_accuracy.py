@@ -5,7 +5,7 @@ model.precision's.
 Measured here (tiny model: 64x96 input, 16x24 heatmaps, Total AP ~39 after 20 short epochs, 2 val
 videos): fp32 39.41, bf16 40.45 Total AP; 2.2% of keypoints moved (median 0 px, max 3.4 px, whole
 heatmap pixels where two neighbours were within bf16's ~0.4%), scores within 0.0024. On so small a
-split one moved keypoint is worth ~0.3 AP, so the issue's 0.2 AP target is not what this test can
+split one moved keypoint is worth ~0.3 AP, so a 0.2 AP bound is not what this test can
 show (it was measured on the demo's res18 128x96 model: 92.48 vs 92.50); the bounds below catch a
 broken bf16 path (a systematic shift moves most keypoints and costs tens of AP).
 """
@@ -17,7 +17,7 @@ import torch
 
 from simplepose.commands import PRECISION_CHOICES
 from simplepose.model.precision import PRECISIONS, cpu_bf16_support
-from tests.engine.conftest import synth_root, tiny_config  # noqa: F401  (synth_root is a fixture)
+from tests.engine.tiny_run import tiny_config
 
 
 def test_cli_precision_choices_are_the_model_precisions() -> None:

@@ -10,7 +10,7 @@ import torch
 from simplepose.model.fusion import fold_batchnorm
 from simplepose.model.head import heatmap_output_size
 from simplepose.model.loss import KeypointMSELoss
-from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps
+from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps, unwrap
 from simplepose.model.resnet import ResNet
 from tests.model.fill_rule import FLIP_INDICES, golden_input, manifest_entries
 
@@ -90,3 +90,11 @@ def test_heatmap_output_size_is_what_the_network_outputs(input_size: tuple[int, 
     with torch.no_grad():
         out = model(torch.zeros(1, 3, input_size[1], input_size[0]))
     assert heatmap_output_size(input_size, num_deconv) == (out.shape[-1], out.shape[-2])
+
+
+def test_unwrap_reaches_the_network_inside_parallel_and_compiled_wrappers():
+    net = torch.nn.Linear(2, 2)
+    compiled = torch.compile(net)              # wraps now, compiles only when first called
+    assert compiled is not net and unwrap(compiled) is net
+    assert unwrap(torch.nn.DataParallel(compiled)) is net
+    assert unwrap(net) is net

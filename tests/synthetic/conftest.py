@@ -1,22 +1,11 @@
-"""The small synthetic dataset the generator's tests read, and helpers shared by them."""
+"""The small synthetic dataset, generated once for the generator's tests."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
-
-SIZE = (256, 192)
-FRAMES = 12
-VIDEOS = {"train": 3, "val": 3}
-
-
-def generate_small(out: Path, seed: int = 3) -> dict:
-    """The small dataset every test here reads."""
-    return generate_posetrack_dataset(out, SynthOptions(videos=VIDEOS, frames=FRAMES, seed=seed, image_size=SIZE),
-                                      progress=False)
+from tests.synthetic.small_dataset import generate_small
 
 
 @pytest.fixture(scope="package")
@@ -24,9 +13,3 @@ def dataset(tmp_path_factory) -> tuple[Path, dict]:
     """The small dataset's root and its summary (generated once for these tests)."""
     out = tmp_path_factory.mktemp("synth") / "posetrack18"
     return out, generate_small(out)
-
-
-def load_json(path: Path) -> dict:
-    """One JSON file."""
-    with open(path) as f:
-        return json.load(f)

@@ -9,7 +9,7 @@ from simplepose.synthetic.annotations import (detectability, detections, image_i
                                               sequence_name)
 from simplepose.synthetic.camera import Canvas, still_camera
 from simplepose.synthetic.render import MIN_ANNOTATED, Video, render_video
-from tests.synthetic.conftest import FRAMES, SIZE, VIDEOS, load_json
+from tests.synthetic.small_dataset import FRAMES, SIZE, VIDEOS, load_json
 
 
 def _point_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from simplepose.synthetic.camera import (apply, canvas_for, canvas_pixels_bound, moving_camera, polygon_in_view, scale_of, similarity,
                                          still_camera)
 from simplepose.synthetic.render import render_video
-from tests.synthetic.conftest import SIZE
+from tests.synthetic.small_dataset import SIZE
 
 
 def test_similarity_and_apply_by_hand():

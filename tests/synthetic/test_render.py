@@ -8,7 +8,7 @@ import numpy as np
 
 from simplepose.synthetic.render import render_video
 from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
-from tests.synthetic.conftest import SIZE, load_json
+from tests.synthetic.small_dataset import SIZE, load_json
 
 
 def test_figures_are_visible_at_their_keypoints():

@@ -16,7 +16,7 @@ from simplepose.data.detections import load_detections
 from simplepose.data.posetrack import load_posetrack, load_posetrack_videos
 from simplepose.errors import DataError
 from simplepose.synthetic.writer import MARKER, SynthOptions, generate_posetrack_dataset
-from tests.synthetic.conftest import FRAMES, SIZE, VIDEOS, generate_small, load_json
+from tests.synthetic.small_dataset import FRAMES, SIZE, VIDEOS, generate_small, load_json
 
 SEQ_RE = {"train": re.compile(r"^\d{6}_(mpii|bonn|mpiinew)_train$"),
           "val": re.compile(r"^\d{6}_(mpii|bonn|mpiinew)_test$")}

@@ -1,24 +1,11 @@
-"""A small synthetic PoseTrack18-layout dataset and a tiny training config for the engine tests."""
+"""A tiny training config on the synthetic dataset (fixture `synth_root`) and a random model's files."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from simplepose.engine.config import Config, apply_overrides, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-
-@pytest.fixture(scope="session")
-def synth_root(tmp_path_factory) -> Path:
-    """4 train videos and 2 val videos of 8 frames, 192x144 images."""
-    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
-
-    root = tmp_path_factory.mktemp("synth")
-    generate_posetrack_dataset(root, SynthOptions(videos={"train": 4, "val": 2}, frames=8, seed=3,
-                                                  image_size=(192, 144)), progress=False)
-    return root
 
 
 def tiny_config(data_root: Path, work_dir: Path, *overrides: str) -> Config:

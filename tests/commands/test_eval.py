@@ -1,14 +1,18 @@
-"""The `simplepose eval` command: table on stdout, JSON in the golden layout, clear errors."""
+"""The `simplepose eval` command: table on stdout, JSON in the golden layout, clear errors (unwritable outputs too)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from simplepose.cli import main
 from simplepose.commands import eval as eval_cmd
 from simplepose.errors import ConfigError, DataError
+from tests.commands.cli_errors import one_error_line
 from tests.evaluation.posetrack_cases import as_prediction, write_case, write_pred
 
 
@@ -84,6 +88,49 @@ def test_eval_help_explains_ties_and_pairing() -> None:
     assert "numpy's unstable sort" in text and "paired by file_name" in text
 
 
+@pytest.fixture()
+def tiny_gt(poseval_golden_dir: Path, tmp_path: Path) -> Path:
+    """A copy of a small official-poseval case: tmp/gt and tmp/pred."""
+    import shutil
+
+    case = poseval_golden_dir / "p01_clean_small"
+    for name in ("gt", "pred"):
+        shutil.copytree(case / name, tmp_path / name)
+    return tmp_path
+
+
+def test_a_folder_where_a_file_goes(tiny_gt: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tiny_gt / "out.json"
+    out.mkdir()
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    one_error_line(capsys, "eval", f"{out}: ", "folder")
+
+
+def test_disk_full_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFixture,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    out = tiny_gt / "metrics.json"
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    one_error_line(capsys, "eval", f"{out}: ", "No space left on device")
+    assert not out.exists() and not [p for p in tiny_gt.iterdir() if p.name.startswith(".")]
+
+
+def test_read_only_folder_names_the_file(tiny_gt: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tiny_gt / "metrics.json"
+    assert main(["eval", str(tiny_gt / "gt"), str(tiny_gt / "pred"), "--json", str(out)]) == 2
+    one_error_line(capsys, "eval", f"{out}: ", "Read-only file system")
+
+
 @pytest.mark.parametrize("mode", ["fixed", "published"])
 def test_eval_tracking_prints_and_writes_keypoint_hota(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                         mode: str) -> None:
@@ -95,7 +142,8 @@ def test_eval_tracking_prints_and_writes_keypoint_hota(tmp_path: Path, capsys: p
     out = capsys.readouterr().out
     assert "| keypoint HOTA | Nose | Neck |" in out
     assert ("#10 fixed" in out) == (mode == "fixed") and ("as the kit is published" in out) == (mode != "fixed")
-    golden = json.loads((Path(__file__).parent / "golden_hota" / "h02_empty_frames.json").read_text())[mode]
+    golden_file = Path(__file__).parents[1] / "evaluation" / "golden_hota" / "h02_empty_frames.json"
+    golden = json.loads(golden_file.read_text())[mode]
     hota = json.loads((tmp_path / "m.json").read_text())["hota"]
     assert hota["kit_defect"] == (mode == "published")
     for field in ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"):
@@ -104,6 +152,7 @@ def test_eval_tracking_prints_and_writes_keypoint_hota(tmp_path: Path, capsys: p
         assert f"| {field} | " + " | ".join(f"{100 * v:.1f}" for v in want) + " |" in out
     with pytest.raises(ConfigError, match="--hota-kit-defect needs --tracking"):
         _run(str(gt_dir), str(pred_dir), "--hota-kit-defect")
+
 
 def test_eval_tracking_prints_and_writes_jitter(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """GT given as predictions: zero acceleration error; 4 frames (the last unmatched) give one triple per
