@@ -49,7 +49,7 @@ from simplepose.evaluation.eval_data import EvalData, VideoSource
 from simplepose.evaluation.mota import linear_sum_assignment
 from simplepose.evaluation.polygons import points_in_polygons
 from simplepose.evaluation.pose_ap import table_cell
-from simplepose.evaluation.poseval_files import NUM_JOINTS, POSEVAL_INDEX
+from simplepose.evaluation.poseval_files import NUM_JOINTS, POSEVAL_INDEX, duplicate_in_frame
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)           # (19,) the kit's thresholds
 _EPS = np.finfo(float).eps
@@ -184,13 +184,9 @@ def _hota_persons(parts: list, polys: list, poly_frames: list, ignore: np.ndarra
 def _check_unique_gt_tracks(frame: np.ndarray, track: np.ndarray, keys: np.ndarray,
                             sources: list[VideoSource]) -> None:
     """The kit refuses a GT track id used twice in one frame."""
-    if len(frame) < 2:
-        return
-    order = np.lexsort((track, frame))
-    f, t = frame[order], track[order]
-    dup = np.flatnonzero((f[1:] == f[:-1]) & (t[1:] == t[:-1]))
-    if len(dup):
-        seq, tid = keys[t[dup[0]]]
+    found = duplicate_in_frame(frame, track)
+    if found is not None:
+        seq, tid = keys[int(found[1])]
         raise DataError(sources[int(seq)].gt.path, f"track_id {tid:g} used twice in one labelled frame")
 
 

@@ -237,17 +237,22 @@ def _track_ids(path: Path, anns: list[dict], records: Sequence[str]) -> np.ndarr
     return out
 
 
-def _check_unique_tracks(path: Path, frame: np.ndarray, track: np.ndarray, file_names: list[str]) -> None:
-    """poseval refuses prediction files with a track id used twice in one frame."""
+def duplicate_in_frame(frame: np.ndarray, track: np.ndarray) -> tuple[int, float] | None:
+    """(frame, track id) of the first track id used twice in one frame, or None (frame, track: (N,))."""
     if len(frame) < 2:
-        return
+        return None
     order = np.lexsort((track, frame))
     f, t = frame[order], track[order]
     dup = np.flatnonzero((f[1:] == f[:-1]) & (t[1:] == t[:-1]))
-    if len(dup):
-        i = dup[0]
-        raise DataError(path, f"track_id {t[i]:g} used twice in one frame",
-                        record=f"image {f[i]} ({file_names[f[i]]})")
+    return (int(f[dup[0]]), float(t[dup[0]])) if len(dup) else None
+
+
+def _check_unique_tracks(path: Path, frame: np.ndarray, track: np.ndarray, file_names: list[str]) -> None:
+    """poseval refuses prediction files with a track id used twice in one frame."""
+    found = duplicate_in_frame(frame, track)
+    if found is not None:
+        f, t = found
+        raise DataError(path, f"track_id {t:g} used twice in one frame", record=f"image {f} ({file_names[f]})")
 
 
 def _head_sizes(path: Path, anns: list[dict], records: Sequence[str]) -> np.ndarray:
