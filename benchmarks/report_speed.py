@@ -11,27 +11,13 @@ and the machine.
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_speed import generate  # noqa: E402  (the eval benchmark's case builder)
-
-
-def machine() -> str:
-    """CPU model, core count and the vector flags that matter for numpy."""
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or platform.machine()
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    vec = [f for f in ("avx2", "avx512f", "fma") if f in flags]
-    return f"{fields.get('Model name', '?').strip()}, {fields.get('CPU(s)', '?').strip()} CPUs, flags {' '.join(vec)}"
+from eval_speed import generate, machine  # noqa: E402  (the eval benchmark's case builder and machine line)
 
 
 def main() -> int:
