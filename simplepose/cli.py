@@ -13,8 +13,8 @@ from simplepose.errors import SimplePoseError
 
 # sub-command -> (module, one-line help); modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("simplepose.commands.demo", "synthesise data, train a small model, evaluate, track, draw (CPU: ~4 min on 2 cores with "
-             "AMX/AVX512_BF16, several times longer on older or busy CPUs; configs/synthetic_demo.md)"),
+    "demo": ("simplepose.commands.demo", "synthesise data, train a small model, evaluate, track, draw (CPU: 4-6 min on 2 cores with "
+             "AMX or AVX512_BF16, several times longer on older or busy CPUs; configs/synthetic_demo.md)"),
     "synth": ("simplepose.commands.synth", "write a synthetic PoseTrack18-layout dataset"),
     "train": ("simplepose.commands.train", "train from a YAML config (one process or torchrun)"),
     "test": ("simplepose.commands.test", "evaluate a checkpoint on a config's validation split"),
