@@ -70,10 +70,13 @@ def _open(path: Path, runtime: str, num_threads: int | None):
     try:
         if runtime == "openvino":
             import openvino as ov  # optional (the `deploy` extra)
+            check_external_data(path)       # onnx_session checks it for ONNX Runtime
             return ov.Core().read_model(str(path))
         return onnx_session(path, num_threads)
     except ImportError as e:
         raise SimplePoseError(f"{path}: runtime {runtime} is not installed ({e}): {DEPLOY_EXTRA}") from None
+    except SimplePoseError:
+        raise                           # already one located line (external data refused)
     except Exception as e:  # the runtimes' parse errors derive from Exception only
         raise SimplePoseError(f"{path}: not an ONNX model {runtime} can read: {e}") from None
 
@@ -162,7 +165,6 @@ class DeployedModel(nn.Module):
         """Open the file in `runtime` (CPU), read its settings through it (read_export_info) and compile it."""
         super().__init__()
         self.path = Path(path)
-        check_external_data(self.path)      # OpenVINO reads external data too
         self.runtime = available_runtime(runtime)
         threads = num_threads or torch.get_num_threads()
         handle = _open(self.path, self.runtime, threads)
