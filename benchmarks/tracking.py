@@ -55,6 +55,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -63,7 +64,9 @@ from simplepose.data.geometry import pairwise_iou  # noqa: E402
 from simplepose.data.keypoints import get_schema  # noqa: E402
 from simplepose.engine.config import apply_overrides, load_config  # noqa: E402
 from simplepose.data.image import read_image  # noqa: E402
-from simplepose.engine.track import TrackRun, evaluate_run, track_videos  # noqa: E402
+from simplepose.engine.track import TrackRun, evaluate_run, track_videos, write_folder  # noqa: E402
+from simplepose.evaluation.eval_data import load_eval_data  # noqa: E402
+from simplepose.evaluation.pose_ap import pairwise_distances  # noqa: E402
 from simplepose.inference.estimator import PoseEstimator  # noqa: E402
 from simplepose.timing import StageClock  # noqa: E402
 from simplepose.tracking.appearance import colour_histograms  # noqa: E402
@@ -382,9 +385,9 @@ def ids_peer(split: CachedSplit, name: str, sets: list[dict],
             for s in range(len(sets))]
 
 
-def score(split: CachedSplit, ids: list[np.ndarray], out: Path) -> dict[str, Any]:
-    """mAP, MOTA, IDSW, FP, FN (and keypoint HOTA when the evaluator has it) of the split's persons with these
-    ids (persons with id -1 left out), after the output filter as `simplepose track` applies it."""
+def tracked_run(split: CachedSplit, ids: list[np.ndarray]) -> TrackRun:
+    """The split's persons with these ids (persons with id -1 left out), unfiltered and after the output
+    filter as `simplepose track` applies it."""
     t = split.cfg.track
     unfiltered, filtered = [], []
     for f, fid in zip(split.frames, ids):
@@ -396,8 +399,82 @@ def score(split: CachedSplit, ids: list[np.ndarray], out: Path) -> dict[str, Any
                 low = p.keypoint_scores < t.out_kpt_thr
                 filtered.append(replace(p, track_id=int(i), keypoints=np.where(low[:, None], 0, p.keypoints),
                                         keypoint_scores=np.where(low, 0, p.keypoint_scores)))
-    run = TrackRun(filtered, unfiltered, split.videos, len(split.frames), {})
-    return evaluate_run(split.cfg, run, out).metrics()
+    return TrackRun(filtered, unfiltered, split.videos, len(split.frames), {})
+
+
+def score(split: CachedSplit, ids: list[np.ndarray], out: Path) -> dict[str, Any]:
+    """mAP, MOTA, IDSW, FP, FN (and keypoint HOTA when the evaluator has it) of the split's persons with these
+    ids (persons with id -1 left out), after the output filter as `simplepose track` applies it."""
+    return evaluate_run(split.cfg, tracked_run(split, ids), out).metrics()
+
+
+def gt_pairing(split: CachedSplit, out: Path) -> list[np.ndarray]:
+    """Per frame, each person's ground-truth track id (-1: none): in every labelled frame the output persons and
+    the labelled ones are paired to match the most joints (PCKh 0.5, as MOTA counts them; scipy's Hungarian)."""
+    own, n, last = [], 0, None                         # each person an id of its own, from 0 in every video
+    for f, v in zip(split.frames, split.video_of):
+        n = 0 if v != last else n
+        own.append(np.arange(n, n + len(f.boxes), dtype=np.int64))
+        n, last = n + len(f.boxes), v
+    pred_dir = write_folder(tracked_run(split, own).filtered, split.videos, out / "pairing_input")
+    data = load_eval_data(split.cfg.resolve(split.cfg.data.val_gt), pred_dir)
+    gt_index = np.full(len(data.pred.frame), -1, np.int64)
+    pair_pred, pair_gt, _, match = pairwise_distances(data.gt, data.pred, data.n_frames)
+    joints = match.sum(1)
+    frame_of_pair = data.pred.frame[pair_pred]
+    for f in np.unique(frame_of_pair):
+        sel = np.flatnonzero(frame_of_pair == f)
+        preds, gts = np.unique(pair_pred[sel]), np.unique(pair_gt[sel])
+        counts = np.zeros((len(preds), len(gts)))
+        counts[np.searchsorted(preds, pair_pred[sel]), np.searchsorted(gts, pair_gt[sel])] = joints[sel]
+        for r, c in zip(*linear_sum_assignment(-counts)):
+            if counts[r, c] > 0:
+                gt_index[preds[r]] = gts[c]
+    video_names = [v.name for v in split.videos]
+    to_gt = {(video_names.index(data.videos[data.video_of_frame[data.pred.frame[p]]]), int(data.pred.track[p])):
+             int(data.gt.track[g]) for p, g in enumerate(gt_index) if g >= 0}
+    return [np.array([to_gt.get((v, int(i)), -1) for i in o], np.int64) for o, v in zip(own, split.video_of)]
+
+
+def ids_oracle(split: CachedSplit, pairing: list[np.ndarray]) -> list[np.ndarray]:
+    """Ids from the ground truth: a paired person (gt_pairing) takes its labelled person's track id, every other
+    person an id of its own. No online tracker knows these ids; they show how much of the score is left to id
+    assignment on these persons."""
+    first = 1 + max((int(p.max()) for p in pairing if len(p)), default=0)    # own ids after the GT ids
+    ids, n, last = [], first, None
+    for p, v in zip(pairing, split.video_of):
+        n = first if v != last else n
+        ids.append(np.where(p >= 0, p, np.arange(n, n + len(p), dtype=np.int64)))
+        n, last = n + len(p), v
+    return ids
+
+
+def switch_kinds(split: CachedSplit, ids: list[np.ndarray], pairing: list[np.ndarray]) -> dict[str, int]:
+    """How a labelled person's id changes between the frames it is paired in (gt_pairing): the new id was born
+    there ("new id"), was not output in the previous frame ("came back"), was on a box overlapping this one
+    at IoU > 0.5 in the previous frame ("stayed on its box": the person under the box changed), or on
+    another box ("jumped")."""
+    kinds = dict.fromkeys(("new id", "came back", "stayed on its box", "jumped"), 0)
+    last: dict[tuple[int, int], int] = {}
+    born: dict[tuple[int, int], int] = {}
+    for k, (f, v, fid, gid) in enumerate(zip(split.frames, split.video_of, ids, pairing)):
+        for i in fid.tolist():
+            born.setdefault((v, i), k)
+        prev = k - 1 if k and split.video_of[k - 1] == v else None
+        for i in np.flatnonzero((gid >= 0) & (fid >= 0)):
+            key, new = (v, int(gid[i])), int(fid[i])
+            if key in last and last[key] != new:
+                before = np.flatnonzero(ids[prev] == new) if prev is not None else np.zeros(0, np.int64)
+                if born[(v, new)] == k:
+                    kinds["new id"] += 1
+                elif len(before) == 0:
+                    kinds["came back"] += 1
+                elif pairwise_iou(f.boxes[i:i + 1], split.frames[prev].boxes[before]).max() > 0.5:
+                    kinds["stayed on its box"] += 1
+                else:
+                    kinds["jumped"] += 1
+            last[key] = new
+    return kinds
 
 
 OURS_GRID = [dict(match_thr=m, pose_weight=w) for m in (0.05, 0.1, 0.2, 0.3) for w in (0.0, 0.25, 0.5, 0.75, 1.0)]
@@ -459,16 +536,21 @@ def report(split: CachedSplit, kind: str, tuned: dict, out: Path) -> dict[str, d
     ours = replace(FlowSortConfig(), **tuned["flowsort"])
     ids, w, c = ids_flowsort(split, FlowSortConfig())
     rows["FlowSORT (default)"] = (score(split, ids, out / "ours"), (w, c))
+    pairing = gt_pairing(split, out)
+    kinds = {"FlowSORT (default)": switch_kinds(split, ids, pairing)}
     ids, w, c = ids_flowsort(split, ours)
     rows[f"FlowSORT (tuned {tuned['flowsort']})"] = (score(split, ids, out / "ours_tuned"), (w, c))
     ft = "FlowTrack (propagation + multiflow)" if kind == "prop" else "FlowTrack (no propagation, multiflow)"
     rows[ft] = (score(split, [f.flowtrack_ids for f in split.frames], out / "flowtrack"), (float("nan"),) * 2)
+    rows["ids from the ground truth"] = (score(split, ids_oracle(split, pairing), out / "oracle"),
+                                         (float("nan"),) * 2)
     ids, w, c = ids_last_frame_iou(split, tuned["iou"])
     rows[f"last-frame greedy IoU (tuned {tuned['iou']})"] = (score(split, ids, out / "iou"), (w, c))
     for name in ("bytetrack", "ocsort"):
         (ids, w, c), = ids_peer(split, name, [tuned[name]], out / "peer")
         label = {"bytetrack": "ByteTrack", "ocsort": "OC-SORT"}[name]
         rows[f"{label} (boxmot 25.0.0, tuned {tuned[name]})"] = (score(split, ids, out / name), (w, c))
+        kinds[label] = switch_kinds(split, ids, pairing)
     if kind == "prop":
         for name, change in ABLATION[1:]:
             ids, w, c = ids_flowsort(split, replace(FlowSortConfig(), **change))
@@ -477,6 +559,8 @@ def report(split: CachedSplit, kind: str, tuned: dict, out: Path) -> dict[str, d
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, (m, ms) in rows.items():
         print(_row(name, m, ms), flush=True)
+    print("\nid changes of the labelled persons (switch_kinds): " + "; ".join(
+        f"{name} {sum(k.values())} ({', '.join(f'{kind} {n}' for kind, n in k.items())})" for name, k in kinds.items()))
     return {k: v[0] for k, v in rows.items()}
 
 
@@ -516,10 +600,24 @@ def association_cost(frames: int = 300, persons: int = 10) -> None:
           f"(defaults; {load()})")
 
 
+def margins(rows: dict[str, dict], tracker: str) -> str:
+    """One tracker against the better of ByteTrack / OC-SORT on a split: MOTA and HOTA differences, the ratio
+    of ID switches to the fewer of theirs, and mAP against FlowTrack's (issue 20's bar: >= +1.0, <= 0.8x,
+    >= +1.0, not below)."""
+    m = rows[tracker]
+    peers = [v for k, v in rows.items() if k.startswith(("ByteTrack", "OC-SORT"))]
+    flowtrack = next(v for k, v in rows.items() if k.startswith("FlowTrack"))
+    return (f"MOTA {m['MOTA'] - max(p['MOTA'] for p in peers):+.2f}, ID switches "
+            f"{m['IDSW'] / max(min(p['IDSW'] for p in peers), 1):.3f}x, HOTA "
+            f"{m['HOTA'] - max(p['HOTA'] for p in peers):+.2f}, mAP {m['mAP'] - flowtrack['mAP']:+.2f} vs FlowTrack")
+
+
 def compare(args: argparse.Namespace) -> None:
-    """Tune every tracker on --train, freeze, report on every --val split, both input kinds."""
+    """Tune every tracker on --train, freeze, report on every --val split, both input kinds, and the margins
+    of FlowSORT and of the ground truth's ids over the better peer."""
     out, cache = Path(args.out), Path(args.cache)
     print(f"compare start: {load()}")
+    summary = []
     for kind in ("det", "prop"):
         train = cache_split(args.train, args.checkpoint, kind == "prop", cache)
         print(f"\n### {'detector + propagated' if kind == 'prop' else 'detector'} boxes: tuning on {args.train} "
@@ -530,7 +628,12 @@ def compare(args: argparse.Namespace) -> None:
             split = cache_split(val, args.checkpoint, kind == "prop", cache)
             print(f"\n#### {val} ({len(split.videos)} videos, {len(split.frames)} frames), "
                   f"{'detector + propagated' if kind == 'prop' else 'detector'} boxes")
-            report(split, kind, tuned, out / Path(val).name / kind)
+            rows = report(split, kind, tuned, out / Path(val).name / kind)
+            name = f"{Path(val).name}, {'detector + propagated' if kind == 'prop' else 'detector'} boxes"
+            summary += [f"| {name} | FlowSORT (default) | {margins(rows, 'FlowSORT (default)')} |",
+                        f"| {name} | ids from the ground truth | {margins(rows, 'ids from the ground truth')} |"]
+    print("\n### Margins over the better of ByteTrack / OC-SORT\n\n| split | ids | margins |\n|---|---|---|")
+    print("\n".join(summary))
     print(f"compare end: {load()}")
 
 
