@@ -55,6 +55,20 @@ def os_error_text(error: OSError) -> str:
     return f"{where}: {problem}" if where else problem
 
 
+def _peer_stopped(error: RuntimeError) -> bool:
+    """Whether a torchrun job's collective failed because another of its processes stopped (gloo: the
+    connection closed by the peer; NCCL: a distributed backend error), read from the error's class and
+    where it was raised, so that the CLI needs no torch."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "RANK" not in os.environ:
+        return False
+    if any(c.__module__.startswith("torch.distributed") for c in type(error).__mro__):
+        return True
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "torch/distributed/" in tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = sys.argv[1:] if argv is None else argv
@@ -76,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         # disk full, read-only, permissions, a folder where a file goes: the OS's words and the file
         print(f"simplepose {args.command}: error: {os_error_text(e)}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        if not _peer_stopped(e):
+            raise
+        print(f"simplepose {args.command}: error: another process of this torchrun job stopped (its error is "
+              "above), so this one stops too", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"simplepose {args.command}: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)

@@ -156,3 +156,29 @@ def test_track_under_torchrun_shards_videos_and_writes_the_one_process_files(tmp
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["predictions", "predictions_unfiltered"]
     tables = [[ln for ln in r.stdout.splitlines() if ln.startswith("|") or "frames" in ln] for r in (one, two)]
     assert tables[0] == tables[1] and len(tables[0]) > 6
+
+
+def test_track_under_torchrun_a_bad_image_ends_every_process_with_one_line(tmp_path):
+    """One process meets a corrupt image: it says so in one line, the other process's collective fails
+    and it says in one line that another process stopped; no Python traceback from either."""
+    import subprocess
+    import sys
+
+    from simplepose.synthetic.writer import SynthOptions, generate_posetrack_dataset
+    from tests.cli_subprocess import cli_env
+
+    root = tmp_path / "data"
+    generate_posetrack_dataset(root, SynthOptions(videos={"val": 3}, frames=4, seed=2, image_size=(128, 96),
+                                                  splits=("val",)), progress=False)
+    config, ckpt, dets = random_model_files(root, tmp_path)
+    bad = sorted(p for p in (root / "images" / "val").iterdir() if p.is_dir() and not p.name.startswith("."))[0] \
+        / "000001.jpg"
+    bad.write_bytes(b"not an image")
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "simplepose", "track", str(config), str(ckpt), "--bbox-file", str(dets),
+                          "--out-dir", str(tmp_path / "two")], env=cli_env(), capture_output=True, text=True,
+                         timeout=600)
+    assert two.returncode != 0
+    assert f"simplepose track: error: {bad}: cannot decode image" in two.stderr, two.stderr[-3000:]
+    assert "simplepose track: error: another process of this torchrun job stopped" in two.stderr, two.stderr[-3000:]
+    assert "[rank0]: Traceback" not in two.stderr and "[rank1]: Traceback" not in two.stderr, two.stderr[-3000:]
