@@ -42,6 +42,7 @@ AssA and the ids' ms/frame, with FlowSORT's ablation rows; first, the ids' cost 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pickle
@@ -269,18 +270,29 @@ class _Recorder(FlowSortTracker):
         return ids
 
 
+def fingerprint(data: str, checkpoint: str) -> str:
+    """16 hex digits of a sha256 over what the cached persons depend on: the checkpoint, the split's
+    annotations and detections, and the source of the pipeline that finds them."""
+    h = hashlib.sha256()
+    files = [Path(checkpoint), *sorted((Path(data) / "annotations").rglob("*.json")),
+             *sorted((REPO / "simplepose").glob("tracking/*.py")), *sorted((REPO / "simplepose").glob("inference/*.py"))]
+    for f in files:
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
 def cache_split(data: str, checkpoint: str, propagate: bool, cache_dir: Path) -> CachedSplit:
-    """The split's persons from FlowTrack's pipeline (propagation on or off), computed once and pickled."""
-    name = cache_dir / f"{Path(data).name}_{'prop' if propagate else 'det'}.pkl"
+    """The split's persons from FlowTrack's pipeline (propagation on or off), computed once and pickled under
+    a name that changes with the checkpoint, the data and the pipeline's code (fingerprint)."""
+    name = cache_dir / f"{Path(data).name}_{'prop' if propagate else 'det'}_{fingerprint(data, checkpoint)}.pkl"
     cfg = load_config(Path(checkpoint).with_name("config.yaml"), [f"data.data_root={data}"])
     cfg = replace(cfg, track=TrackConfig(propagate=propagate))
     if name.exists():
         with open(name, "rb") as f:
             frames, video_of, videos, hw, pose_ms = pickle.load(f)
-        if any(f.features is None for f in frames):
-            add_features(frames)
-            with open(name, "wb") as f:
-                pickle.dump((frames, video_of, videos, hw, pose_ms), f)
         return CachedSplit(frames, video_of, videos, cfg, hw, pose_ms)
     torch.set_num_threads(1)       # the small pose network runs faster on one thread of a loaded machine
     estimator = PoseEstimator.from_checkpoint(checkpoint, input_size=tuple(cfg.data.input_size),
@@ -373,11 +385,10 @@ def ids_peer(split: CachedSplit, name: str, sets: list[dict],
     work.mkdir(parents=True, exist_ok=True)
     counts = [len(f.boxes) for f in split.frames]
     src, dst = work / "persons.npz", work / f"{name}.npz"
-    if not src.exists():
-        np.savez(src, boxes=np.concatenate([f.boxes for f in split.frames]).reshape(-1, 4),
-                 scores=np.concatenate([f.scores for f in split.frames]),
-                 frame_start=np.concatenate([[0], np.cumsum(counts)]), video=np.array(split.video_of),
-                 image_hw=np.array(split.image_hw))
+    np.savez(src, boxes=np.concatenate([f.boxes for f in split.frames]).reshape(-1, 4),      # these persons, always
+             scores=np.concatenate([f.scores for f in split.frames]),
+             frame_start=np.concatenate([[0], np.cumsum(counts)]), video=np.array(split.video_of),
+             image_hw=np.array(split.image_hw))
     subprocess.run([PEER_PYTHON, str(PEER_SCRIPT), str(src), str(dst), name, json.dumps(sets)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     res = np.load(dst)
