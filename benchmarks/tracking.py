@@ -70,7 +70,7 @@ from simplepose.evaluation.eval_data import load_eval_data  # noqa: E402
 from simplepose.evaluation.pose_ap import pairwise_distances  # noqa: E402
 from simplepose.inference.estimator import PoseEstimator  # noqa: E402
 from simplepose.timing import StageClock  # noqa: E402
-from simplepose.tracking.appearance import colour_histograms  # noqa: E402
+from simplepose.tracking.appearance import LIMBS, colour_histograms, limb_colours  # noqa: E402
 from simplepose.tracking.flowsort import FlowSortConfig, FlowSortIds, FlowSortTracker  # noqa: E402
 from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker  # noqa: E402
 from simplepose.tracking.greedy import GreedyPoseTracker  # noqa: E402
@@ -239,6 +239,7 @@ class CachedFrame:
     live_ids: np.ndarray        # (N,) the ids FlowSortTracker gave live (the replay must give the same)
     predictions: list           # (N,) PosePrediction, unfiltered, in person order
     features: np.ndarray | None = None   # (N, D) colour histograms of the boxes (tracking/appearance.py)
+    limbs: np.ndarray | None = None      # (N, 12, 3) colours along the poses' limbs (tracking/appearance.py)
 
 
 @dataclass
@@ -326,10 +327,12 @@ def cache_split(data: str, checkpoint: str, propagate: bool, cache_dir: Path) ->
 
 
 def add_features(frames: list[CachedFrame]) -> None:
-    """Every cached frame's colour histograms, from its image (frames without persons get none)."""
+    """Every cached frame's colour histograms and limb colours, from its image (frames without persons get none)."""
+    kpt_thr = FlowSortConfig().kpt_score_thr
     for f in frames:
-        f.features = (colour_histograms(read_image(Path(f.predictions[0].image_path)), f.boxes) if f.predictions
-                      else np.zeros((0, 64), np.float32))
+        image = read_image(Path(f.predictions[0].image_path)) if f.predictions else None
+        f.features = colour_histograms(image, f.boxes) if image is not None else np.zeros((0, 64), np.float32)
+        f.limbs = limb_colours(image, f.poses, kpt_thr) if image is not None else np.zeros((0, len(LIMBS), 3))
 
 
 def _frame_numbers(split: CachedSplit) -> list[int]:
@@ -352,7 +355,7 @@ def ids_flowsort(split: CachedSplit, sort: FlowSortConfig) -> tuple[list[np.ndar
             ids.reset()
             last = v
         with clock("ids"):
-            out.append(ids.update(n, f.boxes, f.scores, f.poses, f.moved, f.features))
+            out.append(ids.update(n, f.boxes, f.scores, f.poses, f.moved, f.features, f.limbs))
     k = 1000 / len(split.frames)
     return out, clock.wall["ids"] * k, clock.cpu["ids"] * k
 
@@ -494,7 +497,7 @@ OCSORT_GRID = [dict(det_thresh=d, iou_threshold=i, min_hits=h, max_age=30) for d
                for h in (1, 3)]
 IOU_GRID = [0.05, 0.1, 0.3, 0.5]
 ABLATION = [("FlowSORT (default)", {}), ("- appearance (colour histograms)", dict(appearance_weight=0.0)),
-            ("- Kalman (last box)", dict(motion="last")),
+            ("- limb colours", dict(limb_weight=0.0)), ("- Kalman (last box)", dict(motion="last")),
             ("+ flow motion per track", dict(cmc="flow")), ("+ camera motion (global flow median)", dict(cmc="global")),
             ("greedy instead of Hungarian", dict(assignment="greedy")),
             ("- second round (ByteTrack)", dict(second_round=False)), ("- re-update (OC-SORT)", dict(oru=False)),
@@ -589,24 +592,31 @@ def association_cost(frames: int = 300, persons: int = 10) -> None:
         p[:, :, :2] = b[:, None, :2] + layouts * 200 + rng.normal(0, 2, (persons, 17, 2))
         p[:, :, 2] = 0.9
         poses.append(p)
-    ids = FlowSortIds(np.full(17, 0.07), FlowSortConfig())
-    clock = StageClock(["ids", "appearance"])
+    ids, no_limbs = FlowSortIds(np.full(17, 0.07), FlowSortConfig()), FlowSortIds(np.full(17, 0.07),
+                                                                                 FlowSortConfig(limb_weight=0.0))
+    clock = StageClock(["ids", "ids without limbs", "appearance", "limbs"])
     image = cv2.cvtColor(rng.integers(0, 256, (1080, 1920, 3), np.uint8), cv2.COLOR_BGR2HSV)   # saturated noise
     for t in range(frames):
         moved = poses[t - 1] + np.concatenate([np.repeat(vel[:, None], 17, 1), np.zeros((persons, 17, 1))], 2) \
             if t else None
         with clock("appearance"):
             feats = colour_histograms(image, boxes[t])
+        with clock("limbs"):
+            limbs = limb_colours(image, poses[t], 0.3)
         with clock("ids"):
-            ids.update(t, boxes[t], np.full(persons, 0.9), poses[t], moved, feats)
-    ours = (1000 * clock.wall["ids"] / frames, 1000 * clock.cpu["ids"] / frames)
-    look = (1000 * clock.wall["appearance"] / frames, 1000 * clock.cpu["appearance"] / frames)
+            ids.update(t, boxes[t], np.full(persons, 0.9), poses[t], moved, feats, limbs)
+        with clock("ids without limbs"):
+            no_limbs.update(t, boxes[t], np.full(persons, 0.9), poses[t], moved, feats)
+    ms = {k: (1000 * clock.wall[k] / frames, 1000 * clock.cpu[k] / frames) for k in clock.wall}
+    ours, look = ms["ids"], ms["appearance"]
     split = CachedSplit([CachedFrame(t, t, b, np.full(persons, 0.9), p, None, np.zeros(0), np.zeros(0), [])
                          for t, (b, p) in enumerate(zip(boxes, poses))], [0] * frames, [], None, (1080, 1920), 0.0)
     peers = ids_peer(split, "bytetrack", [{}], Path("/tmp/simplepose_assoc_cost")) + \
         ids_peer(split, "ocsort", [{}], Path("/tmp/simplepose_assoc_cost"))
-    print(f"ids for {persons} persons, {frames} frames: FlowSORT {ours[0]:.3f} ms/frame wall ({ours[1]:.3f} CPU) "
-          f"+ colour histograms of 200 x 500 boxes in a 1080p frame {look[0]:.3f} ({look[1]:.3f}); "
+    print(f"ids for {persons} persons, {frames} frames: FlowSORT {ours[0]:.3f} ms/frame wall ({ours[1]:.3f} CPU; "
+          f"{ms['ids without limbs'][0]:.3f} ({ms['ids without limbs'][1]:.3f}) without the limb colours) "
+          f"+ colour histograms of 200 x 500 boxes in a 1080p frame {look[0]:.3f} ({look[1]:.3f}) + limb colours "
+          f"{ms['limbs'][0]:.3f} ({ms['limbs'][1]:.3f}); "
           f"boxmot ByteTrack {peers[0][1]:.3f} ({peers[0][2]:.3f}), OC-SORT {peers[1][1]:.3f} ({peers[1][2]:.3f}) "
           f"(defaults; {load()})")
 
@@ -659,6 +669,7 @@ def main() -> None:
     p.add_argument("--config-track", action="store_true",
                    help="take the track settings from the config (default: FlowTrack with its defaults)")
     p.add_argument("--flow-only", action="store_true", help="only the 1080p flow + association cost")
+    p.add_argument("--ids-cost", action="store_true", help="only the ids' cost for 10 persons (FlowSORT and peers)")
     p.add_argument("--compare", action="store_true",
                    help="trackers side by side on cached persons: tune on --train, report on each --val")
     p.add_argument("--train", help="--compare: the split every tracker's thresholds are tuned on")
@@ -667,12 +678,13 @@ def main() -> None:
     args = p.parse_args()
     t0 = time.perf_counter()
     print(machine())
-    if args.compare:
+    if args.compare or args.ids_cost:
         association_cost()
+    if args.compare:
         compare(args)
-    elif not args.flow_only:
+    elif not (args.flow_only or args.ids_cost):
         ablation(args)
-    if not args.compare:
+    if not (args.compare or args.ids_cost):
         flow_cost()
     print(f"benchmark wall time {time.perf_counter() - t0:.0f} s")
 

@@ -23,7 +23,10 @@ greedy matching still decides which track a propagated box comes from and its sc
    (pi / 2 - |angle|) / pi between the track's direction over its last observations and the
    direction from its last observation to the person. ``appearance_weight`` a mixes in a cheap
    appearance cue: (1 - a) x that + a x the cosine of the person's colour histogram
-   (tracking/appearance.py) with the track's (an exponential average, ``appearance_momentum``).
+   (tracking/appearance.py) with the track's (an exponential average, ``appearance_momentum``), then
+   ``limb_weight`` w mixes in the colours along the pose's limbs: (1 - w) x that + w x their similarity
+   (tracking/appearance.py; ``limb_scale``) with the track's (averaged with the same momentum), where
+   the two share at least two limbs.
 4. Association in rounds, each an optimal assignment (``assignment="hungarian"``; ``"greedy"``:
    highest first): persons scoring >= ``high_thr`` with the confirmed tracks (similarity >=
    ``match_thr``); with ``second_round`` (ByteTrack), the persons scoring less with the confirmed
@@ -46,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simplepose.data.geometry import pairwise_iou
-from simplepose.tracking.appearance import colour_histograms
+from simplepose.tracking.appearance import blend_limbs, colour_histograms, limb_colours, limb_similarity
 from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker, FrameTracks
 from simplepose.tracking.kalman import BoxKalman, xyah_to_xyxy, xyxy_to_xyah
 from simplepose.tracking.matching import fuse_similarity, greedy_match, hungarian_match, pairwise_oks
@@ -72,6 +75,8 @@ class FlowSortConfig:
     direction_weight: float = 0.0   # OC-SORT's direction consistency added to the similarity (its inertia: 0.2)
     appearance_weight: float = 0.25   # similarity = (1 - a) similarity + a colour-histogram cosine (chosen on train)
     appearance_momentum: float = 0.9  # a track's histogram: this x its old one + (1 - this) x the new (BoT-SORT)
+    limb_weight: float = 0.3        # similarity = (1 - w) similarity + w limb-colour similarity (chosen on train)
+    limb_scale: float = 20.0        # limb colours: exp(-mean Lab distance / this) (chosen on train)
     max_age: int = 30               # frames a track may stay unseen (ByteTrack's buffer at 30 fps)
     drop_unconfirmed: bool = True   # a track seen once and missed in the next frame ends (ByteTrack)
     pose_history: int = 1           # OKS: the best over the flow-moved last pose and the last L poses carried along
@@ -90,7 +95,7 @@ class FlowSortConfig:
         if self.assignment not in ASSIGNMENTS:
             problems.append(f"sort.assignment must be one of {', '.join(ASSIGNMENTS)}, got {self.assignment!r}")
         for name in ("pose_weight", "match_thr", "high_thr", "low_match_thr", "kpt_score_thr", "direction_weight",
-                     "appearance_weight", "appearance_momentum"):
+                     "appearance_weight", "appearance_momentum", "limb_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"sort.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.max_age < 0:
@@ -99,6 +104,8 @@ class FlowSortConfig:
             problems.append("sort.pose_history must be >= 1")
         if self.min_keypoints < 1:
             problems.append("sort.min_keypoints must be >= 1")
+        if not self.limb_scale > 0:
+            problems.append("sort.limb_scale must be > 0")
         if not (self.std_position > 0 and self.std_velocity > 0):
             problems.append("sort.std_position and sort.std_velocity must be > 0")
         return problems
@@ -117,6 +124,7 @@ class _Track:
     history: list = field(default_factory=list)   # up to pose_history (box (4,), pose (K, 3)) observations, newest last
     centres: list = field(default_factory=list)   # box centres (2,) of the last 4 observations, newest last
     feature: np.ndarray | None = None     # (D,) smoothed colour histogram (None: no appearance cue)
+    limbs: np.ndarray | None = None       # (12, 3) smoothed limb colours, NaN for limbs not seen (None: no cue)
     hits: int = 1
     confirmed: bool = False
     saved: tuple[np.ndarray, np.ndarray] = field(default=None)   # (mean, cov) after the last observation
@@ -146,12 +154,14 @@ class FlowSortIds:
         self.prev_poses = np.zeros((0, len(self.sigmas), 3))
 
     def update(self, frame: int, boxes: np.ndarray, scores: np.ndarray, poses: np.ndarray,
-               prev_moved: np.ndarray | None = None, features: np.ndarray | None = None) -> np.ndarray:
+               prev_moved: np.ndarray | None = None, features: np.ndarray | None = None,
+               limbs: np.ndarray | None = None) -> np.ndarray:
         """Ids (N,) int64 of a frame's persons: boxes (N, 4) xyxy, box scores (N,), poses (N, K, 3).
 
         prev_moved (P, K, 3): the previous update's poses moved into this frame by optical flow
         (None: no flow; they stay where they were). features (N, D): L2-normalised appearance
-        vectors (tracking/appearance.py), used when appearance_weight > 0.
+        vectors (tracking/appearance.py), used when appearance_weight > 0; limbs (N, 12, 3): limb
+        colours (appearance.limb_colours), used when limb_weight > 0.
         """
         c = self.cfg
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
@@ -167,6 +177,7 @@ class FlowSortIds:
         self.tracks = [t for t in self.tracks if frame - t.last_frame - 1 <= c.max_age]
         self._predict(frame, steps, shift, moved)
         self.features = None if features is None or c.appearance_weight == 0 else np.asarray(features, np.float64)
+        self.limbs = None if limbs is None or c.limb_weight == 0 else np.asarray(limbs, np.float64)
         ids = self._associate(frame, boxes, scores, poses)
         self.frame = frame
         self.prev_ids, self.prev_poses = ids, poses
@@ -276,6 +287,11 @@ class FlowSortIds:
                               for t in chosen])
             has = np.array([t.feature is not None for t in chosen])
             sim = np.where(has, (1 - a) * sim + a * (self.features[persons] @ feats.T), sim)
+        if self.limbs is not None and not iou_only:
+            w = self.cfg.limb_weight
+            mine = np.stack([t.limbs if t.limbs is not None else np.full(self.limbs.shape[1:], np.nan) for t in chosen])
+            limb = limb_similarity(self.limbs[persons], mine, self.cfg.limb_scale)
+            sim = np.where(np.isnan(limb), sim, (1 - w) * sim + w * np.nan_to_num(limb))
         pairs = (hungarian_match if self.cfg.assignment == "hungarian" else greedy_match)(sim, thr)
         return [(int(persons[r]), tracks[c]) for r, c in pairs]
 
@@ -333,6 +349,8 @@ class FlowSortIds:
                 mom = self.cfg.appearance_momentum
                 f = f if t.feature is None else mom * t.feature + (1 - mom) * f
                 t.feature = f / max(float(np.linalg.norm(f)), 1e-12)
+            if self.limbs is not None:
+                t.limbs = blend_limbs(t.limbs, self.limbs[i], self.cfg.appearance_momentum)
             t.confirmed = t.confirmed or t.hits >= 2
             t.saved = (t.mean.copy(), t.cov.copy())
 
@@ -351,10 +369,12 @@ class FlowSortIds:
         mean, cov = self.kf.initiate(xyxy_to_xyah(boxes))
         ids = np.arange(self.next_id, self.next_id + len(boxes), dtype=np.int64)
         feats = self.features[new] if self.features is not None else [None] * len(boxes)
+        limbs = self.limbs[new] if self.limbs is not None else [None] * len(boxes)
         for k, tid in enumerate(ids.tolist()):
             t = _Track(tid, mean[k], cov[k], boxes[k].copy(), poses[k].copy(), frame,
                        history=[(boxes[k].copy(), poses[k].copy())], centres=[(boxes[k, :2] + boxes[k, 2:]) / 2],
-                       confirmed=frame == self.first_frame, feature=feats[k])
+                       confirmed=frame == self.first_frame, feature=feats[k],
+                       limbs=None if limbs[k] is None else limbs[k].copy())
             t.saved = (mean[k].copy(), cov[k].copy())
             self.tracks.append(t)
         self.next_id += len(boxes)
@@ -397,4 +417,5 @@ class FlowSortTracker(FlowTracker):
         moved = self.moved_previous()
         self.inner_ids = super()._associate(boxes, scores, poses, frame, propagated)
         feats = colour_histograms(self.image, boxes) if self.ids.cfg.appearance_weight > 0 else None
-        return self.ids.update(frame, boxes, scores, poses, moved, feats)
+        limbs = limb_colours(self.image, poses, self.ids.cfg.kpt_score_thr) if self.ids.cfg.limb_weight > 0 else None
+        return self.ids.update(frame, boxes, scores, poses, moved, feats, limbs)

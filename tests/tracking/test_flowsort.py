@@ -108,7 +108,7 @@ def test_crossing_persons_keep_their_ids_by_their_motion() -> None:
 
 def test_bad_config_is_refused() -> None:
     for bad in (dict(motion="x"), dict(cmc="x"), dict(assignment="x"), dict(pose_weight=1.5), dict(max_age=-1),
-                dict(min_keypoints=0), dict(std_velocity=0.0)):
+                dict(min_keypoints=0), dict(std_velocity=0.0), dict(limb_weight=1.5), dict(limb_scale=0.0)):
         assert FlowSortConfig(**bad).check(), bad
         with pytest.raises(ValueError):
             FlowSortIds(SIGMAS, FlowSortConfig(**bad))
@@ -186,6 +186,19 @@ def test_appearance_tells_two_look_alikes_in_motion_apart_when_they_swap_places(
                    None, np.stack([red, blue]))
         got = ids.update(2, np.stack([_box(0), _box(45)]), np.array([0.9, 0.9]),
                          _poses(np.stack([_box(0), _box(45)])), None, np.stack([blue, red])).tolist()
+        assert got == ([1, 0] if swapped else [0, 1])
+
+
+def test_limb_colours_tell_two_look_alikes_apart_when_they_swap_places() -> None:
+    # as above with the colours along the limbs (every limb red for one person, blue for the other) and no
+    # box histograms: with limb_weight 0 motion and pose keep the places, with 0.5 the limbs swap the ids
+    red, blue = np.full((12, 3), [80.0, 200.0, 190.0]), np.full((12, 3), [60.0, 190.0, 40.0])
+    boxes = np.stack([_box(0), _box(45)])
+    for weight, swapped in ((0.0, False), (0.5, True)):
+        ids = FlowSortIds(SIGMAS, FlowSortConfig(appearance_weight=0.0, limb_weight=weight, motion="last"))
+        _step(ids, 0, [_box(0), _box(45)], [0.9, 0.9])
+        ids.update(1, boxes, np.array([0.9, 0.9]), _poses(boxes), None, None, np.stack([red, blue]))
+        got = ids.update(2, boxes, np.array([0.9, 0.9]), _poses(boxes), None, None, np.stack([blue, red])).tolist()
         assert got == ([1, 0] if swapped else [0, 1])
 
 
