@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,33 +27,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from host import cpu, load  # noqa: E402  (benchmarks/host.py)
 
 WARMUP = 3
 SETTINGS = {"default": "default", "all": "all cores", "1": "1 thread"}
-
-
-def machine() -> str:
-    """CPU model, cores in this process's affinity mask, the vector flags that matter here."""
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("?", "x86_64", ""):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{model}, {len(os.sched_getaffinity(0))} cores, flags {' '.join(wanted) or '-'}"
-
-
-def load() -> str:
-    """The 1-minute load average and runnable/total tasks."""
-    try:
-        parts = Path("/proc/loadavg").read_text().split()
-        return f"load {parts[0]} (runnable/total {parts[3]})"
-    except OSError:
-        return "load ?"
 
 
 def child(args: argparse.Namespace) -> int:
@@ -125,7 +101,7 @@ def main() -> int:
     if args.child:
         return child(args)
     args.data = ensure_data(args.data)
-    print(f"machine: {machine()}")
+    print(f"machine: {cpu()}")
     rows = {}
     for setting in args.settings.split(","):
         quiet, busy = run_one(args, setting, False), run_one(args, setting, True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # measure this checkout's simplepose
+from host import cpu, load  # noqa: E402  (benchmarks/host.py)
 
 
 NAMES = ["nose", "head_bottom", "head_top", "left_ear", "right_ear", "left_shoulder",
@@ -187,20 +187,6 @@ def _max_diff(a: list, b: list) -> float:
     return d
 
 
-def machine() -> str:
-    """CPU model, core count and the vector flags that matter for numpy."""
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or platform.machine()
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    vec = [f for f in ("avx2", "avx512f", "fma") if f in flags]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{fields.get('Model name', '?').strip()}, {fields.get('CPU(s)', '?').strip()} CPUs, flags "
-            f"{' '.join(vec)}; load average {load:.1f} at the start")
-
-
 def _timed(fn, repeat: int) -> tuple[float, float, object]:
     """Best wall time of repeat calls, the CPU time of that call, and its result."""
     best = (float("inf"), 0.0, None)
@@ -278,7 +264,7 @@ def main() -> int:
         root = Path(tmp.name)
     else:
         root = args.keep
-    print(f"machine: {machine()}")
+    print(f"machine: {cpu()}; {load()} at the start")
     t = time.perf_counter()
     counts = generate(root, args.videos, args.labeled, args.persons, args.seed)
     print(f"case: {args.videos} videos x {args.labeled} labelled frames, {counts['gt_persons']} GT persons, "

@@ -54,6 +54,7 @@ from simplepose.inference.estimator import PoseEstimator  # noqa: E402
 from simplepose.inference.topdown import BF16_CHUNK, DEFAULT_CHUNK  # noqa: E402
 from simplepose.model.fusion import fold_batchnorm, prepare_for_inference, prepare_in_precision  # noqa: E402
 from simplepose.model.precision import Precision, cpu_bf16_support  # noqa: E402
+from host import cpu  # noqa: E402  (benchmarks/host.py)
 from simplepose.model.pose_model import SimpleBaseline, predict_heatmaps  # noqa: E402
 
 SHARED = Path(os.environ.get("SIMPLEPOSE_SHARED", REPO.parent / "shared"))
@@ -90,18 +91,6 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> dict[str, 
         cpus.append(own)
         others.append(max(0.0, (_busy_seconds() - busy0 - own) / (wall * _NCPU)))
     return {"median_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "others": statistics.median(others)}
-
-
-def machine() -> str:
-    """The CPU's model name and which of its instruction sets matter here (from lscpu)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return "unknown CPU (no lscpu)"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    flags = set(fields.get("Flags", "").split())
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni") if f in flags]
-    return f"{fields.get('Model name', '?').strip()}, {_NCPU} CPUs, {' '.join(isa) or 'no AVX2'}"
 
 
 def matmul_peak(repeats: int = 5, sizes: tuple[int, ...] = (2048, 4096), dtype: torch.dtype = torch.float32) -> float:
@@ -309,7 +298,7 @@ def main() -> int:
     sections = set(args.sections.split(","))
     batches = tuple(int(b) for b in args.batches.split(","))
     threads = torch.get_num_threads()
-    print(f"machine: {machine()}")
+    print(f"machine: {cpu()}")
     # as every CPU predict path runs (inference/topdown.py); MMPose runs with its own process's malloc
     print(f"memory: {keep_freed_memory()}")
     print(f"torch {torch.__version__}, {threads} threads, load average "
@@ -424,7 +413,7 @@ def main() -> int:
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.json:
         from simplepose.io import write_json
-        write_json(args.json, {"machine": machine(), "threads": threads, "gflop": gflop, "matmul_peak": peaks,
+        write_json(args.json, {"machine": cpu(), "threads": threads, "gflop": gflop, "matmul_peak": peaks,
                                "rows": rows}, indent=1)
     return 0
 

@@ -22,7 +22,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inference import Int8Model, machine  # noqa: E402  (benchmarks/inference.py)
+from host import cpu  # noqa: E402  (benchmarks/host.py)
+from inference import Int8Model  # noqa: E402  (benchmarks/inference.py)
 from simplepose.engine.config import apply_overrides, load_config  # noqa: E402
 from simplepose.engine.data import calibration_crops, load_instances  # noqa: E402
 from simplepose.engine.evaluate import evaluate_predictions, predict_instances  # noqa: E402
@@ -41,7 +42,7 @@ def main() -> int:
     p.add_argument("--calibration", type=int, default=128, help="train crops sampled; a quarter is held out")
     args = p.parse_args()
     threads = torch.get_num_threads()
-    print(f"machine: {machine()}; torch {torch.__version__}, {threads} threads")
+    print(f"machine: {cpu()}; torch {torch.__version__}, {threads} threads")
     cfg = apply_overrides(load_config(args.config), [f"data.data_root={args.data}"])
     model, _ = load_model(args.checkpoint)
     model.eval()

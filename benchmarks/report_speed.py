@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_speed import generate, machine  # noqa: E402  (the eval benchmark's case builder and machine line)
+from eval_speed import generate  # noqa: E402  (the eval benchmark's case builder)
+from host import cpu  # noqa: E402  (benchmarks/host.py)
 
 
 def main() -> int:
@@ -34,7 +35,7 @@ def main() -> int:
     from simplepose.evaluation.mota import evaluate_tracking
     from simplepose.evaluation.pose_ap import evaluate_data
 
-    print(f"machine: {machine()}")
+    print(f"machine: {cpu()}")
     with tempfile.TemporaryDirectory(prefix="report_speed_") as tmp:
         root = Path(tmp)
         counts = generate(root, args.videos, 30, 6, 0)

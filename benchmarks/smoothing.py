@@ -28,9 +28,7 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import pickle
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -52,25 +50,12 @@ from simplepose.evaluation.pose_ap import evaluate_data  # noqa: E402
 from simplepose.inference.estimator import PoseEstimator  # noqa: E402
 from simplepose.tracking.flowtrack import FlowTrackConfig, FrameTracks, output_filter  # noqa: E402
 from simplepose.tracking.smoothing import PoseSmoother, SmoothingConfig  # noqa: E402
+from host import cpu, load  # noqa: E402  (benchmarks/host.py)
 
 MIN_CUTOFFS = (0.004, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)     # cycles per frame
 BETAS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.3, 0.7)            # per (pixel per frame)
 MMPOSE = SmoothingConfig(enabled=True, min_cutoff=0.004, beta=0.7, d_cutoff=1.0)
 TOLERANCE = 0.5
-
-
-def machine() -> str:
-    """CPU model, cores and the vector flags that matter for the pose network."""
-    info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("Flags")), [])
-    keep = [f for f in flags if f in ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile")]
-    return f"{model} ({' '.join(keep)}), {os.cpu_count()} cores, torch {torch.get_num_threads()} threads"
-
-
-def load() -> str:
-    """The load averages over 1, 5 and 15 minutes."""
-    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def split_config(args: argparse.Namespace, root: str, split: str) -> Config:
@@ -182,7 +167,7 @@ def main() -> None:
     train_cfg = split_config(args, args.train, "train")
     if train_cfg.runtime.threads:
         torch.set_num_threads(train_cfg.runtime.threads)
-    print(f"machine: {machine()}; {load()}")
+    print(f"machine: {cpu()}, torch {torch.get_num_threads()} threads; {load()}")
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, input_size=tuple(train_cfg.data.input_size),
                                               flip_test=train_cfg.data.flip_test, schema=train_cfg.data.dataset)
     cache = Path(args.cache)

@@ -29,15 +29,18 @@ main table, score the demo's model on 24 unseen ones:
 (on a loaded machine one torch thread is several times faster for this small pose network than two)
 
 --compare (issue 20): every tracker on the same per-frame persons. FlowTrack's pipeline runs once per
-split, with and without propagation; its persons, the previous frame's poses moved by the flow and
-the boxes' colour histograms are cached (--cache); FlowSORT (tracking/flowsort.py), FlowTrack's own
-ids, the last-frame greedy IoU and boxmot's ByteTrack and OC-SORT (tracking_peers.py, run by the
+split, with and without propagation; its persons, the previous frame's poses moved by the flow, the
+boxes' colour histograms and the limb colours are cached (--cache, under a fingerprint of the
+checkpoint, the annotations and the pipeline's code); FlowSORT (tracking/flowsort.py), FlowTrack's
+own ids, the last-frame greedy IoU and boxmot's ByteTrack and OC-SORT (tracking_peers.py, run by the
 python in PEER_PYTHON) then only assign ids. Every tracker's thresholds are tuned on --train by
 MOTA, frozen, and reported on each --val split with mAP, MOTA, IDSW, FP, FN, keypoint HOTA / DetA /
-AssA and the ids' ms/frame, with FlowSORT's ablation rows; first, the ids' cost for 10 persons:
+AssA and the ids' ms/frame, with FlowSORT's ablation rows, a row of ids from the ground truth (what
+is left to id assignment), the kinds of id changes and the margins over the better peer; first, the
+ids' cost for 10 persons (alone: --ids-cost):
 
     python benchmarks/tracking.py --compare --checkpoint DEMO_OUT/work/latest.pth \
-        --train SEED101 --val SEED202 SEED303
+        --train SEED101 --val SEED202 SEED303 SEED505 SEED606
 """
 from __future__ import annotations
 
@@ -76,6 +79,7 @@ from simplepose.tracking.flowtrack import FlowTrackConfig, FlowTracker  # noqa: 
 from simplepose.tracking.greedy import GreedyPoseTracker  # noqa: E402
 from simplepose.tracking.matching import greedy_match  # noqa: E402
 from simplepose.tracking.online import TrackConfig  # noqa: E402
+from host import cpu, load  # noqa: E402  (benchmarks/host.py)
 
 ROWS = [("(1) no propagation + iou", ["track.propagate=false", "track.similarity=iou"]),
         ("(2) no propagation + oks", ["track.propagate=false", "track.similarity=oks"]),
@@ -99,21 +103,6 @@ class GreedyTracker(FlowTracker):
             self.greedy.frame = frame
             return np.zeros(0, np.int64)
         return self.greedy.update(poses, np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1), frame)
-
-
-def machine() -> str:
-    """CPU model and the vector flags that matter for the pose network."""
-    info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("Flags")), [])
-    keep = [f for f in flags if f in ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile")]
-    return f"{model} ({' '.join(keep)}), torch {torch.get_num_threads()} threads, OpenCV {cv2.getNumThreads()} threads"
-
-
-def load() -> str:
-    """The machine's load averages over 1, 5 and 15 minutes and its core count, as `uptime` shows them."""
-    one, five, fifteen = os.getloadavg()
-    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def ablation(args: argparse.Namespace) -> None:
@@ -425,11 +414,7 @@ def score(split: CachedSplit, ids: list[np.ndarray], out: Path) -> dict[str, Any
 def gt_pairing(split: CachedSplit, out: Path) -> list[np.ndarray]:
     """Per frame, each person's ground-truth track id (-1: none): in every labelled frame the output persons and
     the labelled ones are paired to match the most joints (PCKh 0.5, as MOTA counts them; scipy's Hungarian)."""
-    own, n, last = [], 0, None                         # each person an id of its own, from 0 in every video
-    for f, v in zip(split.frames, split.video_of):
-        n = 0 if v != last else n
-        own.append(np.arange(n, n + len(f.boxes), dtype=np.int64))
-        n, last = n + len(f.boxes), v
+    own = own_ids(split, 0)
     pred_dir = write_folder(tracked_run(split, own).filtered, split.videos, out / "pairing_input")
     data = load_eval_data(split.cfg.resolve(split.cfg.data.val_gt), pred_dir)
     gt_index = np.full(len(data.pred.frame), -1, np.int64)
@@ -455,12 +440,17 @@ def ids_oracle(split: CachedSplit, pairing: list[np.ndarray]) -> list[np.ndarray
     person an id of its own. No online tracker knows these ids; they show how much of the score is left to id
     assignment on these persons."""
     first = 1 + max((int(p.max()) for p in pairing if len(p)), default=0)    # own ids after the GT ids
-    ids, n, last = [], first, None
-    for p, v in zip(pairing, split.video_of):
+    return [np.where(p >= 0, p, own) for p, own in zip(pairing, own_ids(split, first))]
+
+
+def own_ids(split: CachedSplit, first: int) -> list[np.ndarray]:
+    """Per frame, an id of its own for every person: first, first + 1, ... running through each video."""
+    out, n, last = [], first, None
+    for f, v in zip(split.frames, split.video_of):
         n = first if v != last else n
-        ids.append(np.where(p >= 0, p, np.arange(n, n + len(p), dtype=np.int64)))
-        n, last = n + len(p), v
-    return ids
+        out.append(np.arange(n, n + len(f.boxes), dtype=np.int64))
+        n, last = n + len(f.boxes), v
+    return out
 
 
 def switch_kinds(split: CachedSplit, ids: list[np.ndarray], pairing: list[np.ndarray]) -> dict[str, int]:
@@ -677,7 +667,7 @@ def main() -> None:
     p.add_argument("--cache", default="/tmp/simplepose_tracking_cache", help="--compare: cached persons")
     args = p.parse_args()
     t0 = time.perf_counter()
-    print(machine())
+    print(f"{cpu()}, torch {torch.get_num_threads()} threads, OpenCV {cv2.getNumThreads()} threads")
     if args.compare or args.ids_cost:
         association_cost()
     if args.compare:

@@ -34,27 +34,11 @@ from simplepose.engine.optim_step import train_step  # noqa: E402
 from simplepose.model.loss import KeypointMSELoss  # noqa: E402
 from simplepose.model.pose_model import SimpleBaseline  # noqa: E402
 from simplepose.model.precision import cpu_bf16_support, resolve_precision  # noqa: E402
+from host import cpu, load  # noqa: E402  (benchmarks/host.py)
 
 MMPOSE_RECORDED_S = 11.3     # /work/shared/peers/mmpose/mmpose_baseline.md, (iv) train step, batch 32
 # case -> (ResNet depth, deconv channels, input (w, h), heatmap (w, h))
 CASES = {"res50": (50, 256, (192, 256), (48, 64)), "res18": (18, 128, (96, 128), (24, 32))}
-
-
-def machine() -> str:
-    """CPU model, core count and the flags that decide the bf16 path."""
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    return f"{fields.get('Model name', '?').strip()}, {fields.get('CPU(s)', '?').strip()} CPUs, flags {' '.join(keep)}"
-
-
-def load() -> str:
-    """The 1/5/15-minute load averages (the machine may be shared)."""
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def time_step(case: str, layout: str, precision: str, batch: int, repeats: int) -> dict[str, float]:
@@ -122,7 +106,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     native, found = cpu_bf16_support()
     precisions = args.precisions.split(",") if args.precisions else ["fp32"] + (["bf16"] if native else [])
-    print(f"machine: {machine()}; torch {torch.__version__}, {args.threads} threads; bf16: {found}")
+    print(f"machine: {cpu()}; torch {torch.__version__}, {args.threads} threads; bf16: {found}")
     # as `simplepose train` on the CPU runs (engine/train.py); MMPose runs with its own process's malloc
     print(f"memory: {keep_freed_memory()}")
     # the machine may be shared: MMPose runs before and after ours, and the median of the two is the reference

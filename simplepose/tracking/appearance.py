@@ -74,15 +74,14 @@ def limb_colours(image: np.ndarray, poses: np.ndarray, kpt_thr: float) -> np.nda
 def limb_similarity(a: np.ndarray, b: np.ndarray, scale: float, min_limbs: int = 2) -> np.ndarray:
     """(N, M) exp(-mean Lab distance / scale) of limb colours a (N, 12, 3) and b (M, 12, 3) over the limbs
     both have, the better of as-is and mirrored; NaN where fewer than min_limbs limbs are shared."""
-    best = np.full((len(a), len(b)), np.nan)
-    for order in (np.arange(len(LIMBS)), np.array(MIRROR)):
-        other = b[:, order]
-        d = np.linalg.norm(a[:, None] - other[None], axis=-1)                   # (N, M, 12), NaN: a limb missing
-        shared = np.isfinite(d)
-        n = shared.sum(-1)
-        mean = np.where(shared, d, 0.0).sum(-1) / np.maximum(n, 1)
-        best = np.fmax(best, np.where(n >= min_limbs, np.exp(-mean / scale), np.nan))
-    return best
+    both_orders = np.stack([b, b[:, list(MIRROR)]])                                   # (2, M, 12, 3)
+    diff = a[None, :, None] - both_orders[:, None]                                   # (2, N, M, 12, 3)
+    d = np.sqrt((diff * diff).sum(-1))                                               # NaN: a limb missing
+    shared = np.isfinite(d)
+    n = shared.sum(-1)
+    mean = np.where(shared, d, 0.0).sum(-1) / np.maximum(n, 1)
+    sim = np.where(n >= min_limbs, np.exp(-mean / scale), np.nan)
+    return np.fmax(sim[0], sim[1])
 
 
 def blend_limbs(old: np.ndarray | None, new: np.ndarray, momentum: float) -> np.ndarray:
